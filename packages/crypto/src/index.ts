@@ -1,0 +1,1 @@
+export { KeyRing, UnknownKeyError, type Sealed, type SealedBox } from './key-ring';

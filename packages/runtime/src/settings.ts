@@ -1,0 +1,105 @@
+import { isAbsolute, resolve } from 'node:path';
+
+/** A setting that stops start-up: the message names the environment variable and what it accepts. */
+export class ConfigurationError extends Error {
+  constructor(
+    readonly setting: string,
+    detail: string,
+  ) {
+    super(`${setting}: ${detail}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Settings {
+  nodeEnv: string;
+  production: boolean;
+  port: number;
+  host: string;
+  redisUrl: string;
+  /** False when REDIS_URL is unset: then Tessera may start a private redis-server. */
+  redisUrlExplicit: boolean;
+  /** Key prefix for every Redis key Tessera writes; the braces make it a Redis Cluster hash tag. */
+  redisPrefix: string;
+  databaseUrl?: string;
+  dataDir: string;
+  masterKey?: string;
+  workspaceFile?: string;
+  logLevel: LogLevel;
+  dedupeWindowSeconds: number;
+  ingestMaxQueueDepth: number;
+  sourceRateLimit: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigurationError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigurationError(name, `expected a URL (${protocols.map((p) => `${p}//…`).join(' or ')})`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigurationError(name, `expected ${protocols.join(' or ')} URL, got ${parsed.protocol}`);
+  }
+  return raw;
+}
+
+/** Reads and validates every setting once, at start-up. */
+export function loadSettings(env: Env = process.env, cwd: string = process.cwd()): Settings {
+  const nodeEnv = text(env, 'NODE_ENV') ?? 'development';
+  const production = nodeEnv === 'production';
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const logLevel = (text(env, 'LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigurationError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const redisPrefix = text(env, 'TESSERA_REDIS_PREFIX') ?? '{tessera}';
+  if (!/^\{[A-Za-z0-9_.-]{1,40}\}$/.test(redisPrefix)) {
+    throw new ConfigurationError('TESSERA_REDIS_PREFIX', 'expected a hash tag such as {tessera} (letters, digits, _ . -)');
+  }
+  const masterKey = text(env, 'TESSERA_MASTER_KEY');
+  if (masterKey === undefined && production) {
+    throw new ConfigurationError('TESSERA_MASTER_KEY', 'is required when NODE_ENV=production (32 random bytes, base64)');
+  }
+  const dataDir = text(env, 'TESSERA_DATA_DIR') ?? '.tessera';
+  const workspaceFile = text(env, 'TESSERA_WORKSPACE_FILE');
+  const host = text(env, 'HOST') ?? (production ? '0.0.0.0' : '127.0.0.1');
+  return {
+    nodeEnv,
+    production,
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    host,
+    redisUrl: redisUrl ?? 'redis://127.0.0.1:6379',
+    redisUrlExplicit: redisUrl !== undefined,
+    redisPrefix,
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
+    masterKey,
+    workspaceFile: workspaceFile === undefined ? undefined : resolve(cwd, workspaceFile),
+    logLevel,
+    dedupeWindowSeconds: integer(env, 'TESSERA_DEDUPE_WINDOW_SECONDS', 3600, 60, 30 * 24 * 3600),
+    ingestMaxQueueDepth: integer(env, 'TESSERA_INGEST_MAX_QUEUE_DEPTH', 100_000, 1, 100_000_000),
+    sourceRateLimit: integer(env, 'TESSERA_SOURCE_RATE_LIMIT', 5_000, 1, 10_000_000),
+  };
+}
