@@ -114,6 +114,10 @@ export class RedisEventAdmission implements EventAdmission {
   }
 
   async admit(request: AdmissionRequest): Promise<boolean[]> {
+    // Fail fast while Redis is away: BullMQ would otherwise wait for the connection to come back.
+    if (this.options.redis.status !== 'ready') {
+      throw new AdmissionUnavailableError('the event queue is unavailable; retry later', 5);
+    }
     await this.ensureQueueHasRoom();
     return new Promise((resolve, reject) => {
       const eventKeys = request.events.map(({ event }) => this.eventKey(request.sourceId, event.source, event.id));

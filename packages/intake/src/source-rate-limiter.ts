@@ -6,9 +6,9 @@ interface Bucket {
 export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number };
 
 /**
- * A token bucket per source, in this process: `limit` events per second with a one-second burst. A batch
- * larger than the bucket may borrow (the bucket goes negative) when the bucket is not already in debt,
- * so a batch bigger than one second's budget still gets through, and the next request waits it off.
+ * A token bucket per source, in this process: `limit` events per second with a one-second burst. A request
+ * needs as many tokens as it has events; a batch larger than the whole bucket needs a full bucket and
+ * borrows the rest (the bucket goes negative), so it still gets through and the next request waits it off.
  */
 export class SourceRateLimiter {
   private readonly buckets = new Map<string, Bucket>();
@@ -21,8 +21,9 @@ export class SourceRateLimiter {
     bucket.tokens = Math.min(limit, bucket.tokens + ((now - bucket.updatedAt) / 1000) * limit);
     bucket.updatedAt = now;
     this.buckets.set(sourceId, bucket);
-    if (bucket.tokens <= 0) {
-      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((-bucket.tokens + Math.min(count, limit)) / limit)) };
+    const needed = Math.min(count, limit);
+    if (bucket.tokens < needed) {
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((needed - bucket.tokens) / limit)) };
     }
     bucket.tokens -= count;
     return { ok: true };

@@ -13,16 +13,24 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
-/** A BullMQ queue that only takes the job names that run on it, with their typed data. */
+const CLOSE_TIMEOUT_MS = 2000;
+
+/**
+ * A BullMQ queue that only takes the job names that run on it, with their typed data. The BullMQ queue is
+ * opened on first use: one opened on a connection that never comes up cannot be closed cleanly.
+ */
 export class JobQueue<N extends QueueName> {
-  readonly queue: Queue;
+  private opened?: Queue;
 
   constructor(
     readonly name: N,
-    connection: Redis,
-    prefix: string,
-  ) {
-    this.queue = new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+    private readonly connection: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  get queue(): Queue {
+    this.opened ??= new Queue(this.name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+    return this.opened;
   }
 
   /** Adds one job; `jobId` must be derived from the content so a retried add is not a second job. */
@@ -38,7 +46,13 @@ export class JobQueue<N extends QueueName> {
     return this.queue.getWaitingCount();
   }
 
+  /** Closes the BullMQ queue (not the shared connection), giving up after 2 s if Redis is gone. */
   async close(): Promise<void> {
-    await this.queue.close();
+    if (this.opened === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.opened.close(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+    ]).finally(() => clearTimeout(timer));
   }
 }

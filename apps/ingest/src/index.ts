@@ -1,0 +1,2 @@
+export { IngestModule } from './ingest.module';
+export { ingestPaths } from './ingest.paths';

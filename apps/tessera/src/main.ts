@@ -1,0 +1,6 @@
+import 'reflect-metadata';
+import { IngestModule, ingestPaths } from '@tessera/ingest';
+import { runProcess } from '@tessera/nest-platform';
+
+// The all-in-one process of the embedded default: every app module in one Nest application on one port.
+void runProcess({ name: 'all-in-one', modules: [IngestModule], paths: (runtime) => ingestPaths(runtime) });

@@ -1,0 +1,4 @@
+/** Injection tokens the platform module provides to every app module. */
+export const RUNTIME = Symbol('TesseraRuntime');
+export const REDIS = Symbol('Redis');
+export const METRICS_REGISTRY = Symbol('MetricsRegistry');

@@ -1,0 +1,47 @@
+import type { DynamicModule, Type } from '@nestjs/common';
+import { bootRuntime, ConfigurationError, RedisUnavailableError, type TesseraRuntime } from '@tessera/runtime';
+import { createHttpApp } from './http-app';
+
+export interface ProcessDefinition {
+  /** How the process introduces itself in logs. */
+  name: string;
+  modules: Array<Type | DynamicModule>;
+  /** The paths this process serves, printed as URLs once it listens. */
+  paths: (runtime: TesseraRuntime) => Array<[label: string, path: string]>;
+}
+
+/** Boots a Tessera process: validated configuration, Redis, the app, and the URLs it serves. */
+export async function runProcess(definition: ProcessDefinition): Promise<void> {
+  let runtime: TesseraRuntime;
+  try {
+    runtime = await bootRuntime();
+  } catch (error) {
+    if (error instanceof ConfigurationError || error instanceof RedisUnavailableError) {
+      process.stderr.write(`tessera: cannot start: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const { settings, logger } = runtime;
+  const app = await createHttpApp(runtime, definition.modules);
+  try {
+    await app.listen({ port: settings.port, host: settings.host });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    process.stderr.write(
+      `tessera: cannot start: PORT: cannot listen on ${settings.host}:${settings.port} (${code ?? (error as Error).message})\n`,
+    );
+    await app.close();
+    process.exit(1);
+  }
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address !== null ? address.port : settings.port;
+  const base = `http://${settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host}:${port}`;
+  const lines = definition.paths(runtime).map(([label, path]) => `  ${label.padEnd(22)} ${base}${path}`);
+  logger.info({ url: base, process: definition.name }, `${definition.name} is listening on ${base}`);
+  process.stdout.write(`\nTessera ${definition.name} is running:\n${lines.join('\n')}\n`);
+  if (runtime.demoCredentialsFile !== undefined) {
+    process.stdout.write(`  demo credentials       ${runtime.demoCredentialsFile}\n`);
+  }
+  process.stdout.write('\n');
+}

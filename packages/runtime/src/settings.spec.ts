@@ -1,0 +1,148 @@
+import { ConfigurationError, loadSettings } from './settings';
+
+const CWD = '/srv/tessera';
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+
+function configurationError(env: Record<string, string>): ConfigurationError {
+  try {
+    loadSettings(env, CWD);
+  } catch (error) {
+    if (error instanceof ConfigurationError) return error;
+    throw error;
+  }
+  throw new Error(`loadSettings accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadSettings', () => {
+  it('has working defaults for a local start', () => {
+    expect(loadSettings({}, CWD)).toEqual({
+      nodeEnv: 'development',
+      production: false,
+      port: 8080,
+      host: '127.0.0.1',
+      redisUrl: 'redis://127.0.0.1:6379',
+      redisUrlExplicit: false,
+      redisPrefix: '{tessera}',
+      databaseUrl: undefined,
+      dataDir: '/srv/tessera/.tessera',
+      masterKey: undefined,
+      workspaceFile: undefined,
+      logLevel: 'info',
+      dedupeWindowSeconds: 3600,
+      ingestMaxQueueDepth: 100_000,
+      sourceRateLimit: 5000,
+    });
+  });
+
+  it('listens on every interface in production, where a master key is given', () => {
+    expect(loadSettings({ NODE_ENV: 'production', TESSERA_MASTER_KEY: MASTER_KEY }, CWD)).toMatchObject({
+      nodeEnv: 'production',
+      production: true,
+      host: '0.0.0.0',
+      masterKey: MASTER_KEY,
+    });
+  });
+
+  it('reads every setting that is given, trimmed', () => {
+    const settings = loadSettings(
+      {
+        NODE_ENV: 'test',
+        PORT: ' 9090 ',
+        HOST: '::1',
+        REDIS_URL: 'rediss://cache.internal:6380/2',
+        TESSERA_REDIS_PREFIX: '{acme.prod}',
+        DATABASE_URL: 'postgresql://tessera@db/tessera',
+        TESSERA_DATA_DIR: '/var/lib/tessera',
+        TESSERA_WORKSPACE_FILE: '/etc/tessera/workspace.json',
+        LOG_LEVEL: 'debug',
+        TESSERA_DEDUPE_WINDOW_SECONDS: '60',
+        TESSERA_INGEST_MAX_QUEUE_DEPTH: '5',
+        TESSERA_SOURCE_RATE_LIMIT: '250',
+      },
+      CWD,
+    );
+    expect(settings).toEqual({
+      nodeEnv: 'test',
+      production: false,
+      port: 9090,
+      host: '::1',
+      redisUrl: 'rediss://cache.internal:6380/2',
+      redisUrlExplicit: true,
+      redisPrefix: '{acme.prod}',
+      databaseUrl: 'postgresql://tessera@db/tessera',
+      dataDir: '/var/lib/tessera',
+      masterKey: undefined,
+      workspaceFile: '/etc/tessera/workspace.json',
+      logLevel: 'debug',
+      dedupeWindowSeconds: 60,
+      ingestMaxQueueDepth: 5,
+      sourceRateLimit: 250,
+    });
+  });
+
+  it('treats blank values as unset', () => {
+    expect(loadSettings({ PORT: '', REDIS_URL: '  ', LOG_LEVEL: '' }, CWD)).toMatchObject({
+      port: 8080,
+      redisUrlExplicit: false,
+      logLevel: 'info',
+    });
+  });
+
+  it('resolves a relative data folder and workspace file against the working directory', () => {
+    expect(
+      loadSettings({ TESSERA_DATA_DIR: 'data', TESSERA_WORKSPACE_FILE: '../config/workspace.json' }, CWD),
+    ).toMatchObject({ dataDir: '/srv/tessera/data', workspaceFile: '/srv/config/workspace.json' });
+  });
+
+  describe('rejects a bad setting, naming it', () => {
+    const cases: Array<[Record<string, string>, string, string]> = [
+      [{ PORT: 'abc' }, 'PORT', 'PORT: expected a whole number from 0 to 65535, got "abc"'],
+      [{ PORT: '70000' }, 'PORT', 'PORT: expected a whole number from 0 to 65535, got "70000"'],
+      [{ PORT: '-1' }, 'PORT', 'PORT: expected a whole number from 0 to 65535, got "-1"'],
+      [{ REDIS_URL: 'http://x' }, 'REDIS_URL', 'REDIS_URL: expected redis: or rediss: URL, got http:'],
+      [{ REDIS_URL: 'not a url' }, 'REDIS_URL', 'REDIS_URL: expected a URL (redis://… or rediss://…)'],
+      [
+        { DATABASE_URL: 'mysql://x' },
+        'DATABASE_URL',
+        'DATABASE_URL: expected postgres: or postgresql: URL, got mysql:',
+      ],
+      [
+        { LOG_LEVEL: 'loud' },
+        'LOG_LEVEL',
+        'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      ],
+      [
+        { TESSERA_REDIS_PREFIX: 'tessera' },
+        'TESSERA_REDIS_PREFIX',
+        'TESSERA_REDIS_PREFIX: expected a hash tag such as {tessera} (letters, digits, _ . -)',
+      ],
+      [
+        { NODE_ENV: 'production' },
+        'TESSERA_MASTER_KEY',
+        'TESSERA_MASTER_KEY: is required when NODE_ENV=production (32 random bytes, base64)',
+      ],
+      [
+        { TESSERA_DEDUPE_WINDOW_SECONDS: '10' },
+        'TESSERA_DEDUPE_WINDOW_SECONDS',
+        'TESSERA_DEDUPE_WINDOW_SECONDS: expected a whole number from 60 to 2592000, got "10"',
+      ],
+      [
+        { TESSERA_INGEST_MAX_QUEUE_DEPTH: '0' },
+        'TESSERA_INGEST_MAX_QUEUE_DEPTH',
+        'TESSERA_INGEST_MAX_QUEUE_DEPTH: expected a whole number from 1 to 100000000, got "0"',
+      ],
+      [
+        { TESSERA_SOURCE_RATE_LIMIT: '1.5' },
+        'TESSERA_SOURCE_RATE_LIMIT',
+        'TESSERA_SOURCE_RATE_LIMIT: expected a whole number from 1 to 10000000, got "1.5"',
+      ],
+    ];
+
+    it.each(cases)('%j', (env, setting, message) => {
+      const error = configurationError(env);
+      expect(error.name).toBe('ConfigurationError');
+      expect(error.setting).toBe(setting);
+      expect(error.message).toBe(message);
+    });
+  });
+});

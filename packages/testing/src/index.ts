@@ -1,0 +1,4 @@
+export { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from './redis-namespace';
+export { signedHeaders, type SigningOptions } from './signed-request';
+export { createTestRuntime, testWorkspace, type TestRuntime } from './test-runtime';
+export { queuedEvents } from './queued-events';

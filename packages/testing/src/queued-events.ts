@@ -1,0 +1,23 @@
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { KeyRing } from '@tessera/crypto';
+import { QUEUE_PAYLOAD_KEY_PURPOSE, type IngestedEvent, type JobDataMap } from '@tessera/queues';
+
+/** Every event waiting in the resolve queue, unsealed, in the order the jobs were added. */
+export async function queuedEvents(redis: Redis, prefix: string, masterKey: Buffer): Promise<IngestedEvent[]> {
+  const connection = redis.duplicate();
+  const queue = new Queue('resolve', { connection, prefix });
+  try {
+    const keyRing = new KeyRing([masterKey], QUEUE_PAYLOAD_KEY_PURPOSE);
+    const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized'], 0, -1, true);
+    return jobs.flatMap((job) => {
+      const data = job.data as JobDataMap['resolve.events'];
+      const events = keyRing.openJson(data.events, job.id);
+      if (events.length !== data.count) throw new Error(`job ${job.id} says ${data.count} events but holds ${events.length}`);
+      return events;
+    });
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
+}
