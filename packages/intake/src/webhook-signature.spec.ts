@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { SIGNATURE_TOLERANCE_SECONDS, WebhookSignatureVerifier } from './webhook-signature';
 
@@ -190,5 +190,15 @@ describe('WebhookSignatureVerifier', () => {
     expect(clocked.verify([secret], headers, body).ok).toBe(true);
     now = NOW + 301;
     expect(clocked.verify([secret], headers, body)).toEqual({ ok: false, message: TOO_FAR });
+  });
+
+  it('signs the raw bytes: bodies that differ only in invalid UTF-8 bytes are told apart', () => {
+    const signedBody = Buffer.from([0x7b, 0xff, 0x7d]);
+    const otherBody = Buffer.from([0x7b, 0xfe, 0x7d]);
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+    const signature = createHmac('sha256', key).update(`msg_raw.${NOW}.`).update(signedBody).digest('base64');
+    const headers = { 'webhook-id': 'msg_raw', 'webhook-timestamp': String(NOW), 'webhook-signature': `v1,${signature}` };
+    expect(verifier.verify([secret], headers, signedBody)).toEqual({ ok: true, webhookId: 'msg_raw' });
+    expect(verifier.verify([secret], headers, otherBody)).toEqual({ ok: false, message: MISMATCH });
   });
 });

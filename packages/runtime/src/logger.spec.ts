@@ -21,6 +21,7 @@ describe('redactContactPoints', () => {
     ['an ISO timestamp with an offset', '{"time":"2026-11-01T10:00:00+01:00"}'],
     ['an epoch-ms number', '{"time":1700000000000}'],
     ['a customer id', '{"customer_id":"C123456"}'],
+    ['a UUID with a 0-led group', '{"id":"a1b2c3d4-0123-4567-8901-cdef01234567"}'],
     ['a points balance', '{"delta":-120,"new_balance":1840}'],
   ])('leaves %s alone', (_name, line) => {
     expect(redactContactPoints(line)).toBe(line);

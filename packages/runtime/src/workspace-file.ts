@@ -62,7 +62,7 @@ const workspaceSchema = {
             type: 'array',
             minItems: 1,
             maxItems: 2,
-            items: { type: 'string', pattern: '^whsec_[A-Za-z0-9+/]{22,}={0,2}$' },
+            items: { type: 'string', pattern: '^whsec_[A-Za-z0-9+/]+={0,2}$', maxLength: 200 },
           },
           typeMap: {
             type: 'object',
@@ -80,6 +80,8 @@ const workspaceSchema = {
 
 const validateShape = new Ajv({ allErrors: false }).compile(workspaceSchema);
 
+const pointerSegment = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
 function fail(file: string, pointer: string, detail: string): never {
   throw new ConfigurationError('TESSERA_WORKSPACE_FILE', `${file}${pointer ? ` at ${pointer}` : ''}: ${detail}`);
 }
@@ -89,7 +91,7 @@ export function parseWorkspace(document: unknown, file: string): WorkspaceDefini
   if (!validateShape(document)) {
     const error = (validateShape.errors as ErrorObject[])[0];
     const params = error.params as Record<string, unknown>;
-    const where = error.instancePath + (params.additionalProperty ? `/${String(params.additionalProperty)}` : '');
+    const where = error.instancePath + (params.additionalProperty ? `/${pointerSegment(String(params.additionalProperty))}` : '');
     fail(file, where, error.message ?? 'is invalid');
   }
   const declared = document as Partial<WorkspaceDefinition>;
@@ -116,7 +118,7 @@ export function parseWorkspace(document: unknown, file: string): WorkspaceDefini
     });
     for (const [from, to] of Object.entries(source.typeMap ?? {})) {
       if (!catalog.has(to) || catalog.entry(to).origin !== 'source') {
-        fail(file, `/sources/${i}/typeMap/${from}`, `"${to}" is not an event type sources may send`);
+        fail(file, `/sources/${i}/typeMap/${pointerSegment(from)}`, `"${to}" is not an event type sources may send`);
       }
     }
   });
