@@ -69,7 +69,6 @@ export async function renderEventTypes(): Promise<string> {
   } as Parameters<typeof compile>[2]);
   const eventTypes = eventIds.map(typeOf);
   return [
-    '/* eslint-disable */',
     '// Generated from packages/events/schemas by scripts/generate-types.ts. Do not edit: run `npx nx run events:generate`.',
     '',
     body,

@@ -78,6 +78,5 @@ export async function createHttpApp(runtime: TesseraRuntime, modules: Array<Type
     );
     done();
   });
-  app.enableShutdownHooks();
   return app;
 }

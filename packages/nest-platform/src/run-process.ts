@@ -44,4 +44,27 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
     process.stdout.write(`  demo credentials       ${runtime.demoCredentialsFile}\n`);
   }
   process.stdout.write('\n');
+
+  // Graceful drain: stop accepting, let in-flight requests finish (their events reach Redis), close queues
+  // and connections, then exit 0. A second signal exits at once.
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) process.exit(1);
+    closing = true;
+    logger.info({ signal }, `${signal}: draining and shutting down`);
+    const force = setTimeout(() => {
+      logger.error('shutdown took over 25 s; exiting');
+      process.exit(1);
+    }, 25_000);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
 }

@@ -1,4 +1,3 @@
-/* eslint-disable */
 // Generated from packages/events/schemas by scripts/generate-types.ts. Do not edit: run `npx nx run events:generate`.
 
 /**
