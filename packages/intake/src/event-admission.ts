@@ -133,9 +133,9 @@ export class RedisEventAdmission implements EventAdmission {
     });
   }
 
+  /** The queue's depth, read at most once a second (off the request path, except for the very first). */
   private async ensureQueueHasRoom(): Promise<void> {
-    const now = Date.now();
-    if (now - this.depth.checkedAt > 1000 && this.depth.refreshing === undefined) {
+    if (Date.now() - this.depth.checkedAt > 1000 && this.depth.refreshing === undefined) {
       this.depth.refreshing = this.queue
         .waitingCount()
         .then((value) => {
@@ -144,8 +144,8 @@ export class RedisEventAdmission implements EventAdmission {
         })
         .catch(() => undefined)
         .finally(() => (this.depth.refreshing = undefined));
-      if (this.depth.checkedAt === 0) await this.depth.refreshing;
     }
+    if (this.depth.checkedAt === 0) await this.depth.refreshing;
     if (this.depth.value >= this.options.maxQueueDepth) {
       throw new AdmissionUnavailableError('the event queue is over its depth limit; retry later', 5);
     }

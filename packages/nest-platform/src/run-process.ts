@@ -1,4 +1,5 @@
 import type { DynamicModule, Type } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { bootRuntime, ConfigurationError, RedisUnavailableError, type TesseraRuntime } from '@tessera/runtime';
 import { createHttpApp } from './http-app';
 
@@ -10,9 +11,37 @@ export interface ProcessDefinition {
   paths: (runtime: TesseraRuntime) => Array<[label: string, path: string]>;
 }
 
-/** Boots a Tessera process: validated configuration, Redis, the app, and the URLs it serves. */
+/**
+ * Boots a Tessera process: validated configuration, Redis, the app, and the URLs it serves. On SIGTERM or
+ * SIGINT it drains: stops accepting, lets in-flight requests finish (their events reach Redis), closes
+ * queues and connections, and exits 0; a second signal exits at once. The handlers are installed first,
+ * so a signal during start-up is never the default (an abrupt kill).
+ */
 export async function runProcess(definition: ProcessDefinition): Promise<void> {
-  let runtime: TesseraRuntime;
+  let app: NestFastifyApplication | undefined;
+  let runtime: TesseraRuntime | undefined;
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) process.exit(1);
+    closing = true;
+    runtime?.logger.info({ signal }, `${signal}: draining and shutting down`);
+    const force = setTimeout(() => {
+      runtime?.logger.error('shutdown took over 25 s; exiting');
+      process.exit(1);
+    }, 25_000);
+    force.unref();
+    const closed = app?.close() ?? runtime?.redis.stop?.() ?? Promise.resolve();
+    closed.then(
+      () => process.exit(0),
+      (error: unknown) => {
+        runtime?.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
   try {
     runtime = await bootRuntime();
   } catch (error) {
@@ -23,7 +52,7 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
     throw error;
   }
   const { settings, logger } = runtime;
-  const app = await createHttpApp(runtime, definition.modules);
+  app = await createHttpApp(runtime, definition.modules);
   try {
     await app.listen({ port: settings.port, host: settings.host });
   } catch (error) {
@@ -34,37 +63,12 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
     await app.close();
     process.exit(1);
   }
+  if (closing) return;
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address !== null ? address.port : settings.port;
   const base = `http://${settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host}:${port}`;
   const lines = definition.paths(runtime).map(([label, path]) => `  ${label.padEnd(22)} ${base}${path}`);
+  if (runtime.demoCredentialsFile !== undefined) lines.push(`  ${'demo credentials'.padEnd(22)} ${runtime.demoCredentialsFile}`);
   logger.info({ url: base, process: definition.name }, `${definition.name} is listening on ${base}`);
-  process.stdout.write(`\nTessera ${definition.name} is running:\n${lines.join('\n')}\n`);
-  if (runtime.demoCredentialsFile !== undefined) {
-    process.stdout.write(`  demo credentials       ${runtime.demoCredentialsFile}\n`);
-  }
-  process.stdout.write('\n');
-
-  // Graceful drain: stop accepting, let in-flight requests finish (their events reach Redis), close queues
-  // and connections, then exit 0. A second signal exits at once.
-  let closing = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (closing) process.exit(1);
-    closing = true;
-    logger.info({ signal }, `${signal}: draining and shutting down`);
-    const force = setTimeout(() => {
-      logger.error('shutdown took over 25 s; exiting');
-      process.exit(1);
-    }, 25_000);
-    force.unref();
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  process.stdout.write(`\nTessera ${definition.name} is running:\n${lines.join('\n')}\n\n`);
 }
