@@ -35,7 +35,10 @@ export default [
               onlyDependOnLibsWithTags: ['scope:sdk'],
               bannedExternalImports: runtimeOnly,
             },
-            { sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:destination', 'type:plugin'] },
+            {
+              sourceTag: 'type:test',
+              onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:destination', 'type:plugin'],
+            },
           ],
         },
       ],

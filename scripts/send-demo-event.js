@@ -17,7 +17,13 @@ const body = JSON.stringify({
   source: 'https://loyalty.example.com',
   type: 'points.updated',
   time: new Date().toISOString(),
-  data: { customer_id: 'C123456', email: 'user@example.com', delta: 120, new_balance: 1840, reason: 'purchase' },
+  data: {
+    customer_id: 'C123456',
+    email: 'user@example.com',
+    delta: 120,
+    new_balance: 1840,
+    reason: 'purchase',
+  },
 });
 const webhookId = `msg_${randomUUID()}`;
 const now = new Date();

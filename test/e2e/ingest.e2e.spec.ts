@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { CloudEvent, emitterFor, Mode, type Message } from 'cloudevents';
 import Redis from 'ioredis';
 import { newWebhookSecret } from '@tessera/runtime';
-import { deleteKeysWithPrefix, queuedEvents, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import {
+  deleteKeysWithPrefix,
+  queuedEvents,
+  signedHeaders,
+  TEST_REDIS_URL,
+  uniqueRedisPrefix,
+} from '@tessera/testing';
 import { startTessera, type TesseraProcess } from '../support/tessera-process';
 
 // The all-in-one process as `npm start` runs it, fed by the cloudevents SDK's own emitter over real HTTP.
@@ -82,7 +88,11 @@ describe('ingest, end to end', () => {
     expect(matching[0]).toMatchObject({
       sourceId: 'showroom',
       brand: 'flannels',
-      event: { type: 'showroom.viewed_3d_model', source: 'https://showroom.example.com/rooms/7', data: { product_id: 'sneaker-1' } },
+      event: {
+        type: 'showroom.viewed_3d_model',
+        source: 'https://showroom.example.com/rooms/7',
+        data: { product_id: 'sneaker-1' },
+      },
     });
   });
 
@@ -111,7 +121,10 @@ describe('ingest, end to end', () => {
   it('serves the catalog and health over real HTTP, and prints the URLs it serves', async () => {
     const catalog = (await (await fetch(`${tessera.baseUrl}/v1/catalog`)).json()) as { types: unknown[] };
     expect(catalog.types).toHaveLength(16);
-    expect(await (await fetch(`${tessera.baseUrl}/readyz`)).json()).toEqual({ status: 'ready', checks: { redis: 'up' } });
+    expect(await (await fetch(`${tessera.baseUrl}/readyz`)).json()).toEqual({
+      status: 'ready',
+      checks: { redis: 'up' },
+    });
     for (const path of ['/v1/sources/{sourceId}/events', '/v1/catalog', '/healthz', '/readyz', '/metrics']) {
       expect(tessera.output()).toContain(`${tessera.baseUrl}${path}`);
     }

@@ -9,15 +9,35 @@ import { REPO_ROOT, runTesseraExpectingFailure, startTessera } from '../support/
 
 describe('start-up', () => {
   it.each([
-    ['PORT', { PORT: 'abc' }, 'tessera: cannot start: PORT: expected a whole number from 0 to 65535, got "abc"'],
+    [
+      'PORT',
+      { PORT: 'abc' },
+      'tessera: cannot start: PORT: expected a whole number from 0 to 65535, got "abc"',
+    ],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'tessera: cannot start: LOG_LEVEL: expected one of'],
-    ['REDIS_URL (nothing answers)', { REDIS_URL: 'redis://127.0.0.1:1' }, 'tessera: cannot start: REDIS_URL: nothing answers at redis://127.0.0.1:1'],
-    ['TESSERA_WORKSPACE_FILE', { TESSERA_WORKSPACE_FILE: '/nonexistent/workspace.json' }, 'tessera: cannot start: TESSERA_WORKSPACE_FILE: cannot read /nonexistent/workspace.json (ENOENT)'],
-    ['TESSERA_MASTER_KEY in production', { NODE_ENV: 'production' }, 'tessera: cannot start: TESSERA_MASTER_KEY: is required when NODE_ENV=production'],
+    [
+      'REDIS_URL (nothing answers)',
+      { REDIS_URL: 'redis://127.0.0.1:1' },
+      'tessera: cannot start: REDIS_URL: nothing answers at redis://127.0.0.1:1',
+    ],
+    [
+      'TESSERA_WORKSPACE_FILE',
+      { TESSERA_WORKSPACE_FILE: '/nonexistent/workspace.json' },
+      'tessera: cannot start: TESSERA_WORKSPACE_FILE: cannot read /nonexistent/workspace.json (ENOENT)',
+    ],
+    [
+      'TESSERA_MASTER_KEY in production',
+      { NODE_ENV: 'production' },
+      'tessera: cannot start: TESSERA_MASTER_KEY: is required when NODE_ENV=production',
+    ],
   ])('a bad %s stops it with a message naming the setting', async (_name, env, message) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tessera-start-'));
     try {
-      const result = await runTesseraExpectingFailure({ TESSERA_DATA_DIR: dataDir, REDIS_URL: TEST_REDIS_URL, ...env });
+      const result = await runTesseraExpectingFailure({
+        TESSERA_DATA_DIR: dataDir,
+        REDIS_URL: TEST_REDIS_URL,
+        ...env,
+      });
       expect(result.code).toBe(1);
       expect(result.output).toContain(message);
     } finally {
@@ -34,13 +54,24 @@ describe('start-up', () => {
       const first = await startTessera(env);
       const file = join(dataDir, 'demo-credentials.json');
       expect(statSync(file).mode & 0o777).toBe(0o600);
-      const credentials = JSON.parse(readFileSync(file, 'utf8')) as { sources: Array<{ id: string; secret: string }> };
-      expect(credentials.sources[0]).toMatchObject({ id: 'demo-loyalty', secret: expect.stringMatching(/^whsec_/) });
-      expect(first.output()).toContain(`demo source            ${first.baseUrl}/v1/sources/demo-loyalty/events`);
-      const sent = await promisify(execFile)(process.execPath, ['scripts/send-demo-event.js', first.baseUrl], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, TESSERA_DATA_DIR: dataDir },
+      const credentials = JSON.parse(readFileSync(file, 'utf8')) as {
+        sources: Array<{ id: string; secret: string }>;
+      };
+      expect(credentials.sources[0]).toMatchObject({
+        id: 'demo-loyalty',
+        secret: expect.stringMatching(/^whsec_/),
       });
+      expect(first.output()).toContain(
+        `demo source            ${first.baseUrl}/v1/sources/demo-loyalty/events`,
+      );
+      const sent = await promisify(execFile)(
+        process.execPath,
+        ['scripts/send-demo-event.js', first.baseUrl],
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, TESSERA_DATA_DIR: dataDir },
+        },
+      );
       expect(sent.stdout).toMatch(/^202 \{"results":\[\{"id":"[0-9a-f-]{36}","status":"accepted"\}\]\}/);
       expect(await first.stop()).toBe(0);
 

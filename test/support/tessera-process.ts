@@ -51,7 +51,9 @@ export function startTessera(env: Record<string, string>): Promise<TesseraProces
 }
 
 /** Runs the entry expecting it to refuse to start; resolves with its exit code and output. */
-export function runTesseraExpectingFailure(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+export function runTesseraExpectingFailure(
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/tessera/src/main.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },

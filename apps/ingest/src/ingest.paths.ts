@@ -5,7 +5,9 @@ export function ingestPaths(runtime: TesseraRuntime): Array<[string, string]> {
   const demo = runtime.workspace.sources.find((source) => source.id === 'demo-loyalty');
   return [
     ['ingest', '/v1/sources/{sourceId}/events'],
-    ...(demo === undefined ? [] : ([['demo source', `/v1/sources/${demo.id}/events`]] as Array<[string, string]>)),
+    ...(demo === undefined
+      ? []
+      : ([['demo source', `/v1/sources/${demo.id}/events`]] as Array<[string, string]>)),
     ['event catalog', '/v1/catalog'],
     ['health', '/healthz'],
     ['readiness', '/readyz'],

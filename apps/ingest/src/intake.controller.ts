@@ -7,7 +7,11 @@ export class IntakeController {
   constructor(private readonly intake: EventIntake) {}
 
   @Post('v1/sources/:sourceId/events')
-  async receive(@Param('sourceId') sourceId: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async receive(
+    @Param('sourceId') sourceId: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const response = await this.intake.receive({
       sourceId,
       contentType: request.headers['content-type'],

@@ -2,7 +2,13 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { KeyRing } from '@tessera/crypto';
 import { createHttpApp } from '@tessera/nest-platform';
 import { JobQueue, QUEUE_PAYLOAD_KEY_PURPOSE } from '@tessera/queues';
-import { createTestRuntime, queuedEvents, signedHeaders, testWorkspace, type TestRuntime } from '@tessera/testing';
+import {
+  createTestRuntime,
+  queuedEvents,
+  signedHeaders,
+  testWorkspace,
+  type TestRuntime,
+} from '@tessera/testing';
 import { IngestModule } from '../src/ingest.module';
 
 // The intake over real HTTP handling (Fastify's inject) and the real Redis: every status code a sender can
@@ -13,7 +19,14 @@ const pointsUpdated = (id: string, data: Record<string, unknown> = {}) => ({
   id,
   source: 'https://loyalty.example.com',
   type: 'points.updated',
-  data: { customer_id: 'C123456', email: 'user@example.com', delta: 120, new_balance: 1840, reason: 'purchase', ...data },
+  data: {
+    customer_id: 'C123456',
+    email: 'user@example.com',
+    delta: 120,
+    new_balance: 1840,
+    reason: 'purchase',
+    ...data,
+  },
 });
 
 describe('POST /v1/sources/{sourceId}/events', () => {
@@ -40,21 +53,45 @@ describe('POST /v1/sources/{sourceId}/events', () => {
   async function post(
     body: string | Buffer,
     contentType: string | undefined,
-    options: { source?: string; secret?: string; headers?: Record<string, string>; webhookId?: string; at?: Date } = {},
+    options: {
+      source?: string;
+      secret?: string;
+      headers?: Record<string, string>;
+      webhookId?: string;
+      at?: Date;
+    } = {},
   ) {
     const headers: Record<string, string> = {
-      ...signedHeaders(options.secret ?? loyaltySecret, body, { webhookId: options.webhookId, at: options.at }),
+      ...signedHeaders(options.secret ?? loyaltySecret, body, {
+        webhookId: options.webhookId,
+        at: options.at,
+      }),
       ...options.headers,
     };
     if (contentType !== undefined) headers['content-type'] = contentType;
-    const response = await app.inject({ method: 'POST', url: `/v1/sources/${options.source ?? 'loyalty'}/events`, headers, payload: body });
-    return { status: response.statusCode, headers: response.headers, body: response.json() as Record<string, unknown> };
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v1/sources/${options.source ?? 'loyalty'}/events`,
+      headers,
+      payload: body,
+    });
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      body: response.json() as Record<string, unknown>,
+    };
   }
 
   it('202: a structured event is queued once, sealed, with its source and brand', async () => {
     const before = (await queued()).length;
-    const response = await post(JSON.stringify(pointsUpdated('evt-structured')), 'application/cloudevents+json');
-    expect(response).toMatchObject({ status: 202, body: { results: [{ id: 'evt-structured', status: 'accepted' }] } });
+    const response = await post(
+      JSON.stringify(pointsUpdated('evt-structured')),
+      'application/cloudevents+json',
+    );
+    expect(response).toMatchObject({
+      status: 202,
+      body: { results: [{ id: 'evt-structured', status: 'accepted' }] },
+    });
     const events = await queued();
     expect(events).toHaveLength(before + 1);
     expect(events.at(-1)).toMatchObject({
@@ -63,7 +100,9 @@ describe('POST /v1/sources/{sourceId}/events', () => {
       event: { id: 'evt-structured', type: 'points.updated', data: { delta: 120, new_balance: 1840 } },
     });
     const raw = await t.redis.keys(`${t.runtime.settings.redisPrefix}:resolve:*`);
-    const hashes = await Promise.all(raw.filter((key) => /:resolve:events-/.test(key)).map((key) => t.redis.hgetall(key)));
+    const hashes = await Promise.all(
+      raw.filter((key) => /:resolve:events-/.test(key)).map((key) => t.redis.hgetall(key)),
+    );
     expect(JSON.stringify(hashes)).not.toContain('user@example.com');
   });
 
@@ -77,25 +116,45 @@ describe('POST /v1/sources/{sourceId}/events', () => {
       meta: { source: 'loyalty-platform', request_id: 'req-42' },
     });
     const response = await post(body, 'application/json');
-    expect(response).toMatchObject({ status: 202, body: { results: [{ id: 'req-42', status: 'accepted' }] } });
+    expect(response).toMatchObject({
+      status: 202,
+      body: { results: [{ id: 'req-42', status: 'accepted' }] },
+    });
     expect((await queued()).find((e) => e.event.id === 'req-42')).toMatchObject({
       sourceType: 'points_earned',
-      event: { type: 'points.updated', source: 'loyalty-platform', time: '2026-11-01T10:00:00Z', data: { customer_id: 'C123456', delta: -50 } },
+      event: {
+        type: 'points.updated',
+        source: 'loyalty-platform',
+        time: '2026-11-01T10:00:00Z',
+        data: { customer_id: 'C123456', delta: -50 },
+      },
     });
   });
 
   it('202: binary mode reads the ce-* headers', async () => {
     const data = JSON.stringify(pointsUpdated('ignored').data);
     const response = await post(data, 'application/json', {
-      headers: { 'ce-specversion': '1.0', 'ce-id': 'evt-binary', 'ce-source': '/pos/store-9', 'ce-type': 'points.updated' },
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': 'evt-binary',
+        'ce-source': '/pos/store-9',
+        'ce-type': 'points.updated',
+      },
     });
-    expect(response).toMatchObject({ status: 202, body: { results: [{ id: 'evt-binary', status: 'accepted' }] } });
+    expect(response).toMatchObject({
+      status: 202,
+      body: { results: [{ id: 'evt-binary', status: 'accepted' }] },
+    });
     expect((await queued()).find((e) => e.event.id === 'evt-binary')?.event.source).toBe('/pos/store-9');
   });
 
   it('207: a batch with one bad event queues the good ones and points at the bad field', async () => {
     const before = (await queued()).length;
-    const batch = [pointsUpdated('evt-b1'), pointsUpdated('evt-b2', { delta: 'lots' }), pointsUpdated('evt-b3')];
+    const batch = [
+      pointsUpdated('evt-b1'),
+      pointsUpdated('evt-b2', { delta: 'lots' }),
+      pointsUpdated('evt-b3'),
+    ];
     const response = await post(JSON.stringify(batch), 'application/cloudevents-batch+json');
     expect(response.status).toBe(207);
     expect(response.body).toEqual({
@@ -116,8 +175,15 @@ describe('POST /v1/sources/{sourceId}/events', () => {
     const again = await post(body, 'application/cloudevents+json', { webhookId: 'msg-dup-2' });
     expect(again).toMatchObject({ status: 202, body: { results: [{ id: 'evt-dup', status: 'duplicate' }] } });
     // Same webhook-id, different event: the request is a retry, its events are duplicates.
-    const retried = await post(JSON.stringify(pointsUpdated('evt-dup-other')), 'application/cloudevents+json', { webhookId: 'msg-dup-1' });
-    expect(retried).toMatchObject({ status: 202, body: { results: [{ id: 'evt-dup-other', status: 'duplicate' }] } });
+    const retried = await post(
+      JSON.stringify(pointsUpdated('evt-dup-other')),
+      'application/cloudevents+json',
+      { webhookId: 'msg-dup-1' },
+    );
+    expect(retried).toMatchObject({
+      status: 202,
+      body: { results: [{ id: 'evt-dup-other', status: 'duplicate' }] },
+    });
     expect((await queued()).length).toBe(count);
   });
 
@@ -132,7 +198,11 @@ describe('POST /v1/sources/{sourceId}/events', () => {
 
     it('400: every event rejected, with pointers', async () => {
       const { id: _id, ...withoutId } = pointsUpdated('x');
-      const batch = [withoutId, { ...pointsUpdated('evt-unknown'), type: 'points.exploded' }, { ...pointsUpdated('evt-split'), type: 'membership.split' }];
+      const batch = [
+        withoutId,
+        { ...pointsUpdated('evt-unknown'), type: 'points.exploded' },
+        { ...pointsUpdated('evt-split'), type: 'membership.split' },
+      ];
       const response = await post(JSON.stringify(batch), 'application/cloudevents-batch+json');
       expect(response).toEqual({
         status: 400,
@@ -143,9 +213,23 @@ describe('POST /v1/sources/{sourceId}/events', () => {
             {
               id: 'evt-unknown',
               status: 'rejected',
-              errors: [{ path: '/type', message: `unknown event type "points.exploded": use a catalog type (GET /v1/catalog) or map it in the source's typeMap` }],
+              errors: [
+                {
+                  path: '/type',
+                  message: `unknown event type "points.exploded": use a catalog type (GET /v1/catalog) or map it in the source's typeMap`,
+                },
+              ],
             },
-            { id: 'evt-split', status: 'rejected', errors: [{ path: '/type', message: 'membership.split is emitted by Tessera itself; sources cannot send it' }] },
+            {
+              id: 'evt-split',
+              status: 'rejected',
+              errors: [
+                {
+                  path: '/type',
+                  message: 'membership.split is emitted by Tessera itself; sources cannot send it',
+                },
+              ],
+            },
           ],
         },
       });
@@ -159,19 +243,48 @@ describe('POST /v1/sources/{sourceId}/events', () => {
     });
 
     it('400: a loyalty webhook without request_id is rejected, never given an id', async () => {
-      const body = JSON.stringify({ event: 'points_earned', customer_id: 'C1', payload: { delta: 1, new_balance: 1 }, meta: { source: 'x' } });
+      const body = JSON.stringify({
+        event: 'points_earned',
+        customer_id: 'C1',
+        payload: { delta: 1, new_balance: 1 },
+        meta: { source: 'x' },
+      });
       expect(await post(body, 'application/json')).toMatchObject({
         status: 400,
-        body: { results: [{ id: null, status: 'rejected', errors: [{ path: '/meta/request_id', message: 'is required: it is the event id' }] }] },
+        body: {
+          results: [
+            {
+              id: null,
+              status: 'rejected',
+              errors: [{ path: '/meta/request_id', message: 'is required: it is the event id' }],
+            },
+          ],
+        },
       });
     });
 
     it.each([
-      ['no signature', { headers: { 'webhook-signature': '' } }, 'missing webhook-signature header (Standard Webhooks signature)'],
-      ['the wrong secret', { secret: workspace.sources[1].secrets[0] }, 'webhook-signature does not match the body for any of this source’s secrets'],
-      ['a stale timestamp', { at: new Date(Date.now() - 6 * 60_000) }, 'webhook-timestamp is more than 5 minutes away from the current time'],
+      [
+        'no signature',
+        { headers: { 'webhook-signature': '' } },
+        'missing webhook-signature header (Standard Webhooks signature)',
+      ],
+      [
+        'the wrong secret',
+        { secret: workspace.sources[1].secrets[0] },
+        'webhook-signature does not match the body for any of this source’s secrets',
+      ],
+      [
+        'a stale timestamp',
+        { at: new Date(Date.now() - 6 * 60_000) },
+        'webhook-timestamp is more than 5 minutes away from the current time',
+      ],
     ])('401: %s', async (_name, options, message) => {
-      const response = await post(JSON.stringify(pointsUpdated('evt-401')), 'application/cloudevents+json', options);
+      const response = await post(
+        JSON.stringify(pointsUpdated('evt-401')),
+        'application/cloudevents+json',
+        options,
+      );
       expect(response).toMatchObject({ status: 401, body: { error: 'invalid_signature', message } });
     });
 
@@ -185,28 +298,54 @@ describe('POST /v1/sources/{sourceId}/events', () => {
         payload: body.replace('1840', '9999'),
       });
       expect(response.statusCode).toBe(401);
-      expect(response.json()).toEqual({ error: 'invalid_signature', message: 'webhook-signature does not match the body for any of this source’s secrets' });
+      expect(response.json()).toEqual({
+        error: 'invalid_signature',
+        message: 'webhook-signature does not match the body for any of this source’s secrets',
+      });
     });
 
     it('404: an unknown source', async () => {
-      const response = await post(JSON.stringify(pointsUpdated('evt-404')), 'application/cloudevents+json', { source: 'nope' });
-      expect(response).toMatchObject({ status: 404, body: { error: 'unknown_source', message: 'no source "nope" is registered' } });
+      const response = await post(JSON.stringify(pointsUpdated('evt-404')), 'application/cloudevents+json', {
+        source: 'nope',
+      });
+      expect(response).toMatchObject({
+        status: 404,
+        body: { error: 'unknown_source', message: 'no source "nope" is registered' },
+      });
     });
 
     it('413: an event over 64 KiB', async () => {
-      const response = await post(JSON.stringify(pointsUpdated('evt-big', { reason: 'x'.repeat(70_000) })), 'application/cloudevents+json');
-      expect(response).toMatchObject({ status: 413, body: { error: 'event_too_large', message: 'an event may be at most 64 KiB' } });
+      const response = await post(
+        JSON.stringify(pointsUpdated('evt-big', { reason: 'x'.repeat(70_000) })),
+        'application/cloudevents+json',
+      );
+      expect(response).toMatchObject({
+        status: 413,
+        body: { error: 'event_too_large', message: 'an event may be at most 64 KiB' },
+      });
     });
 
     it('413: a batch over 1,000 events', async () => {
-      const batch = Array.from({ length: 1001 }, (_, i) => ({ specversion: '1.0', id: `e${i}`, source: 's', type: 'points.updated', data: {} }));
+      const batch = Array.from({ length: 1001 }, (_, i) => ({
+        specversion: '1.0',
+        id: `e${i}`,
+        source: 's',
+        type: 'points.updated',
+        data: {},
+      }));
       const response = await post(JSON.stringify(batch), 'application/cloudevents-batch+json');
-      expect(response).toMatchObject({ status: 413, body: { error: 'batch_too_large', message: 'a batch may hold at most 1000 events (got 1001)' } });
+      expect(response).toMatchObject({
+        status: 413,
+        body: { error: 'batch_too_large', message: 'a batch may hold at most 1000 events (got 1001)' },
+      });
     });
 
     it('413: a request over 1 MiB', async () => {
       const response = await post(Buffer.alloc(1024 * 1024 + 1, 'a'), 'application/cloudevents-batch+json');
-      expect(response).toMatchObject({ status: 413, body: { error: 'payload_too_large', message: 'a request may carry at most 1 MiB' } });
+      expect(response).toMatchObject({
+        status: 413,
+        body: { error: 'payload_too_large', message: 'a request may carry at most 1 MiB' },
+      });
     });
 
     it('415: an unknown content type, and none at all', async () => {
@@ -215,15 +354,25 @@ describe('POST /v1/sources/{sourceId}/events', () => {
       expect(wrong.status).toBe(415);
       expect(wrong.body.error).toBe('unsupported_media_type');
       expect(String(wrong.body.message)).toMatch(/^Content-Type text\/plain is not accepted/);
-      expect(await post(body, undefined)).toMatchObject({ status: 415, body: { error: 'unsupported_media_type', message: 'Content-Type is required' } });
+      expect(await post(body, undefined)).toMatchObject({
+        status: 415,
+        body: { error: 'unsupported_media_type', message: 'Content-Type is required' },
+      });
     });
 
     it('429: a source over its own rate limit, with Retry-After', async () => {
       const secret = workspace.sources[1].secrets[0];
-      const first = await post(JSON.stringify([pointsUpdated('evt-r1'), pointsUpdated('evt-r2')]), 'application/cloudevents-batch+json', { source: 'slow', secret });
+      const first = await post(
+        JSON.stringify([pointsUpdated('evt-r1'), pointsUpdated('evt-r2')]),
+        'application/cloudevents-batch+json',
+        { source: 'slow', secret },
+      );
       expect(first.status).toBe(202);
       before += 2;
-      const refused = await post(JSON.stringify(pointsUpdated('evt-r3')), 'application/cloudevents+json', { source: 'slow', secret });
+      const refused = await post(JSON.stringify(pointsUpdated('evt-r3')), 'application/cloudevents+json', {
+        source: 'slow',
+        secret,
+      });
       expect(refused).toMatchObject({
         status: 429,
         headers: { 'retry-after': '1' },
@@ -234,20 +383,36 @@ describe('POST /v1/sources/{sourceId}/events', () => {
 
   it('GET /v1/catalog lists every type with its schema', async () => {
     const response = await app.inject({ method: 'GET', url: '/v1/catalog' });
-    const types = (response.json() as { types: Array<{ type: string; version: number; schema: { $id: string } }> }).types;
+    const types = (
+      response.json() as { types: Array<{ type: string; version: number; schema: { $id: string } }> }
+    ).types;
     expect(types).toHaveLength(16);
-    expect(types.find((entry) => entry.type === 'points.updated')).toMatchObject({ version: 1, schema: { $id: 'urn:tessera:event:points.updated:v1' } });
+    expect(types.find((entry) => entry.type === 'points.updated')).toMatchObject({
+      version: 1,
+      schema: { $id: 'urn:tessera:event:points.updated:v1' },
+    });
   });
 
   it('GET /metrics counts events by outcome, type and source; /healthz and /readyz answer', async () => {
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(metrics).toMatch(/tessera_ingest_events_total\{source="loyalty",type="points.updated",status="accepted"\} \d+/);
-    expect(metrics).toMatch(/tessera_ingest_events_total\{source="loyalty",type="points.updated",status="duplicate"\} 2/);
-    expect(metrics).toMatch(/tessera_ingest_events_total\{source="loyalty",type="unknown",status="rejected"\} \d+/);
-    expect(metrics).toMatch(/tessera_http_request_duration_seconds_bucket\{le="0.025",method="POST",route="\/v1\/sources\/:sourceId\/events",status_code="202"\}/);
+    expect(metrics).toMatch(
+      /tessera_ingest_events_total\{source="loyalty",type="points.updated",status="accepted"\} \d+/,
+    );
+    expect(metrics).toMatch(
+      /tessera_ingest_events_total\{source="loyalty",type="points.updated",status="duplicate"\} 2/,
+    );
+    expect(metrics).toMatch(
+      /tessera_ingest_events_total\{source="loyalty",type="unknown",status="rejected"\} \d+/,
+    );
+    expect(metrics).toMatch(
+      /tessera_http_request_duration_seconds_bucket\{le="0.025",method="POST",route="\/v1\/sources\/:sourceId\/events",status_code="202"\}/,
+    );
     expect(metrics).toMatch(/tessera_queue_jobs\{queue="resolve",state="waiting"\} \d+/);
     expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
-    expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready', checks: { redis: 'up' } });
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({
+      status: 'ready',
+      checks: { redis: 'up' },
+    });
   });
 });
 
@@ -277,7 +442,10 @@ describe('when the queue cannot take events', () => {
       });
       expect(response.statusCode).toBe(503);
       expect(response.headers['retry-after']).toBe('5');
-      expect(response.json()).toEqual({ error: 'unavailable', message: 'the event queue is over its depth limit; retry later' });
+      expect(response.json()).toEqual({
+        error: 'unavailable',
+        message: 'the event queue is over its depth limit; retry later',
+      });
       expect(await filler.waitingCount()).toBe(1);
       expect(await t.redis.keys(`${t.runtime.settings.redisPrefix}:seen:*`)).toEqual([]);
     } finally {
@@ -301,7 +469,10 @@ describe('when the queue cannot take events', () => {
       });
       expect(response.statusCode).toBe(503);
       expect(response.headers['retry-after']).toBe('5');
-      expect(response.json()).toEqual({ error: 'unavailable', message: 'the event queue is unavailable; retry later' });
+      expect(response.json()).toEqual({
+        error: 'unavailable',
+        message: 'the event queue is unavailable; retry later',
+      });
       const ready = await app.inject({ method: 'GET', url: '/readyz' });
       expect(ready.statusCode).toBe(503);
       expect(ready.json()).toEqual({ status: 'not_ready', checks: { redis: 'down' } });

@@ -47,7 +47,12 @@ export class KeyRing {
     const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
     if (associatedData !== undefined) cipher.setAAD(Buffer.from(associatedData));
     const data = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return { kid: this.current.kid, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+    return {
+      kid: this.current.kid,
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    };
   }
 
   /** Decrypts and authenticates; throws when the box was altered or sealed with an unknown key. */

@@ -17,7 +17,11 @@ function withoutValidationOnlyKeywords(node: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
     if (key === 'if' || key === 'then' || key === 'else') continue;
-    if (key === 'anyOf' && Array.isArray(value) && value.every((branch) => Object.keys(branch).join() === 'required')) {
+    if (
+      key === 'anyOf' &&
+      Array.isArray(value) &&
+      value.every((branch) => Object.keys(branch).join() === 'required')
+    ) {
       continue;
     }
     out[key] = withoutValidationOnlyKeywords(value);
@@ -30,7 +34,9 @@ function withoutValidationOnlyKeywords(node: unknown): unknown {
 
 function loadSchemas(): Map<string, JSONSchema> {
   const byId = new Map<string, JSONSchema>();
-  for (const file of readdirSync(schemasDir).filter((name) => name.endsWith('.schema.json')).sort()) {
+  for (const file of readdirSync(schemasDir)
+    .filter((name) => name.endsWith('.schema.json'))
+    .sort()) {
     const schema = JSON.parse(readFileSync(join(schemasDir, file), 'utf8')) as JSONSchema;
     byId.set(String(schema.$id), withoutValidationOnlyKeywords(schema) as JSONSchema);
   }
@@ -86,7 +92,9 @@ if (require.main === module) {
     (text) => {
       if (checkOnly) {
         if (readFileSync(generatedFile, 'utf8') === text) return;
-        process.stderr.write(`${generatedFile} is out of date with the schemas: run \`npx nx run events:generate\`\n`);
+        process.stderr.write(
+          `${generatedFile} is out of date with the schemas: run \`npx nx run events:generate\`\n`,
+        );
         process.exit(1);
       }
       writeFileSync(generatedFile, text);

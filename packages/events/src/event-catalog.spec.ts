@@ -13,7 +13,13 @@ const validExamples: Record<EventType, Record<string, unknown>> = {
     preferred_channel: 'email',
     source_ids: { 'sports-direct': 'SD123', flannels: 'FL9' },
   },
-  'points.updated': { customer_id: 'C123456', email: 'user@example.com', delta: 120, new_balance: 1840, reason: 'purchase' },
+  'points.updated': {
+    customer_id: 'C123456',
+    email: 'user@example.com',
+    delta: 120,
+    new_balance: 1840,
+    reason: 'purchase',
+  },
   'tier.changed': { member_id: 'SD123', brand: 'sports-direct', tier: 'Gold', previous_tier: 'Silver' },
   'membership.merged': { from_customer_id: 'C1', to_customer_id: 'C2', reason: 'same verified email' },
   'consent.changed': {
@@ -34,14 +40,38 @@ const validExamples: Record<EventType, Record<string, unknown>> = {
     channel: 'store',
     items: [{ sku: 'SKU-1', quantity: 2, unit_price: 29.995 }],
   },
-  'coupon.issued': { loyalty_card: '6330001234', coupon_code: 'WELCOME10', expires_at: '2026-12-31T23:59:59Z' },
+  'coupon.issued': {
+    loyalty_card: '6330001234',
+    coupon_code: 'WELCOME10',
+    expires_at: '2026-12-31T23:59:59Z',
+  },
   'points.reserved': { customer_id: 'C1', reservation_id: 'R1', points: 500 },
   'points.captured': { customer_id: 'C1', reservation_id: 'R1', points: 500, order_id: 'O1' },
   'points.released': { customer_id: 'C1', reservation_id: 'R1', points: 500, reason: 'order cancelled' },
-  'account.linked': { customer_id: 'C1', link: { member_id: 'SD123', brand: 'sports-direct' }, method: 'login' },
-  'showroom.viewed_3d_model': { anonymous_id: 'anon-1', showroom_id: 'S1', product_id: 'P1', duration_ms: 12000 },
-  'showroom.tried_variant': { anonymous_id: 'anon-1', showroom_id: 'S1', product_id: 'P1', variant_id: 'red-42' },
-  'showroom.started_checkout': { customer_id: 'C1', showroom_id: 'S1', cart_id: 'K1', value: 120, currency: 'EUR' },
+  'account.linked': {
+    customer_id: 'C1',
+    link: { member_id: 'SD123', brand: 'sports-direct' },
+    method: 'login',
+  },
+  'showroom.viewed_3d_model': {
+    anonymous_id: 'anon-1',
+    showroom_id: 'S1',
+    product_id: 'P1',
+    duration_ms: 12000,
+  },
+  'showroom.tried_variant': {
+    anonymous_id: 'anon-1',
+    showroom_id: 'S1',
+    product_id: 'P1',
+    variant_id: 'red-42',
+  },
+  'showroom.started_checkout': {
+    customer_id: 'C1',
+    showroom_id: 'S1',
+    cart_id: 'K1',
+    value: 120,
+    currency: 'EUR',
+  },
   'showroom.redeemed_point_offer': { customer_id: 'C1', showroom_id: 'S1', offer_id: 'OF1', points: 300 },
   'membership.split': { from_customer_id: 'C1', to_customer_id: 'C2', reason: 'wrong merge reversed' },
 };
@@ -72,7 +102,10 @@ describe('EventCatalog', () => {
   });
 
   it('marks membership.split as internal and every other type as sendable by sources', () => {
-    const internal = catalog.list().filter((entry) => entry.origin === 'internal').map((entry) => entry.type);
+    const internal = catalog
+      .list()
+      .filter((entry) => entry.origin === 'internal')
+      .map((entry) => entry.type);
     expect(internal).toEqual(['membership.split']);
     expect(catalog.entry('points.updated')).toMatchObject({ version: 1, origin: 'source' });
   });
@@ -82,9 +115,17 @@ describe('EventCatalog', () => {
   });
 
   it('accepts the loyalty platform’s own points.updated example as it is, and negative deltas', () => {
-    const example = { customer_id: 'C123456', email: 'user@example.com', delta: 120, new_balance: 1840, reason: 'purchase' };
+    const example = {
+      customer_id: 'C123456',
+      email: 'user@example.com',
+      delta: 120,
+      new_balance: 1840,
+      reason: 'purchase',
+    };
     expect(catalog.validateData('points.updated', example)).toEqual([]);
-    expect(catalog.validateData('points.updated', { ...example, delta: -300, new_balance: 1540 })).toEqual([]);
+    expect(catalog.validateData('points.updated', { ...example, delta: -300, new_balance: 1540 })).toEqual(
+      [],
+    );
   });
 
   it('fills the consent purpose default', () => {
@@ -94,25 +135,63 @@ describe('EventCatalog', () => {
   });
 
   describe('rejects with a JSON Pointer and a reason', () => {
-    const cases: Array<[string, EventType, Record<string, unknown>, Array<{ path: string; message: string }>]> = [
-      ['a non-integer delta', 'points.updated', { customer_id: 'C1', delta: 'ten', new_balance: 5 }, [{ path: '/data/delta', message: 'must be integer' }]],
-      ['a missing required field', 'points.updated', { customer_id: 'C1', delta: 5 }, [{ path: '/data/new_balance', message: 'is required' }]],
+    const cases: Array<
+      [string, EventType, Record<string, unknown>, Array<{ path: string; message: string }>]
+    > = [
+      [
+        'a non-integer delta',
+        'points.updated',
+        { customer_id: 'C1', delta: 'ten', new_balance: 5 },
+        [{ path: '/data/delta', message: 'must be integer' }],
+      ],
+      [
+        'a missing required field',
+        'points.updated',
+        { customer_id: 'C1', delta: 5 },
+        [{ path: '/data/new_balance', message: 'is required' }],
+      ],
       [
         'an event without any identifier',
         'points.updated',
         { delta: 5, new_balance: 5 },
-        [{ path: '/data', message: 'must carry at least one identifier: customer_id, email, phone, member_id (with brand), loyalty_card or anonymous_id' }],
+        [
+          {
+            path: '/data',
+            message:
+              'must carry at least one identifier: customer_id, email, phone, member_id (with brand), loyalty_card or anonymous_id',
+          },
+        ],
       ],
-      ['a member_id without its brand', 'tier.changed', { member_id: 'SD1', tier: 'Gold' }, [{ path: '/data/brand', message: 'is required with member_id' }]],
-      ['an unknown field', 'tier.changed', { customer_id: 'C1', tier: 'Gold', colour: 'red' }, [{ path: '/data/colour', message: 'is not a known field' }]],
-      ['a malformed email', 'profile.updated', { email: 'not-an-email' }, [{ path: '/data/email', message: 'must be a valid email' }]],
+      [
+        'a member_id without its brand',
+        'tier.changed',
+        { member_id: 'SD1', tier: 'Gold' },
+        [{ path: '/data/brand', message: 'is required with member_id' }],
+      ],
+      [
+        'an unknown field',
+        'tier.changed',
+        { customer_id: 'C1', tier: 'Gold', colour: 'red' },
+        [{ path: '/data/colour', message: 'is not a known field' }],
+      ],
+      [
+        'a malformed email',
+        'profile.updated',
+        { email: 'not-an-email' },
+        [{ path: '/data/email', message: 'must be a valid email' }],
+      ],
       [
         'an email over 254 characters',
         'profile.updated',
         { email: `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.com` },
         [{ path: '/data/email', message: 'must NOT have more than 254 characters' }],
       ],
-      ['an over-long string', 'tier.changed', { customer_id: 'C1', tier: 'x'.repeat(65) }, [{ path: '/data/tier', message: 'must NOT have more than 64 characters' }]],
+      [
+        'an over-long string',
+        'tier.changed',
+        { customer_id: 'C1', tier: 'x'.repeat(65) },
+        [{ path: '/data/tier', message: 'must NOT have more than 64 characters' }],
+      ],
       [
         'an email consent without an email address',
         'consent.changed',
@@ -125,16 +204,42 @@ describe('EventCatalog', () => {
         { ...validExamples['consent.changed'], status: 'maybe' },
         [{ path: '/data/status', message: 'must be one of: granted, withdrawn' }],
       ],
-      ['a merge without its target', 'membership.merged', { from_customer_id: 'C1' }, [{ path: '/data/to_customer_id', message: 'is required' }]],
+      [
+        'a merge without its target',
+        'membership.merged',
+        { from_customer_id: 'C1' },
+        [{ path: '/data/to_customer_id', message: 'is required' }],
+      ],
       [
         'too many line items (no unbounded arrays)',
         'transaction.created',
-        { customer_id: 'C1', transaction_id: 'T', amount: 1, currency: 'GBP', items: Array.from({ length: 501 }, () => ({ sku: 'S', quantity: 1 })) },
+        {
+          customer_id: 'C1',
+          transaction_id: 'T',
+          amount: 1,
+          currency: 'GBP',
+          items: Array.from({ length: 501 }, () => ({ sku: 'S', quantity: 1 })),
+        },
         [{ path: '/data/items', message: 'must NOT have more than 500 items' }],
       ],
-      ['a lowercase currency', 'transaction.created', { customer_id: 'C1', transaction_id: 'T', amount: 1, currency: 'gbp' }, [{ path: '/data/currency', message: 'must match pattern "^[A-Z]{3}$"' }]],
-      ['a nested unknown field', 'profile.updated', { customer_id: 'C1', address: { street: 'x' } }, [{ path: '/data/address/street', message: 'is not a known field' }]],
-      ['zero points reserved', 'points.reserved', { customer_id: 'C1', reservation_id: 'R', points: 0 }, [{ path: '/data/points', message: 'must be >= 1' }]],
+      [
+        'a lowercase currency',
+        'transaction.created',
+        { customer_id: 'C1', transaction_id: 'T', amount: 1, currency: 'gbp' },
+        [{ path: '/data/currency', message: 'must match pattern "^[A-Z]{3}$"' }],
+      ],
+      [
+        'a nested unknown field',
+        'profile.updated',
+        { customer_id: 'C1', address: { street: 'x' } },
+        [{ path: '/data/address/street', message: 'is not a known field' }],
+      ],
+      [
+        'zero points reserved',
+        'points.reserved',
+        { customer_id: 'C1', reservation_id: 'R', points: 0 },
+        [{ path: '/data/points', message: 'must be >= 1' }],
+      ],
     ];
     it.each(cases)('%s', (_name, type, data, issues) => {
       const clean = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
@@ -145,15 +250,25 @@ describe('EventCatalog', () => {
   describe('CloudEvents attributes', () => {
     const event = { specversion: '1.0', id: 'e1', source: '/loyalty', type: 'points.updated', data: {} };
     it('accepts valid attributes and extensions', () => {
-      expect(catalog.validateAttributes({ ...event, time: '2026-11-01T10:00:00Z', traceparent: '00-abc' })).toEqual([]);
+      expect(
+        catalog.validateAttributes({ ...event, time: '2026-11-01T10:00:00Z', traceparent: '00-abc' }),
+      ).toEqual([]);
     });
     it('rejects a missing id, a wrong specversion, a bad time and a bad extension name', () => {
       const { id: _id, ...withoutId } = event;
       expect(catalog.validateAttributes(withoutId)).toEqual([{ path: '/id', message: 'is required' }]);
-      expect(catalog.validateAttributes({ ...event, specversion: '0.3' })).toEqual([{ path: '/specversion', message: 'must be "1.0"' }]);
-      expect(catalog.validateAttributes({ ...event, time: 'yesterday' })).toEqual([{ path: '/time', message: 'must be a valid date-time' }]);
-      expect(catalog.validateAttributes({ ...event, Bad_Name: 'x' })).toEqual([{ path: '/Bad_Name', message: 'is not an allowed name here' }]);
-      expect(catalog.validateAttributes({ ...event, id: '' })).toEqual([{ path: '/id', message: 'must NOT have fewer than 1 characters' }]);
+      expect(catalog.validateAttributes({ ...event, specversion: '0.3' })).toEqual([
+        { path: '/specversion', message: 'must be "1.0"' },
+      ]);
+      expect(catalog.validateAttributes({ ...event, time: 'yesterday' })).toEqual([
+        { path: '/time', message: 'must be a valid date-time' },
+      ]);
+      expect(catalog.validateAttributes({ ...event, Bad_Name: 'x' })).toEqual([
+        { path: '/Bad_Name', message: 'is not an allowed name here' },
+      ]);
+      expect(catalog.validateAttributes({ ...event, id: '' })).toEqual([
+        { path: '/id', message: 'must NOT have fewer than 1 characters' },
+      ]);
     });
   });
 });

@@ -36,7 +36,14 @@ export class EventCatalog {
   private readonly envelopeValidator: ValidateFunction;
 
   constructor() {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, strictRequired: false, useDefaults: true, verbose: true });
+    const ajv = new Ajv2020({
+      allErrors: true,
+      strict: true,
+      strictTypes: false,
+      strictRequired: false,
+      useDefaults: true,
+      verbose: true,
+    });
     addFormats(ajv);
     ajv.addKeyword({ keyword: 'x-origin', schemaType: 'string' });
     const schemas = readSchemas();

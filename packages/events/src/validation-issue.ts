@@ -8,13 +8,23 @@ export interface ValidationIssue {
 
 const IDENTIFIERS = 'customer_id, email, phone, member_id (with brand), loyalty_card or anonymous_id';
 
-const IDENTIFIER_FIELDS = new Set(['customer_id', 'email', 'phone', 'member_id', 'loyalty_card', 'anonymous_id']);
+const IDENTIFIER_FIELDS = new Set([
+  'customer_id',
+  'email',
+  'phone',
+  'member_id',
+  'loyalty_card',
+  'anonymous_id',
+]);
 
 /** The catalog's "at least one identifier" rule: an anyOf whose branches each require one identifier. */
 function isIdentifierRequirement(schema: unknown): boolean {
   return (
     Array.isArray(schema) &&
-    schema.every((branch: { required?: string[] }) => branch.required?.length === 1 && IDENTIFIER_FIELDS.has(branch.required[0]))
+    schema.every(
+      (branch: { required?: string[] }) =>
+        branch.required?.length === 1 && IDENTIFIER_FIELDS.has(branch.required[0]),
+    )
   );
 }
 
@@ -64,7 +74,9 @@ function describe(error: ErrorObject, prefix: string): ValidationIssue {
  * and `if/then` reports only what `then` required.
  */
 export function toValidationIssues(errors: ErrorObject[], prefix: string): ValidationIssue[] {
-  const anyOfPaths = errors.filter((error) => error.keyword === 'anyOf').map((error) => `${error.schemaPath}/`);
+  const anyOfPaths = errors
+    .filter((error) => error.keyword === 'anyOf')
+    .map((error) => `${error.schemaPath}/`);
   const issues: ValidationIssue[] = [];
   const seen = new Set<string>();
   for (const error of errors) {

@@ -120,8 +120,11 @@ export class RedisEventAdmission implements EventAdmission {
     }
     await this.ensureQueueHasRoom();
     return new Promise((resolve, reject) => {
-      const eventKeys = request.events.map(({ event }) => this.eventKey(request.sourceId, event.source, event.id));
-      const webhookKey = request.webhookId === undefined ? undefined : this.webhookKey(request.sourceId, request.webhookId);
+      const eventKeys = request.events.map(({ event }) =>
+        this.eventKey(request.sourceId, event.source, event.id),
+      );
+      const webhookKey =
+        request.webhookId === undefined ? undefined : this.webhookKey(request.sourceId, request.webhookId);
       this.pending.push({ request, webhookKey, eventKeys, resolve, reject });
       this.pendingEvents += request.events.length;
       if (this.pendingEvents >= this.maxBatchEvents) {
@@ -167,9 +170,14 @@ export class RedisEventAdmission implements EventAdmission {
     }
     let marks: number[];
     try {
-      marks = await (redis as unknown as { tesseraAdmit: AdmitCommand }).tesseraAdmit(keys.length, ...keys, ...args);
+      marks = await (redis as unknown as { tesseraAdmit: AdmitCommand }).tesseraAdmit(
+        keys.length,
+        ...keys,
+        ...args,
+      );
     } catch {
-      for (const item of batch) item.reject(new AdmissionUnavailableError('the event queue is unavailable; retry later', 5));
+      for (const item of batch)
+        item.reject(new AdmissionUnavailableError('the event queue is unavailable; retry later', 5));
       return;
     }
     const results: boolean[][] = [];
@@ -192,10 +200,15 @@ export class RedisEventAdmission implements EventAdmission {
     if (fresh.length > 0) {
       try {
         const jobId = `events-${createHash('sha256').update(claimed.join('\n')).digest('hex').slice(0, 32)}`;
-        await this.queue.add('resolve.events', { count: fresh.length, events: keyRing.sealJson(fresh, jobId) }, jobId);
+        await this.queue.add(
+          'resolve.events',
+          { count: fresh.length, events: keyRing.sealJson(fresh, jobId) },
+          jobId,
+        );
       } catch {
         await redis.del(...claimed).catch(() => undefined);
-        for (const item of batch) item.reject(new AdmissionUnavailableError('the event queue is unavailable; retry later', 5));
+        for (const item of batch)
+          item.reject(new AdmissionUnavailableError('the event queue is unavailable; retry later', 5));
         return;
       }
     }

@@ -37,7 +37,12 @@ export interface EventIntakeDependencies {
   now?: () => Date;
 }
 
-const failure = (status: number, error: string, message: string, headers?: Record<string, string>): IntakeResponse => ({
+const failure = (
+  status: number,
+  error: string,
+  message: string,
+  headers?: Record<string, string>,
+): IntakeResponse => ({
   status,
   body: { error, message },
   ...(headers === undefined ? {} : { headers }),
@@ -58,7 +63,8 @@ export class EventIntake {
   async receive(request: IntakeRequest): Promise<IntakeResponse> {
     const { sources, catalog, verifier, rateLimiter, admission, metrics } = this.deps;
     const source = sources.find(request.sourceId);
-    if (source === undefined) return failure(404, 'unknown_source', `no source "${request.sourceId}" is registered`);
+    if (source === undefined)
+      return failure(404, 'unknown_source', `no source "${request.sourceId}" is registered`);
 
     const signature = verifier.verify(source.secrets, request.headers, request.body);
     if (!signature.ok) return failure(401, 'invalid_signature', signature.message);
@@ -80,7 +86,12 @@ export class EventIntake {
         results.push({ id: normalized.id, status: 'rejected', errors: normalized.issues });
         continue;
       }
-      const record: IngestedEvent = { sourceId: source.id, brand: source.brand, receivedAt, event: normalized.event };
+      const record: IngestedEvent = {
+        sourceId: source.id,
+        brand: source.brand,
+        receivedAt,
+        event: normalized.event,
+      };
       if (normalized.sourceType !== undefined) record.sourceType = normalized.sourceType;
       admitted.push({ index: results.length, record });
       results.push({ id: normalized.event.id, status: 'accepted' });
@@ -92,13 +103,22 @@ export class EventIntake {
 
     const rate = rateLimiter.take(source.id, admitted.length, source.rateLimit);
     if (!rate.ok) {
-      return failure(429, 'rate_limited', `source "${source.id}" is over its limit of ${source.rateLimit} events per second`, {
-        'retry-after': String(rate.retryAfterSeconds),
-      });
+      return failure(
+        429,
+        'rate_limited',
+        `source "${source.id}" is over its limit of ${source.rateLimit} events per second`,
+        {
+          'retry-after': String(rate.retryAfterSeconds),
+        },
+      );
     }
     let fresh: boolean[];
     try {
-      fresh = await admission.admit({ sourceId: source.id, webhookId: signature.webhookId, events: admitted.map((a) => a.record) });
+      fresh = await admission.admit({
+        sourceId: source.id,
+        webhookId: signature.webhookId,
+        events: admitted.map((a) => a.record),
+      });
     } catch (error) {
       if (error instanceof AdmissionUnavailableError) {
         return failure(503, 'unavailable', error.message, { 'retry-after': String(error.retryAfterSeconds) });

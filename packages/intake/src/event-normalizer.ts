@@ -5,14 +5,28 @@ export type NormalizedEvent =
   | { ok: true; event: CatalogEvent; sourceType?: string }
   | { ok: false; id: string | null; issues: ValidationIssue[] };
 
-const CONTEXT_ATTRIBUTES = new Set(['specversion', 'id', 'source', 'type', 'time', 'subject', 'datacontenttype', 'dataschema', 'data']);
+const CONTEXT_ATTRIBUTES = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'time',
+  'subject',
+  'datacontenttype',
+  'dataschema',
+  'data',
+]);
 
 /**
  * Checks one raw CloudEvent (already parsed JSON) and returns it as a catalog event: attributes validated
  * as sent (an event without an id is rejected, never given one), the type mapped through the source's
  * typeMap, `data` validated against that type's schema.
  */
-export function normalizeEvent(raw: unknown, source: RegisteredSource, catalog: EventCatalog): NormalizedEvent {
+export function normalizeEvent(
+  raw: unknown,
+  source: RegisteredSource,
+  catalog: EventCatalog,
+): NormalizedEvent {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, id: null, issues: [{ path: '', message: 'must be a CloudEvent (a JSON object)' }] };
   }
@@ -29,11 +43,20 @@ export function normalizeEvent(raw: unknown, source: RegisteredSource, catalog: 
     return {
       ok: false,
       id,
-      issues: [{ path: '/type', message: `unknown event type "${sentType}": use a catalog type (GET /v1/catalog) or map it in the source's typeMap` }],
+      issues: [
+        {
+          path: '/type',
+          message: `unknown event type "${sentType}": use a catalog type (GET /v1/catalog) or map it in the source's typeMap`,
+        },
+      ],
     };
   }
   if (catalog.entry(type).origin !== 'source') {
-    return { ok: false, id, issues: [{ path: '/type', message: `${type} is emitted by Tessera itself; sources cannot send it` }] };
+    return {
+      ok: false,
+      id,
+      issues: [{ path: '/type', message: `${type} is emitted by Tessera itself; sources cannot send it` }],
+    };
   }
   const dataIssues = catalog.validateData(type as EventType, attributes.data);
   if (dataIssues.length > 0) return { ok: false, id, issues: dataIssues };
@@ -49,6 +72,7 @@ export function normalizeEvent(raw: unknown, source: RegisteredSource, catalog: 
   if (attributes.subject !== undefined) event.subject = attributes.subject as string;
   if (attributes.dataschema !== undefined) event.dataschema = attributes.dataschema as string;
   const extensions = Object.entries(attributes).filter(([name]) => !CONTEXT_ATTRIBUTES.has(name));
-  if (extensions.length > 0) event.extensions = Object.fromEntries(extensions) as Record<string, string | number | boolean>;
+  if (extensions.length > 0)
+    event.extensions = Object.fromEntries(extensions) as Record<string, string | number | boolean>;
   return mapped === undefined ? { ok: true, event } : { ok: true, event, sourceType: sentType };
 }

@@ -1,4 +1,10 @@
-export { EventIntake, type EventIntakeDependencies, type EventResult, type IntakeRequest, type IntakeResponse } from './event-intake';
+export {
+  EventIntake,
+  type EventIntakeDependencies,
+  type EventResult,
+  type IntakeRequest,
+  type IntakeResponse,
+} from './event-intake';
 export {
   AdmissionUnavailableError,
   RedisEventAdmission,
@@ -9,7 +15,18 @@ export {
 export { normalizeEvent, type NormalizedEvent } from './event-normalizer';
 export { mapLoyaltyWebhook, type LoyaltyWebhook } from './loyalty-webhook';
 export { IntakeMetrics, type EventOutcome } from './intake-metrics';
-export { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES, parseRequestBody, type ContentMode, type RawEvent } from './request-body';
+export {
+  MAX_BATCH_EVENTS,
+  MAX_EVENT_BYTES,
+  MAX_REQUEST_BYTES,
+  parseRequestBody,
+  type ContentMode,
+  type RawEvent,
+} from './request-body';
 export { SourceRateLimiter, type RateDecision } from './source-rate-limiter';
 export { InMemorySourceDirectory, type RegisteredSource, type SourceDirectory } from './source-directory';
-export { SIGNATURE_TOLERANCE_SECONDS, WebhookSignatureVerifier, type SignatureCheck } from './webhook-signature';
+export {
+  SIGNATURE_TOLERANCE_SECONDS,
+  WebhookSignatureVerifier,
+  type SignatureCheck,
+} from './webhook-signature';

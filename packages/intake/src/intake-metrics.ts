@@ -22,7 +22,8 @@ export class IntakeMetrics {
         registers: [registry],
         async collect() {
           const counts = await resolveQueue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-          for (const [state, count] of Object.entries(counts)) this.set({ queue: resolveQueue.name, state }, count);
+          for (const [state, count] of Object.entries(counts))
+            this.set({ queue: resolveQueue.name, state }, count);
         },
       });
     }

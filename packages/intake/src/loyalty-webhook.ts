@@ -35,18 +35,22 @@ export function mapLoyaltyWebhook(
   sourceId: string,
 ): { event: Record<string, unknown>; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
-  if (typeof body.event !== 'string' || body.event === '') issues.push({ path: '/event', message: 'is required (the event name)' });
+  if (typeof body.event !== 'string' || body.event === '')
+    issues.push({ path: '/event', message: 'is required (the event name)' });
   const meta = isObject(body.meta) ? body.meta : {};
-  if (body.meta !== undefined && !isObject(body.meta)) issues.push({ path: '/meta', message: 'must be an object' });
+  if (body.meta !== undefined && !isObject(body.meta))
+    issues.push({ path: '/meta', message: 'must be an object' });
   if (typeof meta.request_id !== 'string' || meta.request_id === '') {
     issues.push({ path: '/meta/request_id', message: 'is required: it is the event id' });
   }
-  if (body.payload !== undefined && !isObject(body.payload)) issues.push({ path: '/payload', message: 'must be an object' });
+  if (body.payload !== undefined && !isObject(body.payload))
+    issues.push({ path: '/payload', message: 'must be an object' });
   const identifiers = Object.fromEntries(Object.entries(body).filter(([key]) => !ENVELOPE_FIELDS.has(key)));
   const event: Record<string, unknown> = {
     specversion: '1.0',
     id: meta.request_id,
-    source: typeof meta.source === 'string' && meta.source !== '' ? meta.source : `urn:tessera:source:${sourceId}`,
+    source:
+      typeof meta.source === 'string' && meta.source !== '' ? meta.source : `urn:tessera:source:${sourceId}`,
     type: body.event,
     data: { ...(isObject(body.payload) ? body.payload : {}), ...identifiers },
   };

@@ -24,7 +24,12 @@ export type ParsedBody = { ok: true; mode: ContentMode; events: RawEvent[] } | R
 
 type Headers = Record<string, string | string[] | undefined>;
 
-const fail = (status: RequestFailure['status'], error: string, message: string): RequestFailure => ({ ok: false, status, error, message });
+const fail = (status: RequestFailure['status'], error: string, message: string): RequestFailure => ({
+  ok: false,
+  status,
+  error,
+  message,
+});
 
 function mediaType(contentType: string | undefined): string | undefined {
   return contentType?.split(';')[0].trim().toLowerCase() || undefined;
@@ -68,21 +73,34 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * Reads the body in the mode its Content-Type names: CloudEvents structured, batched or binary
  * (`ce-specversion` header), or the plain loyalty-webhook JSON. Sizes and counts are checked here.
  */
-export function parseRequestBody(contentType: string | undefined, headers: Headers, body: Buffer, sourceId: string): ParsedBody {
+export function parseRequestBody(
+  contentType: string | undefined,
+  headers: Headers,
+  body: Buffer,
+  sourceId: string,
+): ParsedBody {
   const type = mediaType(contentType);
   if (type === undefined) return fail(415, 'unsupported_media_type', 'Content-Type is required');
-  if (body.length > MAX_REQUEST_BYTES) return fail(413, 'payload_too_large', 'a request may carry at most 1 MiB');
+  if (body.length > MAX_REQUEST_BYTES)
+    return fail(413, 'payload_too_large', 'a request may carry at most 1 MiB');
   if (body.length === 0) return fail(400, 'empty_body', 'the request has no body');
 
   if (type === 'application/cloudevents-batch+json') {
     const parsed = parseJson(body);
     if (!parsed.ok) return parsed;
-    if (!Array.isArray(parsed.value)) return fail(400, 'invalid_batch', 'a batch must be a JSON array of CloudEvents');
+    if (!Array.isArray(parsed.value))
+      return fail(400, 'invalid_batch', 'a batch must be a JSON array of CloudEvents');
     if (parsed.value.length === 0) return fail(400, 'invalid_batch', 'a batch must hold at least one event');
     if (parsed.value.length > MAX_BATCH_EVENTS) {
-      return fail(413, 'batch_too_large', `a batch may hold at most ${MAX_BATCH_EVENTS} events (got ${parsed.value.length})`);
+      return fail(
+        413,
+        'batch_too_large',
+        `a batch may hold at most ${MAX_BATCH_EVENTS} events (got ${parsed.value.length})`,
+      );
     }
-    const oversized = parsed.value.findIndex((event) => Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES);
+    const oversized = parsed.value.findIndex(
+      (event) => Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES,
+    );
     if (oversized >= 0) return fail(413, 'event_too_large', `event ${oversized} of the batch is over 64 KiB`);
     return { ok: true, mode: 'batch', events: parsed.value.map((raw) => ({ raw })) };
   }
@@ -101,14 +119,23 @@ export function parseRequestBody(contentType: string | undefined, headers: Heade
   const parsed = parseJson(body);
   if (!parsed.ok) return parsed;
   if (isStructured) return { ok: true, mode: 'structured', events: [{ raw: parsed.value }] };
-  if (isBinary) return { ok: true, mode: 'binary', events: [{ raw: binaryEvent(headers, parsed.value, type) }] };
+  if (isBinary)
+    return { ok: true, mode: 'binary', events: [{ raw: binaryEvent(headers, parsed.value, type) }] };
   if (isObject(parsed.value) && typeof parsed.value.specversion === 'string') {
     // A structured event sent as plain application/json: accepted as what it plainly is.
     return { ok: true, mode: 'structured', events: [{ raw: parsed.value }] };
   }
   if (!isObject(parsed.value)) {
-    return fail(400, 'invalid_body', 'expected a loyalty webhook JSON object, or CloudEvents with a cloudevents Content-Type');
+    return fail(
+      400,
+      'invalid_body',
+      'expected a loyalty webhook JSON object, or CloudEvents with a cloudevents Content-Type',
+    );
   }
   const { event, issues } = mapLoyaltyWebhook(parsed.value as LoyaltyWebhook, sourceId);
-  return { ok: true, mode: 'loyalty-webhook', events: [issues.length > 0 ? { raw: event, issues } : { raw: event }] };
+  return {
+    ok: true,
+    mode: 'loyalty-webhook',
+    events: [issues.length > 0 ? { raw: event, issues } : { raw: event }],
+  };
 }

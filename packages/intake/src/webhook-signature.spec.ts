@@ -197,7 +197,11 @@ describe('WebhookSignatureVerifier', () => {
     const otherBody = Buffer.from([0x7b, 0xfe, 0x7d]);
     const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
     const signature = createHmac('sha256', key).update(`msg_raw.${NOW}.`).update(signedBody).digest('base64');
-    const headers = { 'webhook-id': 'msg_raw', 'webhook-timestamp': String(NOW), 'webhook-signature': `v1,${signature}` };
+    const headers = {
+      'webhook-id': 'msg_raw',
+      'webhook-timestamp': String(NOW),
+      'webhook-signature': `v1,${signature}`,
+    };
     expect(verifier.verify([secret], headers, signedBody)).toEqual({ ok: true, webhookId: 'msg_raw' });
     expect(verifier.verify([secret], headers, otherBody)).toEqual({ ok: false, message: MISMATCH });
   });

@@ -34,7 +34,10 @@ export class WebhookSignatureVerifier {
       ['webhook-signature', signature],
     ].filter(([, value]) => value === undefined || value === '');
     if (missing.length > 0) {
-      return { ok: false, message: `missing ${missing.map(([name]) => name).join(', ')} header (Standard Webhooks signature)` };
+      return {
+        ok: false,
+        message: `missing ${missing.map(([name]) => name).join(', ')} header (Standard Webhooks signature)`,
+      };
     }
     if (!/^\d{1,12}$/.test(timestamp as string)) {
       return { ok: false, message: 'webhook-timestamp must be the signing time in Unix seconds' };
@@ -48,7 +51,10 @@ export class WebhookSignatureVerifier {
       .map((entry) => Buffer.from(entry.slice(3)));
     for (const secret of secrets) {
       const expected = Buffer.from(
-        createHmac('sha256', this.key(secret)).update(`${id}.${Number(timestamp)}.`).update(rawBody).digest('base64'),
+        createHmac('sha256', this.key(secret))
+          .update(`${id}.${Number(timestamp)}.`)
+          .update(rawBody)
+          .digest('base64'),
       );
       // Every offered signature is compared: no early exit that would reveal which one matched.
       let matched = false;
@@ -57,7 +63,10 @@ export class WebhookSignatureVerifier {
       }
       if (matched) return { ok: true, webhookId: id as string };
     }
-    return { ok: false, message: 'webhook-signature does not match the body for any of this source’s secrets' };
+    return {
+      ok: false,
+      message: 'webhook-signature does not match the body for any of this source’s secrets',
+    };
   }
 
   private key(secret: string): Buffer {

@@ -28,7 +28,9 @@ export class HealthController {
       ),
       new Promise<'down'>((resolve) => (timer = setTimeout(() => resolve('down'), 1000))),
     ]).finally(() => clearTimeout(timer));
-    reply.status(redis === 'up' ? 200 : 503).send({ status: redis === 'up' ? 'ready' : 'not_ready', checks: { redis } });
+    reply
+      .status(redis === 'up' ? 200 : 503)
+      .send({ status: redis === 'up' ? 'ready' : 'not_ready', checks: { redis } });
   }
 
   @Get('metrics')

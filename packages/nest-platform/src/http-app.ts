@@ -1,4 +1,11 @@
-import { Catch, HttpException, type ArgumentsHost, type DynamicModule, type ExceptionFilter, type Type } from '@nestjs/common';
+import {
+  Catch,
+  HttpException,
+  type ArgumentsHost,
+  type DynamicModule,
+  type ExceptionFilter,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -34,11 +41,13 @@ class JsonErrorFilter implements ExceptionFilter {
       status === 413
         ? 'a request may carry at most 1 MiB'
         : exception instanceof HttpException
-        ? (() => {
-            const body = exception.getResponse();
-            return typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : exception.message;
-          })()
-        : 'internal error';
+          ? (() => {
+              const body = exception.getResponse();
+              return typeof body === 'object' && body !== null && 'message' in body
+                ? String((body as { message: unknown }).message)
+                : exception.message;
+            })()
+          : 'internal error';
     if (status >= 500) this.runtime.logger.error({ err: exception }, 'request failed');
     void reply.status(status).send({ error: ERROR_CODES[status] ?? 'error', message });
   }
@@ -49,13 +58,25 @@ class JsonErrorFilter implements ExceptionFilter {
  * signatures are checked on the exact bytes; JSON is parsed after), 1 MiB at most, errors as JSON,
  * request durations measured.
  */
-export async function createHttpApp(runtime: TesseraRuntime, modules: Array<Type | DynamicModule>): Promise<NestFastifyApplication> {
-  const root: DynamicModule = { module: class TesseraRootModule {}, imports: [PlatformModule.forRoot(runtime), ...modules] };
-  const adapter = new FastifyAdapter({ bodyLimit: MAX_REQUEST_BYTES, logger: false, return503OnClosing: true });
+export async function createHttpApp(
+  runtime: TesseraRuntime,
+  modules: Array<Type | DynamicModule>,
+): Promise<NestFastifyApplication> {
+  const root: DynamicModule = {
+    module: class TesseraRootModule {},
+    imports: [PlatformModule.forRoot(runtime), ...modules],
+  };
+  const adapter = new FastifyAdapter({
+    bodyLimit: MAX_REQUEST_BYTES,
+    logger: false,
+    return503OnClosing: true,
+  });
   const fastify = adapter.getInstance();
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request: FastifyRequest, body: Buffer, done: (error: null, body: Buffer) => void) =>
-    done(null, body),
+  fastify.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer' },
+    (_request: FastifyRequest, body: Buffer, done: (error: null, body: Buffer) => void) => done(null, body),
   );
   const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {
     bodyParser: false,
@@ -73,7 +94,11 @@ export async function createHttpApp(runtime: TesseraRuntime, modules: Array<Type
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     duration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: String(reply.statusCode),
+      },
       reply.elapsedTime / 1000,
     );
     done();

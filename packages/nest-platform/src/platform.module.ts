@@ -37,7 +37,9 @@ export class PlatformModule {
             lazyConnect: true,
           });
           redis.on('error', (error) => runtime.logger.warn({ err: error.message }, 'redis connection error'));
-          await redis.connect().catch((error: Error) => runtime.logger.error({ err: error.message }, 'redis is not reachable'));
+          await redis
+            .connect()
+            .catch((error: Error) => runtime.logger.error({ err: error.message }, 'redis is not reachable'));
           return redis;
         },
       },

@@ -1,6 +1,11 @@
 import type { DynamicModule, Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { bootRuntime, ConfigurationError, RedisUnavailableError, type TesseraRuntime } from '@tessera/runtime';
+import {
+  bootRuntime,
+  ConfigurationError,
+  RedisUnavailableError,
+  type TesseraRuntime,
+} from '@tessera/runtime';
 import { createHttpApp } from './http-app';
 
 export interface ProcessDefinition {
@@ -18,23 +23,23 @@ export interface ProcessDefinition {
  * so a signal during start-up is never the default (an abrupt kill).
  */
 export async function runProcess(definition: ProcessDefinition): Promise<void> {
-  let app: NestFastifyApplication | undefined;
-  let runtime: TesseraRuntime | undefined;
+  // Filled in as start-up proceeds; the signal handler closes whatever exists by then.
+  const started: { app?: NestFastifyApplication; runtime?: TesseraRuntime } = {};
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (closing) process.exit(1);
     closing = true;
-    runtime?.logger.info({ signal }, `${signal}: draining and shutting down`);
+    started.runtime?.logger.info({ signal }, `${signal}: draining and shutting down`);
     const force = setTimeout(() => {
-      runtime?.logger.error('shutdown took over 25 s; exiting');
+      started.runtime?.logger.error('shutdown took over 25 s; exiting');
       process.exit(1);
     }, 25_000);
     force.unref();
-    const closed = app?.close() ?? runtime?.redis.stop?.() ?? Promise.resolve();
+    const closed = started.app?.close() ?? started.runtime?.redis.stop?.() ?? Promise.resolve();
     closed.then(
       () => process.exit(0),
       (error: unknown) => {
-        runtime?.logger.error({ err: error }, 'shutdown failed');
+        started.runtime?.logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },
     );
@@ -42,8 +47,10 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 
+  let runtime: TesseraRuntime;
   try {
     runtime = await bootRuntime();
+    started.runtime = runtime;
   } catch (error) {
     if (error instanceof ConfigurationError || error instanceof RedisUnavailableError) {
       process.stderr.write(`tessera: cannot start: ${error.message}\n`);
@@ -52,7 +59,8 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
     throw error;
   }
   const { settings, logger } = runtime;
-  app = await createHttpApp(runtime, definition.modules);
+  const app = await createHttpApp(runtime, definition.modules);
+  started.app = app;
   try {
     await app.listen({ port: settings.port, host: settings.host });
   } catch (error) {
@@ -68,7 +76,8 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
   const port = typeof address === 'object' && address !== null ? address.port : settings.port;
   const base = `http://${settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host}:${port}`;
   const lines = definition.paths(runtime).map(([label, path]) => `  ${label.padEnd(22)} ${base}${path}`);
-  if (runtime.demoCredentialsFile !== undefined) lines.push(`  ${'demo credentials'.padEnd(22)} ${runtime.demoCredentialsFile}`);
+  if (runtime.demoCredentialsFile !== undefined)
+    lines.push(`  ${'demo credentials'.padEnd(22)} ${runtime.demoCredentialsFile}`);
   logger.info({ url: base, process: definition.name }, `${definition.name} is listening on ${base}`);
   process.stdout.write(`\nTessera ${definition.name} is running:\n${lines.join('\n')}\n\n`);
 }

@@ -1,2 +1,9 @@
-export { JOB_QUEUES, QUEUE_PAYLOAD_KEY_PURPOSE, type IngestedEvent, type JobDataMap, type JobName, type QueueName } from './job-contracts';
+export {
+  JOB_QUEUES,
+  QUEUE_PAYLOAD_KEY_PURPOSE,
+  type IngestedEvent,
+  type JobDataMap,
+  type JobName,
+  type QueueName,
+} from './job-contracts';
 export { DEFAULT_JOB_OPTIONS, JobQueue } from './job-queue';

@@ -29,7 +29,11 @@ export class JobQueue<N extends QueueName> {
   ) {}
 
   get queue(): Queue {
-    this.opened ??= new Queue(this.name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+    this.opened ??= new Queue(this.name, {
+      connection: this.connection,
+      prefix: this.prefix,
+      defaultJobOptions: DEFAULT_JOB_OPTIONS,
+    });
     return this.opened;
   }
 

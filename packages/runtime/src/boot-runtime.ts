@@ -40,7 +40,8 @@ export async function bootRuntime(options: BootOptions = {}): Promise<TesseraRun
   if (embedded && (env.TESSERA_DEMO ?? 'on') !== 'off') {
     const demo = ensureDemoWorkspace(settings.dataDir);
     demoCredentialsFile = demo.file;
-    if (demo.created) logger.info({ file: demo.file }, `created the demo workspace; its credentials are in ${demo.file}`);
+    if (demo.created)
+      logger.info({ file: demo.file }, `created the demo workspace; its credentials are in ${demo.file}`);
     layers.push(demo.workspace);
   }
   if (settings.workspaceFile !== undefined) layers.push(loadWorkspaceFile(settings.workspaceFile));

@@ -20,7 +20,11 @@ export function newWebhookSecret(): string {
  * The demo workspace an embedded first start creates, so a newcomer can post a signed event at once.
  * Its credentials live in the data folder (mode 0600) and are reused on every later start.
  */
-export function ensureDemoWorkspace(dataDir: string): { workspace: WorkspaceDefinition; file: string; created: boolean } {
+export function ensureDemoWorkspace(dataDir: string): {
+  workspace: WorkspaceDefinition;
+  file: string;
+  created: boolean;
+} {
   const file = join(dataDir, DEMO_CREDENTIALS_FILE);
   let created = false;
   if (!existsSync(file)) {
@@ -33,7 +37,11 @@ export function ensureDemoWorkspace(dataDir: string): { workspace: WorkspaceDefi
           id: 'demo-loyalty',
           brand: 'demo',
           secret: newWebhookSecret(),
-          typeMap: { points_earned: 'points.updated', tier_upgraded: 'tier.changed', member_updated: 'profile.updated' },
+          typeMap: {
+            points_earned: 'points.updated',
+            tier_upgraded: 'tier.changed',
+            member_updated: 'profile.updated',
+          },
         },
       ],
     };
@@ -46,7 +54,12 @@ export function ensureDemoWorkspace(dataDir: string): { workspace: WorkspaceDefi
     created,
     workspace: {
       brands: [credentials.brand],
-      sources: credentials.sources.map(({ id, brand, secret, typeMap }) => ({ id, brand, secrets: [secret], typeMap })),
+      sources: credentials.sources.map(({ id, brand, secret, typeMap }) => ({
+        id,
+        brand,
+        secrets: [secret],
+        typeMap,
+      })),
       destinations: [],
     },
   };

@@ -8,7 +8,17 @@ export {
   type SourceDefinition,
   type WorkspaceDefinition,
 } from './workspace-file';
-export { DEMO_CREDENTIALS_FILE, ensureDemoWorkspace, newWebhookSecret, type DemoCredentials } from './demo-workspace';
+export {
+  DEMO_CREDENTIALS_FILE,
+  ensureDemoWorkspace,
+  newWebhookSecret,
+  type DemoCredentials,
+} from './demo-workspace';
 export { decodeMasterKey, MASTER_KEY_FILE, resolveMasterKey } from './master-key';
-export { connectOrStartRedis, redisAnswers, RedisUnavailableError, type RedisEndpoint } from './private-redis';
+export {
+  connectOrStartRedis,
+  redisAnswers,
+  RedisUnavailableError,
+  type RedisEndpoint,
+} from './private-redis';
 export { createLogger, redactContactPoints, type Logger } from './logger';

@@ -8,7 +8,10 @@ export const MASTER_KEY_FILE = 'master.key';
 export function decodeMasterKey(value: string, setting = 'TESSERA_MASTER_KEY'): Buffer {
   const key = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
   if (key.length !== 32) {
-    throw new ConfigurationError(setting, 'expected 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)');
+    throw new ConfigurationError(
+      setting,
+      'expected 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)',
+    );
   }
   return key;
 }

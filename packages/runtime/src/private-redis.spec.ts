@@ -21,7 +21,9 @@ describe('connectOrStartRedis', () => {
   it('refuses to start when an explicit REDIS_URL does not answer', async () => {
     const settings = loadSettings({ REDIS_URL: 'redis://127.0.0.1:1', TESSERA_DATA_DIR: dataDir });
     await expect(connectOrStartRedis(settings, logger)).rejects.toThrow(
-      new RedisUnavailableError('REDIS_URL: nothing answers at redis://127.0.0.1:1; start Redis there or fix REDIS_URL'),
+      new RedisUnavailableError(
+        'REDIS_URL: nothing answers at redis://127.0.0.1:1; start Redis there or fix REDIS_URL',
+      ),
     );
   });
 

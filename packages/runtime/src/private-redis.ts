@@ -56,8 +56,26 @@ async function startPrivateRedis(dataDir: string): Promise<RedisEndpoint> {
   // The settings production wants: nothing evicted, every write in the append-only file within a second.
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec',
-      '--maxmemory-policy', 'noeviction', '--save', '', '--protected-mode', 'yes', '--logfile', join(dir, 'redis.log')],
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+      '--save',
+      '',
+      '--protected-mode',
+      'yes',
+      '--logfile',
+      join(dir, 'redis.log'),
+    ],
     { stdio: 'ignore' },
   );
   let exited = false;
@@ -86,7 +104,9 @@ async function startPrivateRedis(dataDir: string): Promise<RedisEndpoint> {
 export async function connectOrStartRedis(settings: Settings, logger: Logger): Promise<RedisEndpoint> {
   if (await redisAnswers(settings.redisUrl)) return { url: settings.redisUrl };
   if (settings.redisUrlExplicit) {
-    throw new RedisUnavailableError(`REDIS_URL: nothing answers at ${settings.redisUrl}; start Redis there or fix REDIS_URL`);
+    throw new RedisUnavailableError(
+      `REDIS_URL: nothing answers at ${settings.redisUrl}; start Redis there or fix REDIS_URL`,
+    );
   }
   if (!redisServerInstalled()) {
     throw new RedisUnavailableError(

@@ -76,11 +76,17 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
   }
   const redisPrefix = text(env, 'TESSERA_REDIS_PREFIX') ?? '{tessera}';
   if (!/^\{[A-Za-z0-9_.-]{1,40}\}$/.test(redisPrefix)) {
-    throw new ConfigurationError('TESSERA_REDIS_PREFIX', 'expected a hash tag such as {tessera} (letters, digits, _ . -)');
+    throw new ConfigurationError(
+      'TESSERA_REDIS_PREFIX',
+      'expected a hash tag such as {tessera} (letters, digits, _ . -)',
+    );
   }
   const masterKey = text(env, 'TESSERA_MASTER_KEY');
   if (masterKey === undefined && production) {
-    throw new ConfigurationError('TESSERA_MASTER_KEY', 'is required when NODE_ENV=production (32 random bytes, base64)');
+    throw new ConfigurationError(
+      'TESSERA_MASTER_KEY',
+      'is required when NODE_ENV=production (32 random bytes, base64)',
+    );
   }
   const dataDir = text(env, 'TESSERA_DATA_DIR') ?? '.tessera';
   const workspaceFile = text(env, 'TESSERA_WORKSPACE_FILE');

@@ -83,7 +83,10 @@ const validateShape = new Ajv({ allErrors: false }).compile(workspaceSchema);
 const pointerSegment = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 function fail(file: string, pointer: string, detail: string): never {
-  throw new ConfigurationError('TESSERA_WORKSPACE_FILE', `${file}${pointer ? ` at ${pointer}` : ''}: ${detail}`);
+  throw new ConfigurationError(
+    'TESSERA_WORKSPACE_FILE',
+    `${file}${pointer ? ` at ${pointer}` : ''}: ${detail}`,
+  );
 }
 
 /** Checks a parsed workspace declaration: its shape, then the references between its parts. */
@@ -91,7 +94,9 @@ export function parseWorkspace(document: unknown, file: string): WorkspaceDefini
   if (!validateShape(document)) {
     const error = (validateShape.errors as ErrorObject[])[0];
     const params = error.params as Record<string, unknown>;
-    const where = error.instancePath + (params.additionalProperty ? `/${pointerSegment(String(params.additionalProperty))}` : '');
+    const where =
+      error.instancePath +
+      (params.additionalProperty ? `/${pointerSegment(String(params.additionalProperty))}` : '');
     fail(file, where, error.message ?? 'is invalid');
   }
   const declared = document as Partial<WorkspaceDefinition>;
@@ -118,7 +123,11 @@ export function parseWorkspace(document: unknown, file: string): WorkspaceDefini
     });
     for (const [from, to] of Object.entries(source.typeMap ?? {})) {
       if (!catalog.has(to) || catalog.entry(to).origin !== 'source') {
-        fail(file, `/sources/${i}/typeMap/${pointerSegment(from)}`, `"${to}" is not an event type sources may send`);
+        fail(
+          file,
+          `/sources/${i}/typeMap/${pointerSegment(from)}`,
+          `"${to}" is not an event type sources may send`,
+        );
       }
     }
   });
@@ -130,20 +139,28 @@ export function loadWorkspaceFile(file: string): WorkspaceDefinition {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigurationError('TESSERA_WORKSPACE_FILE', `cannot read ${file} (${(error as NodeJS.ErrnoException).code})`);
+    throw new ConfigurationError(
+      'TESSERA_WORKSPACE_FILE',
+      `cannot read ${file} (${(error as NodeJS.ErrnoException).code})`,
+    );
   }
   let document: unknown;
   try {
     document = JSON.parse(text);
   } catch (error) {
-    throw new ConfigurationError('TESSERA_WORKSPACE_FILE', `${file} is not valid JSON: ${(error as Error).message}`);
+    throw new ConfigurationError(
+      'TESSERA_WORKSPACE_FILE',
+      `${file} is not valid JSON: ${(error as Error).message}`,
+    );
   }
   return parseWorkspace(document, file);
 }
 
 /** Layers workspaces: a later one's brands and sources replace an earlier one's with the same id. */
 export function mergeWorkspaces(...layers: WorkspaceDefinition[]): WorkspaceDefinition {
-  const byId = <T extends { id: string }>(lists: T[][]) => [...new Map(lists.flat().map((item) => [item.id, item])).values()];
+  const byId = <T extends { id: string }>(lists: T[][]) => [
+    ...new Map(lists.flat().map((item) => [item.id, item])).values(),
+  ];
   return {
     brands: byId(layers.map((layer) => layer.brands)),
     sources: byId(layers.map((layer) => layer.sources)),

@@ -4,7 +4,11 @@ import { KeyRing } from '@tessera/crypto';
 import { QUEUE_PAYLOAD_KEY_PURPOSE, type IngestedEvent, type JobDataMap } from '@tessera/queues';
 
 /** Every event waiting in the resolve queue, unsealed, in the order the jobs were added. */
-export async function queuedEvents(redis: Redis, prefix: string, masterKey: Buffer): Promise<IngestedEvent[]> {
+export async function queuedEvents(
+  redis: Redis,
+  prefix: string,
+  masterKey: Buffer,
+): Promise<IngestedEvent[]> {
   const connection = redis.duplicate();
   const queue = new Queue('resolve', { connection, prefix });
   try {
@@ -13,7 +17,8 @@ export async function queuedEvents(redis: Redis, prefix: string, masterKey: Buff
     return jobs.flatMap((job) => {
       const data = job.data as JobDataMap['resolve.events'];
       const events = keyRing.openJson(data.events, job.id);
-      if (events.length !== data.count) throw new Error(`job ${job.id} says ${data.count} events but holds ${events.length}`);
+      if (events.length !== data.count)
+        throw new Error(`job ${job.id} says ${data.count} events but holds ${events.length}`);
       return events;
     });
   } finally {

@@ -8,7 +8,11 @@ export interface SigningOptions {
 }
 
 /** Standard Webhooks headers for a body, as a sender would compute them. */
-export function signedHeaders(secret: string, body: string | Buffer, options: SigningOptions = {}): Record<string, string> {
+export function signedHeaders(
+  secret: string,
+  body: string | Buffer,
+  options: SigningOptions = {},
+): Record<string, string> {
   const webhookId = options.webhookId ?? `msg_${randomUUID()}`;
   const at = options.at ?? new Date();
   return {

@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { bootRuntime, createLogger, newWebhookSecret, type TesseraRuntime, type WorkspaceDefinition } from '@tessera/runtime';
+import {
+  bootRuntime,
+  createLogger,
+  newWebhookSecret,
+  type TesseraRuntime,
+  type WorkspaceDefinition,
+} from '@tessera/runtime';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from './redis-namespace';
 
 export interface TestRuntime {
@@ -19,7 +25,12 @@ export function testWorkspace(overrides: Partial<WorkspaceDefinition> = {}): Wor
   return {
     brands: [{ id: 'sd', name: 'Sports Direct', defaultCountry: 'GB' }],
     sources: [
-      { id: 'loyalty', brand: 'sd', secrets: [newWebhookSecret()], typeMap: { points_earned: 'points.updated' } },
+      {
+        id: 'loyalty',
+        brand: 'sd',
+        secrets: [newWebhookSecret()],
+        typeMap: { points_earned: 'points.updated' },
+      },
       { id: 'pos', brand: 'sd', secrets: [newWebhookSecret()] },
     ],
     destinations: [],
