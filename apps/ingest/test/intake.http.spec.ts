@@ -425,6 +425,17 @@ describe('when the queue cannot take events', () => {
     data: { customer_id: 'C1', delta: 1, new_balance: 1 },
   });
 
+  const postPointsEvent = (app: NestFastifyApplication, t: TestRuntime) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/sources/loyalty/events',
+      headers: {
+        ...signedHeaders(t.runtime.workspace.sources[0].secrets[0], pointsEvent),
+        'content-type': 'application/cloudevents+json',
+      },
+      payload: pointsEvent,
+    });
+
   it('503 + Retry-After when the resolve queue is over its depth limit', async () => {
     const t = await createTestRuntime(testWorkspace(), { TESSERA_INGEST_MAX_QUEUE_DEPTH: '1' });
     const filler = new JobQueue('resolve', t.redis, t.runtime.settings.redisPrefix);
@@ -433,13 +444,7 @@ describe('when the queue cannot take events', () => {
     const app = await createHttpApp(t.runtime, [IngestModule]);
     await app.init();
     try {
-      const secret = t.runtime.workspace.sources[0].secrets[0];
-      const response = await app.inject({
-        method: 'POST',
-        url: '/v1/sources/loyalty/events',
-        headers: { ...signedHeaders(secret, pointsEvent), 'content-type': 'application/cloudevents+json' },
-        payload: pointsEvent,
-      });
+      const response = await postPointsEvent(app, t);
       expect(response.statusCode).toBe(503);
       expect(response.headers['retry-after']).toBe('5');
       expect(response.json()).toEqual({
@@ -460,13 +465,7 @@ describe('when the queue cannot take events', () => {
     const app = await createHttpApp({ ...t.runtime, redis: { url: 'redis://127.0.0.1:1' } }, [IngestModule]);
     await app.init();
     try {
-      const secret = t.runtime.workspace.sources[0].secrets[0];
-      const response = await app.inject({
-        method: 'POST',
-        url: '/v1/sources/loyalty/events',
-        headers: { ...signedHeaders(secret, pointsEvent), 'content-type': 'application/cloudevents+json' },
-        payload: pointsEvent,
-      });
+      const response = await postPointsEvent(app, t);
       expect(response.statusCode).toBe(503);
       expect(response.headers['retry-after']).toBe('5');
       expect(response.json()).toEqual({

@@ -1,21 +1,12 @@
+import { catchConfigurationError } from './testing/catch-configuration-error';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeMasterKey, MASTER_KEY_FILE, resolveMasterKey } from './master-key';
-import { ConfigurationError, loadSettings } from './settings';
+import { loadSettings } from './settings';
 
 const KEY_MESSAGE = 'expected 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)';
-
-function configurationError(run: () => unknown): ConfigurationError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigurationError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigurationError');
-}
 
 describe('resolveMasterKey', () => {
   let dir: string;
@@ -47,7 +38,7 @@ describe('resolveMasterKey', () => {
     ['16 bytes of hex', randomBytes(16).toString('hex')],
     ['33 bytes of base64', randomBytes(33).toString('base64')],
   ])('rejects a TESSERA_MASTER_KEY of %s', (_name, value) => {
-    const error = configurationError(() => resolveMasterKey(settings({ TESSERA_MASTER_KEY: value })));
+    const error = catchConfigurationError(() => resolveMasterKey(settings({ TESSERA_MASTER_KEY: value })));
     expect(error.setting).toBe('TESSERA_MASTER_KEY');
     expect(error.message).toBe(`TESSERA_MASTER_KEY: ${KEY_MESSAGE}`);
   });
@@ -67,7 +58,7 @@ describe('resolveMasterKey', () => {
   it('names the key file when the stored key is damaged', () => {
     const file = join(dir, MASTER_KEY_FILE);
     writeFileSync(file, 'short\n');
-    const error = configurationError(() => resolveMasterKey(settings()));
+    const error = catchConfigurationError(() => resolveMasterKey(settings()));
     expect(error.setting).toBe(file);
     expect(error.message).toBe(`${file}: ${KEY_MESSAGE}`);
   });

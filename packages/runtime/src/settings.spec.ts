@@ -1,17 +1,11 @@
-import { ConfigurationError, loadSettings } from './settings';
+import { catchConfigurationError } from './testing/catch-configuration-error';
+import { loadSettings } from './settings';
 
 const CWD = '/srv/tessera';
 const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 
-function configurationError(env: Record<string, string>): ConfigurationError {
-  try {
-    loadSettings(env, CWD);
-  } catch (error) {
-    if (error instanceof ConfigurationError) return error;
-    throw error;
-  }
-  throw new Error(`loadSettings accepted ${JSON.stringify(env)}`);
-}
+const configurationError = (env: Record<string, string>) =>
+  catchConfigurationError(() => loadSettings(env, CWD));
 
 describe('loadSettings', () => {
   it('has working defaults for a local start', () => {

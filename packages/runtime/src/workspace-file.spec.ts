@@ -1,9 +1,9 @@
+import { catchConfigurationError } from './testing/catch-configuration-error';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newWebhookSecret } from './demo-workspace';
-import { ConfigurationError } from './settings';
 import {
   loadWorkspaceFile,
   mergeWorkspaces,
@@ -36,16 +36,6 @@ const workspace = (): WorkspaceDefinition => ({
   ],
   destinations: [{ id: 'braze-sd', kind: 'braze', brand: 'sports-direct' }],
 });
-
-function configurationError(run: () => unknown): ConfigurationError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigurationError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigurationError');
-}
 
 describe('parseWorkspace', () => {
   it('accepts a valid workspace as declared', () => {
@@ -127,7 +117,7 @@ describe('parseWorkspace', () => {
     ];
 
     it.each(cases)('%s', (_name, document, detail) => {
-      const error = configurationError(() =>
+      const error = catchConfigurationError(() =>
         parseWorkspace(JSON.parse(JSON.stringify(document)) as unknown, FILE),
       );
       expect(error.setting).toBe('TESSERA_WORKSPACE_FILE');
@@ -135,7 +125,7 @@ describe('parseWorkspace', () => {
     });
 
     it('a document that is not an object (no pointer)', () => {
-      expect(configurationError(() => parseWorkspace([], FILE)).message).toBe(
+      expect(catchConfigurationError(() => parseWorkspace([], FILE)).message).toBe(
         `TESSERA_WORKSPACE_FILE: ${FILE}: must be object`,
       );
     });
@@ -163,14 +153,14 @@ describe('loadWorkspaceFile', () => {
   it('names the file in a shape error', () => {
     const file = join(dir, 'workspace.json');
     writeFileSync(file, JSON.stringify({ sources: [source('loyalty')] }));
-    expect(configurationError(() => loadWorkspaceFile(file)).message).toBe(
+    expect(catchConfigurationError(() => loadWorkspaceFile(file)).message).toBe(
       `TESSERA_WORKSPACE_FILE: ${file} at /sources/0/brand: unknown brand "sports-direct"`,
     );
   });
 
   it('reports a missing file', () => {
     const file = join(dir, 'missing.json');
-    const error = configurationError(() => loadWorkspaceFile(file));
+    const error = catchConfigurationError(() => loadWorkspaceFile(file));
     expect(error.setting).toBe('TESSERA_WORKSPACE_FILE');
     expect(error.message).toBe(`TESSERA_WORKSPACE_FILE: cannot read ${file} (ENOENT)`);
   });
@@ -178,7 +168,7 @@ describe('loadWorkspaceFile', () => {
   it('reports a file that is not JSON', () => {
     const file = join(dir, 'workspace.json');
     writeFileSync(file, '{ "brands": [ }');
-    const error = configurationError(() => loadWorkspaceFile(file));
+    const error = catchConfigurationError(() => loadWorkspaceFile(file));
     expect(error.setting).toBe('TESSERA_WORKSPACE_FILE');
     expect(error.message).toMatch(new RegExp(`^TESSERA_WORKSPACE_FILE: ${file} is not valid JSON: .+`));
   });
