@@ -1,0 +1,54 @@
+import Redis from 'ioredis';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { DEFAULT_JOB_OPTIONS, JobQueue } from './job-queue';
+
+// Medium tier: the real Redis on loopback.
+describe('JobQueue', () => {
+  const sealed = { kid: 'k', iv: 'i', tag: 't', data: 'd' };
+  let redis: Redis;
+  let prefix: string;
+
+  beforeEach(() => {
+    redis = new Redis(TEST_REDIS_URL);
+    prefix = uniqueRedisPrefix();
+  });
+
+  afterEach(async () => {
+    await deleteKeysWithPrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('adds a job once per deterministic id, with the default job options', async () => {
+    const queue = new JobQueue('resolve', redis, prefix);
+    await queue.add('resolve.events', { count: 1, events: sealed }, 'events-1');
+    await queue.add('resolve.events', { count: 1, events: sealed }, 'events-1');
+    expect(await queue.waitingCount()).toBe(1);
+    const job = await queue.queue.getJob('events-1');
+    expect(job?.name).toBe('resolve.events');
+    expect(job?.data).toEqual({ count: 1, events: sealed });
+    expect(job?.opts).toMatchObject({
+      attempts: DEFAULT_JOB_OPTIONS.attempts,
+      backoff: DEFAULT_JOB_OPTIONS.backoff,
+      removeOnComplete: DEFAULT_JOB_OPTIONS.removeOnComplete,
+      removeOnFail: DEFAULT_JOB_OPTIONS.removeOnFail,
+    });
+    expect(await redis.exists(`${prefix}:resolve:events-1`)).toBe(1);
+    await queue.close();
+  });
+
+  it('closes at once when it was never used, and within its time limit when Redis is gone', async () => {
+    await new JobQueue('resolve', redis, prefix).close();
+    const gone = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    gone.on('error', () => undefined);
+    const queue = new JobQueue('resolve', gone, prefix);
+    queue.queue.on('error', () => undefined);
+    const started = Date.now();
+    await queue.close();
+    expect(Date.now() - started).toBeLessThan(3000);
+    gone.disconnect();
+  });
+});
