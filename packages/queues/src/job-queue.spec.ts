@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { DEFAULT_JOB_OPTIONS, JobQueue } from './job-queue';
+
+// (Not @tessera/testing: it depends on this package.)
+const TEST_REDIS_URL = process.env.TESSERA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 // Medium tier: the real Redis on loopback.
 describe('JobQueue', () => {
@@ -10,11 +13,10 @@ describe('JobQueue', () => {
 
   beforeEach(() => {
     redis = new Redis(TEST_REDIS_URL);
-    prefix = uniqueRedisPrefix();
+    prefix = `{tessera-test-${randomBytes(6).toString('hex')}}`;
   });
 
   afterEach(async () => {
-    await deleteKeysWithPrefix(redis, prefix);
     await redis.quit();
   });
 
@@ -33,6 +35,8 @@ describe('JobQueue', () => {
       removeOnFail: DEFAULT_JOB_OPTIONS.removeOnFail,
     });
     expect(await redis.exists(`${prefix}:resolve:events-1`)).toBe(1);
+    await queue.queue.obliterate({ force: true });
+    expect(await redis.keys(`${prefix}*`)).toEqual([]);
     await queue.close();
   });
 
