@@ -436,6 +436,12 @@ describe('when the queue cannot take events', () => {
       payload: pointsEvent,
     });
 
+  const expectUnavailable = (response: Awaited<ReturnType<typeof postPointsEvent>>, message: string) => {
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(response.json()).toEqual({ error: 'unavailable', message });
+  };
+
   it('503 + Retry-After when the resolve queue is over its depth limit', async () => {
     const t = await createTestRuntime(testWorkspace(), { TESSERA_INGEST_MAX_QUEUE_DEPTH: '1' });
     const filler = new JobQueue('resolve', t.redis, t.runtime.settings.redisPrefix);
@@ -445,12 +451,7 @@ describe('when the queue cannot take events', () => {
     await app.init();
     try {
       const response = await postPointsEvent(app, t);
-      expect(response.statusCode).toBe(503);
-      expect(response.headers['retry-after']).toBe('5');
-      expect(response.json()).toEqual({
-        error: 'unavailable',
-        message: 'the event queue is over its depth limit; retry later',
-      });
+      expectUnavailable(response, 'the event queue is over its depth limit; retry later');
       expect(await filler.waitingCount()).toBe(1);
       expect(await t.redis.keys(`${t.runtime.settings.redisPrefix}:seen:*`)).toEqual([]);
     } finally {
@@ -466,12 +467,7 @@ describe('when the queue cannot take events', () => {
     await app.init();
     try {
       const response = await postPointsEvent(app, t);
-      expect(response.statusCode).toBe(503);
-      expect(response.headers['retry-after']).toBe('5');
-      expect(response.json()).toEqual({
-        error: 'unavailable',
-        message: 'the event queue is unavailable; retry later',
-      });
+      expectUnavailable(response, 'the event queue is unavailable; retry later');
       const ready = await app.inject({ method: 'GET', url: '/readyz' });
       expect(ready.statusCode).toBe(503);
       expect(ready.json()).toEqual({ status: 'not_ready', checks: { redis: 'down' } });
