@@ -401,8 +401,16 @@ describe('POST /v1/sources/{sourceId}/events', () => {
     expect(metrics).toMatch(
       /tessera_ingest_events_total\{source="loyalty",type="points.updated",status="duplicate"\} 2/,
     );
+    // Rejections count under the type the event claimed: a bad delta, a missing id and a webhook without
+    // request_id (all points.updated), an unknown type, and the type only Tessera may emit.
     expect(metrics).toMatch(
-      /tessera_ingest_events_total\{source="loyalty",type="unknown",status="rejected"\} \d+/,
+      /tessera_ingest_events_total\{source="loyalty",type="points.updated",status="rejected"\} 3\n/,
+    );
+    expect(metrics).toMatch(
+      /tessera_ingest_events_total\{source="loyalty",type="unknown",status="rejected"\} 1\n/,
+    );
+    expect(metrics).toMatch(
+      /tessera_ingest_events_total\{source="loyalty",type="membership.split",status="rejected"\} 1\n/,
     );
     expect(metrics).toMatch(
       /tessera_http_request_duration_seconds_bucket\{le="0.025",method="POST",route="\/v1\/sources\/:sourceId\/events",status_code="202"\}/,

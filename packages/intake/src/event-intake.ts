@@ -75,15 +75,23 @@ export class EventIntake {
     const receivedAt = this.now().toISOString();
     const results: EventResult[] = [];
     const admitted: Array<{ index: number; record: IngestedEvent }> = [];
+    // Rejections are counted under the catalog type the event claimed, when it is one (labels stay bounded).
+    const claimedType = (raw: unknown): string => {
+      const sent = (raw as { type?: unknown } | null)?.type;
+      const type = typeof sent === 'string' ? (source.typeMap[sent] ?? sent) : undefined;
+      return type !== undefined && catalog.has(type) ? type : 'unknown';
+    };
     for (const { raw, issues } of parsed.events) {
       if (issues !== undefined) {
         const id = (raw as { id?: unknown }).id;
         results.push({ id: typeof id === 'string' ? id : null, status: 'rejected', errors: issues });
+        metrics?.count(source.id, claimedType(raw), 'rejected');
         continue;
       }
       const normalized = normalizeEvent(raw, source, catalog);
       if (!normalized.ok) {
         results.push({ id: normalized.id, status: 'rejected', errors: normalized.issues });
+        metrics?.count(source.id, claimedType(raw), 'rejected');
         continue;
       }
       const record: IngestedEvent = {
@@ -95,9 +103,6 @@ export class EventIntake {
       if (normalized.sourceType !== undefined) record.sourceType = normalized.sourceType;
       admitted.push({ index: results.length, record });
       results.push({ id: normalized.event.id, status: 'accepted' });
-    }
-    for (const result of results) {
-      if (result.status === 'rejected') metrics?.count(source.id, 'unknown', 'rejected');
     }
     if (admitted.length === 0) return { status: 400, body: { results } };
 
