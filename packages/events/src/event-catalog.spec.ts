@@ -114,6 +114,37 @@ describe('EventCatalog', () => {
     expect(catalog.validateData(type, structuredClone(validExamples[type]))).toEqual([]);
   });
 
+  const requiredFields = EVENT_TYPES.flatMap((type) =>
+    ((catalog.entry(type).schema.required as string[] | undefined) ?? []).map(
+      (field) => [type, field] as const,
+    ),
+  );
+
+  it.each(requiredFields)('rejects %s data without its required %s', (type, field) => {
+    const data = structuredClone(validExamples[type]);
+    delete data[field];
+    expect(catalog.validateData(type, data)).toContainEqual({
+      path: `/data/${field}`,
+      message: 'is required',
+    });
+  });
+
+  describe.each(EVENT_TYPES.map((type) => [type]))('%s rejects', (type) => {
+    it('a field its schema does not declare', () => {
+      const data = { ...structuredClone(validExamples[type]), unexpected_field: 1 };
+      expect(catalog.validateData(type, data)).toEqual([
+        { path: '/data/unexpected_field', message: 'is not a known field' },
+      ]);
+    });
+
+    it('data that is not an object', () => {
+      expect(catalog.validateData(type, ['not', 'an', 'object'])).toContainEqual({
+        path: '/data',
+        message: 'must be object',
+      });
+    });
+  });
+
   it('accepts the loyalty platform’s own points.updated example as it is, and negative deltas', () => {
     const example = {
       customer_id: 'C123456',
