@@ -80,6 +80,25 @@ describe('RedisEventAdmission', () => {
     await small.resolveQueue.close();
   });
 
+  it('flushes at the byte bound too, so one job never carries more than a few MiB', async () => {
+    const small = new RedisEventAdmission({
+      redis,
+      prefix,
+      keyRing,
+      dedupeWindowSeconds: 3600,
+      maxQueueDepth: 1000,
+      maxBatchBytes: 1000,
+    });
+    const results = await Promise.all(
+      Array.from({ length: 3 }, (_, r) =>
+        small.admit({ sourceId: 'loyalty', events: [ingested(`big-${r}`)], bytes: 1000 }),
+      ),
+    );
+    expect(results).toEqual([[true], [true], [true]]);
+    expect(await small.resolveQueue.waitingCount()).toBe(3);
+    await small.resolveQueue.close();
+  });
+
   it('keys dedupe by CloudEvents source and id: same id from another source is a different event', async () => {
     expect(
       await admission.admit({

@@ -9,6 +9,8 @@ export interface AdmissionRequest {
   /** The Standard Webhooks `webhook-id`: a repeated one marks the whole request a retry. */
   webhookId?: string;
   events: IngestedEvent[];
+  /** The request body's size: flushes are bounded in bytes too, so one job stays a few MiB at most. */
+  bytes?: number;
 }
 
 /** The queue cannot take events now (Redis unreachable or the queue over its depth limit). */
@@ -34,6 +36,8 @@ export interface RedisEventAdmissionOptions {
   maxQueueDepth: number;
   /** Flush the pending requests once they hold this many events (else at the end of the event-loop turn). */
   maxBatchEvents?: number;
+  /** …or this many bytes of request bodies (default 2 MiB). */
+  maxBatchBytes?: number;
 }
 
 // Marks a request's webhook-id and each event's (source, id) as seen, atomically, and says per event whether
@@ -88,6 +92,8 @@ const digest = (value: string) => createHash('sha256').update(value).digest('bas
 export class RedisEventAdmission implements EventAdmission {
   private readonly queue: JobQueue<'resolve'>;
   private readonly maxBatchEvents: number;
+  private readonly maxBatchBytes: number;
+  private pendingBytes = 0;
   private pending: Pending[] = [];
   private pendingEvents = 0;
   private flushScheduled = false;
@@ -96,6 +102,7 @@ export class RedisEventAdmission implements EventAdmission {
   constructor(private readonly options: RedisEventAdmissionOptions) {
     this.queue = new JobQueue('resolve', options.redis, options.prefix);
     this.maxBatchEvents = options.maxBatchEvents ?? 1000;
+    this.maxBatchBytes = options.maxBatchBytes ?? 2 * 1024 * 1024;
     if (!('tesseraAdmit' in options.redis)) {
       options.redis.defineCommand('tesseraAdmit', { lua: ADMIT_SCRIPT });
     }
@@ -127,7 +134,8 @@ export class RedisEventAdmission implements EventAdmission {
         request.webhookId === undefined ? undefined : this.webhookKey(request.sourceId, request.webhookId);
       this.pending.push({ request, webhookKey, eventKeys, resolve, reject });
       this.pendingEvents += request.events.length;
-      if (this.pendingEvents >= this.maxBatchEvents) {
+      this.pendingBytes += request.bytes ?? 0;
+      if (this.pendingEvents >= this.maxBatchEvents || this.pendingBytes >= this.maxBatchBytes) {
         void this.flush();
       } else if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -159,6 +167,7 @@ export class RedisEventAdmission implements EventAdmission {
     const batch = this.pending;
     this.pending = [];
     this.pendingEvents = 0;
+    this.pendingBytes = 0;
     if (batch.length === 0) return;
     const { redis, keyRing, dedupeWindowSeconds } = this.options;
     const keys: string[] = [];

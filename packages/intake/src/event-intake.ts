@@ -123,6 +123,7 @@ export class EventIntake {
         sourceId: source.id,
         webhookId: signature.webhookId,
         events: admitted.map((a) => a.record),
+        bytes: request.body.length,
       });
     } catch (error) {
       if (error instanceof AdmissionUnavailableError) {
