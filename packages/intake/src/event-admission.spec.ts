@@ -3,7 +3,11 @@ import Redis from 'ioredis';
 import { KeyRing } from '@tessera/crypto';
 import { QUEUE_PAYLOAD_KEY_PURPOSE, type IngestedEvent } from '@tessera/queues';
 import { deleteKeysWithPrefix, queuedEvents, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
-import { AdmissionUnavailableError, RedisEventAdmission } from './event-admission';
+import {
+  AdmissionUnavailableError,
+  RedisEventAdmission,
+  type RedisEventAdmissionOptions,
+} from './event-admission';
 
 // Medium tier: the real Redis on loopback.
 describe('RedisEventAdmission', () => {
@@ -26,17 +30,21 @@ describe('RedisEventAdmission', () => {
     },
   });
 
-  beforeEach(async () => {
-    redis = new Redis(TEST_REDIS_URL, { enableOfflineQueue: false, lazyConnect: true });
-    await redis.connect();
-    prefix = uniqueRedisPrefix();
-    admission = new RedisEventAdmission({
+  const admissionWith = (limits: Pick<RedisEventAdmissionOptions, 'maxBatchEvents' | 'maxBatchBytes'>) =>
+    new RedisEventAdmission({
       redis,
       prefix,
       keyRing,
       dedupeWindowSeconds: 3600,
       maxQueueDepth: 1000,
+      ...limits,
     });
+
+  beforeEach(async () => {
+    redis = new Redis(TEST_REDIS_URL, { enableOfflineQueue: false, lazyConnect: true });
+    await redis.connect();
+    prefix = uniqueRedisPrefix();
+    admission = admissionWith({});
   });
 
   afterEach(async () => {
@@ -59,14 +67,7 @@ describe('RedisEventAdmission', () => {
   });
 
   it('flushes at the batch size without waiting for the event loop turn', async () => {
-    const small = new RedisEventAdmission({
-      redis,
-      prefix,
-      keyRing,
-      dedupeWindowSeconds: 3600,
-      maxQueueDepth: 1000,
-      maxBatchEvents: 10,
-    });
+    const small = admissionWith({ maxBatchEvents: 10 });
     const results = await Promise.all(
       Array.from({ length: 3 }, (_, r) =>
         small.admit({
@@ -81,14 +82,7 @@ describe('RedisEventAdmission', () => {
   });
 
   it('flushes at the byte bound too, so one job never carries more than a few MiB', async () => {
-    const small = new RedisEventAdmission({
-      redis,
-      prefix,
-      keyRing,
-      dedupeWindowSeconds: 3600,
-      maxQueueDepth: 1000,
-      maxBatchBytes: 1000,
-    });
+    const small = admissionWith({ maxBatchBytes: 1000 });
     const results = await Promise.all(
       Array.from({ length: 3 }, (_, r) =>
         small.admit({ sourceId: 'loyalty', events: [ingested(`big-${r}`)], bytes: 1000 }),

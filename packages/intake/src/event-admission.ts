@@ -79,6 +79,9 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+const queueUnavailable = () =>
+  new AdmissionUnavailableError('the event queue is unavailable; retry later', 5);
+
 type AdmitCommand = (...args: Array<string | number>) => Promise<number[]>;
 
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
@@ -123,7 +126,7 @@ export class RedisEventAdmission implements EventAdmission {
   async admit(request: AdmissionRequest): Promise<boolean[]> {
     // Fail fast while Redis is away: BullMQ would otherwise wait for the connection to come back.
     if (this.options.redis.status !== 'ready') {
-      throw new AdmissionUnavailableError('the event queue is unavailable; retry later', 5);
+      throw queueUnavailable();
     }
     await this.ensureQueueHasRoom();
     return new Promise((resolve, reject) => {
@@ -185,8 +188,7 @@ export class RedisEventAdmission implements EventAdmission {
         ...args,
       );
     } catch {
-      for (const item of batch)
-        item.reject(new AdmissionUnavailableError('the event queue is unavailable; retry later', 5));
+      for (const item of batch) item.reject(queueUnavailable());
       return;
     }
     const results: boolean[][] = [];
@@ -216,8 +218,7 @@ export class RedisEventAdmission implements EventAdmission {
         );
       } catch {
         await redis.del(...claimed).catch(() => undefined);
-        for (const item of batch)
-          item.reject(new AdmissionUnavailableError('the event queue is unavailable; retry later', 5));
+        for (const item of batch) item.reject(queueUnavailable());
         return;
       }
     }

@@ -2,7 +2,7 @@ import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown 
 import Redis from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { TesseraRuntime } from '@tessera/runtime';
-import { HealthController } from './health.controller';
+import { OperationsController } from './operations.controller';
 import { METRICS_REGISTRY, REDIS, RUNTIME } from './platform-tokens';
 
 class PlatformShutdown implements OnApplicationShutdown {
@@ -55,7 +55,7 @@ export class PlatformModule {
     ];
     return {
       module: PlatformModule,
-      controllers: [HealthController],
+      controllers: [OperationsController],
       providers,
       exports: [RUNTIME, REDIS, METRICS_REGISTRY],
     };

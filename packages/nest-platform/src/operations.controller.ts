@@ -4,8 +4,9 @@ import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import { METRICS_REGISTRY, REDIS } from './platform-tokens';
 
+/** `/healthz`, `/readyz` and `/metrics`: what an orchestrator and Prometheus ask every process. */
 @Controller()
-export class HealthController {
+export class OperationsController {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(METRICS_REGISTRY) private readonly registry: Registry,
