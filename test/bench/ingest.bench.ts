@@ -4,11 +4,15 @@
  * 1. raw BullMQ `add` (one job per call) and `addBulk` (100 per call) at the HTTP runs' concurrency, from
  *    this process, against the same Redis: the baselines;
  * 2. the all-in-one process (started here, as `npm start` runs it) under autocannon: single signed events
- *    at full speed, single events at a fixed 1,000 req/s (latency), batches of 100 events.
+ *    at full speed, single events at a fixed 1,000 req/s (latency), batches of 100 events;
+ * 3. the HTTP ceiling: the same single-event requests against a bare Fastify process that only answers 202,
+ *    which bounds what any HTTP intake can reach from this load generator on this machine.
  * Ratios against the baselines are what the targets are written in, because the machine is shared.
  * Writes the figures into docs/benchmarks.md between the ingest markers. Bounded: about a minute.
  */
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { once } from 'node:events';
 import { cpus, totalmem } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -73,6 +77,26 @@ function signer(secret: string) {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
+/** Starts the bare Fastify process of the HTTP ceiling; resolves with its base URL and a stop function. */
+async function startHttpCeiling(): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ['-r', '@swc-node/register', join(__dirname, 'http-ceiling.server.ts')],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  return {
+    baseUrl: `http://127.0.0.1:${chunk.toString().trim()}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const redis = new Redis(TEST_REDIS_URL);
   const prefix = uniqueRedisPrefix();
@@ -123,9 +147,14 @@ async function main(): Promise<void> {
         return request;
       };
     };
-    const run = (setupRequest: ReturnType<typeof pool>, connections: number, overallRate?: number) =>
+    const run = (
+      setupRequest: ReturnType<typeof pool>,
+      connections: number,
+      overallRate?: number,
+      url = tessera.baseUrl,
+    ) =>
       autocannon({
-        url: tessera.baseUrl,
+        url,
         connections,
         duration: SECONDS,
         overallRate,
@@ -138,20 +167,26 @@ async function main(): Promise<void> {
     const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
     const rows: string[] = [];
     let failures = 0;
+    const ceilingServer = await startHttpCeiling();
     for (const concurrency of CONCURRENCY) {
       const rawAdd = await saturate(concurrency, SECONDS, () => rawQueue.add('x', payload));
       const singles = await run(pool(40_000 * SECONDS, 1), concurrency);
-      failures += singles.non2xx + singles.errors;
+      const ceiling = await run(pool(60_000 * SECONDS, 1), concurrency, undefined, ceilingServer.baseUrl);
+      failures += singles.non2xx + singles.errors + ceiling.non2xx + ceiling.errors;
       const ratio = singles.requests.average / rawAdd;
+      const ceilingRatio = ceiling.requests.average / rawAdd;
       process.stdout.write(
         `concurrency ${concurrency}: raw add ${fmt(rawAdd)} jobs/s; ingest ${fmt(singles.requests.average)} events/s ` +
-          `(p50 ${singles.latency.p50} ms, p99 ${singles.latency.p99} ms) = ${(ratio * 100).toFixed(0)}%\n`,
+          `(p50 ${singles.latency.p50} ms, p99 ${singles.latency.p99} ms) = ${(ratio * 100).toFixed(0)}%; ` +
+          `bare Fastify ${fmt(ceiling.requests.average)} req/s = ${(ceilingRatio * 100).toFixed(0)}%\n`,
       );
       rows.push(
         `| single events, ${concurrency} in flight | ${fmt(rawAdd)} jobs/s | ${fmt(singles.requests.average)} events/s | ` +
-          `p50 ${singles.latency.p50} ms, p99 ${singles.latency.p99} ms | ${(ratio * 100).toFixed(0)}% of raw \`add\` (target ≥ 40%: ${verdict(ratio >= 0.4)}) |`,
+          `p50 ${singles.latency.p50} ms, p99 ${singles.latency.p99} ms | ${fmt(ceiling.requests.average)} req/s (${(ceilingRatio * 100).toFixed(0)}% of raw) | ` +
+          `${(ratio * 100).toFixed(0)}% of raw \`add\`, ${((singles.requests.average / ceiling.requests.average) * 100).toFixed(0)}% of the ceiling (target ≥ 40% of raw: ${verdict(ratio >= 0.4)}) |`,
       );
     }
+    await ceilingServer.stop();
     const bulk = Array.from({ length: BATCH }, () => ({ name: 'x', data: payload }));
     const rawAddBulk = (await saturate(8, SECONDS, () => rawQueue.addBulk(bulk))) * BATCH;
     await rawQueue.obliterate({ force: true });
@@ -162,7 +197,7 @@ async function main(): Promise<void> {
     process.stdout.write(`ingest at 1,000 req/s: p50 ${paced.latency.p50} ms, p99 ${paced.latency.p99} ms\n`);
     rows.push(
       `| single events paced at 1,000 req/s (16 connections) | | ${fmt(paced.requests.average)} events/s | ` +
-        `p50 ${paced.latency.p50} ms, p99 ${paced.latency.p99} ms | p99 ≤ 25 ms: ${verdict(paced.latency.p99 <= 25)} |`,
+        `p50 ${paced.latency.p50} ms, p99 ${paced.latency.p99} ms | | p99 ≤ 25 ms: ${verdict(paced.latency.p99 <= 25)} |`,
     );
     const batches = await run(pool(1_000 * SECONDS, BATCH), 8);
     failures += batches.non2xx + batches.errors;
@@ -172,15 +207,15 @@ async function main(): Promise<void> {
     );
     rows.push(
       `| batches of ${BATCH} events, 8 in flight | ${fmt(rawAddBulk)} jobs/s (\`addBulk\`) | ${fmt(batchedEvents)} events/s | ` +
-        `p50 ${batches.latency.p50} ms, p99 ${batches.latency.p99} ms | ≥ 10,000 events/s: ${verdict(batchedEvents >= 10_000)} |`,
+        `p50 ${batches.latency.p50} ms, p99 ${batches.latency.p99} ms | | ≥ 10,000 events/s: ${verdict(batchedEvents >= 10_000)} |`,
     );
 
     const section = [
       '<!-- ingest:begin (written by `npm run bench:ingest`) -->',
       `Run on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, Redis on loopback; ${SECONDS} s per run; ${failures} non-2xx answers or errors.`,
       '',
-      '| run | raw BullMQ, same concurrency | ingest | ingest latency | against the target |',
-      '| --- | --- | --- | --- | --- |',
+      '| run | raw BullMQ, same concurrency | ingest | ingest latency | HTTP ceiling (bare Fastify, same requests) | against the target |',
+      '| --- | --- | --- | --- | --- | --- |',
       ...rows,
       '<!-- ingest:end -->',
     ].join('\n');
