@@ -1,0 +1,3 @@
+export * from './identifier-types';
+export * from './identity-config';
+export * from './identifier-normalization';

@@ -1,0 +1,371 @@
+import { randomBytes } from 'node:crypto';
+import type { PiiVault, SqlExecutor, Store } from '@tessera/store';
+import {
+  DEFAULT_IDENTITY_CONFIG,
+  identifierLabel,
+  normalizeIdentifierValue,
+  type IdentifierType,
+  type IdentityGraphConfig,
+} from './identifiers';
+import { PROFILE_TRAITS, type TraitValues } from './profiles/profile-traits';
+import { ProfileBook } from './profiles/profile-book';
+import { parseProfileReference, ProfileReferenceError, type ProfileReference } from './profile-reference';
+import { recomputeComponents, type ChangeCause, type RecomputeResult } from './resolution/component-recompute';
+import {
+  appendEdges,
+  identifierByKey,
+  identifierContext,
+  identifiersOfCustomers,
+  IdentifierKeys,
+  type IdentifierRow,
+  type NewEdge,
+} from './resolution/graph-repository';
+import { resolveRecords, type IdentityRecord, type ResolutionResult } from './resolution/identity-resolver';
+
+export interface IdentityGraphOptions {
+  store: Store;
+  vault: PiiVault;
+  config?: IdentityGraphConfig;
+  /** Each brand's default country, for phone numbers given without one. */
+  brands?: ReadonlyArray<{ id: string; defaultCountry: string }>;
+  defaultCountry?: string;
+  clock?: () => Date;
+}
+
+export interface ProfileIdentifierView {
+  type: IdentifierType;
+  scope: string;
+  label: string;
+  /** The value; PII (email, phone) only when the caller may see it, masked otherwise. */
+  value: string;
+  firstSeenAt: Date;
+  lastSeenAt: Date;
+  quarantined: string | null;
+}
+
+export interface LineageView {
+  id: number;
+  kind: 'merge' | 'split';
+  winner: string;
+  loser: string;
+  rule: string;
+  edgeIds: number[];
+  eventSource: string | null;
+  eventId: string | null;
+  actor: string | null;
+  revertedBy: number | null;
+  at: Date;
+}
+
+export interface ProfileView {
+  customerId: string;
+  /** Set when the reference named a profile that was merged away: the id it pointed at. */
+  requestedCustomerId?: string;
+  version: number;
+  traits: TraitValues;
+  traitTimes: Record<string, string>;
+  identifiers: ProfileIdentifierView[];
+  lineage: LineageView[];
+}
+
+/** A merge, unmerge or review decision the graph's rules refuse (e.g. an anchor conflict). */
+export class IdentityChangeRefusedError extends Error {}
+export class IdentityNotFoundError extends Error {}
+
+// One writer at a time per database: resolution reads components and rewrites them, and two writers
+// interleaving could each see half a merge. The lock is transaction-scoped, so a crash releases it.
+const GRAPH_WRITE_LOCK = 7_302_115_012;
+
+const mask = (type: IdentifierType, value: string) =>
+  type === 'email' ? value.replace(/^(.).*(@.*)$/, '$1***$2') : `${value.slice(0, 3)}***${value.slice(-2)}`;
+
+/**
+ * The identity graph's API for the apps: resolve a batch of records, read a profile by any identifier, and
+ * change the graph by hand (merge, unmerge) with every change explained in lineage and announced in the
+ * outbox.
+ */
+export class IdentityGraph {
+  readonly config: IdentityGraphConfig;
+  readonly keys: IdentifierKeys;
+  private readonly countries: Map<string, string>;
+  private readonly clock: () => Date;
+
+  constructor(private readonly options: IdentityGraphOptions) {
+    this.config = options.config ?? DEFAULT_IDENTITY_CONFIG;
+    this.keys = new IdentifierKeys(options.vault, this.config);
+    this.countries = new Map((options.brands ?? []).map((brand) => [brand.id, brand.defaultCountry]));
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  get store(): Store {
+    return this.options.store;
+  }
+
+  get vault(): PiiVault {
+    return this.options.vault;
+  }
+
+  now(): Date {
+    return this.clock();
+  }
+
+  defaultCountry(brand: string): string {
+    return this.countries.get(brand) ?? this.options.defaultCountry ?? 'GB';
+  }
+
+  /** Runs `work` as the graph's single writer, in one transaction. */
+  write<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.options.store.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [GRAPH_WRITE_LOCK]);
+      return work(tx);
+    });
+  }
+
+  /** Resolves a batch of records to customer ids in one transaction (see `resolveRecords`). */
+  resolveIdentities(records: IdentityRecord[]): Promise<ResolutionResult> {
+    if (records.length === 0) return Promise.resolve({ records: [], merges: [], splits: [] });
+    return this.write((tx) =>
+      resolveRecords(tx, records, {
+        vault: this.options.vault,
+        keys: this.keys,
+        config: this.config,
+        defaultCountry: (brand) => this.defaultCountry(brand),
+      }),
+    );
+  }
+
+  /** Finds the stored identifier a reference names (normalized the way events are). */
+  async findIdentifier(
+    executor: SqlExecutor,
+    reference: ProfileReference,
+    brand?: string,
+  ): Promise<IdentifierRow | undefined> {
+    const normalized = normalizeIdentifierValue(reference.type, reference.value, this.defaultCountry(brand ?? ''));
+    if (!normalized.ok) throw new ProfileReferenceError(`${identifierLabel(reference)}: ${normalized.reason}`);
+    const lookupKey = this.keys.lookupKey({ type: reference.type, value: normalized.value });
+    return identifierByKey(executor, reference.type, reference.scope, lookupKey);
+  }
+
+  /** The customer id a reference resolves to now (following merges), or undefined. */
+  async resolveReference(executor: SqlExecutor, reference: string | ProfileReference): Promise<string | undefined> {
+    const parsed = typeof reference === 'string' ? parseProfileReference(reference) : reference;
+    if (parsed.type === 'customer_id') {
+      const [row] = await executor.query<{ customer_id: string }>(
+        `WITH RECURSIVE chain(customer_id, merged_into, depth) AS (
+           SELECT customer_id, merged_into, 0 FROM identity_profiles WHERE customer_id = $1
+           UNION ALL
+           SELECT p.customer_id, p.merged_into, c.depth + 1 FROM identity_profiles p
+             JOIN chain c ON p.customer_id = c.merged_into WHERE c.depth < 64)
+         SELECT customer_id FROM chain WHERE merged_into IS NULL LIMIT 1`,
+        [parsed.value.trim()],
+      );
+      if (row !== undefined) return row.customer_id;
+    }
+    return (await this.findIdentifier(executor, parsed))?.customerId;
+  }
+
+  /** A profile by any identifier, with its identifiers and lineage; PII in the clear only with `revealPii`. */
+  async getProfile(reference: string, options: { revealPii?: boolean } = {}): Promise<ProfileView | undefined> {
+    const store = this.options.store;
+    const parsed = parseProfileReference(reference);
+    const customerId = await this.resolveReference(store, parsed);
+    if (customerId === undefined) return undefined;
+    const book = new ProfileBook(this.options.vault);
+    await book.load(store, [customerId]);
+    const profile = book.get(customerId);
+    if (profile.version === 0) return undefined;
+    const identifiers = await identifiersOfCustomers(store, [customerId]);
+    const lineage = await store.query<{
+      id: number;
+      kind: 'merge' | 'split';
+      winner: string;
+      loser: string;
+      rule: string;
+      edge_ids: number[];
+      event_source: string | null;
+      event_id: string | null;
+      actor: string | null;
+      reverted_by: number | null;
+      created_at: Date;
+    }>(
+      `SELECT id, kind, winner, loser, rule, edge_ids, event_source, event_id, actor, reverted_by, created_at
+         FROM identity_lineage WHERE winner = $1 OR loser = $1 ORDER BY id`,
+      [customerId],
+    );
+    const traits: TraitValues = {};
+    for (const [name, value] of Object.entries(profile.state.values) as Array<[keyof typeof PROFILE_TRAITS, unknown]>) {
+      traits[name] = PROFILE_TRAITS[name]?.pii && !options.revealPii ? '***' : value;
+    }
+    return {
+      customerId,
+      ...(parsed.type === 'customer_id' && parsed.value.trim() !== customerId
+        ? { requestedCustomerId: parsed.value.trim() }
+        : {}),
+      version: profile.version,
+      traits,
+      traitTimes: profile.state.times,
+      identifiers: identifiers
+        .sort((a, b) => a.priority - b.priority || a.firstSeenAt.getTime() - b.firstSeenAt.getTime())
+        .map((identifier) => {
+          const clear =
+            identifier.encrypted === null
+              ? identifier.key
+              : this.options.vault.decrypt(identifier.encrypted, identifierContext(identifier.type));
+          return {
+            type: identifier.type,
+            scope: identifier.scope,
+            label: identifierLabel(identifier),
+            value: identifier.encrypted === null || options.revealPii ? clear : mask(identifier.type, clear),
+            firstSeenAt: identifier.firstSeenAt,
+            lastSeenAt: identifier.lastSeenAt,
+            quarantined: identifier.quarantinedReason,
+          };
+        }),
+      lineage: lineage.map((row) => ({
+        id: row.id,
+        kind: row.kind,
+        winner: row.winner,
+        loser: row.loser,
+        rule: row.rule,
+        edgeIds: row.edge_ids,
+        eventSource: row.event_source,
+        eventId: row.event_id,
+        actor: row.actor,
+        revertedBy: row.reverted_by,
+        at: row.created_at,
+      })),
+    };
+  }
+
+  /** The identifier a profile is named after (its canonical one), to hang a hand-made edge on. */
+  async canonicalIdentifier(executor: SqlExecutor, customerId: string): Promise<IdentifierRow> {
+    const identifiers = await identifiersOfCustomers(executor, [customerId]);
+    const canonical =
+      identifiers.find((identifier) => identifier.ownCustomerId === customerId) ?? identifiers[0];
+    if (canonical === undefined) throw new IdentityNotFoundError(`no active profile ${customerId}`);
+    return canonical;
+  }
+
+  /**
+   * Writes edges and recomputes around them; `expectJoined` pairs of customer ids must end up as one
+   * profile, or the whole change is rolled back and refused with the graph's reason.
+   */
+  async connect(
+    tx: SqlExecutor,
+    edges: NewEdge[],
+    cause: ChangeCause,
+    expectJoined: Array<[number, number]> = [],
+  ): Promise<RecomputeResult> {
+    const blocked = new Set<string>();
+    const written = await appendEdges(tx, edges, blocked);
+    const ids = [...new Set(edges.flatMap((edge) => [edge.a, edge.b]))];
+    const rows = await tx.query<{ customer_id: string }>(
+      'SELECT DISTINCT customer_id FROM identity_identifiers WHERE id = ANY($1::bigint[])',
+      [ids],
+    );
+    const book = new ProfileBook(this.options.vault);
+    const result = await recomputeComponents(
+      tx,
+      {
+        seedCustomerIds: rows.map((row) => row.customer_id),
+        newEdges: new Map([...written.values()].map((id) => [id, { eventSource: null, eventId: null }])),
+        cause,
+      },
+      book,
+      this.config,
+    );
+    for (const [a, b] of expectJoined) {
+      if (result.customerIdOf.get(a) !== result.customerIdOf.get(b)) {
+        const reason = [...result.rejected.values()][0] ?? 'the graph rules keep these profiles apart';
+        throw new IdentityChangeRefusedError(reason);
+      }
+    }
+    await book.flush(tx);
+    return result;
+  }
+
+  /** Merges two profiles by hand (an operator's decision), unless the graph's rules forbid it. */
+  async merge(input: { customerIds: [string, string]; actor: string; reason: string }): Promise<RecomputeResult> {
+    const [left, right] = input.customerIds;
+    if (left === right) throw new IdentityChangeRefusedError('a profile cannot be merged with itself');
+    return this.write(async (tx) => {
+      const a = await this.canonicalIdentifier(tx, left);
+      const b = await this.canonicalIdentifier(tx, right);
+      return this.connect(
+        tx,
+        [{ a: a.id, b: b.id, kind: 'manual', eventTime: this.clock(), actor: input.actor }],
+        { rule: `manual: ${input.reason}`, actor: input.actor },
+        [[a.id, b.id]],
+      );
+    });
+  }
+
+  /**
+   * Reverses a merge: retracts the edges that made it, blocks those pairs so replaying old events cannot
+   * link them again, recomputes only that component and gives the split-off part a new id (a group
+   * `customer_id` keeps its own). Emits `membership.split`.
+   */
+  async unmerge(input: { lineageId: number; actor: string; reason: string }): Promise<RecomputeResult> {
+    return this.write(async (tx) => {
+      const [merge] = await tx.query<{ kind: string; winner: string; loser: string; edge_ids: number[]; reverted_by: number | null }>(
+        'SELECT kind, winner, loser, edge_ids, reverted_by FROM identity_lineage WHERE id = $1 FOR UPDATE',
+        [input.lineageId],
+      );
+      if (merge === undefined) throw new IdentityNotFoundError(`no merge ${input.lineageId} in the lineage`);
+      if (merge.kind !== 'merge') throw new IdentityChangeRefusedError(`lineage ${input.lineageId} is a split, not a merge`);
+      if (merge.reverted_by !== null) {
+        throw new IdentityChangeRefusedError(`merge ${input.lineageId} was already reversed (lineage ${merge.reverted_by})`);
+      }
+      const edges = await tx.query<{ id: number; low_identifier: number; high_identifier: number }>(
+        `UPDATE identity_edges SET retracted_at = now(), retraction_reason = $2
+          WHERE id = ANY($1::bigint[]) AND retracted_at IS NULL
+          RETURNING id, low_identifier, high_identifier`,
+        [merge.edge_ids, `unmerge of ${input.lineageId}: ${input.reason}`],
+      );
+      if (edges.length > 0) {
+        await tx.query(
+          `INSERT INTO identity_blocked_pairs (low_identifier, high_identifier, reason, actor)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
+          [
+            edges.map((edge) => edge.low_identifier),
+            edges.map((edge) => edge.high_identifier),
+            edges.map(() => `unmerge of ${input.lineageId}: ${input.reason}`),
+            edges.map(() => input.actor),
+          ],
+        );
+      }
+      // The loser's own canonical identifier founds the split-off part, under a new id.
+      const loserCanonical = await tx.query<{ id: number; type: IdentifierType }>(
+        'SELECT id, type FROM identity_identifiers WHERE own_customer_id = $1',
+        [merge.loser],
+      );
+      const fresh = new Map(
+        loserCanonical
+          .filter((row) => row.type !== 'customer_id')
+          .map((row) => [row.id, `cus_${randomBytes(13).toString('hex')}`]),
+      );
+      const book = new ProfileBook(this.options.vault);
+      const result = await recomputeComponents(
+        tx,
+        {
+          seedCustomerIds: [merge.winner],
+          freshCustomerIds: fresh,
+          cause: { rule: `unmerge of ${input.lineageId}: ${input.reason}`, actor: input.actor },
+        },
+        book,
+        this.config,
+      );
+      await book.flush(tx);
+      if (result.splits.length === 0) {
+        throw new IdentityChangeRefusedError(
+          `merge ${input.lineageId} cannot be reversed on its own: other links still join the two profiles`,
+        );
+      }
+      await tx.query('UPDATE identity_lineage SET reverted_by = $2 WHERE id = $1', [
+        input.lineageId,
+        result.splits[0].lineageId,
+      ]);
+      return result;
+    });
+  }
+}

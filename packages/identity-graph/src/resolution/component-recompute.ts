@@ -1,0 +1,221 @@
+import type { SqlExecutor } from '@tessera/store';
+import { insertRows } from '@tessera/store';
+import type { IdentityGraphConfig } from '../identifiers';
+import type { ProfileBook } from '../profiles/profile-book';
+import { solveComponents, type GraphNode } from './component-solver';
+import {
+  activeEdgesTouching,
+  blockedPairsTouching,
+  identifiersByIds,
+  identifiersOfCustomers,
+  type EdgeRow,
+  type IdentifierRow,
+} from './graph-repository';
+
+/** Why the graph changed: the rule, and the event or the person behind it. */
+export interface ChangeCause {
+  rule: string;
+  eventSource?: string | null;
+  eventId?: string | null;
+  actor?: string | null;
+  batchId?: string | null;
+}
+
+export interface MergeNotice {
+  lineageId: number;
+  from: string;
+  to: string;
+  rule: string;
+}
+
+export interface SplitNotice {
+  lineageId: number;
+  from: string;
+  to: string;
+  rule: string;
+}
+
+export interface RecomputeResult {
+  /** Every region identifier's customer id after the change. */
+  customerIdOf: Map<number, string>;
+  nodes: Map<number, IdentifierRow>;
+  merges: MergeNotice[];
+  splits: SplitNotice[];
+  /** Newly written edges that were refused, with the reason. */
+  rejected: Map<number, string>;
+}
+
+export interface RecomputeInput {
+  seedCustomerIds: Iterable<string>;
+  /** Identifiers just written (new ones are not yet anyone's component). */
+  seedNodes?: IdentifierRow[];
+  /** Edges written by this change: the ones whose refusal is logged. */
+  newEdges?: Map<number, { eventSource?: string | null; eventId?: string | null }>;
+  /** Identifiers that must found a profile under a new id (the split-off side of a reversed merge). */
+  freshCustomerIds?: Map<number, string>;
+  cause: ChangeCause;
+}
+
+// How far a recompute may follow refused edges into neighbouring components; a bounded region keeps one
+// batch's cost bounded even around a busy shared value.
+const MAX_EXPANSION_ROUNDS = 3;
+
+/**
+ * Recomputes the components around the seeds from the edge log and writes the differences: identifiers'
+ * customer ids, quarantines, profiles merged or split (with their traits), lineage rows and the outbox
+ * events (`membership.merged`, `membership.split`). Must run inside the graph's write lock.
+ */
+export async function recomputeComponents(
+  tx: SqlExecutor,
+  input: RecomputeInput,
+  book: ProfileBook,
+  config: IdentityGraphConfig,
+): Promise<RecomputeResult> {
+  const nodes = new Map<number, IdentifierRow>();
+  for (const node of input.seedNodes ?? []) nodes.set(node.id, node);
+  for (const node of await identifiersOfCustomers(tx, [...new Set(input.seedCustomerIds)])) nodes.set(node.id, node);
+
+  const edges = new Map<number, EdgeRow>();
+  const queried = new Set<number>();
+  const regionCap = config.maxComponentSize * 20;
+  for (let round = 0; round < MAX_EXPANSION_ROUNDS; round++) {
+    const toQuery = [...nodes.keys()].filter((id) => !queried.has(id) && nodes.get(id)!.quarantinedReason === null);
+    if (toQuery.length === 0) break;
+    toQuery.forEach((id) => queried.add(id));
+    for (const edge of await activeEdgesTouching(tx, toQuery)) edges.set(edge.id, edge);
+    const outside = [...edges.values()]
+      .flatMap((edge) => [edge.low, edge.high])
+      .filter((id) => !nodes.has(id));
+    if (outside.length === 0 || nodes.size >= regionCap) break;
+    const neighbours = await identifiersByIds(tx, [...new Set(outside)]);
+    const neighbourComponents = await identifiersOfCustomers(tx, [...new Set(neighbours.map((n) => n.customerId))]);
+    for (const node of [...neighbours, ...neighbourComponents]) nodes.set(node.id, node);
+  }
+  const blocked = await blockedPairsTouching(tx, [...nodes.keys()]);
+
+  const solverNodes: GraphNode[] = [...nodes.values()].map((node) => ({
+    ...node,
+    ownCustomerId: input.freshCustomerIds?.get(node.id) ?? node.ownCustomerId,
+  }));
+  const solved = solveComponents(solverNodes, [...edges.values()], blocked, config);
+
+  // Identifiers whose component or quarantine changed.
+  const changed = [...nodes.values()].filter((node) => {
+    const quarantine = solved.quarantined.get(node.id) ?? null;
+    return (
+      solved.customerIdOf.get(node.id) !== node.customerId ||
+      quarantine !== node.quarantinedReason ||
+      input.freshCustomerIds?.has(node.id) === true
+    );
+  });
+  if (changed.length > 0) {
+    await tx.query(
+      `UPDATE identity_identifiers AS i
+          SET customer_id = v.customer_id, quarantined_reason = v.reason, own_customer_id = v.own
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS v(id, customer_id, reason, own)
+        WHERE i.id = v.id`,
+      [
+        changed.map((node) => node.id),
+        changed.map((node) => solved.customerIdOf.get(node.id)),
+        changed.map((node) => solved.quarantined.get(node.id) ?? null),
+        changed.map((node) => input.freshCustomerIds?.get(node.id) ?? node.ownCustomerId),
+      ],
+    );
+  }
+
+  // Old profile → the new profiles its identifiers went to.
+  const before = new Map<string, Set<string>>();
+  for (const node of nodes.values()) {
+    // A just-created identifier belonged to no profile yet: joining one is not a merge.
+    if (node.isNew) continue;
+    const targets = before.get(node.customerId) ?? new Set<string>();
+    targets.add(solved.customerIdOf.get(node.id)!);
+    before.set(node.customerId, targets);
+  }
+  const after = new Set(solved.customerIdOf.values());
+  await book.load(tx, [...before.keys(), ...after]);
+  for (const id of after) book.activate(id);
+
+  type Change = { kind: 'merge' | 'split'; winner: string; loser: string; edgeIds: number[] };
+  const changes: Change[] = [];
+  for (const [oldId, targets] of before) {
+    if (targets.size === 1) {
+      const [target] = targets;
+      if (target !== oldId && !after.has(oldId)) {
+        const crossing = [...solved.accepted].filter((edgeId) => {
+          const edge = edges.get(edgeId)!;
+          const [a, b] = [nodes.get(edge.low)!, nodes.get(edge.high)!];
+          return (a.customerId === oldId && !a.isNew) !== (b.customerId === oldId && !b.isNew);
+        });
+        changes.push({ kind: 'merge', winner: target, loser: oldId, edgeIds: crossing.sort((x, y) => x - y) });
+      }
+    } else {
+      const keeper = targets.has(oldId) ? oldId : [...targets].sort()[0];
+      for (const target of [...targets].sort()) {
+        if (target !== keeper) changes.push({ kind: 'split', winner: keeper, loser: target, edgeIds: [] });
+      }
+    }
+  }
+  for (const change of changes) if (change.kind === 'merge') book.merge(change.loser, change.winner);
+
+  const merges: MergeNotice[] = [];
+  const splits: SplitNotice[] = [];
+  if (changes.length > 0) {
+    const lineage = await insertRows<{ id: number }>(
+      tx,
+      'identity_lineage',
+      ['kind', 'winner', 'loser', 'rule', 'edge_ids', 'event_source', 'event_id', 'actor', 'batch_id'],
+      changes.map((change) => [
+        change.kind,
+        change.winner,
+        change.loser,
+        input.cause.rule,
+        change.edgeIds,
+        input.cause.eventSource ?? null,
+        input.cause.eventId ?? null,
+        input.cause.actor ?? null,
+        input.cause.batchId ?? null,
+      ]),
+      { returning: 'id', casts: { edge_ids: 'bigint[]' } },
+    );
+    changes.forEach((change, index) => {
+      const notice = { lineageId: lineage[index].id, from: change.loser, to: change.winner, rule: input.cause.rule };
+      if (change.kind === 'merge') merges.push(notice);
+      else splits.push({ ...notice, from: change.winner, to: change.loser });
+    });
+    await insertRows(
+      tx,
+      'identity_outbox',
+      ['type', 'event_id', 'data'],
+      [
+        ...merges.map((merge) => [
+          'membership.merged',
+          `tessera-lineage-${merge.lineageId}`,
+          JSON.stringify({ from_customer_id: merge.from, to_customer_id: merge.to, reason: merge.rule }),
+        ]),
+        ...splits.map((split) => [
+          'membership.split',
+          `tessera-lineage-${split.lineageId}`,
+          JSON.stringify({ from_customer_id: split.from, to_customer_id: split.to, reason: split.rule }),
+        ]),
+      ],
+      { casts: { data: 'jsonb' } },
+    );
+  }
+
+  const rejected = new Map<number, string>();
+  for (const [edgeId, reason] of solved.rejected) if (input.newEdges?.has(edgeId)) rejected.set(edgeId, reason);
+  if (rejected.size > 0) {
+    await insertRows(
+      tx,
+      'identity_rejected_edges',
+      ['low_identifier', 'high_identifier', 'reason', 'event_source', 'event_id'],
+      [...rejected].map(([edgeId, reason]) => {
+        const edge = edges.get(edgeId)!;
+        const origin = input.newEdges!.get(edgeId)!;
+        return [edge.low, edge.high, reason, origin.eventSource ?? null, origin.eventId ?? null];
+      }),
+    );
+  }
+  return { customerIdOf: solved.customerIdOf, nodes, merges, splits, rejected };
+}

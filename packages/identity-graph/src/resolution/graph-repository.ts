@@ -1,0 +1,304 @@
+import { createHash } from 'node:crypto';
+import type { EncryptedValue, PiiVault, SqlExecutor } from '@tessera/store';
+import { insertRows } from '@tessera/store';
+import type { IdentifierType, IdentityGraphConfig, NormalizedIdentifier } from '../identifiers';
+import type { EdgeKind, GraphEdge, GraphNode } from './component-solver';
+
+/** A stored identifier, as the graph reads it. */
+export interface IdentifierRow extends GraphNode {
+  customerId: string;
+  lastSeenAt: Date;
+  quarantinedReason: string | null;
+  encrypted: EncryptedValue | null;
+  /** Created by the statement that returned it. */
+  isNew: boolean;
+}
+
+interface IdentifierDbRow {
+  id: number;
+  type: IdentifierType;
+  scope: string;
+  lookup_key: string;
+  value_ciphertext: string | null;
+  value_key_id: string | null;
+  is_anchor: boolean;
+  priority: number;
+  first_seen_at: Date;
+  last_seen_at: Date;
+  own_customer_id: string;
+  customer_id: string;
+  quarantined_reason: string | null;
+  inserted?: boolean;
+}
+
+const IDENTIFIER_COLUMNS =
+  'id, type, scope, lookup_key, value_ciphertext, value_key_id, is_anchor, priority, first_seen_at, last_seen_at, own_customer_id, customer_id, quarantined_reason';
+
+const toIdentifier = (row: IdentifierDbRow): IdentifierRow => ({
+  id: row.id,
+  type: row.type,
+  scope: row.scope,
+  key: row.lookup_key,
+  anchor: row.is_anchor,
+  priority: row.priority,
+  firstSeenAt: row.first_seen_at,
+  lastSeenAt: row.last_seen_at,
+  ownCustomerId: row.own_customer_id,
+  customerId: row.customer_id,
+  quarantinedReason: row.quarantined_reason,
+  encrypted:
+    row.value_ciphertext === null ? null : { ciphertext: row.value_ciphertext, keyId: row.value_key_id ?? '' },
+  isNew: row.inserted === true,
+});
+
+/** The column an identifier's sealed value is bound to (authenticated as AES-GCM associated data). */
+export const identifierContext = (type: IdentifierType) => `identity_identifiers.${type}`;
+
+/** How identifiers are keyed: PII by blind index, everything else by its normalized value. */
+export class IdentifierKeys {
+  constructor(
+    private readonly vault: PiiVault,
+    private readonly config: IdentityGraphConfig,
+  ) {}
+
+  lookupKey(identifier: Pick<NormalizedIdentifier, 'type' | 'value'>): string {
+    return this.config.types[identifier.type].pii
+      ? this.vault.blindIndex(identifier.type, identifier.value)
+      : identifier.value;
+  }
+
+  /** The customer id a profile takes when this identifier is canonical: a group customer id is its own. */
+  ownCustomerId(identifier: NormalizedIdentifier): string {
+    if (identifier.type === 'customer_id') return identifier.value;
+    const digest = this.vault.blindIndex('customer-id', `${identifier.type}|${identifier.scope}|${identifier.value}`);
+    return `cus_${digest.slice(0, 26)}`;
+  }
+
+  /** The blind index of a SHA-256 of the normalized value, as migration files carry identifiers. */
+  hashedLookupKey(type: NormalizedIdentifier['type'], sha256Hex: string): string {
+    return this.vault.blindIndex(`${type}#sha256`, sha256Hex.toLowerCase());
+  }
+
+  key(identifier: NormalizedIdentifier): string {
+    return `${identifier.type}\u0000${identifier.scope}\u0000${this.lookupKey(identifier)}`;
+  }
+}
+
+export interface IdentifierSighting {
+  identifier: NormalizedIdentifier;
+  seenAt: Date;
+}
+
+/**
+ * Inserts new identifiers and widens the seen-times of known ones, in one statement per 65k parameters.
+ * First-seen keeps the earliest event time whatever the arrival order (it decides the canonical id).
+ */
+export async function upsertIdentifiers(
+  tx: SqlExecutor,
+  sightings: IdentifierSighting[],
+  keys: IdentifierKeys,
+  vault: PiiVault,
+  config: IdentityGraphConfig,
+): Promise<Map<string, IdentifierRow>> {
+  const byKey = new Map<string, { identifier: NormalizedIdentifier; first: Date; last: Date }>();
+  for (const { identifier, seenAt } of sightings) {
+    const key = keys.key(identifier);
+    const known = byKey.get(key);
+    if (known === undefined) byKey.set(key, { identifier, first: seenAt, last: seenAt });
+    else {
+      if (seenAt < known.first) known.first = seenAt;
+      if (seenAt > known.last) known.last = seenAt;
+    }
+  }
+  const rows = [...byKey.values()].map(({ identifier, first, last }) => {
+    const typeConfig = config.types[identifier.type];
+    const sealed = typeConfig.pii ? vault.encrypt(identifier.value, identifierContext(identifier.type)) : null;
+    const own = keys.ownCustomerId(identifier);
+    return [
+      identifier.type,
+      identifier.scope,
+      keys.lookupKey(identifier),
+      keys.hashedLookupKey(identifier.type, createHash('sha256').update(identifier.value).digest('hex')),
+      sealed?.ciphertext ?? null,
+      sealed?.keyId ?? null,
+      typeConfig.anchor,
+      typeConfig.priority,
+      first,
+      last,
+      own,
+      own,
+    ];
+  });
+  const stored = await insertRows<IdentifierDbRow>(
+    tx,
+    'identity_identifiers',
+    [
+      'type',
+      'scope',
+      'lookup_key',
+      'hashed_lookup_key',
+      'value_ciphertext',
+      'value_key_id',
+      'is_anchor',
+      'priority',
+      'first_seen_at',
+      'last_seen_at',
+      'own_customer_id',
+      'customer_id',
+    ],
+    rows,
+    {
+      onConflict: `ON CONFLICT (type, scope, lookup_key) DO UPDATE SET
+        first_seen_at = LEAST(identity_identifiers.first_seen_at, EXCLUDED.first_seen_at),
+        last_seen_at = GREATEST(identity_identifiers.last_seen_at, EXCLUDED.last_seen_at)`,
+      returning: `${IDENTIFIER_COLUMNS}, (xmax = 0) AS inserted`,
+      casts: { first_seen_at: 'timestamptz', last_seen_at: 'timestamptz' },
+    },
+  );
+  const result = new Map<string, IdentifierRow>();
+  for (const row of stored) result.set(`${row.type}\u0000${row.scope}\u0000${row.lookup_key}`, toIdentifier(row));
+  return result;
+}
+
+export async function identifiersOfCustomers(tx: SqlExecutor, customerIds: string[]): Promise<IdentifierRow[]> {
+  if (customerIds.length === 0) return [];
+  const rows = await tx.query<IdentifierDbRow>(
+    `SELECT ${IDENTIFIER_COLUMNS} FROM identity_identifiers WHERE customer_id = ANY($1::text[])`,
+    [customerIds],
+  );
+  return rows.map(toIdentifier);
+}
+
+export async function identifiersByIds(tx: SqlExecutor, ids: number[]): Promise<IdentifierRow[]> {
+  if (ids.length === 0) return [];
+  const rows = await tx.query<IdentifierDbRow>(
+    `SELECT ${IDENTIFIER_COLUMNS} FROM identity_identifiers WHERE id = ANY($1::bigint[])`,
+    [ids],
+  );
+  return rows.map(toIdentifier);
+}
+
+export async function identifierByKey(
+  tx: SqlExecutor,
+  type: IdentifierType,
+  scope: string,
+  lookupKey: string,
+): Promise<IdentifierRow | undefined> {
+  const [row] = await tx.query<IdentifierDbRow>(
+    `SELECT ${IDENTIFIER_COLUMNS} FROM identity_identifiers WHERE type = $1 AND scope = $2 AND lookup_key = $3`,
+    [type, scope, lookupKey],
+  );
+  return row === undefined ? undefined : toIdentifier(row);
+}
+
+export interface EdgeRow extends GraphEdge {
+  batchId: string | null;
+}
+
+export async function activeEdgesTouching(tx: SqlExecutor, identifierIds: number[]): Promise<EdgeRow[]> {
+  if (identifierIds.length === 0) return [];
+  const rows = await tx.query<{
+    id: number;
+    low_identifier: number;
+    high_identifier: number;
+    kind: EdgeKind;
+    event_time: Date;
+    batch_id: string | null;
+  }>(
+    `SELECT id, low_identifier, high_identifier, kind, event_time, batch_id FROM identity_edges
+      WHERE retracted_at IS NULL AND (low_identifier = ANY($1::bigint[]) OR high_identifier = ANY($1::bigint[]))`,
+    [identifierIds],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    low: row.low_identifier,
+    high: row.high_identifier,
+    kind: row.kind,
+    eventTime: row.event_time,
+    batchId: row.batch_id,
+  }));
+}
+
+export async function blockedPairsTouching(
+  tx: SqlExecutor,
+  identifierIds: number[],
+): Promise<Array<[number, number]>> {
+  if (identifierIds.length === 0) return [];
+  const rows = await tx.query<{ low_identifier: number; high_identifier: number }>(
+    `SELECT low_identifier, high_identifier FROM identity_blocked_pairs
+      WHERE low_identifier = ANY($1::bigint[]) OR high_identifier = ANY($1::bigint[])`,
+    [identifierIds],
+  );
+  return rows.map((row) => [row.low_identifier, row.high_identifier]);
+}
+
+export interface NewEdge {
+  a: number;
+  b: number;
+  kind: EdgeKind;
+  eventTime: Date;
+  eventSource?: string | null;
+  eventId?: string | null;
+  score?: number | null;
+  modelVersion?: string | null;
+  batchId?: string | null;
+  actor?: string | null;
+  consentReference?: string | null;
+}
+
+/**
+ * Appends edges (one row per identifier pair; a known pair only moves its event time earlier). Pairs that are
+ * blocked are not written. Returns the ids of the edges written or moved earlier, by pair.
+ */
+export async function appendEdges(
+  tx: SqlExecutor,
+  edges: NewEdge[],
+  blocked: ReadonlySet<string>,
+): Promise<Map<string, number>> {
+  const byPair = new Map<string, NewEdge & { low: number; high: number }>();
+  for (const edge of edges) {
+    if (edge.a === edge.b) continue;
+    const [low, high] = edge.a < edge.b ? [edge.a, edge.b] : [edge.b, edge.a];
+    const pair = `${low}:${high}`;
+    if (blocked.has(pair)) continue;
+    const known = byPair.get(pair);
+    if (known === undefined || edge.eventTime < known.eventTime) byPair.set(pair, { ...edge, low, high });
+  }
+  const rows = await insertRows<{ id: number; low_identifier: number; high_identifier: number }>(
+    tx,
+    'identity_edges',
+    [
+      'low_identifier',
+      'high_identifier',
+      'kind',
+      'event_time',
+      'event_source',
+      'event_id',
+      'score',
+      'model_version',
+      'batch_id',
+      'actor',
+      'consent_reference',
+    ],
+    [...byPair.values()].map((edge) => [
+      edge.low,
+      edge.high,
+      edge.kind,
+      edge.eventTime,
+      edge.eventSource ?? null,
+      edge.eventId ?? null,
+      edge.score ?? null,
+      edge.modelVersion ?? null,
+      edge.batchId ?? null,
+      edge.actor ?? null,
+      edge.consentReference ?? null,
+    ]),
+    {
+      onConflict: `ON CONFLICT (low_identifier, high_identifier) WHERE retracted_at IS NULL DO UPDATE
+        SET event_time = EXCLUDED.event_time WHERE EXCLUDED.event_time < identity_edges.event_time`,
+      returning: 'id, low_identifier, high_identifier',
+      casts: { event_time: 'timestamptz', score: 'float8', low_identifier: 'bigint', high_identifier: 'bigint' },
+    },
+  );
+  return new Map(rows.map((row) => [`${row.low_identifier}:${row.high_identifier}`, row.id]));
+}

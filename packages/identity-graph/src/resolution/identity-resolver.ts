@@ -1,0 +1,146 @@
+import type { PiiVault, SqlExecutor } from '@tessera/store';
+import {
+  normalizeIdentifiers,
+  type DroppedIdentifier,
+  type IdentityGraphConfig,
+  type NormalizedIdentifier,
+  type RawIdentifiers,
+} from '../identifiers';
+import { ProfileBook } from '../profiles/profile-book';
+import type { TraitValues } from '../profiles/profile-traits';
+import { recomputeComponents, type MergeNotice, type SplitNotice } from './component-recompute';
+import { appendEdges, blockedPairsTouching, upsertIdentifiers, type IdentifierKeys } from './graph-repository';
+
+/** One record to resolve: an event's identifiers, when and where it happened, and what it says. */
+export interface IdentityRecord {
+  brand: string;
+  eventTime: Date;
+  eventSource?: string;
+  eventId?: string;
+  identifiers: RawIdentifiers;
+  traits?: TraitValues;
+}
+
+export interface ResolvedRecord {
+  /** The profile the record belongs to; null when it carried no usable identifier. */
+  customerId: string | null;
+  identifiers: NormalizedIdentifier[];
+  /** Identifiers left out of this record's profile, with the reason (the event itself is kept). */
+  dropped: DroppedIdentifier[];
+}
+
+export interface ResolutionResult {
+  records: ResolvedRecord[];
+  merges: MergeNotice[];
+  splits: SplitNotice[];
+}
+
+export interface ResolverDependencies {
+  vault: PiiVault;
+  keys: IdentifierKeys;
+  config: IdentityGraphConfig;
+  defaultCountry: (brand: string) => string;
+}
+
+/**
+ * Resolves a batch of records to customer ids, set-based: the batch's identifiers are upserted in one
+ * statement, its edges appended in one, the components around them recomputed from the edge log, and the
+ * profiles (traits included) written back in one — a handful of round trips whatever the batch size.
+ */
+export async function resolveRecords(
+  tx: SqlExecutor,
+  records: IdentityRecord[],
+  deps: ResolverDependencies,
+): Promise<ResolutionResult> {
+  const { config, keys, vault } = deps;
+  const normalized = records.map((record) =>
+    normalizeIdentifiers(record.identifiers, { defaultCountry: deps.defaultCountry(record.brand), brand: record.brand }, config),
+  );
+  const sightings = normalized.flatMap((result, index) =>
+    result.identifiers.map((identifier) => ({ identifier, seenAt: records[index].eventTime })),
+  );
+  const rows = await upsertIdentifiers(tx, sightings, keys, vault, config);
+  const rowOf = (identifier: NormalizedIdentifier) => rows.get(keys.key(identifier))!;
+
+  // Each record links its identifiers to its strongest one (a star): n − 1 edges, not n².
+  const candidateEdges = normalized.flatMap((result, index) => {
+    const [strongest, ...others] = result.identifiers;
+    if (strongest === undefined) return [];
+    const record = records[index];
+    return others.map((other) => ({
+      a: rowOf(strongest).id,
+      b: rowOf(other).id,
+      kind: 'event' as const,
+      eventTime: record.eventTime,
+      eventSource: record.eventSource ?? null,
+      eventId: record.eventId ?? null,
+    }));
+  });
+  const blocked = new Set(
+    (await blockedPairsTouching(tx, [...new Set(candidateEdges.flatMap((edge) => [edge.a, edge.b]))])).map(
+      ([low, high]) => `${low}:${high}`,
+    ),
+  );
+  const written = await appendEdges(tx, candidateEdges, blocked);
+  const origins = new Map<number, { eventSource?: string | null; eventId?: string | null }>();
+  for (const edge of candidateEdges) {
+    const [low, high] = edge.a < edge.b ? [edge.a, edge.b] : [edge.b, edge.a];
+    const id = written.get(`${low}:${high}`);
+    if (id !== undefined && !origins.has(id)) origins.set(id, edge);
+  }
+
+  const book = new ProfileBook(vault);
+  const seedNodes = [...rows.values()];
+  const first = records.find((record) => record.eventId !== undefined);
+  const recomputed = await recomputeComponents(
+    tx,
+    {
+      seedCustomerIds: seedNodes.filter((node) => !node.isNew).map((node) => node.customerId),
+      seedNodes,
+      newEdges: origins,
+      cause: {
+        rule: 'deterministic: shared identifier',
+        eventSource: records.length === 1 ? first?.eventSource : null,
+        eventId: records.length === 1 ? first?.eventId : null,
+      },
+    },
+    book,
+    config,
+  );
+
+  const pendingTraits: Array<{ customerId: string; traits: TraitValues; eventTime: Date }> = [];
+  const resolved = normalized.map((result, index): ResolvedRecord => {
+    const [strongest] = result.identifiers;
+    if (strongest === undefined) return { customerId: null, identifiers: [], dropped: result.dropped };
+    const customerId = recomputed.customerIdOf.get(rowOf(strongest).id)!;
+    const kept: NormalizedIdentifier[] = [];
+    const dropped = [...result.dropped];
+    for (const identifier of result.identifiers) {
+      const node = rowOf(identifier);
+      if (recomputed.customerIdOf.get(node.id) === customerId) kept.push(identifier);
+      else {
+        const pair = [rowOf(strongest).id, node.id].sort((a, b) => a - b).join(':');
+        const reason = blocked.has(pair)
+          ? 'blocked pair: these identities were separated (a reversed merge or a rejected review)'
+          : [...recomputed.rejected.entries()].find(([edgeId]) => written.get(pair) === edgeId)?.[1];
+        dropped.push({
+          type: identifier.type,
+          field: identifier.type === 'member' ? `member.${identifier.scope}` : identifier.type,
+          reason: `not linked to ${customerId}: ${reason ?? 'kept apart by the graph rules (quarantine, caps or an anchor conflict)'}`,
+        });
+      }
+    }
+    if (records[index].traits !== undefined) {
+      pendingTraits.push({ customerId, traits: records[index].traits!, eventTime: records[index].eventTime });
+    }
+    return { customerId, identifiers: kept, dropped };
+  });
+  // The recompute loaded every profile it touched; this only loads what it did not (usually nothing).
+  await book.load(
+    tx,
+    pendingTraits.map((entry) => entry.customerId),
+  );
+  for (const entry of pendingTraits) book.applyTraits(entry.customerId, entry.traits, entry.eventTime);
+  await book.flush(tx);
+  return { records: resolved, merges: recomputed.merges, splits: recomputed.splits };
+}

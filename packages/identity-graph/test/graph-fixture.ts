@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { openScratchStore, PiiVault, type Store, type StoreDriver } from '@tessera/store';
+import { IdentityGraph, type IdentityGraphOptions } from '../src';
+import type { IdentityRecord } from '../src';
+
+export interface GraphFixture {
+  store: Store;
+  graph: IdentityGraph;
+  vault: PiiVault;
+  close(): Promise<void>;
+}
+
+/** An identity graph on a fresh, migrated store of the given driver (the real PostgreSQL, or PGlite). */
+export async function openGraph(
+  driver: StoreDriver,
+  options: Partial<Omit<IdentityGraphOptions, 'store' | 'vault'>> = {},
+): Promise<GraphFixture> {
+  const store = await openScratchStore(driver);
+  const vault = new PiiVault([randomBytes(32)]);
+  const graph = new IdentityGraph({
+    store,
+    vault,
+    brands: [
+      { id: 'sports-direct', defaultCountry: 'GB' },
+      { id: 'group', defaultCountry: 'GB' },
+      { id: 'flannels', defaultCountry: 'GB' },
+    ],
+    ...options,
+  });
+  return { store, graph, vault, close: () => store.close() };
+}
+
+let sequence = 0;
+/** A record as the resolve stage builds one from an event. */
+export function record(
+  identifiers: IdentityRecord['identifiers'],
+  overrides: Partial<Omit<IdentityRecord, 'identifiers'>> = {},
+): IdentityRecord {
+  sequence += 1;
+  return {
+    brand: 'group',
+    eventTime: new Date(Date.UTC(2026, 0, 1, 0, 0, sequence)),
+    eventSource: 'test',
+    eventId: `evt-${sequence}`,
+    identifiers,
+    ...overrides,
+  };
+}
+
+/** Every table's rows as text: what a database dump would show. */
+export async function dumpAsText(store: Store): Promise<string> {
+  const tables = await store.query<{ table_name: string }>(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+  );
+  const parts: string[] = [];
+  for (const { table_name } of tables) {
+    const rows = await store.query(`SELECT * FROM ${table_name}`);
+    parts.push(`${table_name}: ${JSON.stringify(rows)}`);
+  }
+  return parts.join('\n');
+}

@@ -1,0 +1,60 @@
+import { createHmac, hkdfSync } from 'node:crypto';
+import { KeyRing } from '@tessera/crypto';
+
+/** An encrypted value as stored: base64 of iv ‖ tag ‖ ciphertext, and the id of the key that sealed it. */
+export interface EncryptedValue {
+  ciphertext: string;
+  keyId: string;
+}
+
+/**
+ * Protects PII at rest. Values are sealed with AES-256-GCM under a key derived from the master key (the key
+ * id is stored beside each value, so a new master key seals while the old one still opens); lookups use a
+ * blind index, HMAC-SHA-256 of the normalized value under a separate derived key, so equality can be
+ * queried without the plaintext. The blind-index key derives from the oldest master key (last in the list)
+ * so that rotating the encryption key moves no lookup; re-keying the index means re-indexing.
+ */
+export class PiiVault {
+  private readonly ring: KeyRing;
+  private readonly indexKey: Buffer;
+
+  /** `masterKeys`: the current key first, older ones after it. */
+  constructor(masterKeys: Buffer[]) {
+    if (masterKeys.length === 0) throw new Error('PiiVault needs at least one master key');
+    this.ring = new KeyRing(masterKeys, 'pii');
+    this.indexKey = Buffer.from(
+      hkdfSync('sha256', masterKeys[masterKeys.length - 1], Buffer.alloc(0), 'tessera:blind-index', 32),
+    );
+  }
+
+  /** The blind index of a normalized value; `kind` separates domains, so an email never equals a phone. */
+  blindIndex(kind: string, normalizedValue: string): string {
+    return createHmac('sha256', this.indexKey).update(`${kind}\u0000${normalizedValue}`).digest('hex');
+  }
+
+  /** Seals `value`; `context` (e.g. the column) is authenticated, so a value cannot be moved to another. */
+  encrypt(value: string, context: string): EncryptedValue {
+    const box = this.ring.seal(value, context);
+    const packed = Buffer.concat([
+      Buffer.from(box.iv, 'base64'),
+      Buffer.from(box.tag, 'base64'),
+      Buffer.from(box.data, 'base64'),
+    ]);
+    return { ciphertext: packed.toString('base64'), keyId: box.kid };
+  }
+
+  decrypt(value: EncryptedValue, context: string): string {
+    const packed = Buffer.from(value.ciphertext, 'base64');
+    return this.ring
+      .open(
+        {
+          kid: value.keyId,
+          iv: packed.subarray(0, 12).toString('base64'),
+          tag: packed.subarray(12, 28).toString('base64'),
+          data: packed.subarray(28).toString('base64'),
+        },
+        context,
+      )
+      .toString('utf8');
+  }
+}
