@@ -313,6 +313,11 @@ export class IdentityGraph {
       );
       if (merge === undefined) throw new IdentityNotFoundError(`no merge ${input.lineageId} in the lineage`);
       if (merge.kind !== 'merge') throw new IdentityChangeRefusedError(`lineage ${input.lineageId} is a split, not a merge`);
+      if (merge.edge_ids.length === 0) {
+        throw new IdentityChangeRefusedError(
+          `lineage ${input.lineageId} re-keyed one profile to its oldest anchor's id; there is no join to reverse`,
+        );
+      }
       if (merge.reverted_by !== null) {
         throw new IdentityChangeRefusedError(`merge ${input.lineageId} was already reversed (lineage ${merge.reverted_by})`);
       }
@@ -344,11 +349,16 @@ export class IdentityGraph {
           .filter((row) => row.type !== 'customer_id')
           .map((row) => [row.id, `cus_${randomBytes(13).toString('hex')}`]),
       );
+      // Both sides live wherever later merges took them: seed with the endpoints' current profiles.
+      const current = await tx.query<{ customer_id: string }>(
+        'SELECT DISTINCT customer_id FROM identity_identifiers WHERE id = ANY($1::bigint[])',
+        [edges.flatMap((edge) => [edge.low_identifier, edge.high_identifier])],
+      );
       const book = new ProfileBook(this.options.vault);
       const result = await recomputeComponents(
         tx,
         {
-          seedCustomerIds: [merge.winner],
+          seedCustomerIds: current.map((row) => row.customer_id),
           freshCustomerIds: fresh,
           cause: { rule: `unmerge of ${input.lineageId}: ${input.reason}`, actor: input.actor },
         },
@@ -356,15 +366,40 @@ export class IdentityGraph {
         this.config,
       );
       await book.flush(tx);
-      if (result.splits.length === 0) {
+      const together = await tx.query<{ low_identifier: number }>(
+        `SELECT e.low_identifier FROM identity_edges e
+           JOIN identity_identifiers l ON l.id = e.low_identifier
+           JOIN identity_identifiers h ON h.id = e.high_identifier
+          WHERE e.id = ANY($1::bigint[]) AND l.customer_id = h.customer_id`,
+        [edges.map((edge) => edge.id)],
+      );
+      if (together.length > 0) {
         throw new IdentityChangeRefusedError(
-          `merge ${input.lineageId} cannot be reversed on its own: other links still join the two profiles`,
+          `merge ${input.lineageId} cannot be reversed: the profile is too large to recompute in one step`,
         );
       }
-      await tx.query('UPDATE identity_lineage SET reverted_by = $2 WHERE id = $1', [
-        input.lineageId,
-        result.splits[0].lineageId,
-      ]);
+      let revertedBy = result.splits[0]?.lineageId;
+      if (revertedBy === undefined) {
+        // Later events had already moved the two sides apart; the reversal is still recorded and blocked.
+        const [sides] = await tx.query<{ low: string; high: string }>(
+          `SELECT l.customer_id AS low, h.customer_id AS high FROM identity_edges e
+             JOIN identity_identifiers l ON l.id = e.low_identifier
+             JOIN identity_identifiers h ON h.id = e.high_identifier WHERE e.id = $1`,
+          [edges[0]?.id ?? merge.edge_ids[0]],
+        );
+        const [row] = await tx.query<{ id: number }>(
+          `INSERT INTO identity_lineage (kind, winner, loser, rule, actor)
+           VALUES ('split', $1, $2, $3, $4) RETURNING id`,
+          [
+            sides?.low ?? merge.winner,
+            sides?.high ?? merge.loser,
+            `unmerge of ${input.lineageId}: ${input.reason} (already apart)`,
+            input.actor,
+          ],
+        );
+        revertedBy = row.id;
+      }
+      await tx.query('UPDATE identity_lineage SET reverted_by = $2 WHERE id = $1', [input.lineageId, revertedBy]);
       return result;
     });
   }

@@ -56,6 +56,9 @@ export interface RecomputeInput {
   cause: ChangeCause;
 }
 
+/** The lineage rule of a profile that changes id because an older anchor of the same person turned up. */
+export const REKEY_RULE = 'rekey: the profile takes the id of its oldest anchor';
+
 // How far a recompute may follow refused edges into neighbouring components; a bounded region keeps one
 // batch's cost bounded even around a busy shared value.
 const MAX_EXPANSION_ROUNDS = 3;
@@ -97,7 +100,10 @@ export async function recomputeComponents(
     ...node,
     ownCustomerId: input.freshCustomerIds?.get(node.id) ?? node.ownCustomerId,
   }));
-  const solved = solveComponents(solverNodes, [...edges.values()], blocked, config);
+  const stored = new Map(
+    [...nodes.values()].filter((node) => node.quarantinedReason !== null).map((node) => [node.id, node.quarantinedReason!]),
+  );
+  const solved = solveComponents(solverNodes, [...edges.values()], blocked, config, stored);
 
   // Identifiers whose component or quarantine changed.
   const changed = [...nodes.values()].filter((node) => {
@@ -136,7 +142,7 @@ export async function recomputeComponents(
   await book.load(tx, [...before.keys(), ...after]);
   for (const id of after) book.activate(id);
 
-  type Change = { kind: 'merge' | 'split'; winner: string; loser: string; edgeIds: number[] };
+  type Change = { kind: 'merge' | 'split'; winner: string; loser: string; edgeIds: number[]; rule: string };
   const changes: Change[] = [];
   for (const [oldId, targets] of before) {
     if (targets.size === 1) {
@@ -147,12 +153,21 @@ export async function recomputeComponents(
           const [a, b] = [nodes.get(edge.low)!, nodes.get(edge.high)!];
           return (a.customerId === oldId && !a.isNew) !== (b.customerId === oldId && !b.isNew);
         });
-        changes.push({ kind: 'merge', winner: target, loser: oldId, edgeIds: crossing.sort((x, y) => x - y) });
+        changes.push({
+          kind: 'merge',
+          winner: target,
+          loser: oldId,
+          edgeIds: crossing.sort((x, y) => x - y),
+          // No edge crossed: the same identifiers simply took the id of an older anchor seen late.
+          rule: crossing.length === 0 ? REKEY_RULE : input.cause.rule,
+        });
       }
     } else {
       const keeper = targets.has(oldId) ? oldId : [...targets].sort()[0];
       for (const target of [...targets].sort()) {
-        if (target !== keeper) changes.push({ kind: 'split', winner: keeper, loser: target, edgeIds: [] });
+        if (target !== keeper) {
+          changes.push({ kind: 'split', winner: keeper, loser: target, edgeIds: [], rule: input.cause.rule });
+        }
       }
     }
   }
@@ -169,7 +184,7 @@ export async function recomputeComponents(
         change.kind,
         change.winner,
         change.loser,
-        input.cause.rule,
+        change.rule,
         change.edgeIds,
         input.cause.eventSource ?? null,
         input.cause.eventId ?? null,
@@ -179,7 +194,7 @@ export async function recomputeComponents(
       { returning: 'id', casts: { edge_ids: 'bigint[]' } },
     );
     changes.forEach((change, index) => {
-      const notice = { lineageId: lineage[index].id, from: change.loser, to: change.winner, rule: input.cause.rule };
+      const notice = { lineageId: lineage[index].id, from: change.loser, to: change.winner, rule: change.rule };
       if (change.kind === 'merge') merges.push(notice);
       else splits.push({ ...notice, from: change.winner, to: change.loser });
     });

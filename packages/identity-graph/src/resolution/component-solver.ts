@@ -81,9 +81,13 @@ export function solveComponents(
   edges: readonly GraphEdge[],
   blockedPairs: ReadonlyArray<readonly [number, number]>,
   config: IdentityGraphConfig,
+  alreadyQuarantined: ReadonlyMap<number, string> = new Map(),
 ): SolvedComponents {
   const byId = new Map(nodes.map((node) => [node.id, node]));
-  const quarantined = quarantine(byId, edges, config);
+  // Quarantine is sticky: the edges around a value only grow, so a value once quarantined stays so (an
+  // operator can clear it) and its neighbourhood need not be reloaded each time it is seen.
+  const quarantined = new Map([...alreadyQuarantined].filter(([id]) => byId.has(id)));
+  for (const [id, reason] of quarantine(byId, edges, config)) if (!quarantined.has(id)) quarantined.set(id, reason);
   const parent = new Map<number, number>();
   const components = new Map<number, Component>();
   for (const node of nodes) {
