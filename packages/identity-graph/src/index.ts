@@ -8,3 +8,4 @@ export type { MergeNotice, SplitNotice, ChangeCause, RecomputeResult } from './r
 export { solveComponents, type GraphNode, type GraphEdge, type EdgeKind, type SolvedComponents } from './resolution/component-solver';
 export { PROFILE_TRAITS, applyTraits, mergeTraits, type TraitName, type TraitValues, type TraitState } from './profiles/profile-traits';
 export { traitsFromEvent } from './profiles/event-traits';
+export { MatchReview, type ReviewPair, type MatchRun } from './review/match-review';

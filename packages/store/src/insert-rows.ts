@@ -24,15 +24,17 @@ export async function insertRows<Row = Record<string, unknown>>(
   options: InsertRowsOptions & { casts?: Readonly<Record<string, string>> } = {},
 ): Promise<Row[]> {
   if (rows.length === 0) return [];
+  // Checked up front: a bad row in a later chunk must not leave the earlier chunks written.
+  const bad = rows.find((row) => row.length !== columns.length);
+  if (bad !== undefined) {
+    throw new Error(`insertRows(${table}): a row has ${bad.length} values for ${columns.length} columns`);
+  }
   const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / columns.length));
   const results: Row[] = [];
   for (let start = 0; start < rows.length; start += perStatement) {
     const chunk = rows.slice(start, start + perStatement);
     const params: unknown[] = [];
     const tuples = chunk.map((row) => {
-      if (row.length !== columns.length) {
-        throw new Error(`insertRows(${table}): a row has ${row.length} values for ${columns.length} columns`);
-      }
       const placeholders = row.map((value, index) => {
         params.push(value);
         const cast = options.casts?.[columns[index]];

@@ -32,7 +32,9 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
     });
   migrations.forEach((migration, index) => {
     if (migration.version !== index + 1) {
-      throw new MigrationError(`migration versions must run 1, 2, 3…; found ${migration.version} at position ${index + 1}`);
+      throw new MigrationError(
+        `migration versions must run 1, 2, 3…; found ${migration.version} at position ${index + 1}`,
+      );
     }
   });
   return migrations;
@@ -46,7 +48,10 @@ const MIGRATION_LOCK = 7_302_115_011;
  * transaction under an advisory lock (so two processes starting together do not both apply it). Forward-only:
  * a recorded migration whose file changed, or a database newer than this code, stops start-up.
  */
-export async function migrate(store: Store, migrations = readMigrations()): Promise<{ applied: Migration[] }> {
+export async function migrate(
+  store: Store,
+  migrations = readMigrations(),
+): Promise<{ applied: Migration[] }> {
   return store.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await tx.execScript(
@@ -73,7 +78,9 @@ export async function migrate(store: Store, migrations = readMigrations()): Prom
         );
       }
     }
-    const pending = migrations.filter((migration) => !recorded.some((row) => row.version === migration.version));
+    const pending = migrations.filter(
+      (migration) => !recorded.some((row) => row.version === migration.version),
+    );
     for (const migration of pending) {
       await tx.execScript(migration.sql);
       await tx.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [

@@ -5,7 +5,8 @@ import { migrate } from './schema-migrations';
 import type { Store, StoreDriver } from './store';
 
 /** The PostgreSQL server tests and benchmarks use: the real one on loopback, trust auth. */
-export const TEST_POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_POSTGRES_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export const STORE_DRIVERS: readonly StoreDriver[] = ['pglite', 'postgres'];
 
