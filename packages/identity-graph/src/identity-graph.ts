@@ -256,8 +256,7 @@ export class IdentityGraph {
     cause: ChangeCause,
     expectJoined: Array<[number, number]> = [],
   ): Promise<RecomputeResult> {
-    const blocked = new Set<string>();
-    const written = await appendEdges(tx, edges, blocked);
+    const written = await appendEdges(tx, edges);
     const ids = [...new Set(edges.flatMap((edge) => [edge.a, edge.b]))];
     const rows = await tx.query<{ customer_id: string }>(
       'SELECT DISTINCT customer_id FROM identity_identifiers WHERE id = ANY($1::bigint[])',
@@ -276,7 +275,12 @@ export class IdentityGraph {
     );
     for (const [a, b] of expectJoined) {
       if (result.customerIdOf.get(a) !== result.customerIdOf.get(b)) {
-        const reason = [...result.rejected.values()][0] ?? 'the graph rules keep these profiles apart';
+        const blocked = result.blocked.has(a < b ? `${a}:${b}` : `${b}:${a}`);
+        const reason =
+          [...result.rejected.values()][0] ??
+          (blocked
+            ? 'blocked pair: these identities were separated (a reversed merge or a rejected review)'
+            : 'the graph rules keep these profiles apart');
         throw new IdentityChangeRefusedError(reason);
       }
     }

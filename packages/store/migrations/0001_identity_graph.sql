@@ -23,7 +23,8 @@ CREATE TABLE identity_identifiers (
   UNIQUE (type, scope, lookup_key)
 );
 CREATE INDEX identity_identifiers_customer ON identity_identifiers (customer_id);
-CREATE INDEX identity_identifiers_hashed ON identity_identifiers (hashed_lookup_key);
+-- No index on hashed_lookup_key: only bulk merges read it, with one hash join per batch, and every
+-- resolution would pay to maintain it.
 
 -- The edge log, the source of truth: rows are never deleted; a retraction stamps retracted_at once.
 -- One active row per identifier pair, holding the earliest event time that asserted it.

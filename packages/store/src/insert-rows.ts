@@ -4,6 +4,12 @@ import type { SqlExecutor } from './store';
 const MAX_PARAMETERS = 65_535;
 
 export interface InsertRowsOptions {
+  /**
+   * Every column's SQL type. When given, the rows travel as one array per column and are unnested by
+   * PostgreSQL: a fixed handful of parameters instead of rows × columns, far cheaper to parse and plan.
+   * Not for columns that are themselves arrays.
+   */
+  columnTypes?: readonly string[];
   /** Appended after the VALUES list, e.g. `ON CONFLICT (type, key) DO UPDATE SET …`. */
   onConflict?: string;
   /** The RETURNING list, e.g. `id, key`. */
@@ -29,6 +35,20 @@ export async function insertRows<Row = Record<string, unknown>>(
   if (bad !== undefined) {
     throw new Error(`insertRows(${table}): a row has ${bad.length} values for ${columns.length} columns`);
   }
+  const tail =
+    (options.onConflict === undefined ? '' : ` ${options.onConflict}`) +
+    (options.returning === undefined ? '' : ` RETURNING ${options.returning}`);
+  if (options.columnTypes !== undefined) {
+    if (options.columnTypes.length !== columns.length) {
+      throw new Error(`insertRows(${table}): ${options.columnTypes.length} column types for ${columns.length} columns`);
+    }
+    const arrays = columns.map((_, index) => rows.map((row) => row[index]));
+    const unnested = options.columnTypes.map((type, index) => `$${index + 1}::${type}[]`).join(', ');
+    return executor.query<Row>(
+      `INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM unnest(${unnested})${tail}`,
+      arrays,
+    );
+  }
   const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / columns.length));
   const results: Row[] = [];
   for (let start = 0; start < rows.length; start += perStatement) {
@@ -42,10 +62,7 @@ export async function insertRows<Row = Record<string, unknown>>(
       });
       return `(${placeholders.join(', ')})`;
     });
-    const sql =
-      `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}` +
-      (options.onConflict === undefined ? '' : ` ${options.onConflict}`) +
-      (options.returning === undefined ? '' : ` RETURNING ${options.returning}`);
+    const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}${tail}`;
     results.push(...(await executor.query<Row>(sql, params)));
   }
   return results;

@@ -46,7 +46,22 @@ export function normalizeEmail(value: string): Normalized {
  */
 const FICTIONAL_NUMBER_RANGES = ['+447700900', '+441632960'];
 
+// Parsing and validating a number against full metadata costs tens of microseconds, and the same members'
+// numbers arrive again and again (every points update), so results are remembered, within a bound.
+const PHONE_CACHE_LIMIT = 50_000;
+const phoneCache = new Map<string, Normalized>();
+
 export function normalizePhone(value: string, defaultCountry: string): Normalized {
+  const cacheKey = `${defaultCountry}\u0000${value}`;
+  const cached = phoneCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const result = parsePhone(value, defaultCountry);
+  if (phoneCache.size >= PHONE_CACHE_LIMIT) phoneCache.delete(phoneCache.keys().next().value as string);
+  phoneCache.set(cacheKey, result);
+  return result;
+}
+
+function parsePhone(value: string, defaultCountry: string): Normalized {
   const country = defaultCountry.trim().toUpperCase();
   const trimmed = value.trim();
   // A leading 00 is the international prefix in most of the world; read it as '+' whatever the brand's country.

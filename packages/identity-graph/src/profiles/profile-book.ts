@@ -140,7 +140,7 @@ export class ProfileBook {
       ['customer_id', 'status', 'merged_into', 'traits', 'trait_times', 'pii_traits', 'pii_traits_key_id'],
       rows,
       {
-        casts: { traits: 'jsonb', trait_times: 'jsonb' },
+        columnTypes: ['text', 'text', 'text', 'jsonb', 'jsonb', 'text', 'text'],
         onConflict: `ON CONFLICT (customer_id) DO UPDATE SET status = EXCLUDED.status,
           merged_into = EXCLUDED.merged_into, traits = EXCLUDED.traits, trait_times = EXCLUDED.trait_times,
           pii_traits = EXCLUDED.pii_traits, pii_traits_key_id = EXCLUDED.pii_traits_key_id,
@@ -166,6 +166,7 @@ export class ProfileBook {
         );
       await insertRows(tx, 'identity_match_keys', ['blocking_key', 'customer_id'], keyRows, {
         onConflict: 'ON CONFLICT DO NOTHING',
+        columnTypes: ['text', 'text'],
       });
     }
     for (const entry of dirty) {

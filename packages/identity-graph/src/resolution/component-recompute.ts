@@ -43,6 +43,8 @@ export interface RecomputeResult {
   splits: SplitNotice[];
   /** Newly written edges that were refused, with the reason. */
   rejected: Map<number, string>;
+  /** Blocked identifier pairs around the region, as `low:high`. */
+  blocked: Set<string>;
 }
 
 export interface RecomputeInput {
@@ -232,5 +234,12 @@ export async function recomputeComponents(
       }),
     );
   }
-  return { customerIdOf: solved.customerIdOf, nodes, merges, splits, rejected };
+  return {
+    customerIdOf: solved.customerIdOf,
+    nodes,
+    merges,
+    splits,
+    rejected,
+    blocked: new Set(blocked.map(([low, high]) => `${low}:${high}`)),
+  };
 }

@@ -34,6 +34,9 @@ interface IdentifierDbRow {
 const IDENTIFIER_COLUMNS =
   'id, type, scope, lookup_key, value_ciphertext, value_key_id, is_anchor, priority, first_seen_at, last_seen_at, own_customer_id, customer_id, quarantined_reason';
 
+const RESOLUTION_COLUMNS =
+  'id, type, scope, lookup_key, NULL AS value_ciphertext, NULL AS value_key_id, is_anchor, priority, first_seen_at, last_seen_at, own_customer_id, customer_id, quarantined_reason';
+
 const toIdentifier = (row: IdentifierDbRow): IdentifierRow => ({
   id: row.id,
   type: row.type,
@@ -61,10 +64,20 @@ export class IdentifierKeys {
     private readonly config: IdentityGraphConfig,
   ) {}
 
+  // Blind indexes are HMACs; a batch asks for the same identifier's key several times, and busy members
+  // recur across batches, so computed keys are remembered, within a bound.
+  private readonly lookupKeys = new Map<string, string>();
+
   lookupKey(identifier: Pick<NormalizedIdentifier, 'type' | 'value'>): string {
-    return this.config.types[identifier.type].pii
-      ? this.vault.blindIndex(identifier.type, identifier.value)
-      : identifier.value;
+    if (!this.config.types[identifier.type].pii) return identifier.value;
+    const cacheKey = `${identifier.type}\u0000${identifier.value}`;
+    let key = this.lookupKeys.get(cacheKey);
+    if (key === undefined) {
+      key = this.vault.blindIndex(identifier.type, identifier.value);
+      if (this.lookupKeys.size >= 100_000) this.lookupKeys.delete(this.lookupKeys.keys().next().value as string);
+      this.lookupKeys.set(cacheKey, key);
+    }
+    return key;
   }
 
   /** The customer id a profile takes when this identifier is canonical: a group customer id is its own. */
@@ -87,6 +100,11 @@ export class IdentifierKeys {
 export interface IdentifierSighting {
   identifier: NormalizedIdentifier;
   seenAt: Date;
+  /**
+   * The customer id a new identifier most likely ends up with (its record's strongest identifier's own id):
+   * when the recompute agrees, as it usually does, the row needs no second write.
+   */
+  provisionalCustomerId?: string;
 }
 
 /**
@@ -100,17 +118,17 @@ export async function upsertIdentifiers(
   vault: PiiVault,
   config: IdentityGraphConfig,
 ): Promise<Map<string, IdentifierRow>> {
-  const byKey = new Map<string, { identifier: NormalizedIdentifier; first: Date; last: Date }>();
-  for (const { identifier, seenAt } of sightings) {
+  const byKey = new Map<string, { identifier: NormalizedIdentifier; first: Date; last: Date; provisional?: string }>();
+  for (const { identifier, seenAt, provisionalCustomerId } of sightings) {
     const key = keys.key(identifier);
     const known = byKey.get(key);
-    if (known === undefined) byKey.set(key, { identifier, first: seenAt, last: seenAt });
+    if (known === undefined) byKey.set(key, { identifier, first: seenAt, last: seenAt, provisional: provisionalCustomerId });
     else {
       if (seenAt < known.first) known.first = seenAt;
       if (seenAt > known.last) known.last = seenAt;
     }
   }
-  const rows = [...byKey.values()].map(({ identifier, first, last }) => {
+  const rows = [...byKey.values()].map(({ identifier, first, last, provisional }) => {
     const typeConfig = config.types[identifier.type];
     const sealed = typeConfig.pii ? vault.encrypt(identifier.value, identifierContext(identifier.type)) : null;
     const own = keys.ownCustomerId(identifier);
@@ -126,7 +144,7 @@ export async function upsertIdentifiers(
       first,
       last,
       own,
-      own,
+      provisional ?? own,
     ];
   });
   const stored = await insertRows<IdentifierDbRow>(
@@ -151,8 +169,9 @@ export async function upsertIdentifiers(
       onConflict: `ON CONFLICT (type, scope, lookup_key) DO UPDATE SET
         first_seen_at = LEAST(identity_identifiers.first_seen_at, EXCLUDED.first_seen_at),
         last_seen_at = GREATEST(identity_identifiers.last_seen_at, EXCLUDED.last_seen_at)`,
-      returning: `${IDENTIFIER_COLUMNS}, (xmax = 0) AS inserted`,
-      casts: { first_seen_at: 'timestamptz', last_seen_at: 'timestamptz' },
+      // Sealed values are not needed to resolve: leaving them out halves what comes back.
+      returning: `${RESOLUTION_COLUMNS}, (xmax = 0) AS inserted`,
+      columnTypes: ['text', 'text', 'text', 'text', 'text', 'text', 'boolean', 'integer', 'timestamptz', 'timestamptz', 'text', 'text'],
     },
   );
   const result = new Map<string, IdentifierRow>();
@@ -246,59 +265,59 @@ export interface NewEdge {
   consentReference?: string | null;
 }
 
+const EDGE_COLUMNS = [
+  'low_identifier',
+  'high_identifier',
+  'kind',
+  'event_time',
+  'event_source',
+  'event_id',
+  'score',
+  'model_version',
+  'batch_id',
+  'actor',
+  'consent_reference',
+];
+const EDGE_TYPES = ['bigint', 'bigint', 'text', 'timestamptz', 'text', 'text', 'float8', 'text', 'text', 'text', 'text'];
+
 /**
- * Appends edges (one row per identifier pair; a known pair only moves its event time earlier). Pairs that are
- * blocked are not written. Returns the ids of the edges written or moved earlier, by pair.
+ * Appends edges in one statement: one row per identifier pair (a known pair only moves its event time
+ * earlier), and never a pair that is blocked (the check is part of the statement). Returns the ids of the
+ * edges written or moved earlier, by pair.
  */
-export async function appendEdges(
-  tx: SqlExecutor,
-  edges: NewEdge[],
-  blocked: ReadonlySet<string>,
-): Promise<Map<string, number>> {
+export async function appendEdges(tx: SqlExecutor, edges: NewEdge[]): Promise<Map<string, number>> {
   const byPair = new Map<string, NewEdge & { low: number; high: number }>();
   for (const edge of edges) {
     if (edge.a === edge.b) continue;
     const [low, high] = edge.a < edge.b ? [edge.a, edge.b] : [edge.b, edge.a];
     const pair = `${low}:${high}`;
-    if (blocked.has(pair)) continue;
     const known = byPair.get(pair);
     if (known === undefined || edge.eventTime < known.eventTime) byPair.set(pair, { ...edge, low, high });
   }
-  const rows = await insertRows<{ id: number; low_identifier: number; high_identifier: number }>(
-    tx,
-    'identity_edges',
-    [
-      'low_identifier',
-      'high_identifier',
-      'kind',
-      'event_time',
-      'event_source',
-      'event_id',
-      'score',
-      'model_version',
-      'batch_id',
-      'actor',
-      'consent_reference',
-    ],
-    [...byPair.values()].map((edge) => [
-      edge.low,
-      edge.high,
-      edge.kind,
-      edge.eventTime,
-      edge.eventSource ?? null,
-      edge.eventId ?? null,
-      edge.score ?? null,
-      edge.modelVersion ?? null,
-      edge.batchId ?? null,
-      edge.actor ?? null,
-      edge.consentReference ?? null,
-    ]),
-    {
-      onConflict: `ON CONFLICT (low_identifier, high_identifier) WHERE retracted_at IS NULL DO UPDATE
-        SET event_time = EXCLUDED.event_time WHERE EXCLUDED.event_time < identity_edges.event_time`,
-      returning: 'id, low_identifier, high_identifier',
-      casts: { event_time: 'timestamptz', score: 'float8', low_identifier: 'bigint', high_identifier: 'bigint' },
-    },
+  if (byPair.size === 0) return new Map();
+  const rows = [...byPair.values()].map((edge) => [
+    edge.low,
+    edge.high,
+    edge.kind,
+    edge.eventTime,
+    edge.eventSource ?? null,
+    edge.eventId ?? null,
+    edge.score ?? null,
+    edge.modelVersion ?? null,
+    edge.batchId ?? null,
+    edge.actor ?? null,
+    edge.consentReference ?? null,
+  ]);
+  const written = await tx.query<{ id: number; low_identifier: number; high_identifier: number }>(
+    `INSERT INTO identity_edges (${EDGE_COLUMNS.join(', ')})
+     SELECT * FROM unnest(${EDGE_TYPES.map((type, index) => `$${index + 1}::${type}[]`).join(', ')})
+         AS u(${EDGE_COLUMNS.join(', ')})
+      WHERE NOT EXISTS (SELECT 1 FROM identity_blocked_pairs b
+                         WHERE b.low_identifier = u.low_identifier AND b.high_identifier = u.high_identifier)
+     ON CONFLICT (low_identifier, high_identifier) WHERE retracted_at IS NULL DO UPDATE
+       SET event_time = EXCLUDED.event_time WHERE EXCLUDED.event_time < identity_edges.event_time
+     RETURNING id, low_identifier, high_identifier`,
+    EDGE_COLUMNS.map((_, index) => rows.map((row) => row[index])),
   );
-  return new Map(rows.map((row) => [`${row.low_identifier}:${row.high_identifier}`, row.id]));
+  return new Map(written.map((row) => [`${row.low_identifier}:${row.high_identifier}`, row.id]));
 }

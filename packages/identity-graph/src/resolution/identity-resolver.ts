@@ -9,7 +9,7 @@ import {
 import { ProfileBook } from '../profiles/profile-book';
 import type { TraitValues } from '../profiles/profile-traits';
 import { recomputeComponents, type MergeNotice, type SplitNotice } from './component-recompute';
-import { appendEdges, blockedPairsTouching, upsertIdentifiers, type IdentifierKeys } from './graph-repository';
+import { appendEdges, upsertIdentifiers, type IdentifierKeys } from './graph-repository';
 
 /** One record to resolve: an event's identifiers, when and where it happened, and what it says. */
 export interface IdentityRecord {
@@ -56,9 +56,15 @@ export async function resolveRecords(
   const normalized = records.map((record) =>
     normalizeIdentifiers(record.identifiers, { defaultCountry: deps.defaultCountry(record.brand), brand: record.brand }, config),
   );
-  const sightings = normalized.flatMap((result, index) =>
-    result.identifiers.map((identifier) => ({ identifier, seenAt: records[index].eventTime })),
-  );
+  const sightings = normalized.flatMap((result, index) => {
+    const provisionalCustomerId =
+      result.identifiers.length > 0 ? keys.ownCustomerId(result.identifiers[0]) : undefined;
+    return result.identifiers.map((identifier) => ({
+      identifier,
+      seenAt: records[index].eventTime,
+      provisionalCustomerId,
+    }));
+  });
   const rows = await upsertIdentifiers(tx, sightings, keys, vault, config);
   const rowOf = (identifier: NormalizedIdentifier) => rows.get(keys.key(identifier))!;
 
@@ -76,12 +82,7 @@ export async function resolveRecords(
       eventId: record.eventId ?? null,
     }));
   });
-  const blocked = new Set(
-    (await blockedPairsTouching(tx, [...new Set(candidateEdges.flatMap((edge) => [edge.a, edge.b]))])).map(
-      ([low, high]) => `${low}:${high}`,
-    ),
-  );
-  const written = await appendEdges(tx, candidateEdges, blocked);
+  const written = await appendEdges(tx, candidateEdges);
   const origins = new Map<number, { eventSource?: string | null; eventId?: string | null }>();
   for (const edge of candidateEdges) {
     const [low, high] = edge.a < edge.b ? [edge.a, edge.b] : [edge.b, edge.a];
@@ -120,7 +121,7 @@ export async function resolveRecords(
       if (recomputed.customerIdOf.get(node.id) === customerId) kept.push(identifier);
       else {
         const pair = [rowOf(strongest).id, node.id].sort((a, b) => a - b).join(':');
-        const reason = blocked.has(pair)
+        const reason = recomputed.blocked.has(pair)
           ? 'blocked pair: these identities were separated (a reversed merge or a rejected review)'
           : [...recomputed.rejected.entries()].find(([edgeId]) => written.get(pair) === edgeId)?.[1];
         dropped.push({
