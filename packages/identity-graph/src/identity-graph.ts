@@ -10,7 +10,11 @@ import {
 import { PROFILE_TRAITS, type TraitValues } from './profiles/profile-traits';
 import { ProfileBook } from './profiles/profile-book';
 import { parseProfileReference, ProfileReferenceError, type ProfileReference } from './profile-reference';
-import { recomputeComponents, type ChangeCause, type RecomputeResult } from './resolution/component-recompute';
+import {
+  recomputeComponents,
+  type ChangeCause,
+  type RecomputeResult,
+} from './resolution/component-recompute';
 import {
   appendEdges,
   identifierByKey,
@@ -140,14 +144,22 @@ export class IdentityGraph {
     reference: ProfileReference,
     brand?: string,
   ): Promise<IdentifierRow | undefined> {
-    const normalized = normalizeIdentifierValue(reference.type, reference.value, this.defaultCountry(brand ?? ''));
-    if (!normalized.ok) throw new ProfileReferenceError(`${identifierLabel(reference)}: ${normalized.reason}`);
+    const normalized = normalizeIdentifierValue(
+      reference.type,
+      reference.value,
+      this.defaultCountry(brand ?? ''),
+    );
+    if (!normalized.ok)
+      throw new ProfileReferenceError(`${identifierLabel(reference)}: ${normalized.reason}`);
     const lookupKey = this.keys.lookupKey({ type: reference.type, value: normalized.value });
     return identifierByKey(executor, reference.type, reference.scope, lookupKey);
   }
 
   /** The customer id a reference resolves to now (following merges), or undefined. */
-  async resolveReference(executor: SqlExecutor, reference: string | ProfileReference): Promise<string | undefined> {
+  async resolveReference(
+    executor: SqlExecutor,
+    reference: string | ProfileReference,
+  ): Promise<string | undefined> {
     const parsed = typeof reference === 'string' ? parseProfileReference(reference) : reference;
     if (parsed.type === 'customer_id') {
       const [row] = await executor.query<{ customer_id: string }>(
@@ -165,7 +177,10 @@ export class IdentityGraph {
   }
 
   /** A profile by any identifier, with its identifiers and lineage; PII in the clear only with `revealPii`. */
-  async getProfile(reference: string, options: { revealPii?: boolean } = {}): Promise<ProfileView | undefined> {
+  async getProfile(
+    reference: string,
+    options: { revealPii?: boolean } = {},
+  ): Promise<ProfileView | undefined> {
     const store = this.options.store;
     const parsed = parseProfileReference(reference);
     const customerId = await this.resolveReference(store, parsed);
@@ -193,7 +208,9 @@ export class IdentityGraph {
       [customerId],
     );
     const traits: TraitValues = {};
-    for (const [name, value] of Object.entries(profile.state.values) as Array<[keyof typeof PROFILE_TRAITS, unknown]>) {
+    for (const [name, value] of Object.entries(profile.state.values) as Array<
+      [keyof typeof PROFILE_TRAITS, unknown]
+    >) {
       traits[name] = PROFILE_TRAITS[name]?.pii && !options.revealPii ? '***' : value;
     }
     return {
@@ -273,6 +290,17 @@ export class IdentityGraph {
       book,
       this.config,
     );
+    if (expectJoined.length > 0 && result.splits.length > 0) {
+      // A hand-made edge outranks event edges, so it could pull an identifier away from a third profile:
+      // a person asked to join two profiles, not to split another one.
+      const splitOff = new Set(result.splits.map((split) => split.to));
+      const labels = [...result.nodes.values()]
+        .filter((node) => splitOff.has(result.customerIdOf.get(node.id)!) && node.anchor)
+        .map((node) => identifierLabel(node));
+      throw new IdentityChangeRefusedError(
+        `the change conflicts with identifiers these profiles already hold: it would split off ${[...new Set(labels)].sort().join(', ') || [...splitOff].join(', ')}`,
+      );
+    }
     for (const [a, b] of expectJoined) {
       if (result.customerIdOf.get(a) !== result.customerIdOf.get(b)) {
         const blocked = result.blocked.has(a < b ? `${a}:${b}` : `${b}:${a}`);
@@ -289,7 +317,11 @@ export class IdentityGraph {
   }
 
   /** Merges two profiles by hand (an operator's decision), unless the graph's rules forbid it. */
-  async merge(input: { customerIds: [string, string]; actor: string; reason: string }): Promise<RecomputeResult> {
+  async merge(input: {
+    customerIds: [string, string];
+    actor: string;
+    reason: string;
+  }): Promise<RecomputeResult> {
     const [left, right] = input.customerIds;
     if (left === right) throw new IdentityChangeRefusedError('a profile cannot be merged with itself');
     return this.write(async (tx) => {
@@ -311,19 +343,27 @@ export class IdentityGraph {
    */
   async unmerge(input: { lineageId: number; actor: string; reason: string }): Promise<RecomputeResult> {
     return this.write(async (tx) => {
-      const [merge] = await tx.query<{ kind: string; winner: string; loser: string; edge_ids: number[]; reverted_by: number | null }>(
-        'SELECT kind, winner, loser, edge_ids, reverted_by FROM identity_lineage WHERE id = $1 FOR UPDATE',
-        [input.lineageId],
-      );
+      const [merge] = await tx.query<{
+        kind: string;
+        winner: string;
+        loser: string;
+        edge_ids: number[];
+        reverted_by: number | null;
+      }>('SELECT kind, winner, loser, edge_ids, reverted_by FROM identity_lineage WHERE id = $1 FOR UPDATE', [
+        input.lineageId,
+      ]);
       if (merge === undefined) throw new IdentityNotFoundError(`no merge ${input.lineageId} in the lineage`);
-      if (merge.kind !== 'merge') throw new IdentityChangeRefusedError(`lineage ${input.lineageId} is a split, not a merge`);
+      if (merge.kind !== 'merge')
+        throw new IdentityChangeRefusedError(`lineage ${input.lineageId} is a split, not a merge`);
       if (merge.edge_ids.length === 0) {
         throw new IdentityChangeRefusedError(
           `lineage ${input.lineageId} re-keyed one profile to its oldest anchor's id; there is no join to reverse`,
         );
       }
       if (merge.reverted_by !== null) {
-        throw new IdentityChangeRefusedError(`merge ${input.lineageId} was already reversed (lineage ${merge.reverted_by})`);
+        throw new IdentityChangeRefusedError(
+          `merge ${input.lineageId} was already reversed (lineage ${merge.reverted_by})`,
+        );
       }
       const edges = await tx.query<{ id: number; low_identifier: number; high_identifier: number }>(
         `UPDATE identity_edges SET retracted_at = now(), retraction_reason = $2
@@ -344,19 +384,19 @@ export class IdentityGraph {
         );
       }
       // The loser's own canonical identifier founds the split-off part, under a new id.
+      // Both sides live wherever later merges took them: seed with the endpoints' current profiles.
+      const current = await tx.query<{ customer_id: string }>(
+        'SELECT DISTINCT customer_id FROM identity_identifiers WHERE id = ANY($1::bigint[])',
+        [edges.flatMap((edge) => [edge.low_identifier, edge.high_identifier])],
+      );
       const loserCanonical = await tx.query<{ id: number; type: IdentifierType }>(
-        'SELECT id, type FROM identity_identifiers WHERE own_customer_id = $1',
-        [merge.loser],
+        'SELECT id, type FROM identity_identifiers WHERE customer_id = ANY($2::text[]) AND own_customer_id = $1',
+        [merge.loser, current.map((row) => row.customer_id)],
       );
       const fresh = new Map(
         loserCanonical
           .filter((row) => row.type !== 'customer_id')
           .map((row) => [row.id, `cus_${randomBytes(13).toString('hex')}`]),
-      );
-      // Both sides live wherever later merges took them: seed with the endpoints' current profiles.
-      const current = await tx.query<{ customer_id: string }>(
-        'SELECT DISTINCT customer_id FROM identity_identifiers WHERE id = ANY($1::bigint[])',
-        [edges.flatMap((edge) => [edge.low_identifier, edge.high_identifier])],
       );
       const book = new ProfileBook(this.options.vault);
       const result = await recomputeComponents(
@@ -403,7 +443,10 @@ export class IdentityGraph {
         );
         revertedBy = row.id;
       }
-      await tx.query('UPDATE identity_lineage SET reverted_by = $2 WHERE id = $1', [input.lineageId, revertedBy]);
+      await tx.query('UPDATE identity_lineage SET reverted_by = $2 WHERE id = $1', [
+        input.lineageId,
+        revertedBy,
+      ]);
       return result;
     });
   }

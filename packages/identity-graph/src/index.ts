@@ -4,8 +4,28 @@ export { IdentityGraph, IdentityChangeRefusedError, IdentityNotFoundError } from
 export type { IdentityGraphOptions, ProfileView, ProfileIdentifierView, LineageView } from './identity-graph';
 export { parseProfileReference, ProfileReferenceError, type ProfileReference } from './profile-reference';
 export type { IdentityRecord, ResolvedRecord, ResolutionResult } from './resolution/identity-resolver';
-export type { MergeNotice, SplitNotice, ChangeCause, RecomputeResult } from './resolution/component-recompute';
-export { solveComponents, type GraphNode, type GraphEdge, type EdgeKind, type SolvedComponents } from './resolution/component-solver';
-export { PROFILE_TRAITS, applyTraits, mergeTraits, type TraitName, type TraitValues, type TraitState } from './profiles/profile-traits';
+export type {
+  MergeNotice,
+  SplitNotice,
+  ChangeCause,
+  RecomputeResult,
+} from './resolution/component-recompute';
+export {
+  solveComponents,
+  type GraphNode,
+  type GraphEdge,
+  type EdgeKind,
+  type SolvedComponents,
+} from './resolution/component-solver';
+export {
+  PROFILE_TRAITS,
+  applyTraits,
+  mergeTraits,
+  type TraitName,
+  type TraitValues,
+  type TraitState,
+} from './profiles/profile-traits';
 export { traitsFromEvent } from './profiles/event-traits';
 export { MatchReview, type ReviewPair, type MatchRun } from './review/match-review';
+export * from './linking';
+export * from './bulk';

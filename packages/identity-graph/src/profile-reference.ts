@@ -28,9 +28,10 @@ export function parseProfileReference(reference: string): ProfileReference {
   const prefix = reference.slice(0, colon);
   const value = reference.slice(colon + 1);
   if (prefix.startsWith('member.') && prefix.length > 'member.'.length) {
-    return { type: 'member', scope: prefix.slice('member.'.length), value };
+    // Brand ids are lowercase slugs; events' brands are normalized the same way.
+    return { type: 'member', scope: prefix.slice('member.'.length).trim().toLowerCase(), value };
   }
-  const type = SIMPLE_TYPES[prefix];
+  const type = Object.hasOwn(SIMPLE_TYPES, prefix) ? SIMPLE_TYPES[prefix] : undefined;
   if (type === undefined) {
     throw new ProfileReferenceError(
       `unknown identifier type "${prefix}": use customer_id, email, phone, loyalty_card, anonymous_id, device_id or member.<brand>`,

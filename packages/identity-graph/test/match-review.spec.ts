@@ -2,7 +2,12 @@ import { STORE_DRIVERS } from '@tessera/store';
 import { IdentityChangeRefusedError, MatchReview } from '../src';
 import { openGraph, record, type GraphFixture } from './graph-fixture';
 
-const eleanor = { first_name: 'Eleanor', last_name: 'Whitfield', address: { postcode: 'LS6 2AB' }, date_of_birth: '1987-04-12' };
+const eleanor = {
+  first_name: 'Eleanor',
+  last_name: 'Whitfield',
+  address: { postcode: 'LS6 2AB' },
+  date_of_birth: '1987-04-12',
+};
 
 describe.each(STORE_DRIVERS)('probabilistic matching and the review queue on %s', (driver) => {
   let fixture: GraphFixture;
@@ -24,11 +29,15 @@ describe.each(STORE_DRIVERS)('probabilistic matching and the review queue on %s'
     );
     const run = await review.findProbableMatches([guest]);
     expect(run).toMatchObject({ compared: 1, queued: 0 });
-    expect(run.merges).toEqual([expect.objectContaining({ from: guest, to: member, rule: 'probabilistic: score 38.7 (fs-2026-11-1)' })]);
+    expect(run.merges).toEqual([
+      expect.objectContaining({ from: guest, to: member, rule: 'probabilistic: score 38.7 (fs-2026-11-1)' }),
+    ]);
     const edges = await fixture.store.query<{ kind: string; score: number; model_version: string }>(
       "SELECT kind, score, model_version FROM identity_edges WHERE kind = 'probabilistic'",
     );
-    expect(edges).toEqual([{ kind: 'probabilistic', score: expect.closeTo(38.7, 1), model_version: 'fs-2026-11-1' }]);
+    expect(edges).toEqual([
+      { kind: 'probabilistic', score: expect.closeTo(38.7, 1), model_version: 'fs-2026-11-1' },
+    ]);
     expect((await fixture.graph.getProfile('anonymous_id:showroom-guest-7'))?.customerId).toBe(member);
   });
 
@@ -38,7 +47,11 @@ describe.each(STORE_DRIVERS)('probabilistic matching and the review queue on %s'
     const run = await review.findProbableMatches([a, b]);
     expect(run).toEqual({ compared: 1, merges: [], queued: 1 });
     const [pending] = await review.listReviews({ status: 'pending' });
-    expect(pending).toMatchObject({ customerIds: [a, b].sort(), status: 'pending', modelVersion: 'fs-2026-11-1' });
+    expect(pending).toMatchObject({
+      customerIds: [a, b].sort(),
+      status: 'pending',
+      modelVersion: 'fs-2026-11-1',
+    });
     expect(pending.comparisons.map((comparison) => [comparison.field, comparison.level])).toEqual(
       expect.arrayContaining([
         ['firstName', 'exact'],
@@ -53,15 +66,20 @@ describe.each(STORE_DRIVERS)('probabilistic matching and the review queue on %s'
 
   it('queues a middling pair; approving writes a review edge and merges them', async () => {
     const a = await profile({ member_id: 'SD1', brand: 'sports-direct' }, eleanor);
-    const b = await profile({ email: 'elenor.w@example.com' }, { first_name: 'Elenor', last_name: 'Whitfield', address: { postcode: 'LS6 2AB' } });
+    const b = await profile(
+      { email: 'elenor.w@example.com' },
+      { first_name: 'Elenor', last_name: 'Whitfield', address: { postcode: 'LS6 2AB' } },
+    );
     expect(await review.findProbableMatches([b])).toEqual({ compared: 1, merges: [], queued: 1 });
     const [pending] = await review.listReviews();
     const decided = await review.decide(pending.id, 'approve', 'reviewer@tessera');
     expect(decided.review).toMatchObject({ status: 'approved', decidedBy: 'reviewer@tessera' });
-    expect(decided.merges).toEqual([expect.objectContaining({ from: b, to: a, rule: `review ${pending.id}: approved by reviewer@tessera` })]);
-    expect(await fixture.store.query("SELECT kind, actor FROM identity_edges WHERE kind = 'review'")).toEqual([
-      { kind: 'review', actor: 'reviewer@tessera' },
+    expect(decided.merges).toEqual([
+      expect.objectContaining({ from: b, to: a, rule: `review ${pending.id}: approved by reviewer@tessera` }),
     ]);
+    expect(await fixture.store.query("SELECT kind, actor FROM identity_edges WHERE kind = 'review'")).toEqual(
+      [{ kind: 'review', actor: 'reviewer@tessera' }],
+    );
     await expect(review.decide(pending.id, 'reject', 'someone')).rejects.toThrow(
       new IdentityChangeRefusedError(`review ${pending.id} was already approved by reviewer@tessera`),
     );
@@ -69,7 +87,10 @@ describe.each(STORE_DRIVERS)('probabilistic matching and the review queue on %s'
 
   it('rejecting blocks the pair: later events cannot join them', async () => {
     const a = await profile({ member_id: 'SD1', brand: 'sports-direct' }, eleanor);
-    const b = await profile({ email: 'elenor.w@example.com' }, { first_name: 'Elenor', last_name: 'Whitfield', address: { postcode: 'LS6 2AB' } });
+    const b = await profile(
+      { email: 'elenor.w@example.com' },
+      { first_name: 'Elenor', last_name: 'Whitfield', address: { postcode: 'LS6 2AB' } },
+    );
     await review.findProbableMatches([b]);
     const [pending] = await review.listReviews();
     await review.decide(pending.id, 'reject', 'reviewer@tessera');

@@ -11,10 +11,16 @@ describe.each(STORE_DRIVERS)('merging and reversing merges on %s', (driver) => {
   async function mergedPair() {
     const { graph } = fixture;
     const older = await graph.resolveIdentities([
-      record({ member_id: 'SD1', brand: 'sports-direct', email: 'ana@example.com' }, { eventTime: new Date('2024-01-01T00:00:00Z') }),
+      record(
+        { member_id: 'SD1', brand: 'sports-direct', email: 'ana@example.com' },
+        { eventTime: new Date('2024-01-01T00:00:00Z') },
+      ),
     ]);
     const newer = await graph.resolveIdentities([
-      record({ customer_id: 'C77', email: 'bruno@example.com' }, { eventTime: new Date('2025-01-01T00:00:00Z') }),
+      record(
+        { customer_id: 'C77', email: 'bruno@example.com' },
+        { eventTime: new Date('2025-01-01T00:00:00Z') },
+      ),
     ]);
     const joining = record(
       { email: 'ana@example.com', customer_id: 'C77' },
@@ -40,14 +46,24 @@ describe.each(STORE_DRIVERS)('merging and reversing merges on %s', (driver) => {
     const profile = await fixture.graph.getProfile('email:bruno@example.com');
     expect(profile?.customerId).toBe(older);
     expect(profile?.lineage).toEqual([
-      expect.objectContaining({ kind: 'merge', winner: older, loser: 'C77', eventId: 'wrong-link', edgeIds: [expect.any(Number)] }),
+      expect.objectContaining({
+        kind: 'merge',
+        winner: older,
+        loser: 'C77',
+        eventId: 'wrong-link',
+        edgeIds: [expect.any(Number)],
+      }),
     ]);
   });
 
   it('reverses a wrong merge, blocks the pair and does not re-merge when the old event is replayed', async () => {
     const { graph, store } = fixture;
     const { older, merged, joining } = await mergedPair();
-    const split = await graph.unmerge({ lineageId: merged.merges[0].lineageId, actor: 'ops@tessera', reason: 'two people' });
+    const split = await graph.unmerge({
+      lineageId: merged.merges[0].lineageId,
+      actor: 'ops@tessera',
+      reason: 'two people',
+    });
     expect(split.splits).toEqual([expect.objectContaining({ from: older })]);
     // C77 is a group customer id: it keeps its own id.
     expect((await graph.getProfile('email:bruno@example.com'))?.customerId).toBe('C77');
@@ -75,11 +91,28 @@ describe.each(STORE_DRIVERS)('merging and reversing merges on %s', (driver) => {
       record({ member_id: 'SD1', brand: 'sports-direct' }, { eventTime: new Date('2024-01-01T00:00:00Z') }),
     ]);
     const b = await graph.resolveIdentities([
-      record({ member_id: 'FL9', brand: 'flannels', phone: '07700 900456' }, { eventTime: new Date('2025-01-01T00:00:00Z') }),
+      record(
+        { member_id: 'FL9', brand: 'flannels', phone: '07700 900456' },
+        { eventTime: new Date('2025-01-01T00:00:00Z') },
+      ),
     ]);
-    const merged = await graph.merge({ customerIds: [a.records[0].customerId!, b.records[0].customerId!], actor: 'ops', reason: 'same person' });
-    expect(merged.merges).toEqual([expect.objectContaining({ from: b.records[0].customerId, to: a.records[0].customerId, rule: 'manual: same person' })]);
-    const split = await graph.unmerge({ lineageId: merged.merges[0].lineageId, actor: 'ops', reason: 'not the same' });
+    const merged = await graph.merge({
+      customerIds: [a.records[0].customerId!, b.records[0].customerId!],
+      actor: 'ops',
+      reason: 'same person',
+    });
+    expect(merged.merges).toEqual([
+      expect.objectContaining({
+        from: b.records[0].customerId,
+        to: a.records[0].customerId,
+        rule: 'manual: same person',
+      }),
+    ]);
+    const split = await graph.unmerge({
+      lineageId: merged.merges[0].lineageId,
+      actor: 'ops',
+      reason: 'not the same',
+    });
     const splitId = split.splits[0].to;
     expect(splitId).toMatch(/^cus_[0-9a-f]{26}$/);
     expect(splitId).not.toBe(b.records[0].customerId);
@@ -92,8 +125,16 @@ describe.each(STORE_DRIVERS)('merging and reversing merges on %s', (driver) => {
     const a = await graph.resolveIdentities([record({ member_id: 'SD1', brand: 'sports-direct' })]);
     const b = await graph.resolveIdentities([record({ member_id: 'SD2', brand: 'sports-direct' })]);
     await expect(
-      graph.merge({ customerIds: [a.records[0].customerId!, b.records[0].customerId!], actor: 'ops', reason: 'guess' }),
-    ).rejects.toThrow(new IdentityChangeRefusedError('anchor conflict: two different member.sports-direct values never merge'));
+      graph.merge({
+        customerIds: [a.records[0].customerId!, b.records[0].customerId!],
+        actor: 'ops',
+        reason: 'guess',
+      }),
+    ).rejects.toThrow(
+      new IdentityChangeRefusedError(
+        'anchor conflict: two different member.sports-direct values never merge',
+      ),
+    );
     expect(await store.query('SELECT id FROM identity_edges')).toEqual([]);
     expect(await store.query('SELECT id FROM identity_lineage')).toEqual([]);
   });

@@ -65,7 +65,10 @@ describe.each(STORE_DRIVERS)('the reference migration on %s', (driver) => {
       'SELECT reason, event_id FROM identity_rejected_edges',
     );
     expect(rejected).toEqual([
-      { reason: 'anchor conflict: two different member.sports-direct values never merge', event_id: expect.any(String) },
+      {
+        reason: 'anchor conflict: two different member.sports-direct values never merge',
+        event_id: expect.any(String),
+      },
     ]);
   });
 
@@ -79,13 +82,22 @@ describe.each(STORE_DRIVERS)('the reference migration on %s', (driver) => {
     ]);
     const dump = await dumpAsText(store);
     expect(dump).toContain('C9');
-    for (const secret of ['secret.person', 'example.org', '7700900123', '07700 900123', 'Secretia', 'Personne']) {
+    for (const secret of [
+      'secret.person',
+      'example.org',
+      '7700900123',
+      '07700 900123',
+      'Secretia',
+      'Personne',
+    ]) {
       expect(dump).not.toContain(secret);
     }
     const profile = await graph.getProfile('phone:+447700900123', { revealPii: true });
     expect(profile?.traits).toMatchObject({ first_name: 'Secretia', last_name: 'Personne' });
     const masked = await graph.getProfile('email:secret.person@example.org');
-    expect(masked?.identifiers.find((identifier) => identifier.type === 'email')?.value).toBe('s***@example.org');
+    expect(masked?.identifiers.find((identifier) => identifier.type === 'email')?.value).toBe(
+      's***@example.org',
+    );
     expect(masked?.traits.first_name).toBe('***');
   });
 });

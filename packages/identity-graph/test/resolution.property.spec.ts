@@ -7,7 +7,12 @@ import { emptyGraph, partition } from './graph-fixture';
 // A small universe makes collisions (shared emails, two member ids of one brand, placeholders) frequent.
 const memberIds = fc.constantFrom('SD1', 'SD2', 'SD3');
 const customerIds = fc.constantFrom('C1', 'C2');
-const emails = fc.constantFrom('ana@example.com', 'bruno@example.com', 'family@example.com', 'carla@example.com');
+const emails = fc.constantFrom(
+  'ana@example.com',
+  'bruno@example.com',
+  'family@example.com',
+  'carla@example.com',
+);
 const phones = fc.constantFrom('07700 900001', '07700 900002', '+44 7700 900003');
 const anonymousIds = fc.constantFrom('anon-1', 'anon-2', 'anon-3');
 const placeholders = {
@@ -30,26 +35,26 @@ const identifiers = fc
   .filter((value) => Object.keys(value).length > 0)
   .map((value) => (value.member_id === undefined ? value : { ...value, brand: 'sports-direct' }));
 
-const records = fc
-  .array(identifiers, { minLength: 1, maxLength: 8 })
-  .chain((list) =>
-    fc
-      .uniqueArray(fc.integer({ min: 0, max: 10_000 }), { minLength: list.length, maxLength: list.length })
-      .map((times) =>
-        list.map(
-          (value, index): IdentityRecord => ({
-            brand: 'sports-direct',
-            eventTime: new Date(Date.UTC(2025, 0, 1) + times[index] * 60_000),
-            eventSource: 'property',
-            eventId: `e${index}`,
-            identifiers: value,
-          }),
-        ),
-      ),
-  );
+const records = fc.array(identifiers, { minLength: 1, maxLength: 8 }).chain((list) =>
+  fc
+    .uniqueArray(fc.integer({ min: 0, max: 10_000 }), { minLength: list.length, maxLength: list.length })
+    .map((times) =>
+      list.map((value, index): IdentityRecord => ({
+        brand: 'sports-direct',
+        eventTime: new Date(Date.UTC(2025, 0, 1) + times[index] * 60_000),
+        eventSource: 'property',
+        eventId: `e${index}`,
+        identifiers: value,
+      })),
+    ),
+);
 
 /** Resolves records in batches of the given sizes, in the given order. */
-async function resolveInBatches(graph: IdentityGraph, ordered: IdentityRecord[], batchSizes: number[]): Promise<void> {
+async function resolveInBatches(
+  graph: IdentityGraph,
+  ordered: IdentityRecord[],
+  batchSizes: number[],
+): Promise<void> {
   let start = 0;
   let batch = 0;
   while (start < ordered.length) {

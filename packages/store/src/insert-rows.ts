@@ -40,7 +40,9 @@ export async function insertRows<Row = Record<string, unknown>>(
     (options.returning === undefined ? '' : ` RETURNING ${options.returning}`);
   if (options.columnTypes !== undefined) {
     if (options.columnTypes.length !== columns.length) {
-      throw new Error(`insertRows(${table}): ${options.columnTypes.length} column types for ${columns.length} columns`);
+      throw new Error(
+        `insertRows(${table}): ${options.columnTypes.length} column types for ${columns.length} columns`,
+      );
     }
     const arrays = columns.map((_, index) => rows.map((row) => row[index]));
     const unnested = options.columnTypes.map((type, index) => `$${index + 1}::${type}[]`).join(', ');

@@ -1,3 +1,6 @@
+// talisman ships no types; the reference carries our declarations to every project that compiles this file.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./talisman.d.ts" />
 import doubleMetaphone from 'talisman/phonetics/double-metaphone';
 
 /** The fields of a profile that probabilistic matching compares. */

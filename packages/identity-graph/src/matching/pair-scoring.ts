@@ -1,3 +1,6 @@
+// talisman ships no types; the reference carries our declarations to every project that compiles this file.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./talisman.d.ts" />
 import jaroWinkler from 'talisman/metrics/jaro-winkler';
 import {
   COMPARED_FIELDS,

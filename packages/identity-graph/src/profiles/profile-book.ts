@@ -1,7 +1,14 @@
 import type { PiiVault, SqlExecutor } from '@tessera/store';
 import { insertRows } from '@tessera/store';
 import { blockingKeys } from '../matching';
-import { applyTraits, emptyTraits, mergeTraits, partitionTraits, type TraitState, type TraitValues } from './profile-traits';
+import {
+  applyTraits,
+  emptyTraits,
+  mergeTraits,
+  partitionTraits,
+  type TraitState,
+  type TraitValues,
+} from './profile-traits';
 
 export const PII_TRAITS_CONTEXT = 'identity_profiles.pii_traits';
 

@@ -37,7 +37,7 @@ export function applyTraits(state: TraitState, update: TraitValues, eventTime: D
   const times = { ...state.times };
   const at = eventTime.toISOString();
   for (const [name, value] of Object.entries(update) as Array<[TraitName, unknown]>) {
-    if (value === undefined || !(name in PROFILE_TRAITS)) continue;
+    if (value === undefined || !Object.hasOwn(PROFILE_TRAITS, name)) continue;
     const { policy } = PROFILE_TRAITS[name];
     if (policy === 'latest') {
       if (times[name] === undefined || times[name] <= at) {
@@ -95,7 +95,8 @@ export function mergeTraits(a: TraitState, b: TraitState): TraitState {
         const key = `${name}.${brand}`;
         const fromA = (va as Record<string, unknown> | undefined)?.[brand];
         const fromB = (vb as Record<string, unknown> | undefined)?.[brand];
-        const aWins = fromB === undefined || (fromA !== undefined && (a.times[key] ?? '') >= (b.times[key] ?? ''));
+        const aWins =
+          fromB === undefined || (fromA !== undefined && (a.times[key] ?? '') >= (b.times[key] ?? ''));
         merged[brand] = aWins ? fromA : fromB;
         times[key] = (aWins ? a.times[key] : b.times[key]) as string;
       }

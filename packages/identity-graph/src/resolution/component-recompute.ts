@@ -78,13 +78,16 @@ export async function recomputeComponents(
 ): Promise<RecomputeResult> {
   const nodes = new Map<number, IdentifierRow>();
   for (const node of input.seedNodes ?? []) nodes.set(node.id, node);
-  for (const node of await identifiersOfCustomers(tx, [...new Set(input.seedCustomerIds)])) nodes.set(node.id, node);
+  for (const node of await identifiersOfCustomers(tx, [...new Set(input.seedCustomerIds)]))
+    nodes.set(node.id, node);
 
   const edges = new Map<number, EdgeRow>();
   const queried = new Set<number>();
   const regionCap = config.maxComponentSize * 20;
   for (let round = 0; round < MAX_EXPANSION_ROUNDS; round++) {
-    const toQuery = [...nodes.keys()].filter((id) => !queried.has(id) && nodes.get(id)!.quarantinedReason === null);
+    const toQuery = [...nodes.keys()].filter(
+      (id) => !queried.has(id) && nodes.get(id)!.quarantinedReason === null,
+    );
     if (toQuery.length === 0) break;
     toQuery.forEach((id) => queried.add(id));
     for (const edge of await activeEdgesTouching(tx, toQuery)) edges.set(edge.id, edge);
@@ -93,7 +96,9 @@ export async function recomputeComponents(
       .filter((id) => !nodes.has(id));
     if (outside.length === 0 || nodes.size >= regionCap) break;
     const neighbours = await identifiersByIds(tx, [...new Set(outside)]);
-    const neighbourComponents = await identifiersOfCustomers(tx, [...new Set(neighbours.map((n) => n.customerId))]);
+    const neighbourComponents = await identifiersOfCustomers(tx, [
+      ...new Set(neighbours.map((n) => n.customerId)),
+    ]);
     for (const node of [...neighbours, ...neighbourComponents]) nodes.set(node.id, node);
   }
   const blocked = await blockedPairsTouching(tx, [...nodes.keys()]);
@@ -103,7 +108,9 @@ export async function recomputeComponents(
     ownCustomerId: input.freshCustomerIds?.get(node.id) ?? node.ownCustomerId,
   }));
   const stored = new Map(
-    [...nodes.values()].filter((node) => node.quarantinedReason !== null).map((node) => [node.id, node.quarantinedReason!]),
+    [...nodes.values()]
+      .filter((node) => node.quarantinedReason !== null)
+      .map((node) => [node.id, node.quarantinedReason!]),
   );
   const solved = solveComponents(solverNodes, [...edges.values()], blocked, config, stored);
 
@@ -165,7 +172,30 @@ export async function recomputeComponents(
         });
       }
     } else {
-      const keeper = targets.has(oldId) ? oldId : [...targets].sort()[0];
+      // The part that kept the old profile's canonical identifier carries it on; if that part now has
+      // another id, the old profile is retired into it (a merge), and the other parts split off from it.
+      const canonical = [...nodes.values()].find((node) => !node.isNew && node.ownCustomerId === oldId);
+      const keeper = targets.has(oldId)
+        ? oldId
+        : canonical !== undefined
+          ? solved.customerIdOf.get(canonical.id)!
+          : [...targets].sort()[0];
+      if (keeper !== oldId && !after.has(oldId)) {
+        const wasOld = (node: IdentifierRow) => node.customerId === oldId && !node.isNew;
+        const crossing = [...solved.accepted].filter((edgeId) => {
+          const edge = edges.get(edgeId)!;
+          const [a, b] = [nodes.get(edge.low)!, nodes.get(edge.high)!];
+          const inKeeper = (node: IdentifierRow) => solved.customerIdOf.get(node.id) === keeper;
+          return inKeeper(a) && inKeeper(b) && wasOld(a) !== wasOld(b);
+        });
+        changes.push({
+          kind: 'merge',
+          winner: keeper,
+          loser: oldId,
+          edgeIds: crossing.sort((x, y) => x - y),
+          rule: crossing.length === 0 ? REKEY_RULE : input.cause.rule,
+        });
+      }
       for (const target of [...targets].sort()) {
         if (target !== keeper) {
           changes.push({ kind: 'split', winner: keeper, loser: target, edgeIds: [], rule: input.cause.rule });
@@ -196,7 +226,12 @@ export async function recomputeComponents(
       { returning: 'id', casts: { edge_ids: 'bigint[]' } },
     );
     changes.forEach((change, index) => {
-      const notice = { lineageId: lineage[index].id, from: change.loser, to: change.winner, rule: change.rule };
+      const notice = {
+        lineageId: lineage[index].id,
+        from: change.loser,
+        to: change.winner,
+        rule: change.rule,
+      };
       if (change.kind === 'merge') merges.push(notice);
       else splits.push({ ...notice, from: change.winner, to: change.loser });
     });
@@ -221,7 +256,8 @@ export async function recomputeComponents(
   }
 
   const rejected = new Map<number, string>();
-  for (const [edgeId, reason] of solved.rejected) if (input.newEdges?.has(edgeId)) rejected.set(edgeId, reason);
+  for (const [edgeId, reason] of solved.rejected)
+    if (input.newEdges?.has(edgeId)) rejected.set(edgeId, reason);
   if (rejected.size > 0) {
     await insertRows(
       tx,

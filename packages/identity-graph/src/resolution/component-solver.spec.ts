@@ -168,15 +168,27 @@ describe('solveComponents', () => {
       for (const node of [email, customer, member]) expect(idOf(result, node)).toBe(member.ownCustomerId);
     });
 
-    it('breaks a tie in first-seen time by priority (customer_id before member)', () => {
+    it('breaks a tie in first-seen time by priority, not by type name (member before loyalty_card)', () => {
       const g = new Graph();
+      const card = g.node('loyalty_card', 'L1', { firstSeen: 3 });
       const member = g.member('sports-direct', 'SD1', 3);
-      const customer = g.node('customer_id', 'C9', { firstSeen: 3 });
-      g.edge(member, customer);
+      g.edge(card, member);
 
       const result = g.solve();
 
-      expect(idOf(result, member)).toBe(customer.ownCustomerId);
+      expect(idOf(result, card)).toBe(member.ownCustomerId);
+    });
+
+    it('reads the priority from the node, so a configured priority decides the tie', () => {
+      const g = new Graph();
+      const card = g.node('loyalty_card', 'L1', { firstSeen: 3 });
+      const member = g.member('sports-direct', 'SD1', 3);
+      g.edge(card, member);
+      card.priority = 5;
+
+      const result = g.solve();
+
+      expect(idOf(result, member)).toBe(card.ownCustomerId);
     });
 
     it('breaks a tie in time and priority by the identifier key', () => {
@@ -197,14 +209,15 @@ describe('solveComponents', () => {
       const anon = g.node('anonymous_id', 'anon-1', { firstSeen: 2 });
       g.edge(email, phone);
       g.edge(email, anon);
-      const tiedEmail = g.node('email', 'bruno@example.com', { firstSeen: 4 });
+      // 'anonymous_id' sorts before 'phone', but the phone has the higher priority.
+      const tiedAnon = g.node('anonymous_id', 'anon-2', { firstSeen: 4 });
       const tiedPhone = g.node('phone', '+447700900002', { firstSeen: 4 });
-      g.edge(tiedPhone, tiedEmail);
+      g.edge(tiedPhone, tiedAnon);
 
       const result = g.solve();
 
       for (const node of [email, phone, anon]) expect(idOf(result, node)).toBe(phone.ownCustomerId);
-      expect(idOf(result, tiedPhone)).toBe(tiedEmail.ownCustomerId);
+      expect(idOf(result, tiedAnon)).toBe(tiedPhone.ownCustomerId);
     });
 
     it('compareCanonical orders anchors first, then time, priority and key', () => {

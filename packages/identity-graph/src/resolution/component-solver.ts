@@ -3,7 +3,14 @@ import type { IdentifierType, IdentityGraphConfig } from '../identifiers';
 export type EdgeKind = 'manual' | 'link' | 'review' | 'event' | 'bulk' | 'probabilistic';
 
 /** Explicit, human or member-proven edges are applied before inferred ones, so they win any conflict. */
-const KIND_RANK: Record<EdgeKind, number> = { manual: 0, link: 1, review: 2, event: 3, bulk: 4, probabilistic: 5 };
+const KIND_RANK: Record<EdgeKind, number> = {
+  manual: 0,
+  link: 1,
+  review: 2,
+  event: 3,
+  bulk: 4,
+  probabilistic: 5,
+};
 
 export interface GraphNode {
   id: number;
@@ -87,7 +94,8 @@ export function solveComponents(
   // Quarantine is sticky: the edges around a value only grow, so a value once quarantined stays so (an
   // operator can clear it) and its neighbourhood need not be reloaded each time it is seen.
   const quarantined = new Map([...alreadyQuarantined].filter(([id]) => byId.has(id)));
-  for (const [id, reason] of quarantine(byId, edges, config)) if (!quarantined.has(id)) quarantined.set(id, reason);
+  for (const [id, reason] of quarantine(byId, edges, config))
+    if (!quarantined.has(id)) quarantined.set(id, reason);
   const parent = new Map<number, number>();
   const components = new Map<number, Component>();
   for (const node of nodes) {
@@ -157,7 +165,9 @@ export function solveComponents(
 
   const customerIdOf = new Map<number, string>();
   for (const component of components.values()) {
-    const canonical = component.nodes.reduce((best, node) => (compareCanonical(node, best) < 0 ? node : best));
+    const canonical = component.nodes.reduce((best, node) =>
+      compareCanonical(node, best) < 0 ? node : best,
+    );
     for (const node of component.nodes) customerIdOf.set(node.id, canonical.ownCustomerId);
   }
   return { customerIdOf, accepted, rejected, quarantined };
@@ -186,9 +196,10 @@ function refusal(
   if (a.size + b.size > config.maxComponentSize) {
     return `component size cap: a profile may hold at most ${config.maxComponentSize} identifiers`;
   }
-  for (const [key, countA] of a.counts) {
-    const countB = b.counts.get(key);
-    if (countB === undefined) continue;
+  // Shared keys in a fixed order, so an edge that breaks two rules always reports the same one.
+  for (const key of [...a.counts.keys()].filter((candidate) => b.counts.has(candidate)).sort()) {
+    const countA = a.counts.get(key)!;
+    const countB = b.counts.get(key)!;
     const [type, scope] = key.split('\u0000') as [IdentifierType, string | undefined];
     const typeConfig = config.types[type];
     const total = typeConfig.maxPerProfileWindowDays

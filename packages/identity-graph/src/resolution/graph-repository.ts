@@ -50,7 +50,9 @@ const toIdentifier = (row: IdentifierDbRow): IdentifierRow => ({
   customerId: row.customer_id,
   quarantinedReason: row.quarantined_reason,
   encrypted:
-    row.value_ciphertext === null ? null : { ciphertext: row.value_ciphertext, keyId: row.value_key_id ?? '' },
+    row.value_ciphertext === null
+      ? null
+      : { ciphertext: row.value_ciphertext, keyId: row.value_key_id ?? '' },
   isNew: row.inserted === true,
 });
 
@@ -74,7 +76,8 @@ export class IdentifierKeys {
     let key = this.lookupKeys.get(cacheKey);
     if (key === undefined) {
       key = this.vault.blindIndex(identifier.type, identifier.value);
-      if (this.lookupKeys.size >= 100_000) this.lookupKeys.delete(this.lookupKeys.keys().next().value as string);
+      if (this.lookupKeys.size >= 100_000)
+        this.lookupKeys.delete(this.lookupKeys.keys().next().value as string);
       this.lookupKeys.set(cacheKey, key);
     }
     return key;
@@ -83,7 +86,10 @@ export class IdentifierKeys {
   /** The customer id a profile takes when this identifier is canonical: a group customer id is its own. */
   ownCustomerId(identifier: NormalizedIdentifier): string {
     if (identifier.type === 'customer_id') return identifier.value;
-    const digest = this.vault.blindIndex('customer-id', `${identifier.type}|${identifier.scope}|${identifier.value}`);
+    const digest = this.vault.blindIndex(
+      'customer-id',
+      `${identifier.type}|${identifier.scope}|${identifier.value}`,
+    );
     return `cus_${digest.slice(0, 26)}`;
   }
 
@@ -118,11 +124,15 @@ export async function upsertIdentifiers(
   vault: PiiVault,
   config: IdentityGraphConfig,
 ): Promise<Map<string, IdentifierRow>> {
-  const byKey = new Map<string, { identifier: NormalizedIdentifier; first: Date; last: Date; provisional?: string }>();
+  const byKey = new Map<
+    string,
+    { identifier: NormalizedIdentifier; first: Date; last: Date; provisional?: string }
+  >();
   for (const { identifier, seenAt, provisionalCustomerId } of sightings) {
     const key = keys.key(identifier);
     const known = byKey.get(key);
-    if (known === undefined) byKey.set(key, { identifier, first: seenAt, last: seenAt, provisional: provisionalCustomerId });
+    if (known === undefined)
+      byKey.set(key, { identifier, first: seenAt, last: seenAt, provisional: provisionalCustomerId });
     else {
       if (seenAt < known.first) known.first = seenAt;
       if (seenAt > known.last) known.last = seenAt;
@@ -130,7 +140,9 @@ export async function upsertIdentifiers(
   }
   const rows = [...byKey.values()].map(({ identifier, first, last, provisional }) => {
     const typeConfig = config.types[identifier.type];
-    const sealed = typeConfig.pii ? vault.encrypt(identifier.value, identifierContext(identifier.type)) : null;
+    const sealed = typeConfig.pii
+      ? vault.encrypt(identifier.value, identifierContext(identifier.type))
+      : null;
     const own = keys.ownCustomerId(identifier);
     return [
       identifier.type,
@@ -171,15 +183,32 @@ export async function upsertIdentifiers(
         last_seen_at = GREATEST(identity_identifiers.last_seen_at, EXCLUDED.last_seen_at)`,
       // Sealed values are not needed to resolve: leaving them out halves what comes back.
       returning: `${RESOLUTION_COLUMNS}, (xmax = 0) AS inserted`,
-      columnTypes: ['text', 'text', 'text', 'text', 'text', 'text', 'boolean', 'integer', 'timestamptz', 'timestamptz', 'text', 'text'],
+      columnTypes: [
+        'text',
+        'text',
+        'text',
+        'text',
+        'text',
+        'text',
+        'boolean',
+        'integer',
+        'timestamptz',
+        'timestamptz',
+        'text',
+        'text',
+      ],
     },
   );
   const result = new Map<string, IdentifierRow>();
-  for (const row of stored) result.set(`${row.type}\u0000${row.scope}\u0000${row.lookup_key}`, toIdentifier(row));
+  for (const row of stored)
+    result.set(`${row.type}\u0000${row.scope}\u0000${row.lookup_key}`, toIdentifier(row));
   return result;
 }
 
-export async function identifiersOfCustomers(tx: SqlExecutor, customerIds: string[]): Promise<IdentifierRow[]> {
+export async function identifiersOfCustomers(
+  tx: SqlExecutor,
+  customerIds: string[],
+): Promise<IdentifierRow[]> {
   if (customerIds.length === 0) return [];
   const rows = await tx.query<IdentifierDbRow>(
     `SELECT ${IDENTIFIER_COLUMNS} FROM identity_identifiers WHERE customer_id = ANY($1::text[])`,
@@ -278,7 +307,19 @@ const EDGE_COLUMNS = [
   'actor',
   'consent_reference',
 ];
-const EDGE_TYPES = ['bigint', 'bigint', 'text', 'timestamptz', 'text', 'text', 'float8', 'text', 'text', 'text', 'text'];
+const EDGE_TYPES = [
+  'bigint',
+  'bigint',
+  'text',
+  'timestamptz',
+  'text',
+  'text',
+  'float8',
+  'text',
+  'text',
+  'text',
+  'text',
+];
 
 /**
  * Appends edges in one statement: one row per identifier pair (a known pair only moves its event time

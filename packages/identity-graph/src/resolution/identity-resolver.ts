@@ -54,7 +54,11 @@ export async function resolveRecords(
 ): Promise<ResolutionResult> {
   const { config, keys, vault } = deps;
   const normalized = records.map((record) =>
-    normalizeIdentifiers(record.identifiers, { defaultCountry: deps.defaultCountry(record.brand), brand: record.brand }, config),
+    normalizeIdentifiers(
+      record.identifiers,
+      { defaultCountry: deps.defaultCountry(record.brand), brand: record.brand },
+      config,
+    ),
   );
   const sightings = normalized.flatMap((result, index) => {
     const provisionalCustomerId =

@@ -11,7 +11,11 @@ import {
 } from '../matching';
 import { ProfileBook } from '../profiles/profile-book';
 import type { MergeNotice } from '../resolution/component-recompute';
-import { identifierContext, identifiersOfCustomers, type IdentifierRow } from '../resolution/graph-repository';
+import {
+  identifierContext,
+  identifiersOfCustomers,
+  type IdentifierRow,
+} from '../resolution/graph-repository';
 
 export interface ReviewPair {
   id: number;
@@ -127,7 +131,8 @@ export class MatchReview {
               { rule: `probabilistic: score ${score.score.toFixed(1)} (${score.modelVersion})` },
             );
             run.merges.push(...result.merges);
-            if (result.customerIdOf.get(subject.canonical.id) === result.customerIdOf.get(other.canonical.id)) continue;
+            if (result.customerIdOf.get(subject.canonical.id) === result.customerIdOf.get(other.canonical.id))
+              continue;
           }
           await tx.query(
             `INSERT INTO identity_review_pairs (low_customer_id, high_customer_id, score, model_version, comparisons)
@@ -150,22 +155,44 @@ export class MatchReview {
   }
 
   /** A person's decision on a queued pair: approve merges them (a `review` edge), reject blocks the pair. */
-  decide(reviewId: number, decision: 'approve' | 'reject', actor: string): Promise<{ review: ReviewPair; merges: MergeNotice[] }> {
+  decide(
+    reviewId: number,
+    decision: 'approve' | 'reject',
+    actor: string,
+  ): Promise<{ review: ReviewPair; merges: MergeNotice[] }> {
     return this.graph.write(async (tx) => {
-      const [row] = await tx.query<ReviewDbRow>('SELECT * FROM identity_review_pairs WHERE id = $1 FOR UPDATE', [reviewId]);
+      const [row] = await tx.query<ReviewDbRow>(
+        'SELECT * FROM identity_review_pairs WHERE id = $1 FOR UPDATE',
+        [reviewId],
+      );
       if (row === undefined) throw new IdentityNotFoundError(`no review ${reviewId}`);
       if (row.status !== 'pending') {
-        throw new IdentityChangeRefusedError(`review ${reviewId} was already ${row.status} by ${row.decided_by}`);
+        throw new IdentityChangeRefusedError(
+          `review ${reviewId} was already ${row.status} by ${row.decided_by}`,
+        );
       }
-      const left = (await this.graph.resolveReference(tx, `customer_id:${row.low_customer_id}`)) ?? row.low_customer_id;
-      const right = (await this.graph.resolveReference(tx, `customer_id:${row.high_customer_id}`)) ?? row.high_customer_id;
+      const left =
+        (await this.graph.resolveReference(tx, `customer_id:${row.low_customer_id}`)) ?? row.low_customer_id;
+      const right =
+        (await this.graph.resolveReference(tx, `customer_id:${row.high_customer_id}`)) ??
+        row.high_customer_id;
       const a = await this.graph.canonicalIdentifier(tx, left);
       const b = await this.graph.canonicalIdentifier(tx, right);
       let merges: MergeNotice[] = [];
       if (decision === 'approve' && left !== right) {
         const result = await this.graph.connect(
           tx,
-          [{ a: a.id, b: b.id, kind: 'review', eventTime: this.graph.now(), actor, score: row.score, modelVersion: row.model_version }],
+          [
+            {
+              a: a.id,
+              b: b.id,
+              kind: 'review',
+              eventTime: this.graph.now(),
+              actor,
+              score: row.score,
+              modelVersion: row.model_version,
+            },
+          ],
           { rule: `review ${reviewId}: approved by ${actor}`, actor },
           [[a.id, b.id]],
         );
