@@ -24,7 +24,12 @@ import {
   type IdentifierRow,
   type NewEdge,
 } from './resolution/graph-repository';
-import { resolveRecords, type IdentityRecord, type ResolutionResult } from './resolution/identity-resolver';
+import {
+  prepareRecords,
+  resolvePrepared,
+  type IdentityRecord,
+  type ResolutionResult,
+} from './resolution/identity-resolver';
 
 export interface IdentityGraphOptions {
   store: Store;
@@ -125,17 +130,21 @@ export class IdentityGraph {
     });
   }
 
-  /** Resolves a batch of records to customer ids in one transaction (see `resolveRecords`). */
+  /**
+   * Resolves a batch of records to customer ids in one transaction (see `resolvePrepared`). The CPU work
+   * (normalizing, keying, sealing) happens before the write lock, so concurrent calls overlap it with the
+   * database work of the batch ahead.
+   */
   resolveIdentities(records: IdentityRecord[]): Promise<ResolutionResult> {
     if (records.length === 0) return Promise.resolve({ records: [], merges: [], splits: [] });
-    return this.write((tx) =>
-      resolveRecords(tx, records, {
-        vault: this.options.vault,
-        keys: this.keys,
-        config: this.config,
-        defaultCountry: (brand) => this.defaultCountry(brand),
-      }),
-    );
+    const deps = {
+      vault: this.options.vault,
+      keys: this.keys,
+      config: this.config,
+      defaultCountry: (brand: string) => this.defaultCountry(brand),
+    };
+    const batch = prepareRecords(records, deps);
+    return this.write((tx) => resolvePrepared(tx, batch, deps));
   }
 
   /** Finds the stored identifier a reference names (normalized the way events are). */

@@ -20,7 +20,8 @@ CREATE TABLE identity_identifiers (
   -- The profile (connected component) the identifier belongs to now.
   customer_id text NOT NULL,
   quarantined_reason text,
-  UNIQUE (type, scope, lookup_key)
+  -- lookup_key leads: it is nearly unique by itself, so a batch's lookups are index probes on it.
+  UNIQUE (lookup_key, type, scope)
 );
 CREATE INDEX identity_identifiers_customer ON identity_identifiers (customer_id);
 -- No index on hashed_lookup_key: only bulk merges read it, with one hash join per batch, and every

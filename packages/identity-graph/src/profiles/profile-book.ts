@@ -1,6 +1,7 @@
 import type { PiiVault, SqlExecutor } from '@tessera/store';
 import { insertRows } from '@tessera/store';
 import { blockingKeys } from '../matching';
+import { probeEach } from '../resolution/graph-repository';
 import {
   applyTraits,
   emptyTraits,
@@ -46,8 +47,11 @@ export class ProfileBook {
     const missing = [...new Set(customerIds)].filter((id) => !this.entries.has(id));
     if (missing.length === 0) return;
     const rows = await tx.query<ProfileDbRow>(
-      `SELECT customer_id, status, merged_into, version, traits, trait_times, pii_traits, pii_traits_key_id
-         FROM identity_profiles WHERE customer_id = ANY($1::text[])`,
+      probeEach(
+        'text',
+        `SELECT customer_id, status, merged_into, version, traits, trait_times, pii_traits, pii_traits_key_id
+           FROM identity_profiles WHERE customer_id = k.key`,
+      ),
       [missing],
     );
     for (const row of rows) {

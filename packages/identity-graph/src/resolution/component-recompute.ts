@@ -78,8 +78,10 @@ export async function recomputeComponents(
 ): Promise<RecomputeResult> {
   const nodes = new Map<number, IdentifierRow>();
   for (const node of input.seedNodes ?? []) nodes.set(node.id, node);
-  for (const node of await identifiersOfCustomers(tx, [...new Set(input.seedCustomerIds)]))
-    nodes.set(node.id, node);
+  for (const node of await identifiersOfCustomers(tx, [...new Set(input.seedCustomerIds)])) {
+    // A seed node read back keeps what the caller knows of it (that it was just created, say).
+    if (!nodes.has(node.id)) nodes.set(node.id, node);
+  }
 
   const edges = new Map<number, EdgeRow>();
   const queried = new Set<number>();
@@ -99,7 +101,8 @@ export async function recomputeComponents(
     const neighbourComponents = await identifiersOfCustomers(tx, [
       ...new Set(neighbours.map((n) => n.customerId)),
     ]);
-    for (const node of [...neighbours, ...neighbourComponents]) nodes.set(node.id, node);
+    for (const node of [...neighbours, ...neighbourComponents])
+      if (!nodes.has(node.id)) nodes.set(node.id, node);
   }
   const blocked = await blockedPairsTouching(tx, [...nodes.keys()]);
 

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { EncryptedValue, PiiVault, SqlExecutor } from '@tessera/store';
-import { insertRows } from '@tessera/store';
 import type { IdentifierType, IdentityGraphConfig, NormalizedIdentifier } from '../identifiers';
 import type { EdgeKind, GraphEdge, GraphNode } from './component-solver';
 
@@ -12,6 +11,8 @@ export interface IdentifierRow extends GraphNode {
   encrypted: EncryptedValue | null;
   /** Created by the statement that returned it. */
   isNew: boolean;
+  /** Its first-seen time moved earlier in the statement that returned it (the canonical id may change). */
+  firstSeenMoved?: boolean;
 }
 
 interface IdentifierDbRow {
@@ -36,6 +37,14 @@ const IDENTIFIER_COLUMNS =
 
 const RESOLUTION_COLUMNS =
   'id, type, scope, lookup_key, NULL AS value_ciphertext, NULL AS value_key_id, is_anchor, priority, first_seen_at, last_seen_at, own_customer_id, customer_id, quarantined_reason';
+
+/**
+ * Runs `select` (which refers to the key as `k.key`) once per element of the array parameter $1, as an
+ * index probe each: a plain `= ANY($1)` lets the planner pick a full scan while a table is young, and
+ * OFFSET 0 keeps the subquery from being flattened into a join it could scan for again.
+ */
+export const probeEach = (keyType: string, select: string): string =>
+  `SELECT p.* FROM unnest($1::${keyType}[]) AS k(key) CROSS JOIN LATERAL (${select} OFFSET 0) AS p`;
 
 const toIdentifier = (row: IdentifierDbRow): IdentifierRow => ({
   id: row.id,
@@ -114,16 +123,15 @@ export interface IdentifierSighting {
 }
 
 /**
- * Inserts new identifiers and widens the seen-times of known ones, in one statement per 65k parameters.
- * First-seen keeps the earliest event time whatever the arrival order (it decides the canonical id).
+ * The identifier rows of a batch, one per distinct identifier with its earliest and latest sighting: blind
+ * indexes computed and PII sealed. Pure CPU work, done before the graph's write lock is taken.
  */
-export async function upsertIdentifiers(
-  tx: SqlExecutor,
+export function prepareIdentifierRows(
   sightings: IdentifierSighting[],
   keys: IdentifierKeys,
   vault: PiiVault,
   config: IdentityGraphConfig,
-): Promise<Map<string, IdentifierRow>> {
+): unknown[][] {
   const byKey = new Map<
     string,
     { identifier: NormalizedIdentifier; first: Date; last: Date; provisional?: string }
@@ -138,7 +146,7 @@ export async function upsertIdentifiers(
       if (seenAt > known.last) known.last = seenAt;
     }
   }
-  const rows = [...byKey.values()].map(({ identifier, first, last, provisional }) => {
+  return [...byKey.values()].map(({ identifier, first, last, provisional }) => {
     const typeConfig = config.types[identifier.type];
     const sealed = typeConfig.pii
       ? vault.encrypt(identifier.value, identifierContext(identifier.type))
@@ -159,49 +167,104 @@ export async function upsertIdentifiers(
       provisional ?? own,
     ];
   });
-  const stored = await insertRows<IdentifierDbRow>(
-    tx,
-    'identity_identifiers',
-    [
-      'type',
-      'scope',
-      'lookup_key',
-      'hashed_lookup_key',
-      'value_ciphertext',
-      'value_key_id',
-      'is_anchor',
-      'priority',
-      'first_seen_at',
-      'last_seen_at',
-      'own_customer_id',
-      'customer_id',
-    ],
-    rows,
-    {
-      onConflict: `ON CONFLICT (type, scope, lookup_key) DO UPDATE SET
-        first_seen_at = LEAST(identity_identifiers.first_seen_at, EXCLUDED.first_seen_at),
-        last_seen_at = GREATEST(identity_identifiers.last_seen_at, EXCLUDED.last_seen_at)`,
-      // Sealed values are not needed to resolve: leaving them out halves what comes back.
-      returning: `${RESOLUTION_COLUMNS}, (xmax = 0) AS inserted`,
-      columnTypes: [
-        'text',
-        'text',
-        'text',
-        'text',
-        'text',
-        'text',
-        'boolean',
-        'integer',
-        'timestamptz',
-        'timestamptz',
-        'text',
-        'text',
-      ],
-    },
-  );
+}
+
+const IDENTIFIER_INPUT_COLUMNS = [
+  'type',
+  'scope',
+  'lookup_key',
+  'hashed_lookup_key',
+  'value_ciphertext',
+  'value_key_id',
+  'is_anchor',
+  'priority',
+  'first_seen_at',
+  'last_seen_at',
+  'own_customer_id',
+  'customer_id',
+];
+const IDENTIFIER_INPUT_TYPES = [
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'boolean',
+  'integer',
+  'timestamptz',
+  'timestamptz',
+  'text',
+  'text',
+];
+
+// Last-seen is kept to the day: rewriting a known identifier's row at every event would turn each sighting
+// of a known member into a write (a new row version and its index entries).
+const LAST_SEEN_RESOLUTION_MS = 86_400_000;
+
+/**
+ * Reads a batch's known identifiers, inserts the new ones and moves seen-times where needed: one query to
+ * read (index probes on the blind index), one insert when something is new, one update when a first-seen
+ * moved earlier (which can change a profile's canonical id; flagged `firstSeenMoved`) or a last-seen moved
+ * on by a day. A batch of known members seen recently writes nothing.
+ */
+export async function upsertIdentifiers(
+  tx: SqlExecutor,
+  rows: unknown[][],
+): Promise<Map<string, IdentifierRow>> {
+  const keyOf = (type: unknown, scope: unknown, lookupKey: unknown) =>
+    `${type}\u0000${scope}\u0000${lookupKey}`;
   const result = new Map<string, IdentifierRow>();
-  for (const row of stored)
-    result.set(`${row.type}\u0000${row.scope}\u0000${row.lookup_key}`, toIdentifier(row));
+  const stored = await tx.query<IdentifierDbRow>(
+    probeEach('text', `SELECT ${RESOLUTION_COLUMNS} FROM identity_identifiers WHERE lookup_key = k.key`),
+    [[...new Set(rows.map((row) => row[2]))]],
+  );
+  const known = new Map(stored.map((row) => [keyOf(row.type, row.scope, row.lookup_key), row]));
+  const fresh: unknown[][] = [];
+  const moved: Array<{ id: number; first: Date; last: Date }> = [];
+  for (const row of rows) {
+    const key = keyOf(row[0], row[1], row[2]);
+    const existing = known.get(key);
+    if (existing === undefined) {
+      fresh.push(row);
+      continue;
+    }
+    const [first, last] = [row[8] as Date, row[9] as Date];
+    const firstSeenMoved = first < existing.first_seen_at;
+    if (firstSeenMoved || last.getTime() > existing.last_seen_at.getTime() + LAST_SEEN_RESOLUTION_MS) {
+      moved.push({
+        id: existing.id,
+        first: firstSeenMoved ? first : existing.first_seen_at,
+        last: last > existing.last_seen_at ? last : existing.last_seen_at,
+      });
+    }
+    result.set(key, {
+      ...toIdentifier(existing),
+      firstSeenAt: firstSeenMoved ? first : existing.first_seen_at,
+      firstSeenMoved,
+    });
+  }
+  if (moved.length > 0) {
+    await tx.query(
+      `UPDATE identity_identifiers AS i SET first_seen_at = v.first, last_seen_at = v.last
+         FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) AS v(id, first, last)
+        WHERE i.id = v.id`,
+      [moved.map((entry) => entry.id), moved.map((entry) => entry.first), moved.map((entry) => entry.last)],
+    );
+  }
+  if (fresh.length > 0) {
+    // ON CONFLICT only guards against a writer outside the graph's lock; under it every row here is new.
+    const inserted = await tx.query<IdentifierDbRow>(
+      `INSERT INTO identity_identifiers (${IDENTIFIER_INPUT_COLUMNS.join(', ')})
+       SELECT * FROM unnest(${IDENTIFIER_INPUT_TYPES.map((type, index) => `$${index + 1}::${type}[]`).join(', ')})
+       ON CONFLICT (type, scope, lookup_key) DO UPDATE SET
+         first_seen_at = LEAST(identity_identifiers.first_seen_at, EXCLUDED.first_seen_at),
+         last_seen_at = GREATEST(identity_identifiers.last_seen_at, EXCLUDED.last_seen_at)
+       RETURNING ${RESOLUTION_COLUMNS}, (xmax = 0) AS inserted`,
+      IDENTIFIER_INPUT_COLUMNS.map((_, index) => fresh.map((row) => row[index])),
+    );
+    for (const row of inserted) result.set(keyOf(row.type, row.scope, row.lookup_key), toIdentifier(row));
+  }
   return result;
 }
 
@@ -211,7 +274,7 @@ export async function identifiersOfCustomers(
 ): Promise<IdentifierRow[]> {
   if (customerIds.length === 0) return [];
   const rows = await tx.query<IdentifierDbRow>(
-    `SELECT ${IDENTIFIER_COLUMNS} FROM identity_identifiers WHERE customer_id = ANY($1::text[])`,
+    probeEach('text', `SELECT ${IDENTIFIER_COLUMNS} FROM identity_identifiers WHERE customer_id = k.key`),
     [customerIds],
   );
   return rows.map(toIdentifier);
@@ -220,7 +283,7 @@ export async function identifiersOfCustomers(
 export async function identifiersByIds(tx: SqlExecutor, ids: number[]): Promise<IdentifierRow[]> {
   if (ids.length === 0) return [];
   const rows = await tx.query<IdentifierDbRow>(
-    `SELECT ${IDENTIFIER_COLUMNS} FROM identity_identifiers WHERE id = ANY($1::bigint[])`,
+    probeEach('bigint', `SELECT ${IDENTIFIER_COLUMNS} FROM identity_identifiers WHERE id = k.key`),
     [ids],
   );
   return rows.map(toIdentifier);
@@ -253,8 +316,17 @@ export async function activeEdgesTouching(tx: SqlExecutor, identifierIds: number
     event_time: Date;
     batch_id: string | null;
   }>(
-    `SELECT id, low_identifier, high_identifier, kind, event_time, batch_id FROM identity_edges
-      WHERE retracted_at IS NULL AND (low_identifier = ANY($1::bigint[]) OR high_identifier = ANY($1::bigint[]))`,
+    `${probeEach(
+      'bigint',
+      `SELECT id, low_identifier, high_identifier, kind, event_time, batch_id FROM identity_edges
+        WHERE retracted_at IS NULL AND low_identifier = k.key`,
+    )}
+     UNION
+     ${probeEach(
+       'bigint',
+       `SELECT id, low_identifier, high_identifier, kind, event_time, batch_id FROM identity_edges
+         WHERE retracted_at IS NULL AND high_identifier = k.key`,
+     )}`,
     [identifierIds],
   );
   return rows.map((row) => ({

@@ -8,8 +8,19 @@ import {
 } from '../identifiers';
 import { ProfileBook } from '../profiles/profile-book';
 import type { TraitValues } from '../profiles/profile-traits';
-import { recomputeComponents, type MergeNotice, type SplitNotice } from './component-recompute';
-import { appendEdges, upsertIdentifiers, type IdentifierKeys } from './graph-repository';
+import {
+  recomputeComponents,
+  type MergeNotice,
+  type RecomputeResult,
+  type SplitNotice,
+} from './component-recompute';
+import {
+  appendEdges,
+  blockedPairsTouching,
+  prepareIdentifierRows,
+  upsertIdentifiers,
+  type IdentifierKeys,
+} from './graph-repository';
 
 /** One record to resolve: an event's identifiers, when and where it happened, and what it says. */
 export interface IdentityRecord {
@@ -42,16 +53,18 @@ export interface ResolverDependencies {
   defaultCountry: (brand: string) => string;
 }
 
+/** A batch with its CPU work done: identifiers normalized, keyed and sealed, ready for the database. */
+export interface PreparedBatch {
+  records: IdentityRecord[];
+  normalized: Array<ReturnType<typeof normalizeIdentifiers>>;
+  identifierRows: unknown[][];
+}
+
 /**
- * Resolves a batch of records to customer ids, set-based: the batch's identifiers are upserted in one
- * statement, its edges appended in one, the components around them recomputed from the edge log, and the
- * profiles (traits included) written back in one — a handful of round trips whatever the batch size.
+ * Normalizes, keys and seals a batch's identifiers. Pure CPU work that needs neither the database nor the
+ * graph's write lock, so a batch can be prepared while the previous one is being written.
  */
-export async function resolveRecords(
-  tx: SqlExecutor,
-  records: IdentityRecord[],
-  deps: ResolverDependencies,
-): Promise<ResolutionResult> {
+export function prepareRecords(records: IdentityRecord[], deps: ResolverDependencies): PreparedBatch {
   const { config, keys, vault } = deps;
   const normalized = records.map((record) =>
     normalizeIdentifiers(
@@ -69,7 +82,22 @@ export async function resolveRecords(
       provisionalCustomerId,
     }));
   });
-  const rows = await upsertIdentifiers(tx, sightings, keys, vault, config);
+  return { records, normalized, identifierRows: prepareIdentifierRows(sightings, keys, vault, config) };
+}
+
+/**
+ * Resolves a prepared batch to customer ids, set-based: the batch's identifiers are upserted in one
+ * statement, its edges appended in one, the components around them recomputed from the edge log, and the
+ * profiles (traits included) written back in one — a handful of round trips whatever the batch size.
+ */
+export async function resolvePrepared(
+  tx: SqlExecutor,
+  batch: PreparedBatch,
+  deps: ResolverDependencies,
+): Promise<ResolutionResult> {
+  const { config, keys, vault } = deps;
+  const { records, normalized } = batch;
+  const rows = await upsertIdentifiers(tx, batch.identifierRows);
   const rowOf = (identifier: NormalizedIdentifier) => rows.get(keys.key(identifier))!;
 
   // Each record links its identifiers to its strongest one (a star): n − 1 edges, not n².
@@ -96,22 +124,58 @@ export async function resolveRecords(
 
   const book = new ProfileBook(vault);
   const seedNodes = [...rows.values()];
-  const first = records.find((record) => record.eventId !== undefined);
-  const recomputed = await recomputeComponents(
-    tx,
-    {
-      seedCustomerIds: seedNodes.filter((node) => !node.isNew).map((node) => node.customerId),
-      seedNodes,
-      newEdges: origins,
-      cause: {
-        rule: 'deterministic: shared identifier',
-        eventSource: records.length === 1 ? first?.eventSource : null,
-        eventId: records.length === 1 ? first?.eventId : null,
-      },
-    },
-    book,
-    config,
+  // Components can only change around new identifiers, new (or earlier) edges and identifiers seen
+  // earlier than before; a batch of known members with known links skips the recompute altogether.
+  const byId = new Map(seedNodes.map((node) => [node.id, node]));
+  const fresh = seedNodes.filter((node) => node.isNew);
+  const touched = new Set(
+    seedNodes.filter((node) => !node.isNew && node.firstSeenMoved).map((node) => node.customerId),
   );
+  for (const pair of written.keys()) {
+    for (const id of pair.split(':')) {
+      const node = byId.get(Number(id));
+      if (node !== undefined && !node.isNew) touched.add(node.customerId);
+    }
+  }
+  const first = records.find((record) => record.eventId !== undefined);
+  const customerIdOf = new Map(seedNodes.map((node) => [node.id, node.customerId]));
+  let outcome: Pick<RecomputeResult, 'merges' | 'splits' | 'rejected' | 'blocked'> = {
+    merges: [],
+    splits: [],
+    rejected: new Map(),
+    blocked: new Set(),
+  };
+  if (fresh.length > 0 || touched.size > 0 || written.size > 0) {
+    const recomputed = await recomputeComponents(
+      tx,
+      {
+        seedCustomerIds: [...touched],
+        seedNodes: fresh,
+        newEdges: origins,
+        cause: {
+          rule: 'deterministic: shared identifier',
+          eventSource: records.length === 1 ? first?.eventSource : null,
+          eventId: records.length === 1 ? first?.eventId : null,
+        },
+      },
+      book,
+      config,
+    );
+    for (const [id, customerId] of recomputed.customerIdOf) customerIdOf.set(id, customerId);
+    outcome = recomputed;
+  }
+  const recomputed = { ...outcome, customerIdOf };
+  const apart = normalized.flatMap((result) =>
+    result.identifiers.filter(
+      (identifier) =>
+        customerIdOf.get(rowOf(identifier).id) !== customerIdOf.get(rowOf(result.identifiers[0]).id),
+    ),
+  );
+  if (apart.length > 0 && fresh.length === 0 && touched.size === 0 && written.size === 0) {
+    // Skipped the recompute, yet some identifiers stay apart: say whether a block is why.
+    const ids = apart.map((identifier) => rowOf(identifier).id);
+    for (const [low, high] of await blockedPairsTouching(tx, ids)) recomputed.blocked.add(`${low}:${high}`);
+  }
 
   const pendingTraits: Array<{ customerId: string; traits: TraitValues; eventTime: Date }> = [];
   const resolved = normalized.map((result, index): ResolvedRecord => {
