@@ -6,11 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { IdentityGraph, type IdentityRecord } from '@tessera/identity-graph';
 import { openScratchStore, PiiVault, STORE_DRIVERS, type StoreDriver } from '@tessera/store';
-import { REPO_ROOT } from '../support/tessera-process';
+import { BENCHMARKS_DOC, writeBenchmarkSection } from './benchmark-report';
 
 const BATCH = 500;
 const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -190,11 +188,8 @@ async function main(): Promise<void> {
     ...rows,
     '<!-- identity:end -->',
   ].join('\n');
-  const docPath = join(REPO_ROOT, 'docs', 'benchmarks.md');
-  const doc = readFileSync(docPath, 'utf8');
-  if (!doc.includes('<!-- identity:begin')) throw new Error('docs/benchmarks.md has no identity markers');
-  writeFileSync(docPath, doc.replace(/<!-- identity:begin[\s\S]*?<!-- identity:end -->/, section));
-  process.stdout.write(`\n${section}\n\nwrote ${docPath}\n`);
+  await writeBenchmarkSection('identity', section);
+  process.stdout.write(`\n${section}\n\nwrote ${BENCHMARKS_DOC}\n`);
   if (missed) process.exitCode = 1;
 }
 

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import { cpus, totalmem } from 'node:os';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import Redis from 'ioredis';
 import { newWebhookSecret } from '@tessera/runtime';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { REPO_ROOT, startTessera } from '../support/tessera-process';
+import { BENCHMARKS_DOC, writeBenchmarkSection } from './benchmark-report';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number);
@@ -219,10 +220,8 @@ async function main(): Promise<void> {
       ...rows,
       '<!-- ingest:end -->',
     ].join('\n');
-    const docPath = join(REPO_ROOT, 'docs', 'benchmarks.md');
-    const doc = readFileSync(docPath, 'utf8');
-    writeFileSync(docPath, doc.replace(/<!-- ingest:begin[\s\S]*?<!-- ingest:end -->/, section));
-    process.stdout.write(`\n${section}\n\nwrote ${docPath}\n`);
+    await writeBenchmarkSection('ingest', section);
+    process.stdout.write(`\n${section}\n\nwrote ${BENCHMARKS_DOC}\n`);
     if (failures > 0) process.exitCode = 1;
   } finally {
     await tessera.stop();
