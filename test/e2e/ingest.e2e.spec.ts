@@ -123,8 +123,9 @@ describe('ingest, end to end', () => {
     expect(catalog.types).toHaveLength(16);
     expect(await (await fetch(`${tessera.baseUrl}/readyz`)).json()).toEqual({
       status: 'ready',
-      checks: { redis: 'up' },
+      checks: { redis: 'up', store: 'up' },
     });
+    expect(tessera.output()).toMatch(/store of record\s+PGlite in \S+pglite\n/);
     for (const path of ['/v1/sources/{sourceId}/events', '/v1/catalog', '/healthz', '/readyz', '/metrics']) {
       expect(tessera.output()).toContain(`${tessera.baseUrl}${path}`);
     }

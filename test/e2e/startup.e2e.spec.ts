@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
+import { PostgresStore, TEST_POSTGRES_URL } from '@tessera/store';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { REPO_ROOT, runTesseraExpectingFailure, startTessera } from '../support/tessera-process';
 
@@ -26,6 +27,11 @@ describe('start-up', () => {
       'tessera: cannot start: TESSERA_WORKSPACE_FILE: cannot read /nonexistent/workspace.json (ENOENT)',
     ],
     [
+      'DATABASE_URL (nothing answers)',
+      { DATABASE_URL: 'postgres://tessera:s3cret-pw@127.0.0.1:1/tessera' },
+      'tessera: cannot start: DATABASE_URL: cannot open the store (PostgreSQL at postgres://tessera:***@127.0.0.1:1/tessera): ECONNREFUSED',
+    ],
+    [
       'TESSERA_MASTER_KEY in production',
       { NODE_ENV: 'production' },
       'tessera: cannot start: TESSERA_MASTER_KEY: is required when NODE_ENV=production',
@@ -40,6 +46,7 @@ describe('start-up', () => {
       });
       expect(result.code).toBe(1);
       expect(result.output).toContain(message);
+      expect(result.output).not.toContain('s3cret-pw');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -82,6 +89,44 @@ describe('start-up', () => {
       expect(readFileSync(join(dataDir, 'master.key'), 'utf8')).toBe(masterKey);
       expect(await second.stop()).toBe(0);
     } finally {
+      await deleteKeysWithPrefix(redis, prefix);
+      await redis.quit();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('on DATABASE_URL it migrates that PostgreSQL database and reports it ready', async () => {
+    const name = `tessera_start_${process.pid}_${Date.now()}`;
+    const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = new URL(TEST_POSTGRES_URL);
+    url.pathname = `/${name}`;
+    const dataDir = mkdtempSync(join(tmpdir(), 'tessera-start-'));
+    const prefix = uniqueRedisPrefix();
+    const tessera = await startTessera({
+      DATABASE_URL: url.toString(),
+      TESSERA_DATA_DIR: dataDir,
+      TESSERA_REDIS_PREFIX: prefix,
+      REDIS_URL: TEST_REDIS_URL,
+      TESSERA_DEMO: 'off',
+    });
+    const store = new PostgresStore(url.toString(), { maxConnections: 1 });
+    try {
+      const ready = await fetch(`${tessera.baseUrl}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready', checks: { redis: 'up', store: 'up' } });
+      const migrations = await store.query<{ name: string }>(
+        'SELECT name FROM schema_migrations ORDER BY version',
+      );
+      expect(migrations.map((row) => row.name)).toEqual(['identity_graph']);
+      // The embedded store was not created: the data folder holds no PGlite.
+      expect(() => statSync(join(dataDir, 'pglite'))).toThrow();
+    } finally {
+      expect(await tessera.stop()).toBe(0);
+      await store.close();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.close();
+      const redis = new Redis(TEST_REDIS_URL);
       await deleteKeysWithPrefix(redis, prefix);
       await redis.quit();
       rmSync(dataDir, { recursive: true, force: true });

@@ -419,8 +419,25 @@ describe('POST /v1/sources/{sourceId}/events', () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
     expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({
       status: 'ready',
-      checks: { redis: 'up' },
+      checks: { redis: 'up', store: 'up' },
     });
+  });
+});
+
+describe('when the store of record is away', () => {
+  it('/readyz answers 503 and names the store', async () => {
+    const t = await createTestRuntime();
+    const app = await createHttpApp(t.runtime, [IngestModule]);
+    await app.init();
+    try {
+      await t.runtime.store.close();
+      const ready = await app.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toEqual({ status: 'not_ready', checks: { redis: 'up', store: 'down' } });
+    } finally {
+      await app.close();
+      await t.cleanup();
+    }
   });
 });
 
@@ -478,7 +495,7 @@ describe('when the queue cannot take events', () => {
       expectUnavailable(response, 'the event queue is unavailable; retry later');
       const ready = await app.inject({ method: 'GET', url: '/readyz' });
       expect(ready.statusCode).toBe(503);
-      expect(ready.json()).toEqual({ status: 'not_ready', checks: { redis: 'down' } });
+      expect(ready.json()).toEqual({ status: 'not_ready', checks: { redis: 'down', store: 'up' } });
     } finally {
       await app.close();
       await t.cleanup();

@@ -1,5 +1,5 @@
 export { createHttpApp } from './http-app';
 export { PinoNestLogger } from './pino-nest-logger';
 export { PlatformModule } from './platform.module';
-export { METRICS_REGISTRY, REDIS, RUNTIME } from './platform-tokens';
+export { METRICS_REGISTRY, REDIS, RUNTIME, STORE } from './platform-tokens';
 export { runProcess, type ProcessDefinition } from './run-process';

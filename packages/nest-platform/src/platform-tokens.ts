@@ -2,3 +2,5 @@
 export const RUNTIME = Symbol('TesseraRuntime');
 export const REDIS = Symbol('Redis');
 export const METRICS_REGISTRY = Symbol('MetricsRegistry');
+/** The store of record (`Store` from @tessera/store), opened and migrated at boot. */
+export const STORE = Symbol('STORE');

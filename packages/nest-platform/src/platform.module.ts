@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { TesseraRuntime } from '@tessera/runtime';
 import { OperationsController } from './operations.controller';
-import { METRICS_REGISTRY, REDIS, RUNTIME } from './platform-tokens';
+import { METRICS_REGISTRY, REDIS, RUNTIME, STORE } from './platform-tokens';
 
 class PlatformShutdown implements OnApplicationShutdown {
   constructor(
@@ -15,16 +15,21 @@ class PlatformShutdown implements OnApplicationShutdown {
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
     else this.redis.disconnect();
     await this.runtime.redis.stop?.();
+    await this.runtime.store.close().catch(() => undefined);
   }
 }
 
-/** What every Tessera process shares: the runtime, one Redis connection, the metrics registry, health. */
+/**
+ * What every Tessera process shares: the runtime, one Redis connection, the store of record, the metrics
+ * registry, health.
+ */
 @Global()
 @Module({})
 export class PlatformModule {
   static forRoot(runtime: TesseraRuntime): DynamicModule {
     const providers = [
       { provide: RUNTIME, useValue: runtime },
+      { provide: STORE, useValue: runtime.store },
       {
         provide: REDIS,
         // Producers fail fast when Redis is away (the intake answers 503) instead of queueing commands.
@@ -57,7 +62,7 @@ export class PlatformModule {
       module: PlatformModule,
       controllers: [OperationsController],
       providers,
-      exports: [RUNTIME, REDIS, METRICS_REGISTRY],
+      exports: [RUNTIME, REDIS, METRICS_REGISTRY, STORE],
     };
   }
 }

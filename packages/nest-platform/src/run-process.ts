@@ -35,7 +35,9 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
       process.exit(1);
     }, 25_000);
     force.unref();
-    const closed = started.app?.close() ?? started.runtime?.redis.stop?.() ?? Promise.resolve();
+    const closed =
+      started.app?.close() ??
+      Promise.all([started.runtime?.redis.stop?.(), started.runtime?.store.close()]).then(() => undefined);
     closed.then(
       () => process.exit(0),
       (error: unknown) => {
@@ -76,6 +78,7 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
   const port = typeof address === 'object' && address !== null ? address.port : settings.port;
   const base = `http://${settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host}:${port}`;
   const lines = definition.paths(runtime).map(([label, path]) => `  ${label.padEnd(22)} ${base}${path}`);
+  lines.push(`  ${'store of record'.padEnd(22)} ${runtime.storeLocation}`);
   if (runtime.demoCredentialsFile !== undefined)
     lines.push(`  ${'demo credentials'.padEnd(22)} ${runtime.demoCredentialsFile}`);
   logger.info({ url: base, process: definition.name }, `${definition.name} is listening on ${base}`);

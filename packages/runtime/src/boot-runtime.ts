@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MigrationError, openStore, type Store } from '@tessera/store';
 import { createLogger, type Logger } from './logger';
 import { resolveMasterKey } from './master-key';
 import { connectOrStartRedis, type RedisEndpoint } from './private-redis';
-import { loadSettings, type Settings } from './settings';
+import { ConfigurationError, loadSettings, type Settings } from './settings';
 import { ensureDemoWorkspace } from './demo-workspace';
 import { loadWorkspaceFile, mergeWorkspaces, type WorkspaceDefinition } from './workspace-file';
 
@@ -13,6 +15,10 @@ export interface TesseraRuntime {
   masterKey: Buffer;
   workspace: WorkspaceDefinition;
   redis: RedisEndpoint;
+  /** The store of record, migrated: PostgreSQL on DATABASE_URL, or PGlite in the data folder. */
+  store: Store;
+  /** Where the store lives, for people: `PGlite in …` or `PostgreSQL at …` (no password). */
+  storeLocation: string;
   /** Where the demo workspace's credentials were written, on an embedded start. */
   demoCredentialsFile?: string;
 }
@@ -23,8 +29,8 @@ export interface BootOptions {
 }
 
 /**
- * Validates the configuration, prepares the data folder, the master key, the workspace (file + demo)
- * and Redis. Any bad setting throws a ConfigurationError naming it.
+ * Validates the configuration, prepares the data folder, the master key, the workspace (file + demo), the
+ * store of record (migrated) and Redis. Any bad setting throws a ConfigurationError naming it.
  */
 export async function bootRuntime(options: BootOptions = {}): Promise<TesseraRuntime> {
   const env = options.env ?? process.env;
@@ -47,6 +53,52 @@ export async function bootRuntime(options: BootOptions = {}): Promise<TesseraRun
   if (settings.workspaceFile !== undefined) layers.push(loadWorkspaceFile(settings.workspaceFile));
   const workspace = mergeWorkspaces(...layers);
 
-  const redis = await connectOrStartRedis(settings, logger);
-  return { settings, logger, masterKey: master.key, workspace, redis, demoCredentialsFile };
+  const { store, where: storeLocation } = await openConfiguredStore(settings, logger);
+  let redis: RedisEndpoint;
+  try {
+    redis = await connectOrStartRedis(settings, logger);
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  return {
+    settings,
+    logger,
+    masterKey: master.key,
+    workspace,
+    redis,
+    store,
+    storeLocation,
+    demoCredentialsFile,
+  };
+}
+
+/** A connection string fit for a log line or an error message: no password. */
+export function redactDatabaseUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.toString();
+}
+
+async function openConfiguredStore(
+  settings: Settings,
+  logger: Logger,
+): Promise<{ store: Store; where: string }> {
+  const where =
+    settings.databaseUrl === undefined
+      ? `PGlite in ${join(settings.dataDir, 'pglite')}`
+      : `PostgreSQL at ${redactDatabaseUrl(settings.databaseUrl)}`;
+  const setting = settings.databaseUrl === undefined ? 'TESSERA_DATA_DIR' : 'DATABASE_URL';
+  try {
+    const store = await openStore({ databaseUrl: settings.databaseUrl, dataDir: settings.dataDir });
+    logger.info({ store: where }, `store of record: ${where}`);
+    return { store, where };
+  } catch (error) {
+    if (error instanceof MigrationError) throw new ConfigurationError(setting, error.message);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigurationError(
+      setting,
+      `cannot open the store (${where}): ${code ?? (error as Error).message}`,
+    );
+  }
 }

@@ -1,4 +1,4 @@
-export { bootRuntime, type BootOptions, type TesseraRuntime } from './boot-runtime';
+export { bootRuntime, redactDatabaseUrl, type BootOptions, type TesseraRuntime } from './boot-runtime';
 export { ConfigurationError, loadSettings, LOG_LEVELS, type LogLevel, type Settings } from './settings';
 export {
   loadWorkspaceFile,

@@ -31,7 +31,13 @@ export class PostgresStore implements Store {
   private readonly executor: SqlExecutor;
 
   constructor(connectionString: string, options: { maxConnections?: number } = {}) {
-    this.pool = new Pool({ connectionString, max: options.maxConnections ?? 10, types: typeParsers });
+    this.pool = new Pool({
+      connectionString,
+      max: options.maxConnections ?? 10,
+      types: typeParsers,
+      // An unreachable host fails start-up in seconds rather than hanging it.
+      connectionTimeoutMillis: 5_000,
+    });
     // An idle client that loses its server must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
     this.executor = executor(this.pool);

@@ -67,6 +67,8 @@ export async function createTestRuntime(
     async cleanup() {
       await deleteKeysWithPrefix(redis, prefix);
       await redis.quit();
+      // The app's shutdown usually closed it already; closing twice is harmless here.
+      await runtime.store.close().catch(() => undefined);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
