@@ -8,4 +8,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
   setupFiles: ['reflect-metadata'],
+  // Medium and end-to-end tests start real things (PGlite's initdb, a Tessera process) on a shared
+  // 2-core machine while other projects' suites run beside them: 5 s is too tight for a hook there.
+  testTimeout: 30_000,
 };
