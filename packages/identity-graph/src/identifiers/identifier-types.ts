@@ -1,3 +1,4 @@
+import type { MemberIdentifiers } from '@tessera/events';
 export type IdentifierType =
   'customer_id' | 'member' | 'loyalty_card' | 'email' | 'phone' | 'device_id' | 'anonymous_id';
 
@@ -105,20 +106,15 @@ export const DEFAULT_IDENTITY_CONFIG: IdentityGraphConfig = deepFreeze({
   maxComponentSize: 100,
 });
 
-/** What an event's data carries, by the event catalog's field names. */
-export interface RawIdentifiers {
-  customer_id?: string;
-  email?: string;
-  phone?: string;
-  /** Scoped by `brand`. */
-  member_id?: string;
-  brand?: string;
-  loyalty_card?: string;
-  anonymous_id?: string;
+/**
+ * What an event's data carries: the catalog's member identifiers (generated from its schema), plus a
+ * device id (for sources mapped in by plugins) and source ids per brand (`profile.updated`), each of which
+ * becomes a `member` identifier scoped by that brand.
+ */
+export type RawIdentifiers = MemberIdentifiers & {
   device_id?: string;
-  /** Brand → that brand's member id; each becomes a `member` identifier scoped by that brand. */
   source_ids?: Record<string, string>;
-}
+};
 
 export interface NormalizedIdentifier {
   type: IdentifierType;

@@ -156,24 +156,28 @@ export async function recomputeComponents(
 
   type Change = { kind: 'merge' | 'split'; winner: string; loser: string; edgeIds: number[]; rule: string };
   const changes: Change[] = [];
+  /** The old profile `oldId` is retired into `winner`, by the accepted edges that joined its identifiers there. */
+  const retire = (oldId: string, winner: string) => {
+    const wasOld = (node: IdentifierRow) => node.customerId === oldId && !node.isNew;
+    const inWinner = (node: IdentifierRow) => solved.customerIdOf.get(node.id) === winner;
+    const crossing = [...solved.accepted].filter((edgeId) => {
+      const edge = edges.get(edgeId)!;
+      const [a, b] = [nodes.get(edge.low)!, nodes.get(edge.high)!];
+      return inWinner(a) && inWinner(b) && wasOld(a) !== wasOld(b);
+    });
+    changes.push({
+      kind: 'merge',
+      winner,
+      loser: oldId,
+      edgeIds: crossing.sort((x, y) => x - y),
+      // No edge crossed: the same identifiers simply took the id of an older anchor seen late.
+      rule: crossing.length === 0 ? REKEY_RULE : input.cause.rule,
+    });
+  };
   for (const [oldId, targets] of before) {
     if (targets.size === 1) {
       const [target] = targets;
-      if (target !== oldId && !after.has(oldId)) {
-        const crossing = [...solved.accepted].filter((edgeId) => {
-          const edge = edges.get(edgeId)!;
-          const [a, b] = [nodes.get(edge.low)!, nodes.get(edge.high)!];
-          return (a.customerId === oldId && !a.isNew) !== (b.customerId === oldId && !b.isNew);
-        });
-        changes.push({
-          kind: 'merge',
-          winner: target,
-          loser: oldId,
-          edgeIds: crossing.sort((x, y) => x - y),
-          // No edge crossed: the same identifiers simply took the id of an older anchor seen late.
-          rule: crossing.length === 0 ? REKEY_RULE : input.cause.rule,
-        });
-      }
+      if (target !== oldId && !after.has(oldId)) retire(oldId, target);
     } else {
       // The part that kept the old profile's canonical identifier carries it on; if that part now has
       // another id, the old profile is retired into it (a merge), and the other parts split off from it.
@@ -183,22 +187,7 @@ export async function recomputeComponents(
         : canonical !== undefined
           ? solved.customerIdOf.get(canonical.id)!
           : [...targets].sort()[0];
-      if (keeper !== oldId && !after.has(oldId)) {
-        const wasOld = (node: IdentifierRow) => node.customerId === oldId && !node.isNew;
-        const crossing = [...solved.accepted].filter((edgeId) => {
-          const edge = edges.get(edgeId)!;
-          const [a, b] = [nodes.get(edge.low)!, nodes.get(edge.high)!];
-          const inKeeper = (node: IdentifierRow) => solved.customerIdOf.get(node.id) === keeper;
-          return inKeeper(a) && inKeeper(b) && wasOld(a) !== wasOld(b);
-        });
-        changes.push({
-          kind: 'merge',
-          winner: keeper,
-          loser: oldId,
-          edgeIds: crossing.sort((x, y) => x - y),
-          rule: crossing.length === 0 ? REKEY_RULE : input.cause.rule,
-        });
-      }
+      if (keeper !== oldId && !after.has(oldId)) retire(oldId, keeper);
       for (const target of [...targets].sort()) {
         if (target !== keeper) {
           changes.push({ kind: 'split', winner: keeper, loser: target, edgeIds: [], rule: input.cause.rule });
