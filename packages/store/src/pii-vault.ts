@@ -1,6 +1,8 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { KeyRing } from '@tessera/crypto';
 
+const BLIND_INDEX_HEX_LENGTH = 32;
+
 /** An encrypted value as stored: base64 of iv ‖ tag ‖ ciphertext, and the id of the key that sealed it. */
 export interface EncryptedValue {
   ciphertext: string;
@@ -27,9 +29,16 @@ export class PiiVault {
     );
   }
 
-  /** The blind index of a normalized value; `kind` separates domains, so an email never equals a phone. */
+  /**
+   * The blind index of a normalized value; `kind` separates domains, so an email never equals a phone.
+   * Truncated to 128 bits (32 hex characters): collisions stay out of reach (about 2^-64 even at billions
+   * of values) while the indexes that hold these keys are half the size.
+   */
   blindIndex(kind: string, normalizedValue: string): string {
-    return createHmac('sha256', this.indexKey).update(`${kind}\u0000${normalizedValue}`).digest('hex');
+    return createHmac('sha256', this.indexKey)
+      .update(`${kind}\u0000${normalizedValue}`)
+      .digest('hex')
+      .slice(0, BLIND_INDEX_HEX_LENGTH);
   }
 
   /** Seals `value`; `context` (e.g. the column) is authenticated, so a value cannot be moved to another. */
