@@ -56,6 +56,27 @@ describe.each(STORE_DRIVERS)('merging and reversing merges on %s', (driver) => {
     ]);
   });
 
+  it('names, in a batch, the event whose identifiers made the merge', async () => {
+    const { graph } = fixture;
+    const brand = await graph.resolveIdentities([
+      record({ member_id: 'SD5', brand: 'sports-direct' }, { eventTime: new Date('2024-01-01T00:00:00Z') }),
+    ]);
+    await graph.resolveIdentities([record({ customer_id: 'C5', email: 'dora@example.com' })]);
+    const batch = await graph.resolveIdentities([
+      record({ customer_id: 'C900' }, { eventId: 'unrelated-1' }),
+      record(
+        { member_id: 'SD5', brand: 'sports-direct', email: 'dora@example.com' },
+        { eventId: 'the-link' },
+      ),
+      record({ email: 'someone.else@example.com' }, { eventId: 'unrelated-2' }),
+    ]);
+    expect(batch.merges).toEqual([expect.objectContaining({ from: 'C5', to: brand.records[0].customerId })]);
+    const profile = await graph.getProfile('customer_id:C5');
+    expect(profile?.lineage).toEqual([
+      expect.objectContaining({ kind: 'merge', loser: 'C5', eventSource: 'test', eventId: 'the-link' }),
+    ]);
+  });
+
   it('reverses a wrong merge, blocks the pair and does not re-merge when the old event is replayed', async () => {
     const { graph, store } = fixture;
     const { older, merged, joining } = await mergedPair();

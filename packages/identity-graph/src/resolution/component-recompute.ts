@@ -154,7 +154,16 @@ export async function recomputeComponents(
   await book.load(tx, [...before.keys(), ...after]);
   for (const id of after) book.activate(id);
 
-  type Change = { kind: 'merge' | 'split'; winner: string; loser: string; edgeIds: number[]; rule: string };
+  type Change = {
+    kind: 'merge' | 'split';
+    winner: string;
+    loser: string;
+    edgeIds: number[];
+    rule: string;
+    /** The event that triggered it: the one whose new edge made the join, else the cause's. */
+    eventSource?: string | null;
+    eventId?: string | null;
+  };
   const changes: Change[] = [];
   /** The old profile `oldId` is retired into `winner`, by the accepted edges that joined its identifiers there. */
   const retire = (oldId: string, winner: string) => {
@@ -165,11 +174,15 @@ export async function recomputeComponents(
       const [a, b] = [nodes.get(edge.low)!, nodes.get(edge.high)!];
       return inWinner(a) && inWinner(b) && wasOld(a) !== wasOld(b);
     });
+    crossing.sort((x, y) => x - y);
+    const trigger = crossing.map((edgeId) => input.newEdges?.get(edgeId)).find((origin) => origin?.eventId);
     changes.push({
       kind: 'merge',
       winner,
       loser: oldId,
-      edgeIds: crossing.sort((x, y) => x - y),
+      edgeIds: crossing,
+      eventSource: trigger?.eventSource,
+      eventId: trigger?.eventId,
       // No edge crossed: the same identifiers simply took the id of an older anchor seen late.
       rule: crossing.length === 0 ? REKEY_RULE : input.cause.rule,
     });
@@ -210,8 +223,8 @@ export async function recomputeComponents(
         change.loser,
         change.rule,
         change.edgeIds,
-        input.cause.eventSource ?? null,
-        input.cause.eventId ?? null,
+        change.eventSource ?? input.cause.eventSource ?? null,
+        change.eventId ?? input.cause.eventId ?? null,
         input.cause.actor ?? null,
         input.cause.batchId ?? null,
       ]),

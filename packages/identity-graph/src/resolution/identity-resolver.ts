@@ -115,11 +115,16 @@ export async function resolvePrepared(
     }));
   });
   const written = await appendEdges(tx, candidateEdges);
-  const origins = new Map<number, { eventSource?: string | null; eventId?: string | null }>();
+  // Each written edge's origin: the record that asserted its pair first in event time, as the edge keeps.
+  const origins = new Map<
+    number,
+    { eventSource?: string | null; eventId?: string | null; eventTime: Date }
+  >();
   for (const edge of candidateEdges) {
     const [low, high] = edge.a < edge.b ? [edge.a, edge.b] : [edge.b, edge.a];
     const id = written.get(`${low}:${high}`);
-    if (id !== undefined && !origins.has(id)) origins.set(id, edge);
+    const known = id === undefined ? undefined : origins.get(id);
+    if (id !== undefined && (known === undefined || edge.eventTime < known.eventTime)) origins.set(id, edge);
   }
 
   const book = new ProfileBook(vault);
@@ -152,6 +157,7 @@ export async function resolvePrepared(
         seedCustomerIds: [...touched],
         seedNodes: fresh,
         newEdges: origins,
+        // Each merge names the event whose edge made it; a lone record is the cause of anything else.
         cause: {
           rule: 'deterministic: shared identifier',
           eventSource: records.length === 1 ? first?.eventSource : null,
