@@ -29,3 +29,4 @@ export { traitsFromEvent } from './profiles/event-traits';
 export { MatchReview, type ReviewPair, type MatchRun } from './review/match-review';
 export * from './linking';
 export * from './bulk';
+export { IdentityOutbox, type OutboxEvent } from './outbox/identity-outbox';
