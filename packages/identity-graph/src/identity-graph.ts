@@ -30,6 +30,7 @@ import {
   type IdentityRecord,
   type ResolutionResult,
 } from './resolution/identity-resolver';
+import { entryOf } from './resolution/entry-of';
 
 export interface IdentityGraphOptions {
   store: Store;
@@ -304,7 +305,7 @@ export class IdentityGraph {
       // a person asked to join two profiles, not to split another one.
       const splitOff = new Set(result.splits.map((split) => split.to));
       const labels = [...result.nodes.values()]
-        .filter((node) => splitOff.has(result.customerIdOf.get(node.id)!) && node.anchor)
+        .filter((node) => splitOff.has(entryOf(result.customerIdOf, node.id)) && node.anchor)
         .map((node) => identifierLabel(node));
       throw new IdentityChangeRefusedError(
         `the change conflicts with identifiers these profiles already hold: it would split off ${[...new Set(labels)].sort().join(', ') || [...splitOff].join(', ')}`,

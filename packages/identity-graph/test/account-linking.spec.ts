@@ -8,7 +8,7 @@ import {
   type LinkTokenMessage,
   type LinkTokenSender,
 } from '../src';
-import { dumpAsText, emptyGraph, openGraph, record, type GraphFixture } from './graph-fixture';
+import { dumpAsText, emptyGraph, openGraph, record, type GraphFixture, customerIdOf } from './graph-fixture';
 
 /** The pluggable delivery boundary, recording what it would have emailed. */
 class RecordingSender implements LinkTokenSender {
@@ -54,7 +54,7 @@ describe.each(STORE_DRIVERS)('account linking on %s', (driver) => {
         { eventTime: new Date('2023-05-01T00:00:00Z') },
       ),
     ]);
-    legacyId = legacy.records[0].customerId!;
+    legacyId = customerIdOf(legacy);
     await fixture.graph.resolveIdentities([
       record(
         { customer_id: 'C1', email: 'ana@group.example.com' },

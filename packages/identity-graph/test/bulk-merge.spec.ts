@@ -7,7 +7,7 @@ import {
   type BulkMergeRow,
   type IdentifierType,
 } from '../src';
-import { emptyGraph, openGraph, record, type GraphFixture } from './graph-fixture';
+import { emptyGraph, openGraph, record, type GraphFixture, customerIdOf } from './graph-fixture';
 
 /** An identifier as a migration file carries it: SHA-256 of the normalized value. */
 const hashed = (type: IdentifierType, value: string, scope?: string) => ({
@@ -59,9 +59,9 @@ describe.each(STORE_DRIVERS)('bulk merge on %s', (driver) => {
       ),
     );
     brandIds = {
-      SD1: brand.records[0].customerId!,
-      SD2: brand.records[1].customerId!,
-      SD3: brand.records[2].customerId!,
+      SD1: customerIdOf(brand),
+      SD2: customerIdOf(brand, 1),
+      SD3: customerIdOf(brand, 2),
     };
     // The group programme's own accounts; C4 already holds another Sports Direct member id.
     await graph.resolveIdentities([

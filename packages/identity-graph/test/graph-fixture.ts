@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { openScratchStore, PiiVault, type Store, type StoreDriver } from '@tessera/store';
 import { IdentityGraph, type IdentityGraphOptions } from '../src';
-import type { IdentityRecord } from '../src';
+import type { IdentityRecord, ResolutionResult } from '../src';
 
 export interface GraphFixture {
   store: Store;
@@ -79,4 +79,13 @@ export async function partition(store: Store): Promise<Record<string, string>> {
       .map((row) => [`${row.type}|${row.scope}|${row.lookup_key}`, row.customer_id] as const)
       .sort(([a], [b]) => (a < b ? -1 : 1)),
   );
+}
+
+/** The customer id a resolution gave its `index`th record; a test that expects one fails plainly without. */
+export function customerIdOf(result: ResolutionResult, index = 0): string {
+  const customerId = result.records[index]?.customerId;
+  if (customerId === undefined || customerId === null) {
+    throw new Error(`record ${index} resolved to no customer id`);
+  }
+  return customerId;
 }

@@ -1,6 +1,6 @@
 import { STORE_DRIVERS } from '@tessera/store';
 import { IdentityChangeRefusedError, MatchReview } from '../src';
-import { openGraph, record, type GraphFixture } from './graph-fixture';
+import { openGraph, record, type GraphFixture, customerIdOf } from './graph-fixture';
 
 const eleanor = {
   first_name: 'Eleanor',
@@ -19,7 +19,7 @@ describe.each(STORE_DRIVERS)('probabilistic matching and the review queue on %s'
   afterEach(() => fixture.close());
 
   const profile = async (identifiers: Parameters<typeof record>[0], traits: Record<string, unknown>) =>
-    (await fixture.graph.resolveIdentities([record(identifiers, { traits })])).records[0].customerId!;
+    customerIdOf(await fixture.graph.resolveIdentities([record(identifiers, { traits })]));
 
   it('merges a strong match when one side holds no anchor, with the score and model on the edge', async () => {
     const member = await profile({ member_id: 'SD1', brand: 'sports-direct' }, eleanor);

@@ -1,6 +1,6 @@
 import { STORE_DRIVERS } from '@tessera/store';
 import { IdentityChangeRefusedError } from '../src';
-import { openGraph, record, type GraphFixture } from './graph-fixture';
+import { openGraph, record, type GraphFixture, customerIdOf } from './graph-fixture';
 
 describe.each(STORE_DRIVERS)('merging and reversing merges on %s', (driver) => {
   let fixture: GraphFixture;
@@ -27,7 +27,7 @@ describe.each(STORE_DRIVERS)('merging and reversing merges on %s', (driver) => {
       { eventTime: new Date('2025-02-01T00:00:00Z'), eventId: 'wrong-link' },
     );
     const merged = await graph.resolveIdentities([joining]);
-    return { older: older.records[0].customerId!, newer: newer.records[0].customerId!, merged, joining };
+    return { older: customerIdOf(older), newer: customerIdOf(newer), merged, joining };
   }
 
   it('writes a lineage row and a membership.merged event for each merge', async () => {
@@ -118,7 +118,7 @@ describe.each(STORE_DRIVERS)('merging and reversing merges on %s', (driver) => {
       ),
     ]);
     const merged = await graph.merge({
-      customerIds: [a.records[0].customerId!, b.records[0].customerId!],
+      customerIds: [customerIdOf(a), customerIdOf(b)],
       actor: 'ops',
       reason: 'same person',
     });
@@ -147,7 +147,7 @@ describe.each(STORE_DRIVERS)('merging and reversing merges on %s', (driver) => {
     const b = await graph.resolveIdentities([record({ member_id: 'SD2', brand: 'sports-direct' })]);
     await expect(
       graph.merge({
-        customerIds: [a.records[0].customerId!, b.records[0].customerId!],
+        customerIds: [customerIdOf(a), customerIdOf(b)],
         actor: 'ops',
         reason: 'guess',
       }),

@@ -1,5 +1,5 @@
 import { STORE_DRIVERS } from '@tessera/store';
-import { openGraph, record, type GraphFixture } from './graph-fixture';
+import { openGraph, record, type GraphFixture, customerIdOf } from './graph-fixture';
 
 describe.each(STORE_DRIVERS)('quarantine of a shared value on %s', (driver) => {
   let fixture: GraphFixture;
@@ -13,7 +13,7 @@ describe.each(STORE_DRIVERS)('quarantine of a shared value on %s', (driver) => {
       const result = await graph.resolveIdentities([
         record({ member_id: id, brand: 'sports-direct', email: 'till@shop.example.com' }),
       ]);
-      members.push(result.records[0].customerId!);
+      members.push(customerIdOf(result));
     }
     expect(new Set(members).size).toBe(4);
     const [email] = await store.query<{ quarantined_reason: string | null; customer_id: string }>(

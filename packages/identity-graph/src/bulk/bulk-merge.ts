@@ -14,6 +14,7 @@ import {
   type BulkRejectedRow,
   type ValidBulkRow,
 } from './bulk-rows';
+import { entryOf } from '../resolution/entry-of';
 
 export interface BulkMergeReport {
   batchId: string;
@@ -134,12 +135,13 @@ export class BulkMerge {
       for (let pass = 1; outcome === undefined || outcome.keptApart.size > 0; pass++) {
         if (outcome !== undefined) await tx.query('ROLLBACK TO SAVEPOINT bulk_plan_pass');
         await tx.query('SAVEPOINT bulk_plan_pass');
-        outcome = await this.link(tx, batchId, links, input.actor, input.onProgress);
+        const passOutcome = await this.link(tx, batchId, links, input.actor, input.onProgress);
+        outcome = passOutcome;
         for (const link of links) {
-          const reason = outcome.keptApart.get(link.row);
+          const reason = passOutcome.keptApart.get(link.row);
           if (reason !== undefined) rejected.push({ row: link.row, ref: link.ref, reason });
         }
-        links = links.filter((link) => !outcome!.keptApart.has(link.row));
+        links = links.filter((link) => !passOutcome.keptApart.has(link.row));
         if (pass === MAX_PLAN_PASSES) break;
       }
       return {
@@ -188,7 +190,7 @@ export class BulkMerge {
       // The graph may have changed since the plan: a row refused now is reported, its edges stay inert.
       const refusedNow = links
         .filter((link) => outcome.keptApart.has(link.row))
-        .map((link) => ({ ref: link.ref, reason: outcome.keptApart.get(link.row)! }));
+        .map((link) => ({ ref: link.ref, reason: entryOf(outcome.keptApart, link.row) }));
       const report: BulkMergeReport = {
         batchId,
         rows: plan.rows,
@@ -394,7 +396,10 @@ export class BulkMerge {
             [[...result.rejected.keys()]],
           );
           for (const edge of refused) {
-            refusals.set(pairKey(edge.low_identifier, edge.high_identifier), result.rejected.get(edge.id)!);
+            refusals.set(
+              pairKey(edge.low_identifier, edge.high_identifier),
+              entryOf(result.rejected, edge.id),
+            );
           }
         }
       }
@@ -414,7 +419,7 @@ export class BulkMerge {
     const keptApart = new Map<number, string>();
     const touched = new Set<string>();
     for (const link of links) {
-      const customerIds = new Set(link.ids.map((id) => current.get(id)!));
+      const customerIds = new Set(link.ids.map((id) => entryOf(current, id)));
       if (customerIds.size === 1) {
         touched.add([...customerIds][0]);
         continue;

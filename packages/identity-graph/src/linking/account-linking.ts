@@ -4,6 +4,7 @@ import { IdentityNotFoundError, type IdentityGraph } from '../identity-graph';
 import { parseProfileReference, ProfileReferenceError } from '../profile-reference';
 import type { MergeNotice } from '../resolution/component-recompute';
 import { identifierContext, type IdentifierRow } from '../resolution/graph-repository';
+import { entryOf } from '../resolution/entry-of';
 
 /** What the member receives to prove they own the legacy account. */
 export interface LinkTokenMessage {
@@ -164,7 +165,7 @@ export class AccountLinking {
         tokenHash,
         now,
       ]);
-      return { customerId: result.customerIdOf.get(row.identifier_id)!, merges: result.merges };
+      return { customerId: entryOf(result.customerIdOf, row.identifier_id), merges: result.merges };
     });
   }
 

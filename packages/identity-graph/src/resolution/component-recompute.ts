@@ -11,6 +11,7 @@ import {
   type EdgeRow,
   type IdentifierRow,
 } from './graph-repository';
+import { entryOf } from './entry-of';
 
 /** Why the graph changed: the rule, and the event or the person behind it. */
 export interface ChangeCause {
@@ -88,7 +89,7 @@ export async function recomputeComponents(
   const regionCap = config.maxComponentSize * 20;
   for (let round = 0; round < MAX_EXPANSION_ROUNDS; round++) {
     const toQuery = [...nodes.keys()].filter(
-      (id) => !queried.has(id) && nodes.get(id)!.quarantinedReason === null,
+      (id) => !queried.has(id) && entryOf(nodes, id).quarantinedReason === null,
     );
     if (toQuery.length === 0) break;
     toQuery.forEach((id) => queried.add(id));
@@ -111,9 +112,9 @@ export async function recomputeComponents(
     ownCustomerId: input.freshCustomerIds?.get(node.id) ?? node.ownCustomerId,
   }));
   const stored = new Map(
-    [...nodes.values()]
-      .filter((node) => node.quarantinedReason !== null)
-      .map((node) => [node.id, node.quarantinedReason!]),
+    [...nodes.values()].flatMap((node) =>
+      node.quarantinedReason === null ? [] : [[node.id, node.quarantinedReason] as const],
+    ),
   );
   const solved = solveComponents(solverNodes, [...edges.values()], blocked, config, stored);
 
@@ -147,7 +148,7 @@ export async function recomputeComponents(
     // A just-created identifier belonged to no profile yet: joining one is not a merge.
     if (node.isNew) continue;
     const targets = before.get(node.customerId) ?? new Set<string>();
-    targets.add(solved.customerIdOf.get(node.id)!);
+    targets.add(entryOf(solved.customerIdOf, node.id));
     before.set(node.customerId, targets);
   }
   const after = new Set(solved.customerIdOf.values());
@@ -170,8 +171,8 @@ export async function recomputeComponents(
     const wasOld = (node: IdentifierRow) => node.customerId === oldId && !node.isNew;
     const inWinner = (node: IdentifierRow) => solved.customerIdOf.get(node.id) === winner;
     const crossing = [...solved.accepted].filter((edgeId) => {
-      const edge = edges.get(edgeId)!;
-      const [a, b] = [nodes.get(edge.low)!, nodes.get(edge.high)!];
+      const edge = entryOf(edges, edgeId);
+      const [a, b] = [entryOf(nodes, edge.low), entryOf(nodes, edge.high)];
       return inWinner(a) && inWinner(b) && wasOld(a) !== wasOld(b);
     });
     crossing.sort((x, y) => x - y);
@@ -198,7 +199,7 @@ export async function recomputeComponents(
       const keeper = targets.has(oldId)
         ? oldId
         : canonical !== undefined
-          ? solved.customerIdOf.get(canonical.id)!
+          ? entryOf(solved.customerIdOf, canonical.id)
           : [...targets].sort()[0];
       if (keeper !== oldId && !after.has(oldId)) retire(oldId, keeper);
       for (const target of [...targets].sort()) {
@@ -269,8 +270,8 @@ export async function recomputeComponents(
       'identity_rejected_edges',
       ['low_identifier', 'high_identifier', 'reason', 'event_source', 'event_id'],
       [...rejected].map(([edgeId, reason]) => {
-        const edge = edges.get(edgeId)!;
-        const origin = input.newEdges!.get(edgeId)!;
+        const edge = entryOf(edges, edgeId);
+        const origin = entryOf(input.newEdges ?? new Map(), edgeId);
         return [edge.low, edge.high, reason, origin.eventSource ?? null, origin.eventId ?? null];
       }),
     );

@@ -1,4 +1,5 @@
 import type { IdentifierType, IdentityGraphConfig } from '../identifiers';
+import { entryOf } from './entry-of';
 
 export type EdgeKind = 'manual' | 'link' | 'review' | 'event' | 'bulk' | 'probabilistic';
 
@@ -122,7 +123,10 @@ export function solveComponents(
   const ordered = edges
     .filter((edge) => byId.has(edge.low) && byId.has(edge.high))
     .map((edge) => {
-      const [first, second] = [nodeOrder(byId.get(edge.low)!), nodeOrder(byId.get(edge.high)!)].sort();
+      const [first, second] = [
+        nodeOrder(entryOf(byId, edge.low)),
+        nodeOrder(entryOf(byId, edge.high)),
+      ].sort();
       return { edge, sortKey: `${first}\u0001${second}` };
     })
     .sort(
@@ -146,8 +150,8 @@ export function solveComponents(
       accepted.add(edge.id);
       continue;
     }
-    const a = components.get(rootA)!;
-    const b = components.get(rootB)!;
+    const a = entryOf(components, rootA);
+    const b = entryOf(components, rootB);
     const reason = refusal(a, b, edge, rootA, rootB, blockedPairs, find, config);
     if (reason !== undefined) {
       rejected.set(edge.id, reason);
@@ -198,8 +202,8 @@ function refusal(
   }
   // Shared keys in a fixed order, so an edge that breaks two rules always reports the same one.
   for (const key of [...a.counts.keys()].filter((candidate) => b.counts.has(candidate)).sort()) {
-    const countA = a.counts.get(key)!;
-    const countB = b.counts.get(key)!;
+    const countA = entryOf(a.counts, key);
+    const countB = entryOf(b.counts, key);
     const [type, scope] = key.split('\u0000') as [IdentifierType, string | undefined];
     const typeConfig = config.types[type];
     const total = typeConfig.maxPerProfileWindowDays
@@ -247,7 +251,7 @@ function quarantine(
   }
   const quarantined = new Map<number, string>();
   for (const [valueId, groups] of anchorsByValue) {
-    const node = byId.get(valueId)!;
+    const node = entryOf(byId, valueId);
     const limit = config.types[node.type].maxProfilesPerValue;
     const touched = Math.max(...[...groups.values()].map((group) => group.size));
     if (touched > limit) {

@@ -21,6 +21,7 @@ import {
   upsertIdentifiers,
   type IdentifierKeys,
 } from './graph-repository';
+import { entryOf } from './entry-of';
 
 /** One record to resolve: an event's identifiers, when and where it happened, and what it says. */
 export interface IdentityRecord {
@@ -98,7 +99,7 @@ export async function resolvePrepared(
   const { config, keys, vault } = deps;
   const { records, normalized } = batch;
   const rows = await upsertIdentifiers(tx, batch.identifierRows);
-  const rowOf = (identifier: NormalizedIdentifier) => rows.get(keys.key(identifier))!;
+  const rowOf = (identifier: NormalizedIdentifier) => entryOf(rows, keys.key(identifier));
 
   // Each record links its identifiers to its strongest one (a star): n − 1 edges, not n².
   const candidateEdges = normalized.flatMap((result, index) => {
@@ -187,7 +188,7 @@ export async function resolvePrepared(
   const resolved = normalized.map((result, index): ResolvedRecord => {
     const [strongest] = result.identifiers;
     if (strongest === undefined) return { customerId: null, identifiers: [], dropped: result.dropped };
-    const customerId = recomputed.customerIdOf.get(rowOf(strongest).id)!;
+    const customerId = entryOf(recomputed.customerIdOf, rowOf(strongest).id);
     const kept: NormalizedIdentifier[] = [];
     const dropped = [...result.dropped];
     for (const identifier of result.identifiers) {
@@ -205,9 +206,8 @@ export async function resolvePrepared(
         });
       }
     }
-    if (records[index].traits !== undefined) {
-      pendingTraits.push({ customerId, traits: records[index].traits!, eventTime: records[index].eventTime });
-    }
+    const traits = records[index].traits;
+    if (traits !== undefined) pendingTraits.push({ customerId, traits, eventTime: records[index].eventTime });
     return { customerId, identifiers: kept, dropped };
   });
   // The recompute loaded every profile it touched; this only loads what it did not (usually nothing).

@@ -228,9 +228,11 @@ export class MatchReview {
       const own = identifiers.filter((identifier) => identifier.customerId === customerId);
       if (entry.status !== 'active' || own.length === 0) continue;
       const clear = (type: 'email' | 'phone') =>
-        own
-          .filter((identifier) => identifier.type === type && identifier.encrypted !== null)
-          .map((identifier) => this.graph.vault.decrypt(identifier.encrypted!, identifierContext(type)));
+        own.flatMap((identifier) =>
+          identifier.type === type && identifier.encrypted !== null
+            ? [this.graph.vault.decrypt(identifier.encrypted, identifierContext(type))]
+            : [],
+        );
       const values = entry.state.values;
       result.set(customerId, {
         profile: {
