@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MigrationError, openStore, type Store } from '@tessera/store';
 import { createLogger, type Logger } from './logger';
-import { resolveMasterKey } from './master-key';
+import { resolveMasterKey, resolvePreviousMasterKeys } from './master-key';
 import { connectOrStartRedis, type RedisEndpoint } from './private-redis';
 import { ConfigurationError, loadSettings, type Settings } from './settings';
 import { ensureDemoWorkspace } from './demo-workspace';
@@ -13,6 +13,8 @@ export interface TesseraRuntime {
   settings: Settings;
   logger: Logger;
   masterKey: Buffer;
+  /** The current master key first, then the previous ones: what a key ring opens with. */
+  masterKeys: Buffer[];
   workspace: WorkspaceDefinition;
   redis: RedisEndpoint;
   /** The store of record, migrated: PostgreSQL on DATABASE_URL, or PGlite in the data folder. */
@@ -38,6 +40,7 @@ export async function bootRuntime(options: BootOptions = {}): Promise<TesseraRun
   const logger = options.logger ?? createLogger(settings.logLevel);
   mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
   const master = resolveMasterKey(settings);
+  const masterKeys = [master.key, ...resolvePreviousMasterKeys(settings)];
   if (master.generated) logger.info({ file: master.file }, `generated a master key in ${master.file}`);
 
   const layers: WorkspaceDefinition[] = [];
@@ -65,6 +68,7 @@ export async function bootRuntime(options: BootOptions = {}): Promise<TesseraRun
     settings,
     logger,
     masterKey: master.key,
+    masterKeys,
     workspace,
     redis,
     store,

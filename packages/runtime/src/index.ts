@@ -14,7 +14,7 @@ export {
   newWebhookSecret,
   type DemoCredentials,
 } from './demo-workspace';
-export { decodeMasterKey, MASTER_KEY_FILE, resolveMasterKey } from './master-key';
+export { decodeMasterKey, MASTER_KEY_FILE, resolveMasterKey, resolvePreviousMasterKeys } from './master-key';
 export {
   connectOrStartRedis,
   redisAnswers,

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeMasterKey, MASTER_KEY_FILE, resolveMasterKey } from './master-key';
+import { decodeMasterKey, MASTER_KEY_FILE, resolveMasterKey, resolvePreviousMasterKeys } from './master-key';
 import { loadSettings } from './settings';
 
 const KEY_MESSAGE = 'expected 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)';
@@ -68,5 +68,28 @@ describe('decodeMasterKey', () => {
   it('reads 64 hex characters as hex, not base64', () => {
     const key = randomBytes(32);
     expect(decodeMasterKey(key.toString('hex').toUpperCase())).toEqual(key);
+  });
+});
+
+describe('resolvePreviousMasterKeys', () => {
+  const settings = (env: Record<string, string> = {}) =>
+    loadSettings({ TESSERA_DATA_DIR: '/tmp/unused', ...env }, '/');
+
+  it('is empty unless TESSERA_PREVIOUS_MASTER_KEYS lists keys', () => {
+    expect(resolvePreviousMasterKeys(settings())).toEqual([]);
+    expect(resolvePreviousMasterKeys(settings({ TESSERA_PREVIOUS_MASTER_KEYS: ' , ' }))).toEqual([]);
+  });
+
+  it('decodes each listed key, base64 or hex, in order', () => {
+    const [older, oldest] = [randomBytes(32), randomBytes(32)];
+    const env = { TESSERA_PREVIOUS_MASTER_KEYS: ` ${older.toString('base64')} ,${oldest.toString('hex')}` };
+    expect(resolvePreviousMasterKeys(settings(env))).toEqual([older, oldest]);
+  });
+
+  it('names the setting when one of them is not a key', () => {
+    const env = { TESSERA_PREVIOUS_MASTER_KEYS: `${randomBytes(32).toString('base64')},short` };
+    const error = catchConfigurationError(() => resolvePreviousMasterKeys(settings(env)));
+    expect(error.setting).toBe('TESSERA_PREVIOUS_MASTER_KEYS');
+    expect(error.message).toBe(`TESSERA_PREVIOUS_MASTER_KEYS: ${KEY_MESSAGE}`);
   });
 });

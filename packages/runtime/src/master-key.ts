@@ -17,6 +17,14 @@ export function decodeMasterKey(value: string, setting = 'TESSERA_MASTER_KEY'): 
 }
 
 /**
+ * The previous master keys (TESSERA_PREVIOUS_MASTER_KEYS), decoded: a rotation lists the old key there and
+ * the new one in TESSERA_MASTER_KEY, so values sealed before still open while new ones use the new key.
+ */
+export function resolvePreviousMasterKeys(settings: Settings): Buffer[] {
+  return settings.previousMasterKeys.map((value) => decodeMasterKey(value, 'TESSERA_PREVIOUS_MASTER_KEYS'));
+}
+
+/**
  * The key that encrypts secrets and PII at rest. Production must pass it in; elsewhere one is generated
  * on the first start and kept in the data folder (mode 0600), so restarts can still read what was written.
  */

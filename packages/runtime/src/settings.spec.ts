@@ -20,6 +20,7 @@ describe('loadSettings', () => {
       databaseUrl: undefined,
       dataDir: '/srv/tessera/.tessera',
       masterKey: undefined,
+      previousMasterKeys: [],
       workspaceFile: undefined,
       logLevel: 'info',
       dedupeWindowSeconds: 3600,
@@ -52,6 +53,7 @@ describe('loadSettings', () => {
         TESSERA_DEDUPE_WINDOW_SECONDS: '60',
         TESSERA_INGEST_MAX_QUEUE_DEPTH: '5',
         TESSERA_SOURCE_RATE_LIMIT: '250',
+        TESSERA_PREVIOUS_MASTER_KEYS: ' old-key-1 , old-key-2 ',
       },
       CWD,
     );
@@ -66,6 +68,7 @@ describe('loadSettings', () => {
       databaseUrl: 'postgresql://tessera@db/tessera',
       dataDir: '/var/lib/tessera',
       masterKey: undefined,
+      previousMasterKeys: ['old-key-1', 'old-key-2'],
       workspaceFile: '/etc/tessera/workspace.json',
       logLevel: 'debug',
       dedupeWindowSeconds: 60,

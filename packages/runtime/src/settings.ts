@@ -27,6 +27,8 @@ export interface Settings {
   databaseUrl?: string;
   dataDir: string;
   masterKey?: string;
+  /** Older master keys, still accepted to open what they sealed while the current one seals (rotation). */
+  previousMasterKeys: string[];
   workspaceFile?: string;
   logLevel: LogLevel;
   dedupeWindowSeconds: number;
@@ -102,6 +104,10 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
     masterKey,
+    previousMasterKeys: (text(env, 'TESSERA_PREVIOUS_MASTER_KEYS') ?? '')
+      .split(',')
+      .map((key) => key.trim())
+      .filter((key) => key !== ''),
     workspaceFile: workspaceFile === undefined ? undefined : resolve(cwd, workspaceFile),
     logLevel,
     dedupeWindowSeconds: integer(env, 'TESSERA_DEDUPE_WINDOW_SECONDS', 3600, 60, 30 * 24 * 3600),
