@@ -1,0 +1,125 @@
+import {
+  defineDestination,
+  DestinationDefinition,
+  DestinationDefinitionError,
+  redactSettings,
+  secretSettingNames,
+  SettingsSchema,
+  validateSettings,
+} from './destination-definition';
+
+const schema: SettingsSchema = {
+  type: 'object',
+  properties: {
+    baseUrl: { type: 'string', default: 'https://a.klaviyo.com' },
+    apiKey: { type: 'string', 'x-secret': true, minLength: 1 },
+    revision: { type: 'string', default: '2024-10-15' },
+  },
+  required: ['apiKey'],
+  additionalProperties: false,
+};
+
+const valid = (): DestinationDefinition => ({
+  type: 'klaviyo',
+  name: 'Klaviyo',
+  settingsSchema: schema,
+  testConnection: async () => undefined,
+  operations: {
+    upsertProfiles: { batchSize: 100, perform: async (items) => items.map(() => ({ status: 'ok' })) },
+  },
+});
+
+describe('defineDestination', () => {
+  it('returns a valid definition unchanged', () => {
+    const definition = valid();
+    expect(defineDestination(definition)).toBe(definition);
+  });
+
+  const failure = (definition: unknown): string => {
+    try {
+      defineDestination(definition as DestinationDefinition);
+    } catch (error) {
+      expect(error).toBeInstanceOf(DestinationDefinitionError);
+      return (error as Error).message;
+    }
+    throw new Error('expected defineDestination to throw');
+  };
+
+  it('names the destination and the field of a bad batch size', () => {
+    const definition = valid();
+    definition.operations = { addToSegment: { batchSize: 0, perform: async () => [] } };
+    expect(failure(definition)).toBe(
+      'Destination "klaviyo": operations.addToSegment.batchSize must be a positive integer (got 0)',
+    );
+    definition.operations = { addToSegment: { batchSize: 1.5, perform: async () => [] } };
+    expect(failure(definition)).toBe(
+      'Destination "klaviyo": operations.addToSegment.batchSize must be a positive integer (got 1.5)',
+    );
+  });
+
+  it('requires perform, a known operation name and a sane rate limit', () => {
+    expect(failure({ ...valid(), operations: { suppress: { batchSize: 10 } } })).toBe(
+      'Destination "klaviyo": operations.suppress.perform must be a function',
+    );
+    expect(failure({ ...valid(), operations: { merge: { batchSize: 10, perform: async () => [] } } })).toBe(
+      'Destination "klaviyo": operations.merge is not a known operation',
+    );
+    const rateLimit = { requests: 10, perMs: -1 };
+    expect(
+      failure({
+        ...valid(),
+        operations: { suppress: { batchSize: 10, rateLimit, perform: async () => [] } },
+      }),
+    ).toBe('Destination "klaviyo": operations.suppress.rateLimit.perMs must be a positive integer (got -1)');
+  });
+
+  it('requires a baseUrl with a default in the settings schema', () => {
+    const noDefault = { ...schema, properties: { ...schema.properties, baseUrl: { type: 'string' } } };
+    expect(failure({ ...valid(), settingsSchema: noDefault })).toBe(
+      'Destination "klaviyo": settingsSchema.properties.baseUrl.default must be a string',
+    );
+    const noBaseUrl = { type: 'object', properties: { apiKey: { type: 'string' } } };
+    expect(failure({ ...valid(), settingsSchema: noBaseUrl })).toBe(
+      'Destination "klaviyo": settingsSchema.properties.baseUrl must be a string property',
+    );
+  });
+
+  it('names an unnamed destination and requires operations', () => {
+    expect(failure({ ...valid(), type: '' })).toBe(
+      'Destination "<unnamed>": type must be a non-empty string',
+    );
+    expect(failure({ ...valid(), operations: {} })).toBe(
+      'Destination "klaviyo": operations must declare at least one operation',
+    );
+  });
+});
+
+describe('settings', () => {
+  it('lists and redacts secrets', () => {
+    expect(secretSettingNames(schema)).toEqual(['apiKey']);
+    const settings = { baseUrl: 'https://a.klaviyo.com', apiKey: 'pk_live_123' };
+    expect(redactSettings(schema, settings)).toEqual({ baseUrl: 'https://a.klaviyo.com', apiKey: '***' });
+    expect(settings.apiKey).toBe('pk_live_123');
+    expect(redactSettings(schema, { baseUrl: 'x' })).toEqual({ baseUrl: 'x' });
+  });
+
+  it('applies defaults on a copy', () => {
+    const input = { apiKey: 'pk' };
+    expect(validateSettings(schema, input)).toEqual({
+      ok: true,
+      settings: { apiKey: 'pk', baseUrl: 'https://a.klaviyo.com', revision: '2024-10-15' },
+    });
+    expect(input).toEqual({ apiKey: 'pk' });
+  });
+
+  it('reports errors with JSON Pointers', () => {
+    expect(validateSettings(schema, { revision: 7, extra: true })).toEqual({
+      ok: false,
+      errors: [
+        { pointer: '/apiKey', message: "must have required property 'apiKey'" },
+        { pointer: '/extra', message: 'must NOT have additional properties' },
+        { pointer: '/revision', message: 'must be string' },
+      ],
+    });
+  });
+});

@@ -1,0 +1,235 @@
+import Ajv, { ValidateFunction } from 'ajv';
+import type { Clock } from './retry-policy';
+import type { DestinationHttpClient } from './http-client';
+
+export type OperationName =
+  | 'upsertProfiles'
+  | 'updateAttributes'
+  | 'addToSegment'
+  | 'removeFromSegment'
+  | 'suppress'
+  | 'unsubscribe'
+  | 'deleteProfiles'
+  | 'fetchProfiles';
+
+export const OPERATION_NAMES: readonly OperationName[] = [
+  'upsertProfiles',
+  'updateAttributes',
+  'addToSegment',
+  'removeFromSegment',
+  'suppress',
+  'unsubscribe',
+  'deleteProfiles',
+  'fetchProfiles',
+];
+
+/** A profile's latest state. `version` orders updates of one customer (higher is newer). */
+export interface ProfileUpsert {
+  customerId: string;
+  version: number;
+  email?: string;
+  phone?: string;
+  attributes: Record<string, unknown>;
+}
+
+/** Membership of a customer in a named segment (an ESP list, audience or tag). */
+export interface SegmentMembership {
+  customerId: string;
+  segment: string;
+  email?: string;
+}
+
+/** Points at a profile by customer id and, when known, its contact points. */
+export interface ProfileRef {
+  customerId: string;
+  email?: string;
+  phone?: string;
+}
+
+/** The item type each operation receives. */
+export interface OperationItems {
+  upsertProfiles: ProfileUpsert;
+  updateAttributes: ProfileUpsert;
+  addToSegment: SegmentMembership;
+  removeFromSegment: SegmentMembership;
+  suppress: ProfileRef;
+  unsubscribe: ProfileRef;
+  deleteProfiles: ProfileRef;
+  fetchProfiles: ProfileRef;
+}
+
+export type ItemResult =
+  | { status: 'ok'; externalId?: string }
+  | { status: 'retry'; afterMs: number; reason: string }
+  | { status: 'rejected'; reason: string };
+
+/** One result per input item, in the same order. */
+export type BatchResult = ItemResult[];
+
+/** What the pipeline hands a destination when it runs an operation. */
+export interface OperationContext<Settings = Record<string, unknown>> {
+  /** Validated settings, defaults applied. */
+  settings: Settings;
+  /** Client bound to `settings.baseUrl`. */
+  http: DestinationHttpClient;
+  clock: Clock;
+}
+
+export interface OperationDefinition<Item, Settings = Record<string, unknown>> {
+  /** Most items per `perform` call (positive integer). */
+  batchSize: number;
+  /** At most `requests` calls to `perform` per `perMs` milliseconds. */
+  rateLimit?: { requests: number; perMs: number };
+  perform(items: Item[], context: OperationContext<Settings>): Promise<BatchResult>;
+}
+
+export interface SettingProperty {
+  type: 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array';
+  description?: string;
+  default?: unknown;
+  /** Marks a credential: never returned by an API, see `redactSettings`. */
+  'x-secret'?: boolean;
+  [keyword: string]: unknown;
+}
+
+/** JSON Schema of a destination's settings; `baseUrl` (string with a default) is required by the kit. */
+export interface SettingsSchema {
+  type: 'object';
+  properties: Record<string, SettingProperty> & { baseUrl: SettingProperty };
+  required?: string[];
+  additionalProperties?: boolean;
+}
+
+export interface DestinationDefinition<Settings = Record<string, unknown>> {
+  /** Stable identifier, e.g. `klaviyo`. */
+  type: string;
+  /** Human-readable name, e.g. `Klaviyo`. */
+  name: string;
+  settingsSchema: SettingsSchema;
+  /** Resolves when the settings work against the ESP; throws a DeliveryError otherwise. */
+  testConnection(context: OperationContext<Settings>): Promise<void>;
+  operations: { [K in OperationName]?: OperationDefinition<OperationItems[K], Settings> };
+}
+
+export class DestinationDefinitionError extends Error {
+  constructor(destination: string, field: string, problem: string) {
+    super(`Destination "${destination}": ${field} ${problem}`);
+    this.name = 'DestinationDefinitionError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
+const compiled = new WeakMap<SettingsSchema, ValidateFunction>();
+
+function validatorFor(schema: SettingsSchema): ValidateFunction {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
+  return validate;
+}
+
+const isPositiveInteger = (value: unknown): boolean => Number.isInteger(value) && (value as number) > 0;
+
+/** Checks a definition when the destination package loads, so that mistakes fail fast and by name. */
+export function defineDestination<Settings>(
+  definition: DestinationDefinition<Settings>,
+): DestinationDefinition<Settings> {
+  const label = typeof definition.type === 'string' && definition.type !== '' ? definition.type : '<unnamed>';
+  const fail = (field: string, problem: string): never => {
+    throw new DestinationDefinitionError(label, field, problem);
+  };
+  if (label === '<unnamed>') fail('type', 'must be a non-empty string');
+  if (typeof definition.name !== 'string' || definition.name === '')
+    fail('name', 'must be a non-empty string');
+  if (typeof definition.testConnection !== 'function') fail('testConnection', 'must be a function');
+
+  const schema = definition.settingsSchema;
+  if (schema?.type !== 'object' || typeof schema.properties !== 'object') {
+    fail('settingsSchema', 'must be an object schema with properties');
+  }
+  const baseUrl = schema.properties['baseUrl'] as SettingProperty | undefined;
+  if (baseUrl?.type !== 'string') fail('settingsSchema.properties.baseUrl', 'must be a string property');
+  if (typeof baseUrl?.default !== 'string')
+    fail('settingsSchema.properties.baseUrl.default', 'must be a string');
+  try {
+    validatorFor(schema);
+  } catch (error) {
+    fail('settingsSchema', `is not a valid JSON Schema: ${(error as Error).message}`);
+  }
+
+  const operations = Object.entries(definition.operations ?? {}) as [string, OperationDefinition<unknown>][];
+  if (operations.length === 0) fail('operations', 'must declare at least one operation');
+  for (const [name, operation] of operations) {
+    const field = `operations.${name}`;
+    if (!(OPERATION_NAMES as readonly string[]).includes(name)) fail(field, 'is not a known operation');
+    if (typeof operation?.perform !== 'function') fail(`${field}.perform`, 'must be a function');
+    if (!isPositiveInteger(operation.batchSize)) {
+      fail(`${field}.batchSize`, `must be a positive integer (got ${String(operation.batchSize)})`);
+    }
+    if (operation.rateLimit !== undefined) {
+      if (!isPositiveInteger(operation.rateLimit.requests)) {
+        fail(
+          `${field}.rateLimit.requests`,
+          `must be a positive integer (got ${String(operation.rateLimit.requests)})`,
+        );
+      }
+      if (!isPositiveInteger(operation.rateLimit.perMs)) {
+        fail(
+          `${field}.rateLimit.perMs`,
+          `must be a positive integer (got ${String(operation.rateLimit.perMs)})`,
+        );
+      }
+    }
+  }
+  return definition;
+}
+
+/** Names of the top-level settings marked `"x-secret": true`. */
+export function secretSettingNames(schema: SettingsSchema): string[] {
+  return Object.entries(schema.properties)
+    .filter(([, property]) => property['x-secret'] === true)
+    .map(([name]) => name);
+}
+
+/** A copy of the settings with every secret that is set replaced by `'***'`: the only form an API may return. */
+export function redactSettings<T extends Record<string, unknown>>(schema: SettingsSchema, settings: T): T {
+  const redacted: Record<string, unknown> = { ...settings };
+  for (const name of secretSettingNames(schema)) {
+    if (redacted[name] !== undefined) redacted[name] = '***';
+  }
+  return redacted as T;
+}
+
+export interface SettingsIssue {
+  /** JSON Pointer to the offending setting, e.g. `/apiKey`. */
+  pointer: string;
+  message: string;
+}
+
+export type SettingsValidation<Settings> =
+  { ok: true; settings: Settings } | { ok: false; errors: SettingsIssue[] };
+
+/** Validates settings against the schema and applies its defaults (on a copy: the input is untouched). */
+export function validateSettings<Settings = Record<string, unknown>>(
+  schema: SettingsSchema,
+  settings: unknown,
+): SettingsValidation<Settings> {
+  const validate = validatorFor(schema);
+  const copy: unknown = structuredClone(settings);
+  if (validate(copy)) return { ok: true, settings: copy as Settings };
+  const errors = (validate.errors ?? []).map((error): SettingsIssue => {
+    const params = error.params as { missingProperty?: string; additionalProperty?: string };
+    const child = params.missingProperty ?? params.additionalProperty;
+    const pointer =
+      child === undefined ? error.instancePath : `${error.instancePath}/${escapePointer(child)}`;
+    return { pointer: pointer === '' ? '/' : pointer, message: error.message ?? 'is invalid' };
+  });
+  return { ok: false, errors };
+}
+
+function escapePointer(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+}

@@ -1,0 +1,171 @@
+import { classifyResponse, RejectedError, RetryableError } from './delivery-errors';
+import { Clock, systemClock } from './retry-policy';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface HttpClientOptions {
+  /** Every request path is resolved against this URL; redirects may not leave its origin. */
+  baseUrl: string;
+  /** Sent with every request (e.g. the ESP's auth header). */
+  headers?: Record<string, string>;
+  /** Per-request timeout in ms (default 30 s). */
+  timeoutMs?: number;
+  /** Redirects followed per request (default 5). */
+  maxRedirects?: number;
+  /** Used to resolve `Retry-After` dates. */
+  clock?: Pick<Clock, 'now'>;
+}
+
+export interface RequestOptions {
+  /** Serialised as JSON. */
+  json?: unknown;
+  query?: Record<string, string | number | boolean | undefined>;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface HttpResponse<T> {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON when the response says it is JSON, the text otherwise, undefined when empty. */
+  body: T;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * The one HTTP client destinations use: JSON in and out, a timeout on every request, same-origin
+ * redirects only, and every non-2xx response thrown as a classified DeliveryError.
+ */
+export class DestinationHttpClient {
+  private readonly base: URL;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+  private readonly maxRedirects: number;
+  private readonly clock: Pick<Clock, 'now'>;
+
+  constructor(options: HttpClientOptions) {
+    this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    this.headers = options.headers ?? {};
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxRedirects = options.maxRedirects ?? 5;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  get<T = unknown>(path: string, options?: RequestOptions): Promise<HttpResponse<T>> {
+    return this.request<T>('GET', path, options);
+  }
+
+  post<T = unknown>(path: string, json?: unknown, options?: RequestOptions): Promise<HttpResponse<T>> {
+    return this.request<T>('POST', path, { ...options, json });
+  }
+
+  put<T = unknown>(path: string, json?: unknown, options?: RequestOptions): Promise<HttpResponse<T>> {
+    return this.request<T>('PUT', path, { ...options, json });
+  }
+
+  patch<T = unknown>(path: string, json?: unknown, options?: RequestOptions): Promise<HttpResponse<T>> {
+    return this.request<T>('PATCH', path, { ...options, json });
+  }
+
+  delete<T = unknown>(path: string, options?: RequestOptions): Promise<HttpResponse<T>> {
+    return this.request<T>('DELETE', path, options);
+  }
+
+  /** Resolves a path (leading slash or not) against the base URL, keeping the base URL's path prefix. */
+  url(path: string, query?: RequestOptions['query']): URL {
+    const url = new URL(path.replace(/^\/+/, ''), this.base);
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    return url;
+  }
+
+  async request<T = unknown>(
+    method: HttpMethod,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<HttpResponse<T>> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...this.headers,
+      ...options.headers,
+    };
+    let body: string | undefined;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] = 'application/json';
+    }
+    let url = this.url(path, options.query);
+    let currentMethod: HttpMethod = method;
+    try {
+      for (let redirects = 0; ; redirects++) {
+        const response = await fetch(url, {
+          method: currentMethod,
+          headers,
+          body,
+          redirect: 'manual',
+          signal,
+        });
+        const location = response.headers.get('location');
+        if (REDIRECT_STATUSES.has(response.status) && location !== null) {
+          await response.body?.cancel();
+          const target = new URL(location, url);
+          if (target.origin !== this.base.origin) {
+            throw new RejectedError(
+              `Refused redirect to another host: ${target.host} (only same-origin redirects are followed)`,
+              { status: response.status },
+            );
+          }
+          if (redirects >= this.maxRedirects) {
+            throw new RejectedError(
+              `Too many redirects (more than ${this.maxRedirects}) from ${method} ${path}`,
+              {
+                status: response.status,
+              },
+            );
+          }
+          if (response.status === 303) {
+            currentMethod = 'GET';
+            body = undefined;
+            delete headers['content-type'];
+          }
+          url = target;
+          continue;
+        }
+        const text = await response.text();
+        const error = classifyResponse(response.status, response.headers, text, this.clock);
+        if (error) throw error;
+        return {
+          status: response.status,
+          headers: response.headers,
+          body: parseBody(response.headers, text) as T,
+        };
+      }
+    } catch (error) {
+      // undici's errors come from another realm than jest's globals: compare names, not classes.
+      const { name, message, cause } = (error ?? {}) as {
+        name?: unknown;
+        message?: unknown;
+        cause?: unknown;
+      };
+      if (name === 'TimeoutError') {
+        throw new RetryableError(`Request timed out after ${timeoutMs} ms: ${method} ${path}`);
+      }
+      if (name === 'TypeError' && message === 'fetch failed') {
+        const causeMessage = (cause as { message?: unknown } | undefined)?.message;
+        const detail = typeof causeMessage === 'string' ? `: ${causeMessage}` : '';
+        throw new RetryableError(`Network error on ${method} ${path}${detail}`);
+      }
+      throw error;
+    }
+  }
+}
+
+function parseBody(headers: Headers, text: string): unknown {
+  if (text === '') return undefined;
+  const type = headers.get('content-type') ?? '';
+  return /[/+]json\b/i.test(type) ? JSON.parse(text) : text;
+}
