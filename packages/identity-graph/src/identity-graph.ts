@@ -17,11 +17,14 @@ import {
 } from './resolution/component-recompute';
 import {
   appendEdges,
+  blockPairs,
   identifierByKey,
   identifierContext,
   identifiersOfCustomers,
   IdentifierKeys,
   type IdentifierRow,
+  profilesOfIdentifiers,
+  retractEdges,
   type NewEdge,
 } from './resolution/graph-repository';
 import {
@@ -285,15 +288,12 @@ export class IdentityGraph {
   ): Promise<RecomputeResult> {
     const written = await appendEdges(tx, edges);
     const ids = [...new Set(edges.flatMap((edge) => [edge.a, edge.b]))];
-    const rows = await tx.query<{ customer_id: string }>(
-      'SELECT DISTINCT customer_id FROM identity_identifiers WHERE id = ANY($1::bigint[])',
-      [ids],
-    );
+    const seeds = await profilesOfIdentifiers(tx, ids);
     const book = new ProfileBook(this.options.vault);
     const result = await recomputeComponents(
       tx,
       {
-        seedCustomerIds: rows.map((row) => row.customer_id),
+        seedCustomerIds: seeds,
         newEdges: new Map([...written.values()].map((id) => [id, { eventSource: null, eventId: null }])),
         cause,
       },
@@ -375,33 +375,23 @@ export class IdentityGraph {
           `merge ${input.lineageId} was already reversed (lineage ${merge.reverted_by})`,
         );
       }
-      const edges = await tx.query<{ id: number; low_identifier: number; high_identifier: number }>(
-        `UPDATE identity_edges SET retracted_at = now(), retraction_reason = $2
-          WHERE id = ANY($1::bigint[]) AND retracted_at IS NULL
-          RETURNING id, low_identifier, high_identifier`,
-        [merge.edge_ids, `unmerge of ${input.lineageId}: ${input.reason}`],
+      const reason = `unmerge of ${input.lineageId}: ${input.reason}`;
+      const edges = await retractEdges(tx, { edgeIds: merge.edge_ids }, reason);
+      await blockPairs(
+        tx,
+        edges.map((edge) => [edge.low_identifier, edge.high_identifier]),
+        reason,
+        input.actor,
       );
-      if (edges.length > 0) {
-        await tx.query(
-          `INSERT INTO identity_blocked_pairs (low_identifier, high_identifier, reason, actor)
-           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
-          [
-            edges.map((edge) => edge.low_identifier),
-            edges.map((edge) => edge.high_identifier),
-            edges.map(() => `unmerge of ${input.lineageId}: ${input.reason}`),
-            edges.map(() => input.actor),
-          ],
-        );
-      }
-      // The loser's own canonical identifier founds the split-off part, under a new id.
       // Both sides live wherever later merges took them: seed with the endpoints' current profiles.
-      const current = await tx.query<{ customer_id: string }>(
-        'SELECT DISTINCT customer_id FROM identity_identifiers WHERE id = ANY($1::bigint[])',
-        [edges.flatMap((edge) => [edge.low_identifier, edge.high_identifier])],
+      const current = await profilesOfIdentifiers(
+        tx,
+        edges.flatMap((edge) => [edge.low_identifier, edge.high_identifier]),
       );
+      // The loser's own canonical identifier founds the split-off part, under a new id.
       const loserCanonical = await tx.query<{ id: number; type: IdentifierType }>(
         'SELECT id, type FROM identity_identifiers WHERE customer_id = ANY($2::text[]) AND own_customer_id = $1',
-        [merge.loser, current.map((row) => row.customer_id)],
+        [merge.loser, current],
       );
       const fresh = new Map(
         loserCanonical
@@ -412,9 +402,9 @@ export class IdentityGraph {
       const result = await recomputeComponents(
         tx,
         {
-          seedCustomerIds: current.map((row) => row.customer_id),
+          seedCustomerIds: current,
           freshCustomerIds: fresh,
-          cause: { rule: `unmerge of ${input.lineageId}: ${input.reason}`, actor: input.actor },
+          cause: { rule: reason, actor: input.actor },
         },
         book,
         this.config,

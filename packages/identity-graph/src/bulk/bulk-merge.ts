@@ -3,8 +3,8 @@ import type { SqlExecutor } from '@tessera/store';
 import { IdentityNotFoundError, type IdentityGraph } from '../identity-graph';
 import { ProfileBook } from '../profiles/profile-book';
 import { recomputeComponents } from '../resolution/component-recompute';
-import { pairKey } from '../resolution/component-solver';
-import type { NewEdge } from '../resolution/graph-repository';
+import { identifierKey, pairKey } from '../resolution/component-solver';
+import { profilesOfIdentifiers, retractEdges, type NewEdge } from '../resolution/graph-repository';
 import {
   MAX_BULK_ROWS,
   sizeHistogram,
@@ -218,22 +218,17 @@ export class BulkMerge {
     return this.graph.write(async (tx) => {
       await this.lockBatch(tx, batchId, 'applied');
       const reason = rollbackReason(batchId);
-      const retracted = await tx.query<{ low_identifier: number; high_identifier: number }>(
-        `UPDATE identity_edges SET retracted_at = now(), retraction_reason = $2
-          WHERE batch_id = $1 AND retracted_at IS NULL
-          RETURNING low_identifier, high_identifier`,
-        [batchId, reason],
-      );
+      const retracted = await retractEdges(tx, { batchId }, reason);
       let restoredProfiles = 0;
       if (retracted.length > 0) {
-        const seeds = await tx.query<{ customer_id: string }>(
-          'SELECT DISTINCT customer_id FROM identity_identifiers WHERE id = ANY($1::bigint[])',
-          [[...new Set(retracted.flatMap((edge) => [edge.low_identifier, edge.high_identifier]))]],
+        const seeds = await profilesOfIdentifiers(
+          tx,
+          retracted.flatMap((edge) => [edge.low_identifier, edge.high_identifier]),
         );
         const book = new ProfileBook(this.graph.vault);
         const result = await recomputeComponents(
           tx,
-          { seedCustomerIds: seeds.map((row) => row.customer_id), cause: { rule: reason, actor, batchId } },
+          { seedCustomerIds: seeds, cause: { rule: reason, actor, batchId } },
           book,
           this.graph.config,
         );
@@ -298,7 +293,7 @@ export class BulkMerge {
     tx: SqlExecutor,
     rows: ValidBulkRow[],
   ): Promise<{ links: PlannedLink[]; unknown: number; alreadyLinked: number }> {
-    const keyOf = (type: string, scope: string, hashed: string) => `${type}\u0000${scope}\u0000${hashed}`;
+    const keyOf = identifierKey;
     const hashed = rows.map((row) =>
       row.identifiers.map((identifier) => ({
         ...identifier,

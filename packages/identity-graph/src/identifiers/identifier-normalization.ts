@@ -13,6 +13,7 @@ import {
   type NormalizedIdentifier,
   type RawIdentifiers,
 } from './identifier-types';
+import { BoundedMemo } from '../bounded-memo';
 
 const MAX_EMAIL_LENGTH = 254;
 const MAX_OPAQUE_ID_LENGTH = 200;
@@ -48,17 +49,10 @@ const FICTIONAL_NUMBER_RANGES = ['+447700900', '+441632960'];
 
 // Parsing and validating a number against full metadata costs tens of microseconds, and the same members'
 // numbers arrive again and again (every points update), so results are remembered, within a bound.
-const PHONE_CACHE_LIMIT = 50_000;
-const phoneCache = new Map<string, Normalized>();
+const phoneParses = new BoundedMemo<Normalized>(50_000);
 
 export function normalizePhone(value: string, defaultCountry: string): Normalized {
-  const cacheKey = `${defaultCountry}\u0000${value}`;
-  const cached = phoneCache.get(cacheKey);
-  if (cached !== undefined) return cached;
-  const result = parsePhone(value, defaultCountry);
-  if (phoneCache.size >= PHONE_CACHE_LIMIT) phoneCache.delete(phoneCache.keys().next().value as string);
-  phoneCache.set(cacheKey, result);
-  return result;
+  return phoneParses.get(`${defaultCountry}\u0000${value}`, () => parsePhone(value, defaultCountry));
 }
 
 function parsePhone(value: string, defaultCountry: string): Normalized {

@@ -45,7 +45,11 @@ export interface SolvedComponents {
 
 export const pairKey = (a: number, b: number): string => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
-const nodeOrder = (node: GraphNode): string => `${node.type}\u0000${node.scope}\u0000${node.key}`;
+/** The one key an identifier is known by in memory (type, scope, lookup key): also the solver's order. */
+export const identifierKey = (type: string, scope: string, lookupKey: string): string =>
+  `${type}\u0000${scope}\u0000${lookupKey}`;
+
+const nodeOrder = (node: GraphNode): string => identifierKey(node.type, node.scope, node.key);
 const label = (node: Pick<GraphNode, 'type' | 'scope'>) =>
   node.type === 'member' ? `member.${node.scope}` : node.type;
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { EncryptedValue, PiiVault, SqlExecutor } from '@tessera/store';
 import type { IdentifierType, IdentityGraphConfig, NormalizedIdentifier } from '../identifiers';
-import type { EdgeKind, GraphEdge, GraphNode } from './component-solver';
+import { BoundedMemo } from '../bounded-memo';
+import { identifierKey, type EdgeKind, type GraphEdge, type GraphNode } from './component-solver';
 
 /** A stored identifier, as the graph reads it. */
 export interface IdentifierRow extends GraphNode {
@@ -77,19 +78,13 @@ export class IdentifierKeys {
 
   // Blind indexes are HMACs; a batch asks for the same identifier's key several times, and busy members
   // recur across batches, so computed keys are remembered, within a bound.
-  private readonly lookupKeys = new Map<string, string>();
+  private readonly lookupKeys = new BoundedMemo<string>(100_000);
 
   lookupKey(identifier: Pick<NormalizedIdentifier, 'type' | 'value'>): string {
     if (!this.config.types[identifier.type].pii) return identifier.value;
-    const cacheKey = `${identifier.type}\u0000${identifier.value}`;
-    let key = this.lookupKeys.get(cacheKey);
-    if (key === undefined) {
-      key = this.vault.blindIndex(identifier.type, identifier.value);
-      if (this.lookupKeys.size >= 100_000)
-        this.lookupKeys.delete(this.lookupKeys.keys().next().value as string);
-      this.lookupKeys.set(cacheKey, key);
-    }
-    return key;
+    return this.lookupKeys.get(`${identifier.type}\u0000${identifier.value}`, () =>
+      this.vault.blindIndex(identifier.type, identifier.value),
+    );
   }
 
   /** The customer id a profile takes when this identifier is canonical: a group customer id is its own. */
@@ -108,7 +103,7 @@ export class IdentifierKeys {
   }
 
   key(identifier: NormalizedIdentifier): string {
-    return `${identifier.type}\u0000${identifier.scope}\u0000${this.lookupKey(identifier)}`;
+    return identifierKey(identifier.type, identifier.scope, this.lookupKey(identifier));
   }
 }
 
@@ -213,7 +208,7 @@ export async function upsertIdentifiers(
   rows: unknown[][],
 ): Promise<Map<string, IdentifierRow>> {
   const keyOf = (type: unknown, scope: unknown, lookupKey: unknown) =>
-    `${type}\u0000${scope}\u0000${lookupKey}`;
+    identifierKey(String(type), String(scope), String(lookupKey));
   const result = new Map<string, IdentifierRow>();
   const stored = await tx.query<IdentifierDbRow>(
     probeEach('text', `SELECT ${RESOLUTION_COLUMNS} FROM identity_identifiers WHERE lookup_key = k.key`),
@@ -433,4 +428,50 @@ export async function appendEdges(tx: SqlExecutor, edges: NewEdge[]): Promise<Ma
     EDGE_COLUMNS.map((_, index) => rows.map((row) => row[index])),
   );
   return new Map(written.map((row) => [`${row.low_identifier}:${row.high_identifier}`, row.id]));
+}
+
+/** The profiles these identifiers belong to now. */
+export async function profilesOfIdentifiers(tx: SqlExecutor, identifierIds: number[]): Promise<string[]> {
+  if (identifierIds.length === 0) return [];
+  const rows = await tx.query<{ customer_id: string }>(
+    'SELECT DISTINCT customer_id FROM identity_identifiers WHERE id = ANY($1::bigint[])',
+    [[...new Set(identifierIds)]],
+  );
+  return rows.map((row) => row.customer_id);
+}
+
+/**
+ * Stamps active edges retracted (the log keeps them), chosen by id or by bulk batch; returns what was
+ * retracted, endpoints included, for the recompute that follows.
+ */
+export async function retractEdges(
+  tx: SqlExecutor,
+  which: { edgeIds: number[] } | { batchId: string },
+  reason: string,
+): Promise<Array<{ id: number; low_identifier: number; high_identifier: number }>> {
+  const [condition, parameter] =
+    'edgeIds' in which ? ['id = ANY($1::bigint[])', which.edgeIds] : ['batch_id = $1', which.batchId];
+  return tx.query(
+    `UPDATE identity_edges SET retracted_at = now(), retraction_reason = $2
+      WHERE ${condition} AND retracted_at IS NULL
+      RETURNING id, low_identifier, high_identifier`,
+    [parameter, reason],
+  );
+}
+
+/** Records identifier pairs that must never be joined again (any order; a known pair stays as it was). */
+export async function blockPairs(
+  tx: SqlExecutor,
+  pairs: Array<[number, number]>,
+  reason: string,
+  actor: string,
+): Promise<void> {
+  if (pairs.length === 0) return;
+  const ordered = pairs.map(([a, b]) => (a < b ? [a, b] : [b, a]));
+  await tx.query(
+    `INSERT INTO identity_blocked_pairs (low_identifier, high_identifier, reason, actor)
+     SELECT low, high, $3, $4 FROM unnest($1::bigint[], $2::bigint[]) AS p(low, high)
+     ON CONFLICT DO NOTHING`,
+    [ordered.map(([low]) => low), ordered.map(([, high]) => high), reason, actor],
+  );
 }

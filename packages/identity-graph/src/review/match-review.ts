@@ -12,6 +12,7 @@ import {
 import { ProfileBook } from '../profiles/profile-book';
 import type { MergeNotice } from '../resolution/component-recompute';
 import {
+  blockPairs,
   identifierContext,
   identifiersOfCustomers,
   type IdentifierRow,
@@ -198,12 +199,7 @@ export class MatchReview {
         );
         merges = result.merges;
       } else if (decision === 'reject') {
-        const [low, high] = a.id < b.id ? [a.id, b.id] : [b.id, a.id];
-        await tx.query(
-          `INSERT INTO identity_blocked_pairs (low_identifier, high_identifier, reason, actor)
-           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-          [low, high, `review ${reviewId} rejected`, actor],
-        );
+        await blockPairs(tx, [[a.id, b.id]], `review ${reviewId} rejected`, actor);
       }
       const [updated] = await tx.query<ReviewDbRow>(
         `UPDATE identity_review_pairs SET status = $2, decided_by = $3, decided_at = now() WHERE id = $1 RETURNING *`,
