@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from './open-store';
 import { readMigrations } from './schema-migrations';
-import { openScratchStore, TEST_POSTGRES_URL } from './scratch-store';
-import type { Store } from './store';
+import type { PostgresStore } from './postgres-store';
+import { openScratchStore } from './scratch-store';
 
 const versions = readMigrations().map(({ version }) => ({ version }));
 
@@ -45,15 +45,12 @@ describe('openStore', () => {
   }, 30_000);
 
   describe('with a databaseUrl', () => {
-    let scratch: Store;
+    let scratch: PostgresStore;
     let url: string;
 
     beforeAll(async () => {
       scratch = await openScratchStore('postgres');
-      const [{ name }] = await scratch.query<{ name: string }>('SELECT current_database() AS name');
-      const parsed = new URL(TEST_POSTGRES_URL);
-      parsed.pathname = `/${name}`;
-      url = parsed.toString();
+      url = scratch.connectionString;
     });
 
     afterAll(async () => {

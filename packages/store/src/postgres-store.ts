@@ -30,7 +30,10 @@ export class PostgresStore implements Store {
   private readonly pool: Pool;
   private readonly executor: SqlExecutor;
 
-  constructor(connectionString: string, options: { maxConnections?: number } = {}) {
+  constructor(
+    readonly connectionString: string,
+    options: { maxConnections?: number } = {},
+  ) {
     this.pool = new Pool({
       connectionString,
       max: options.maxConnections ?? 10,

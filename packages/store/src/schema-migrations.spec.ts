@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgresStore } from './postgres-store';
 import { migrate, MigrationError, MIGRATIONS_DIR, readMigrations, type Migration } from './schema-migrations';
-import { openScratchStore, STORE_DRIVERS, TEST_POSTGRES_URL } from './scratch-store';
+import { openScratchStore, STORE_DRIVERS } from './scratch-store';
 import type { Store } from './store';
 
 function migration(version: number, name: string, sql: string): Migration {
@@ -165,15 +165,12 @@ describe.each(STORE_DRIVERS)('migrate on %s', (driver) => {
 });
 
 describe('migrate on one PostgreSQL database from two processes', () => {
-  let scratch: Store;
+  let scratch: PostgresStore;
   let url: string;
 
   beforeAll(async () => {
     scratch = await openScratchStore('postgres');
-    const [{ name }] = await scratch.query<{ name: string }>('SELECT current_database() AS name');
-    const parsed = new URL(TEST_POSTGRES_URL);
-    parsed.pathname = `/${name}`;
-    url = parsed.toString();
+    url = scratch.connectionString;
     // Start from an empty database, as two processes booting on a fresh install would.
     await scratch.execScript('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
   });

@@ -14,6 +14,8 @@ export const STORE_DRIVERS: readonly StoreDriver[] = ['pglite', 'postgres'];
  * A migrated, empty store for tests and benchmarks: PGlite in memory, or a fresh database on the real
  * PostgreSQL that is dropped again on close. Never a mock.
  */
+export async function openScratchStore(driver: 'postgres'): Promise<PostgresStore>;
+export async function openScratchStore(driver: StoreDriver): Promise<Store>;
 export async function openScratchStore(driver: StoreDriver): Promise<Store> {
   if (driver === 'pglite') {
     const store = await PgliteStore.open();
