@@ -12,6 +12,8 @@ import {
 } from './profile-traits';
 
 export const PII_TRAITS_CONTEXT = 'identity_profiles.pii_traits';
+/** The blind-index kind of the probabilistic matcher's blocking keys (written here, looked up by review). */
+export const BLOCKING_KEY_KIND = 'blocking-key';
 
 interface ProfileDbRow {
   customer_id: string;
@@ -119,9 +121,9 @@ export class ProfileBook {
   applyTraits(customerId: string, values: TraitValues, eventTime: Date): void {
     if (Object.keys(values).length === 0) return;
     const entry = this.get(customerId);
-    const before = JSON.stringify(entry.state);
-    entry.state = applyTraits(entry.state, values, eventTime);
-    if (JSON.stringify(entry.state) !== before) {
+    const next = applyTraits(entry.state, values, eventTime);
+    if (next !== entry.state) {
+      entry.state = next;
       entry.dirty = true;
       if (Object.keys(partitionTraits(values).pii).length > 0) entry.piiChanged = true;
     }
@@ -173,7 +175,7 @@ export class ProfileBook {
             postcode: (entry.state.values.address as { postcode?: string } | undefined)?.postcode,
             emails: [],
             phones: [],
-          }).map((key) => [this.vault.blindIndex('blocking-key', key), entry.customerId]),
+          }).map((key) => [this.vault.blindIndex(BLOCKING_KEY_KIND, key), entry.customerId]),
         );
       await insertRows(tx, 'identity_match_keys', ['blocking_key', 'customer_id'], keyRows, {
         onConflict: 'ON CONFLICT DO NOTHING',

@@ -36,33 +36,45 @@ export function applyTraits(state: TraitState, update: TraitValues, eventTime: D
   const values: TraitValues = { ...state.values };
   const times = { ...state.times };
   const at = eventTime.toISOString();
+  let changed = false;
+  // A value set at its time; the same value again at the same time (a replayed event) changes nothing.
+  const setLatest = (target: Record<string, unknown>, field: string, timeKey: string, value: unknown) => {
+    if (times[timeKey] !== undefined && times[timeKey] > at) return;
+    if (times[timeKey] !== at || JSON.stringify(target[field]) !== JSON.stringify(value)) changed = true;
+    target[field] = value;
+    times[timeKey] = at;
+  };
+  const touch = (name: string) => {
+    if (times[name] === undefined || times[name] < at) {
+      times[name] = at;
+      changed = true;
+    }
+  };
   for (const [name, value] of Object.entries(update) as Array<[TraitName, unknown]>) {
     if (value === undefined || !Object.hasOwn(PROFILE_TRAITS, name)) continue;
     const { policy } = PROFILE_TRAITS[name];
     if (policy === 'latest') {
-      if (times[name] === undefined || times[name] <= at) {
-        values[name] = value;
-        times[name] = at;
-      }
+      setLatest(values, name, name, value);
     } else if (policy === 'max') {
-      if (values[name] === undefined || String(values[name]) < String(value)) values[name] = value;
-      if (times[name] === undefined || times[name] < at) times[name] = at;
+      if (values[name] === undefined || String(values[name]) < String(value)) {
+        values[name] = value;
+        changed = true;
+      }
+      touch(name);
     } else if (policy === 'sum') {
+      if (values[name] === undefined || Number(value) !== 0) changed = true;
       values[name] = roundMoney(Number(values[name] ?? 0) + Number(value));
-      if (times[name] === undefined || times[name] < at) times[name] = at;
+      touch(name);
     } else {
       const current = { ...((values[name] as Record<string, unknown> | undefined) ?? {}) };
       for (const [brand, id] of Object.entries(value as Record<string, unknown>)) {
-        const key = `${name}.${brand}`;
-        if (times[key] === undefined || times[key] <= at) {
-          current[brand] = id;
-          times[key] = at;
-        }
+        setLatest(current, brand, `${name}.${brand}`, id);
       }
       values[name] = current;
     }
   }
-  return { values, times };
+  // Unchanged, the caller gets its own state back: that is how it knows nothing needs writing.
+  return changed ? { values, times } : state;
 }
 
 /** Combines two profiles' traits when they merge: per field, as if every value had arrived at one. */

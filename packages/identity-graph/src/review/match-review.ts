@@ -9,7 +9,7 @@ import {
   type MatchProfile,
   type TermFrequencies,
 } from '../matching';
-import { ProfileBook } from '../profiles/profile-book';
+import { BLOCKING_KEY_KIND, ProfileBook } from '../profiles/profile-book';
 import type { MergeNotice } from '../resolution/component-recompute';
 import {
   blockPairs,
@@ -86,7 +86,7 @@ export class MatchReview {
     return this.graph.write(async (tx) => {
       const subjects = await this.matchProfiles(tx, customerIds);
       const keys = [...subjects.values()].flatMap(({ profile }) =>
-        blockingKeys(profile).map((key) => this.graph.vault.blindIndex('blocking-key', key)),
+        blockingKeys(profile).map((key) => this.graph.vault.blindIndex(BLOCKING_KEY_KIND, key)),
       );
       const candidateRows = await tx.query<{ customer_id: string }>(
         'SELECT DISTINCT customer_id FROM identity_match_keys WHERE blocking_key = ANY($1::text[])',
@@ -97,6 +97,10 @@ export class MatchReview {
         candidateRows.map((row) => row.customer_id).filter((id) => !subjects.has(id)),
       );
       const everyone = new Map([...subjects, ...candidates]);
+      // Each profile's blocking keys, computed once (phonetic codes are not free).
+      const keysOf = new Map(
+        [...everyone].map(([customerId, { profile }]) => [customerId, blockingKeys(profile)] as const),
+      );
       const decided = await tx.query<{ low_customer_id: string; high_customer_id: string }>(
         `SELECT low_customer_id, high_customer_id FROM identity_review_pairs
           WHERE low_customer_id = ANY($1::text[]) OR high_customer_id = ANY($1::text[])`,
@@ -105,12 +109,12 @@ export class MatchReview {
       const seen = new Set(decided.map((row) => `${row.low_customer_id}\u0000${row.high_customer_id}`));
       const run: MatchRun = { compared: 0, merges: [], queued: 0 };
       for (const subject of subjects.values()) {
-        const subjectKeys = new Set(blockingKeys(subject.profile));
+        const subjectKeys = new Set(keysOf.get(subject.profile.customerId));
         for (const other of everyone.values()) {
           if (other.profile.customerId === subject.profile.customerId) continue;
           const [low, high] = [subject.profile.customerId, other.profile.customerId].sort();
           if (seen.has(`${low}\u0000${high}`)) continue;
-          if (!blockingKeys(other.profile).some((key) => subjectKeys.has(key))) continue;
+          if (!(keysOf.get(other.profile.customerId) ?? []).some((key) => subjectKeys.has(key))) continue;
           seen.add(`${low}\u0000${high}`);
           run.compared += 1;
           const score = scorePair(subject.profile, other.profile, this.model, this.options.frequencies);
