@@ -23,6 +23,7 @@ const valid = (): DestinationDefinition => ({
   type: 'klaviyo',
   name: 'Klaviyo',
   settingsSchema: schema,
+  requestHeaders: (settings) => ({ authorization: `Key ${String(settings['apiKey'])}` }),
   testConnection: async () => undefined,
   operations: {
     upsertProfiles: { batchSize: 100, perform: async (items) => items.map(() => ({ status: 'ok' })) },
@@ -64,13 +65,21 @@ describe('defineDestination', () => {
     expect(failure({ ...valid(), operations: { merge: { batchSize: 10, perform: async () => [] } } })).toBe(
       'Destination "klaviyo": operations.merge is not a known operation',
     );
-    const rateLimit = { requests: 10, perMs: -1 };
+    const rateLimits = [
+      { requests: 10, perMs: 1000 },
+      { requests: 10, perMs: -1 },
+    ];
     expect(
       failure({
         ...valid(),
-        operations: { suppress: { batchSize: 10, rateLimit, perform: async () => [] } },
+        operations: { suppress: { batchSize: 10, rateLimits, perform: async () => [] } },
       }),
-    ).toBe('Destination "klaviyo": operations.suppress.rateLimit.perMs must be a positive integer (got -1)');
+    ).toBe(
+      'Destination "klaviyo": operations.suppress.rateLimits[1].perMs must be a positive integer (got -1)',
+    );
+    expect(failure({ ...valid(), requestHeaders: undefined })).toBe(
+      'Destination "klaviyo": requestHeaders must be a function',
+    );
   });
 
   it('requires a baseUrl with a default in the settings schema', () => {

@@ -58,8 +58,24 @@ export interface OperationItems {
   fetchProfiles: ProfileRef;
 }
 
+/** A profile as the ESP holds it (what `fetchProfiles` reads back for reconciliation). */
+export interface RemoteProfile {
+  /** The ESP's own id of the profile. */
+  externalId: string;
+  customerId?: string;
+  email?: string;
+  phone?: string;
+  attributes: Record<string, unknown>;
+  /** Marketing subscription per channel, as the ESP records it. */
+  subscriptions?: Partial<Record<'email' | 'sms', 'subscribed' | 'unsubscribed' | 'never_subscribed'>>;
+  /** True when the ESP suppresses the profile's email (nothing may be sent to it). */
+  suppressed?: boolean;
+  /** ISO-8601 time of the ESP's last change. */
+  updatedAt?: string;
+}
+
 export type ItemResult =
-  | { status: 'ok'; externalId?: string }
+  | { status: 'ok'; externalId?: string; profile?: RemoteProfile }
   | { status: 'retry'; afterMs: number; reason: string }
   | { status: 'rejected'; reason: string };
 
@@ -70,16 +86,61 @@ export type BatchResult = ItemResult[];
 export interface OperationContext<Settings = Record<string, unknown>> {
   /** Validated settings, defaults applied. */
   settings: Settings;
-  /** Client bound to `settings.baseUrl`. */
+  /** Client bound to `settings.baseUrl`, sending the destination's `requestHeaders`. */
   http: DestinationHttpClient;
   clock: Clock;
+}
+
+/** At most `requests` per `perMs` milliseconds (one window of an ESP's published limit). */
+export interface RateWindow {
+  requests: number;
+  perMs: number;
+}
+
+/** A webhook as received, before anything parsed it: signatures are checked on these exact bytes. */
+export interface InboundRequest {
+  /** Header names in lower case. */
+  headers: Record<string, string | undefined>;
+  rawBody: Buffer;
+}
+
+/** A member's opt-out recorded by the ESP, for the consent ledger. */
+export interface InboundUnsubscribe {
+  /** The ESP's id of the event, stable across redeliveries (dedup key). */
+  eventId: string;
+  channel: 'email' | 'sms';
+  change: 'unsubscribed' | 'suppressed';
+  email?: string;
+  phone?: string;
+  customerId?: string;
+  /** ISO-8601 time the member opted out. */
+  occurredAt: string;
+}
+
+export interface InboundPoll {
+  changes: InboundUnsubscribe[];
+  /** Hand back on the next poll; opaque to the caller. */
+  cursor: string;
+}
+
+/** A bearer token and when it stops working (epoch ms). */
+export interface AccessToken {
+  value: string;
+  expiresAt: number;
+}
+
+/** OAuth2 client credentials: how a destination obtains a token. The kit caches and refreshes it. */
+export interface TokenAuthentication<Settings> {
+  fetchToken(
+    context: Omit<OperationContext<Settings>, 'http'> & { http: DestinationHttpClient },
+  ): Promise<AccessToken>;
 }
 
 export interface OperationDefinition<Item, Settings = Record<string, unknown>> {
   /** Most items per `perform` call (positive integer). */
   batchSize: number;
-  /** At most `requests` calls to `perform` per `perMs` milliseconds. */
-  rateLimit?: { requests: number; perMs: number };
+  /** The ESP's limits for the endpoints `perform` calls: every window must have room for one more call. */
+  rateLimits?: RateWindow[];
   perform(items: Item[], context: OperationContext<Settings>): Promise<BatchResult>;
 }
 
@@ -106,9 +167,28 @@ export interface DestinationDefinition<Settings = Record<string, unknown>> {
   /** Human-readable name, e.g. `Klaviyo`. */
   name: string;
   settingsSchema: SettingsSchema;
+  /** Headers sent with every request: credentials, pinned API version. `token` is set when `authentication` is. */
+  requestHeaders(settings: Settings, token?: string): Record<string, string>;
+  /** Content type of JSON request bodies (default `application/json`). */
+  contentType?: string;
+  /** Declared by OAuth destinations: tokens are cached (shared across workers) and refreshed once on a 401. */
+  authentication?: TokenAuthentication<Settings>;
   /** Resolves when the settings work against the ESP; throws a DeliveryError otherwise. */
   testConnection(context: OperationContext<Settings>): Promise<void>;
   operations: { [K in OperationName]?: OperationDefinition<OperationItems[K], Settings> };
+  /**
+   * Verifies an inbound webhook (throws AuthError when its signature is wrong, ValidationError when its body
+   * is malformed) and returns the opt-outs it reports.
+   */
+  parseInboundUnsubscribes?(
+    request: InboundRequest,
+    context: { settings: Settings; clock: Clock },
+  ): InboundUnsubscribe[];
+  /** Reads the opt-outs recorded since `cursor` (undefined: from the start of the ESP's retention). */
+  pollInboundUnsubscribes?(
+    cursor: string | undefined,
+    context: OperationContext<Settings>,
+  ): Promise<InboundPoll>;
 }
 
 export class DestinationDefinitionError extends Error {
@@ -145,6 +225,7 @@ export function defineDestination<Settings>(
   if (typeof definition.name !== 'string' || definition.name === '')
     fail('name', 'must be a non-empty string');
   if (typeof definition.testConnection !== 'function') fail('testConnection', 'must be a function');
+  if (typeof definition.requestHeaders !== 'function') fail('requestHeaders', 'must be a function');
 
   const schema = definition.settingsSchema;
   if (schema?.type !== 'object' || typeof schema.properties !== 'object') {
@@ -169,20 +250,16 @@ export function defineDestination<Settings>(
     if (!isPositiveInteger(operation.batchSize)) {
       fail(`${field}.batchSize`, `must be a positive integer (got ${String(operation.batchSize)})`);
     }
-    if (operation.rateLimit !== undefined) {
-      if (!isPositiveInteger(operation.rateLimit.requests)) {
-        fail(
-          `${field}.rateLimit.requests`,
-          `must be a positive integer (got ${String(operation.rateLimit.requests)})`,
-        );
+    (operation.rateLimits ?? []).forEach((window, index) => {
+      for (const key of ['requests', 'perMs'] as const) {
+        if (!isPositiveInteger(window?.[key])) {
+          fail(
+            `${field}.rateLimits[${index}].${key}`,
+            `must be a positive integer (got ${String(window?.[key])})`,
+          );
+        }
       }
-      if (!isPositiveInteger(operation.rateLimit.perMs)) {
-        fail(
-          `${field}.rateLimit.perMs`,
-          `must be a positive integer (got ${String(operation.rateLimit.perMs)})`,
-        );
-      }
-    }
+    });
   }
   return definition;
 }

@@ -14,6 +14,8 @@ export interface HttpClientOptions {
   maxRedirects?: number;
   /** Used to resolve `Retry-After` dates. */
   clock?: Pick<Clock, 'now'>;
+  /** Content type of JSON bodies (default `application/json`; Klaviyo's is `application/vnd.api+json`). */
+  contentType?: string;
 }
 
 export interface RequestOptions {
@@ -43,6 +45,7 @@ export class DestinationHttpClient {
   private readonly timeoutMs: number;
   private readonly maxRedirects: number;
   private readonly clock: Pick<Clock, 'now'>;
+  private readonly contentType: string;
 
   constructor(options: HttpClientOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
@@ -50,6 +53,7 @@ export class DestinationHttpClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxRedirects = options.maxRedirects ?? 5;
     this.clock = options.clock ?? systemClock;
+    this.contentType = options.contentType ?? 'application/json';
   }
 
   get<T = unknown>(path: string, options?: RequestOptions): Promise<HttpResponse<T>> {
@@ -96,7 +100,7 @@ export class DestinationHttpClient {
     let body: string | undefined;
     if (options.json !== undefined) {
       body = JSON.stringify(options.json);
-      headers['content-type'] = 'application/json';
+      headers['content-type'] = this.contentType;
     }
     let url = this.url(path, options.query);
     let currentMethod: HttpMethod = method;

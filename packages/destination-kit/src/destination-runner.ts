@@ -1,0 +1,197 @@
+import { settleBatch, type SettleOptions } from './batch-outcome';
+import {
+  type AccessToken,
+  type BatchResult,
+  type DestinationDefinition,
+  type InboundPoll,
+  type InboundRequest,
+  type InboundUnsubscribe,
+  type OperationContext,
+  type OperationItems,
+  type OperationName,
+  validateSettings,
+} from './destination-definition';
+import { AuthError, isDeliveryError } from './delivery-errors';
+import { DestinationHttpClient } from './http-client';
+import { type RateGate } from './rate-gate';
+import { type Clock, systemClock } from './retry-policy';
+import { isTokenUsable, MemoryTokenCache, type TokenCache } from './token-cache';
+
+export class DestinationSettingsError extends Error {
+  constructor(
+    readonly destination: string,
+    readonly issues: { pointer: string; message: string }[],
+  ) {
+    super(
+      `Destination "${destination}" settings are invalid: ${issues
+        .map((issue) => `${issue.pointer} ${issue.message}`)
+        .join('; ')}`,
+    );
+    this.name = 'DestinationSettingsError';
+  }
+}
+
+export interface DestinationRunnerOptions {
+  /** Raw settings of this destination instance; validated (defaults applied) when the runner is built. */
+  settings: unknown;
+  clock?: Clock;
+  /** Shared OAuth token store (default: in memory). */
+  tokenCache?: TokenCache;
+  /** Key of this destination instance in the token cache and rate gate (default `{type}:{baseUrl}`). */
+  instanceKey?: string;
+  /** Enforces each operation's `rateLimits` (default: none, the caller paces itself). */
+  rateGate?: RateGate;
+  /** Per-request timeout (default 30 s). */
+  timeoutMs?: number;
+  settle?: SettleOptions;
+}
+
+/**
+ * Runs a destination's operations the way the pipeline does: settings validated once, items cut into the
+ * operation's batch size, calls paced by its rate limits, whole-batch failures settled into per-item results,
+ * and an OAuth token fetched, cached and refreshed once when the ESP answers 401/403.
+ */
+export class DestinationRunner<Settings extends Record<string, unknown> = Record<string, unknown>> {
+  readonly settings: Settings;
+  private readonly clock: Clock;
+  private readonly tokens: TokenCache;
+  private readonly key: string;
+  private readonly rateGate?: RateGate;
+  private readonly timeoutMs: number;
+  private readonly settle: SettleOptions;
+  private pendingToken: Promise<AccessToken> | undefined;
+
+  constructor(
+    readonly definition: DestinationDefinition<Settings>,
+    options: DestinationRunnerOptions,
+  ) {
+    const validation = validateSettings<Settings>(definition.settingsSchema, options.settings);
+    if (!validation.ok) throw new DestinationSettingsError(definition.type, validation.errors);
+    this.settings = validation.settings;
+    this.clock = options.clock ?? systemClock;
+    this.tokens = options.tokenCache ?? new MemoryTokenCache(this.clock);
+    this.key = options.instanceKey ?? `${definition.type}:${String(this.settings['baseUrl'])}`;
+    if (options.rateGate !== undefined) this.rateGate = options.rateGate;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.settle = options.settle ?? {};
+  }
+
+  /** Delivers `items` with operation `name`: one result per item, in order. Throws AuthError when credentials fail. */
+  async run<K extends OperationName>(name: K, items: OperationItems[K][]): Promise<BatchResult> {
+    const operation = this.definition.operations[name];
+    if (operation === undefined) {
+      throw new Error(`Destination "${this.definition.type}" has no operation ${name}`);
+    }
+    const results: BatchResult = [];
+    for (let start = 0; start < items.length; start += operation.batchSize) {
+      const batch = items.slice(start, start + operation.batchSize);
+      const settled = await settleBatch(
+        batch,
+        (group) =>
+          this.withContext(async (context) => {
+            if (this.rateGate !== undefined && operation.rateLimits !== undefined) {
+              await this.rateGate.acquire(`${this.key}:${name}`, operation.rateLimits);
+            }
+            return operation.perform(group, context);
+          }),
+        this.settle,
+      );
+      results.push(...settled);
+    }
+    return results;
+  }
+
+  testConnection(): Promise<void> {
+    return this.withContext((context) => this.definition.testConnection(context));
+  }
+
+  /** Verifies and parses an inbound webhook; throws when the destination has no webhook or its signature is wrong. */
+  parseInboundUnsubscribes(request: InboundRequest): InboundUnsubscribe[] {
+    const parse = this.definition.parseInboundUnsubscribes;
+    if (parse === undefined) {
+      throw new Error(`Destination "${this.definition.type}" does not receive unsubscribe webhooks`);
+    }
+    return parse.call(this.definition, request, { settings: this.settings, clock: this.clock });
+  }
+
+  pollInboundUnsubscribes(cursor: string | undefined): Promise<InboundPoll> {
+    const poll = this.definition.pollInboundUnsubscribes;
+    if (poll === undefined) {
+      throw new Error(`Destination "${this.definition.type}" cannot poll for unsubscribes`);
+    }
+    return this.withContext((context) => poll.call(this.definition, cursor, context));
+  }
+
+  /** Runs `work` with a client carrying the current credentials; on an auth failure refreshes the token once. */
+  private async withContext<T>(work: (context: OperationContext<Settings>) => Promise<T>): Promise<T> {
+    if (this.definition.authentication === undefined) return work(this.context(undefined));
+    const token = await this.token(false);
+    try {
+      return await work(this.context(token.value));
+    } catch (error) {
+      if (!(isDeliveryError(error) && error.kind === 'auth')) throw error;
+      const fresh = await this.token(true, token.value);
+      try {
+        return await work(this.context(fresh.value));
+      } catch (retryError) {
+        if (isDeliveryError(retryError) && retryError.kind === 'auth') {
+          throw new AuthError(`${retryError.message} (after refreshing the access token)`, {
+            ...(retryError.status === undefined ? {} : { status: retryError.status }),
+            ...(retryError.body === undefined ? {} : { body: retryError.body }),
+          });
+        }
+        throw retryError;
+      }
+    }
+  }
+
+  /**
+   * The cached token, or a new one. `refresh` drops the cached token first unless another caller already
+   * replaced the one that failed (`failed`), so concurrent 401s cause one token request, not many.
+   */
+  private async token(refresh: boolean, failed?: string): Promise<AccessToken> {
+    const cacheKey = `token:${this.key}`;
+    if (refresh) {
+      const current = await this.tokens.get(cacheKey);
+      if (current !== undefined && current.value !== failed && isTokenUsable(current, this.clock.now())) {
+        return current;
+      }
+      await this.tokens.delete(cacheKey);
+    } else {
+      const cached = await this.tokens.get(cacheKey);
+      if (isTokenUsable(cached, this.clock.now())) return cached;
+    }
+    if (this.pendingToken === undefined) {
+      this.pendingToken = this.fetchToken(cacheKey).finally(() => {
+        this.pendingToken = undefined;
+      });
+    }
+    return this.pendingToken;
+  }
+
+  private async fetchToken(cacheKey: string): Promise<AccessToken> {
+    const authentication = this.definition.authentication;
+    if (authentication === undefined) throw new Error('unreachable: no authentication declared');
+    const token = await authentication.fetchToken({ ...this.context(undefined), http: this.client({}) });
+    await this.tokens.set(cacheKey, token);
+    return token;
+  }
+
+  private context(token: string | undefined): OperationContext<Settings> {
+    return {
+      settings: this.settings,
+      clock: this.clock,
+      http: this.client(this.definition.requestHeaders(this.settings, token)),
+    };
+  }
+
+  private client(headers: Record<string, string>): DestinationHttpClient {
+    return new DestinationHttpClient({
+      baseUrl: String(this.settings['baseUrl']),
+      headers,
+      timeoutMs: this.timeoutMs,
+      clock: this.clock,
+      ...(this.definition.contentType === undefined ? {} : { contentType: this.definition.contentType }),
+    });
+  }
+}

@@ -1,0 +1,28 @@
+import type { RateWindow } from './destination-definition';
+import { type Clock, systemClock } from './retry-policy';
+import { WindowRateLimiter } from './sandbox/window-rate-limiter';
+
+/**
+ * Holds an operation call back until the ESP's limits have room. The pipeline backs it with Redis so that the
+ * limit is shared across workers; `MemoryRateGate` serves one process (the harness, benchmarks).
+ */
+export interface RateGate {
+  /** Resolves when one more call under `key` fits every window (and counts it). */
+  acquire(key: string, windows: readonly RateWindow[]): Promise<void>;
+}
+
+export class MemoryRateGate implements RateGate {
+  private readonly limiter: WindowRateLimiter;
+
+  constructor(private readonly clock: Clock = systemClock) {
+    this.limiter = new WindowRateLimiter(clock);
+  }
+
+  async acquire(key: string, windows: readonly RateWindow[]): Promise<void> {
+    for (;;) {
+      const waitMs = this.limiter.take(key, windows);
+      if (waitMs === undefined) return;
+      await this.clock.sleep(waitMs);
+    }
+  }
+}

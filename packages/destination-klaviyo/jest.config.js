@@ -1,0 +1,1 @@
+module.exports = { ...require('../../jest.preset.js'), displayName: 'destination-klaviyo', rootDir: __dirname };
