@@ -20,8 +20,10 @@ export default [
             // Apps (Nest shells) wire packages together; the all-in-one entry composes the app modules.
             {
               sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:destination', 'type:plugin'],
+              onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:registry', 'type:destination', 'type:plugin'],
             },
+            // The registry lists the destination packages of the build; only apps import it.
+            { sourceTag: 'type:registry', onlyDependOnLibsWithTags: ['type:core', 'type:destination'] },
             // Core packages are the logic: they never reach into apps or a specific destination.
             { sourceTag: 'type:core', onlyDependOnLibsWithTags: ['type:core'] },
             // A destination or plugin sees only the SDK: destination-kit, transform and events.
@@ -37,7 +39,7 @@ export default [
             },
             {
               sourceTag: 'type:test',
-              onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:destination', 'type:plugin'],
+              onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:registry', 'type:destination', 'type:plugin'],
             },
           ],
         },

@@ -32,6 +32,11 @@ describe('start-up', () => {
       'tessera: cannot start: DATABASE_URL: cannot open the store (PostgreSQL at postgres://tessera:***@127.0.0.1:1/tessera): ECONNREFUSED',
     ],
     [
+      'TESSERA_DESTINATIONS',
+      { TESSERA_DESTINATIONS: 'klaviyo,pigeon' },
+      'tessera: cannot start: TESSERA_DESTINATIONS: unknown destination "pigeon"; this build has: klaviyo',
+    ],
+    [
       'TESSERA_MASTER_KEY in production',
       { NODE_ENV: 'production' },
       'tessera: cannot start: TESSERA_MASTER_KEY: is required when NODE_ENV=production',

@@ -1,6 +1,11 @@
 import 'reflect-metadata';
 import { IngestModule, ingestPaths } from '@tessera/ingest';
 import { runProcess } from '@tessera/nest-platform';
+import { SandboxModule, sandboxPaths } from '@tessera/sandbox';
 
 // The all-in-one process of the embedded default: every app module in one Nest application on one port.
-void runProcess({ name: 'all-in-one', modules: [IngestModule], paths: (runtime) => ingestPaths(runtime) });
+void runProcess({
+  name: 'all-in-one',
+  modules: [IngestModule, SandboxModule],
+  paths: (runtime) => [...ingestPaths(runtime), ...sandboxPaths(runtime)],
+});

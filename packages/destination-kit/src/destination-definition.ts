@@ -7,8 +7,10 @@ export type OperationName =
   | 'updateAttributes'
   | 'addToSegment'
   | 'removeFromSegment'
-  | 'suppress'
+  | 'subscribe'
   | 'unsubscribe'
+  | 'suppress'
+  | 'unsuppress'
   | 'deleteProfiles'
   | 'fetchProfiles';
 
@@ -17,8 +19,10 @@ export const OPERATION_NAMES: readonly OperationName[] = [
   'updateAttributes',
   'addToSegment',
   'removeFromSegment',
-  'suppress',
+  'subscribe',
   'unsubscribe',
+  'suppress',
+  'unsuppress',
   'deleteProfiles',
   'fetchProfiles',
 ];
@@ -46,14 +50,26 @@ export interface ProfileRef {
   phone?: string;
 }
 
+/** A marketing subscription to set on one channel (from the consent ledger: a grant, or its withdrawal). */
+export interface SubscriptionChange {
+  customerId: string;
+  channel: 'email' | 'sms';
+  email?: string;
+  phone?: string;
+  /** ISO-8601 time the member consented or withdrew. */
+  changedAt?: string;
+}
+
 /** The item type each operation receives. */
 export interface OperationItems {
   upsertProfiles: ProfileUpsert;
   updateAttributes: ProfileUpsert;
   addToSegment: SegmentMembership;
   removeFromSegment: SegmentMembership;
+  subscribe: SubscriptionChange;
+  unsubscribe: SubscriptionChange;
   suppress: ProfileRef;
-  unsubscribe: ProfileRef;
+  unsuppress: ProfileRef;
   deleteProfiles: ProfileRef;
   fetchProfiles: ProfileRef;
 }
@@ -141,6 +157,11 @@ export interface OperationDefinition<Item, Settings = Record<string, unknown>> {
   batchSize: number;
   /** The ESP's limits for the endpoints `perform` calls: every window must have room for one more call. */
   rateLimits?: RateWindow[];
+  /**
+   * How many requests one `perform` call on `items` makes, counted against `rateLimits` (default 1). An
+   * operation that calls endpoints with different limits states its cost in units of the limit it declares.
+   */
+  requestCost?(items: Item[], settings: Settings): number;
   perform(items: Item[], context: OperationContext<Settings>): Promise<BatchResult>;
 }
 

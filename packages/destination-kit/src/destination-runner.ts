@@ -90,7 +90,8 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
         (group) =>
           this.withContext(async (context) => {
             if (this.rateGate !== undefined && operation.rateLimits !== undefined) {
-              await this.rateGate.acquire(`${this.key}:${name}`, operation.rateLimits);
+              const cost = operation.requestCost?.(group, this.settings) ?? 1;
+              await this.rateGate.acquire(`${this.key}:${name}`, operation.rateLimits, cost);
             }
             return operation.perform(group, context);
           }),

@@ -7,8 +7,8 @@ import { WindowRateLimiter } from './sandbox/window-rate-limiter';
  * limit is shared across workers; `MemoryRateGate` serves one process (the harness, benchmarks).
  */
 export interface RateGate {
-  /** Resolves when one more call under `key` fits every window (and counts it). */
-  acquire(key: string, windows: readonly RateWindow[]): Promise<void>;
+  /** Resolves when `cost` more requests under `key` fit every window (and counts them). */
+  acquire(key: string, windows: readonly RateWindow[], cost?: number): Promise<void>;
 }
 
 export class MemoryRateGate implements RateGate {
@@ -18,9 +18,9 @@ export class MemoryRateGate implements RateGate {
     this.limiter = new WindowRateLimiter(clock);
   }
 
-  async acquire(key: string, windows: readonly RateWindow[]): Promise<void> {
+  async acquire(key: string, windows: readonly RateWindow[], cost = 1): Promise<void> {
     for (;;) {
-      const waitMs = this.limiter.take(key, windows);
+      const waitMs = this.limiter.take(key, windows, cost);
       if (waitMs === undefined) return;
       await this.clock.sleep(waitMs);
     }

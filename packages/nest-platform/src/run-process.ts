@@ -61,7 +61,18 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
     throw error;
   }
   const { settings, logger } = runtime;
-  const app = await createHttpApp(runtime, definition.modules);
+  let app: NestFastifyApplication;
+  try {
+    app = await createHttpApp(runtime, definition.modules);
+  } catch (error) {
+    // A module may check settings only it understands (TESSERA_DESTINATIONS against the registry).
+    if (error instanceof ConfigurationError) {
+      process.stderr.write(`tessera: cannot start: ${error.message}\n`);
+      await Promise.all([runtime.redis.stop?.(), runtime.store.close()]);
+      process.exit(1);
+    }
+    throw error;
+  }
   started.app = app;
   try {
     await app.listen({ port: settings.port, host: settings.host });

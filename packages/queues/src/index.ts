@@ -7,3 +7,4 @@ export {
   type QueueName,
 } from './job-contracts';
 export { DEFAULT_JOB_OPTIONS, JobQueue } from './job-queue';
+export { RedisTokenCache, TOKEN_CACHE_KEY_PURPOSE } from './redis-token-cache';

@@ -26,6 +26,7 @@ describe('loadSettings', () => {
       dedupeWindowSeconds: 3600,
       ingestMaxQueueDepth: 100_000,
       sourceRateLimit: 5000,
+      destinations: 'all',
     });
   });
 
@@ -53,6 +54,7 @@ describe('loadSettings', () => {
         TESSERA_DEDUPE_WINDOW_SECONDS: '60',
         TESSERA_INGEST_MAX_QUEUE_DEPTH: '5',
         TESSERA_SOURCE_RATE_LIMIT: '250',
+        TESSERA_DESTINATIONS: 'Klaviyo, braze,klaviyo',
         TESSERA_PREVIOUS_MASTER_KEYS: ' old-key-1 , old-key-2 ',
       },
       CWD,
@@ -74,6 +76,7 @@ describe('loadSettings', () => {
       dedupeWindowSeconds: 60,
       ingestMaxQueueDepth: 5,
       sourceRateLimit: 250,
+      destinations: ['klaviyo', 'braze'],
     });
   });
 
@@ -127,6 +130,11 @@ describe('loadSettings', () => {
         { TESSERA_INGEST_MAX_QUEUE_DEPTH: '0' },
         'TESSERA_INGEST_MAX_QUEUE_DEPTH',
         'TESSERA_INGEST_MAX_QUEUE_DEPTH: expected a whole number from 1 to 100000000, got "0"',
+      ],
+      [
+        { TESSERA_DESTINATIONS: 'klaviyo;braze' },
+        'TESSERA_DESTINATIONS',
+        'TESSERA_DESTINATIONS: expected "all" or a comma-separated list of destination types (e.g. "klaviyo,braze"), got "klaviyo;braze"',
       ],
       [
         { TESSERA_SOURCE_RATE_LIMIT: '1.5' },

@@ -34,6 +34,8 @@ export interface Settings {
   dedupeWindowSeconds: number;
   ingestMaxQueueDepth: number;
   sourceRateLimit: number;
+  /** Destination packages this deployment runs (TESSERA_DESTINATIONS): `'all'` or their types. */
+  destinations: 'all' | string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -50,6 +52,21 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigurationError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return Number(raw);
+}
+
+/** `all` (the default) or a comma-separated list of destination types; the registry checks they exist. */
+function destinationList(env: Env): 'all' | string[] {
+  const raw = text(env, 'TESSERA_DESTINATIONS');
+  if (raw === undefined || raw.toLowerCase() === 'all') return 'all';
+  const names = raw.split(',').map((name) => name.trim().toLowerCase());
+  const bad = names.find((name) => !/^[a-z][a-z0-9-]*$/.test(name));
+  if (bad !== undefined) {
+    throw new ConfigurationError(
+      'TESSERA_DESTINATIONS',
+      `expected "all" or a comma-separated list of destination types (e.g. "klaviyo,braze"), got "${raw}"`,
+    );
+  }
+  return [...new Set(names)];
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {
@@ -113,5 +130,6 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
     dedupeWindowSeconds: integer(env, 'TESSERA_DEDUPE_WINDOW_SECONDS', 3600, 60, 30 * 24 * 3600),
     ingestMaxQueueDepth: integer(env, 'TESSERA_INGEST_MAX_QUEUE_DEPTH', 100_000, 1, 100_000_000),
     sourceRateLimit: integer(env, 'TESSERA_SOURCE_RATE_LIMIT', 5_000, 1, 10_000_000),
+    destinations: destinationList(env),
   };
 }

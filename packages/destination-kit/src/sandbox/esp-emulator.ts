@@ -1,4 +1,4 @@
-import type { RateWindow } from '../destination-definition';
+import type { DestinationDefinition, RateWindow } from '../destination-definition';
 import type { Clock } from '../retry-policy';
 
 /** A request as the sandbox hands it to an emulator: the path is relative to the emulator's mount. */
@@ -47,4 +47,13 @@ export interface EspEmulator {
   state(): unknown;
   /** Forgets everything it holds. */
   reset(): void;
+}
+
+/**
+ * What a destination package exports for registration: its definition and a factory of its sandbox emulator.
+ * Adding an ESP to Tessera is one package plus one line listing its DestinationPackage.
+ */
+export interface DestinationPackage<Settings = Record<string, unknown>> {
+  definition: DestinationDefinition<Settings>;
+  createEmulator(): EspEmulator;
 }

@@ -41,4 +41,16 @@ describe('WindowRateLimiter', () => {
     limiter.reset();
     expect(limiter.take('a', one)).toBeUndefined();
   });
+
+  it('counts a call by its cost and lets a call dearer than the window through an empty window', () => {
+    const clock = new ManualClock(0);
+    const limiter = new WindowRateLimiter(clock);
+    const window = [{ requests: 10, perMs: 1000 }];
+    expect(limiter.take('k', window, 8)).toBeUndefined();
+    expect(limiter.take('k', window, 3)).toBe(1000);
+    expect(limiter.take('k', window, 2)).toBeUndefined();
+    clock.advance(1000);
+    expect(limiter.take('k', window, 25)).toBeUndefined();
+    expect(limiter.take('k', window, 1)).toBe(1000);
+  });
 });

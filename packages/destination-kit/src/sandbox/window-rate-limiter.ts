@@ -12,10 +12,10 @@ export class WindowRateLimiter {
   constructor(private readonly clock: Pick<Clock, 'now'> = systemClock) {}
 
   /**
-   * Counts one request against every window of `key` when all have room and returns undefined; otherwise
-   * counts nothing and returns the ms until the fullest window frees a slot.
+   * Counts `cost` requests against every window of `key` when all have room and returns undefined; otherwise
+   * counts nothing and returns the ms until the fullest window has room.
    */
-  take(key: string, windows: readonly RateWindow[]): number | undefined {
+  take(key: string, windows: readonly RateWindow[], cost = 1): number | undefined {
     const now = this.clock.now();
     let waitMs = 0;
     const logs = windows.map((window) => {
@@ -29,14 +29,16 @@ export class WindowRateLimiter {
       let expired = 0;
       while (expired < log.length && (log[expired] ?? 0) <= horizon) expired++;
       if (expired > 0) log.splice(0, expired);
-      if (log.length >= window.requests) {
-        const oldest = log[log.length - window.requests] ?? now;
+      // A call costing more than a whole window may still pass once the window is empty.
+      const need = Math.min(cost, window.requests);
+      if (log.length + need > window.requests) {
+        const oldest = log[log.length + need - window.requests - 1] ?? now;
         waitMs = Math.max(waitMs, oldest + window.perMs - now);
       }
       return log;
     });
     if (waitMs > 0) return waitMs;
-    for (const log of logs) log.push(now);
+    for (const log of logs) for (let i = 0; i < cost; i++) log.push(now);
     return undefined;
   }
 

@@ -1,0 +1,2 @@
+export * from './sandbox.module';
+export * from './sandbox.paths';
