@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SandboxResponse } from '@tessera/destination-kit/src/sandbox/esp-emulator';
+import type { SandboxResponse } from '@tessera/destination-kit';
 
 /** Klaviyo answers every JSON document (errors included) with the JSON:API media type. */
 export const JSON_API = 'application/vnd.api+json';
@@ -56,7 +56,12 @@ export class KlaviyoApiError extends Error {
     readonly status: number,
     readonly detail: string,
     readonly source: KlaviyoErrorSource = {},
-    options: { code?: string; title?: string; meta?: Record<string, unknown>; headers?: Record<string, string> } = {},
+    options: {
+      code?: string;
+      title?: string;
+      meta?: Record<string, unknown>;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(detail);
     const defaults = defaultCodeAndTitle(status);
@@ -82,7 +87,7 @@ export class KlaviyoApiError extends Error {
   toResponse(): SandboxResponse {
     return {
       status: this.status,
-      headers: { 'Content-Type': JSON_API, ...this.headers },
+      headers: { 'content-type': JSON_API, ...this.headers },
       body: { errors: [this.toErrorObject()] },
     };
   }
@@ -95,6 +100,6 @@ export function throttledError(waitMs: number): KlaviyoApiError {
     429,
     `Request was throttled. Expected available in ${seconds} second${seconds === 1 ? '' : 's'}.`,
     {},
-    { headers: { 'Retry-After': String(seconds) } },
+    { headers: { 'retry-after': String(seconds) } },
   );
 }

@@ -58,7 +58,9 @@ const profileMeta = {
       properties: {
         append: { type: ['object', 'null'] },
         unappend: { type: ['object', 'null'] },
-        unset: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }, { type: 'null' }] },
+        unset: {
+          anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }, { type: 'null' }],
+        },
       },
     },
     patch_identifiers: {
@@ -174,7 +176,10 @@ const consentSubscribed = {
   type: ['object', 'null'],
   additionalProperties: false,
   required: ['consent'],
-  properties: { consent: { const: 'SUBSCRIBED' }, consented_at: { type: ['string', 'null'], format: 'date-time' } },
+  properties: {
+    consent: { const: 'SUBSCRIBED' },
+    consented_at: { type: ['string', 'null'], format: 'date-time' },
+  },
 };
 
 const consentUnsubscribed = {
@@ -186,7 +191,11 @@ const consentUnsubscribed = {
 
 const pushTokenEntry = { type: 'object' };
 
-function channels(value: 'SUBSCRIBED' | 'UNSUBSCRIBED', consent: SchemaObject, push: SchemaObject): SchemaObject {
+function channels(
+  value: 'SUBSCRIBED' | 'UNSUBSCRIBED',
+  consent: SchemaObject,
+  push: SchemaObject,
+): SchemaObject {
   return {
     type: 'object',
     additionalProperties: false,

@@ -116,7 +116,6 @@ export interface ProfileUpsertInput {
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const JOB_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** A 26-character ULID-looking id: `01`, a kind letter, then the counter in Crockford base32 (sortable). */
 function ulidLike(kind: string, n: number): string {
@@ -176,7 +175,13 @@ export class KlaviyoStore {
     this.errorSeq = 0;
     const at = iso(this.lastNow);
     for (const list of this.seedLists) {
-      this.lists.set(list.id, { id: list.id, name: list.name, created: at, updated: at, profileIds: new Set() });
+      this.lists.set(list.id, {
+        id: list.id,
+        name: list.name,
+        created: at,
+        updated: at,
+        profileIds: new Set(),
+      });
     }
   }
 
@@ -245,7 +250,11 @@ export class KlaviyoStore {
    * is where the resource sits in the request (`/data`, or `/data/attributes/profiles/data/3` in a bulk job).
    * Validates everything before it changes anything.
    */
-  upsertProfile(input: ProfileUpsertInput, now: number, pointer = '/data'): { profile: ProfileRecord; created: boolean } {
+  upsertProfile(
+    input: ProfileUpsertInput,
+    now: number,
+    pointer = '/data',
+  ): { profile: ProfileRecord; created: boolean } {
     const attributes = input.attributes;
     checkIdentifiers(attributes, pointer);
     const id = input.id ?? undefined;
@@ -262,7 +271,9 @@ export class KlaviyoStore {
     if (id !== undefined) {
       byId = this.profiles.get(id);
       if (byId === undefined) {
-        throw new KlaviyoApiError(400, `A profile with id '${id}' does not exist.`, { pointer: `${pointer}/id` });
+        throw new KlaviyoApiError(400, `A profile with id '${id}' does not exist.`, {
+          pointer: `${pointer}/id`,
+        });
       }
     }
     const owners = this.identifierOwners(attributes);
@@ -301,7 +312,11 @@ export class KlaviyoStore {
     return owners;
   }
 
-  private checkDuplicates(primary: ProfileRecord | undefined, owners: ProfileRecord[], pointer: string): void {
+  private checkDuplicates(
+    primary: ProfileRecord | undefined,
+    owners: ProfileRecord[],
+    pointer: string,
+  ): void {
     const other = owners.find((owner) => owner !== primary);
     if (primary === undefined || other === undefined) return;
     throw new KlaviyoApiError(
@@ -347,22 +362,34 @@ const PLAIN_FIELDS = [
 ] as const;
 
 /** Given attributes overwrite (null clears); `properties` and `location` merge key by key (null removes a key). */
-function applyAttributes(profile: ProfileRecord, attributes: ProfileAttributesInput, meta: ProfileMetaInput | undefined): void {
-  if (attributes.email !== undefined) profile.email = isPresent(attributes.email) ? attributes.email.toLowerCase() : null;
-  if (attributes.phone_number !== undefined) profile.phone_number = isPresent(attributes.phone_number) ? attributes.phone_number : null;
+function applyAttributes(
+  profile: ProfileRecord,
+  attributes: ProfileAttributesInput,
+  meta: ProfileMetaInput | undefined,
+): void {
+  if (attributes.email !== undefined)
+    profile.email = isPresent(attributes.email) ? attributes.email.toLowerCase() : null;
+  if (attributes.phone_number !== undefined)
+    profile.phone_number = isPresent(attributes.phone_number) ? attributes.phone_number : null;
   for (const field of PLAIN_FIELDS) {
     const value = attributes[field];
     if (value !== undefined) profile[field] = value;
   }
   if (attributes.location === null) profile.location = null;
-  else if (attributes.location !== undefined) profile.location = mergeRecord(profile.location ?? {}, attributes.location);
+  else if (attributes.location !== undefined)
+    profile.location = mergeRecord(profile.location ?? {}, attributes.location);
   if (attributes.properties === null) profile.properties = {};
-  else if (attributes.properties !== undefined) profile.properties = mergeRecord(profile.properties, attributes.properties);
+  else if (attributes.properties !== undefined)
+    profile.properties = mergeRecord(profile.properties, attributes.properties);
   const patch = meta?.patch_properties;
   if (patch === null || patch === undefined) return;
   for (const [key, value] of Object.entries(patch.append ?? {})) {
     const current = profile.properties[key];
-    const list = Array.isArray(current) ? [...(current as unknown[])] : current === undefined ? [] : [current];
+    const list = Array.isArray(current)
+      ? [...(current as unknown[])]
+      : current === undefined
+        ? []
+        : [current];
     profile.properties[key] = list.concat(Array.isArray(value) ? value : [value]);
   }
   for (const [key, value] of Object.entries(patch.unappend ?? {})) {
@@ -390,6 +417,17 @@ export function jobState(job: JobRecord): Omit<JobRecord, 'pending' | 'createdMs
   return { ...rest, list_ids: [...rest.list_ids], profile_ids: [...rest.profile_ids] };
 }
 
-export function profileState(profile: ProfileRecord): ProfileRecord {
-  return structuredClone(profile);
+/**
+ * A profile as `findProfile` and `state()` hand it out: Klaviyo's resource shape (`type`, `id`, `attributes`),
+ * with the subscription state under `attributes.subscriptions`, as plain JSON.
+ */
+export interface ProfileView {
+  type: 'profile';
+  id: string;
+  attributes: Omit<ProfileRecord, 'id'>;
+}
+
+export function profileView(profile: ProfileRecord): ProfileView {
+  const { id, ...attributes } = structuredClone(profile);
+  return { type: 'profile', id, attributes };
 }
