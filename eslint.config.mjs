@@ -20,7 +20,13 @@ export default [
             // Apps (Nest shells) wire packages together; the all-in-one entry composes the app modules.
             {
               sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:registry', 'type:destination', 'type:plugin'],
+              onlyDependOnLibsWithTags: [
+                'type:app',
+                'type:core',
+                'type:registry',
+                'type:destination',
+                'type:plugin',
+              ],
             },
             // The registry lists the destination packages of the build; only apps import it.
             { sourceTag: 'type:registry', onlyDependOnLibsWithTags: ['type:core', 'type:destination'] },
@@ -39,7 +45,13 @@ export default [
             },
             {
               sourceTag: 'type:test',
-              onlyDependOnLibsWithTags: ['type:app', 'type:core', 'type:registry', 'type:destination', 'type:plugin'],
+              onlyDependOnLibsWithTags: [
+                'type:app',
+                'type:core',
+                'type:registry',
+                'type:destination',
+                'type:plugin',
+              ],
             },
           ],
         },
