@@ -12,10 +12,45 @@ import { KlaviyoApiError } from './klaviyo-errors';
 const nullableString = { type: ['string', 'null'] };
 const stringOrNumber = { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'null' }] };
 
-const location = {
-  type: ['object', 'null'],
-  additionalProperties: false,
-  properties: {
+/** A closed object (JSON:API is strict: unknown members are refused), optionally nullable. */
+function closed(
+  properties: Record<string, SchemaObject>,
+  required: string[] = [],
+  nullable = false,
+): SchemaObject {
+  return {
+    type: nullable ? ['object', 'null'] : 'object',
+    additionalProperties: false,
+    ...(required.length > 0 ? { required } : {}),
+    properties,
+  };
+}
+
+/** A JSON:API resource object of `type` with the given attributes (and extra members, e.g. relationships). */
+function resource(
+  type: string,
+  attributes: SchemaObject,
+  extra: Record<string, SchemaObject> = {},
+  required = ['type', 'attributes'],
+): SchemaObject {
+  return closed({ type: { const: type }, attributes, ...extra }, required);
+}
+
+/** `{ data: [items] }`, as the job payloads nest their profiles. */
+const collection = (items: SchemaObject, nullable = false): SchemaObject =>
+  closed({ data: { type: 'array', items } }, ['data'], nullable);
+
+/** `{ data: { type, id } }`: a to-one relationship. */
+const toOne = (type: string): SchemaObject =>
+  closed({ data: closed({ type: { const: type }, id: { type: 'string' } }, ['type', 'id']) });
+
+/** The request body: the document's primary `data`. */
+function document(data: SchemaObject): SchemaObject {
+  return closed({ data }, ['data']);
+}
+
+const location = closed(
+  {
     address1: nullableString,
     address2: nullableString,
     city: nullableString,
@@ -27,417 +62,197 @@ const location = {
     timezone: nullableString,
     ip: nullableString,
   },
-};
+  [],
+  true,
+);
 
-const profileAttributes = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    email: nullableString,
-    phone_number: nullableString,
-    external_id: nullableString,
-    _kx: nullableString,
-    first_name: nullableString,
-    last_name: nullableString,
-    organization: nullableString,
-    locale: nullableString,
-    title: nullableString,
-    image: nullableString,
-    location,
-    properties: { type: ['object', 'null'] },
-  },
-};
+const profileAttributes = closed({
+  email: nullableString,
+  phone_number: nullableString,
+  external_id: nullableString,
+  _kx: nullableString,
+  first_name: nullableString,
+  last_name: nullableString,
+  organization: nullableString,
+  locale: nullableString,
+  title: nullableString,
+  image: nullableString,
+  location,
+  properties: { type: ['object', 'null'] },
+});
 
-const profileMeta = {
-  type: ['object', 'null'],
-  additionalProperties: false,
-  properties: {
-    patch_properties: {
-      type: ['object', 'null'],
-      additionalProperties: false,
-      properties: {
+const profileMeta = closed(
+  {
+    patch_properties: closed(
+      {
         append: { type: ['object', 'null'] },
         unappend: { type: ['object', 'null'] },
         unset: {
           anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }, { type: 'null' }],
         },
       },
-    },
-    patch_identifiers: {
-      type: ['object', 'null'],
-      additionalProperties: false,
-      properties: { append: { type: 'object' }, unappend: { type: 'object' } },
-    },
+      [],
+      true,
+    ),
+    patch_identifiers: closed({ append: { type: 'object' }, unappend: { type: 'object' } }, [], true),
   },
-};
+  [],
+  true,
+);
 
 /** One profile resource as profile-import and the bulk import take it. */
-const profileUpsertResource = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'attributes'],
-  properties: {
-    type: { const: 'profile' },
-    id: nullableString,
-    attributes: profileAttributes,
-    meta: profileMeta,
-  },
-};
+const profileUpsertResource = resource('profile', profileAttributes, {
+  id: nullableString,
+  meta: profileMeta,
+});
 
-const listIdentifier = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'id'],
-  properties: { type: { const: 'list' }, id: { type: 'string' } },
-};
-
-const profileIdentifier = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'id'],
-  properties: { type: { const: 'profile' }, id: { type: 'string' } },
-};
-
-function document(data: SchemaObject): SchemaObject {
-  return { type: 'object', additionalProperties: false, required: ['data'], properties: { data } };
-}
+const listIdentifier = closed({ type: { const: 'list' }, id: { type: 'string' } }, ['type', 'id']);
+const profileIdentifier = closed({ type: { const: 'profile' }, id: { type: 'string' } }, ['type', 'id']);
 
 export const profileImportSchema = document(profileUpsertResource);
 
 export const profileUpdateSchema = document({
   ...profileUpsertResource,
   required: ['type', 'id', 'attributes'],
-  properties: { ...profileUpsertResource.properties, id: { type: 'string' } },
+  properties: { ...profileUpsertResource['properties'], id: { type: 'string' } },
 });
 
-export const bulkImportSchema = document({
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'attributes'],
-  properties: {
-    type: { const: 'profile-bulk-import-job' },
-    attributes: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['profiles'],
-      properties: {
-        profiles: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['data'],
-          properties: { data: { type: 'array', items: profileUpsertResource } },
-        },
-      },
-    },
-    relationships: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        lists: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { data: { type: 'array', items: listIdentifier } },
-        },
-      },
-    },
-  },
-});
+export const bulkImportSchema = document(
+  resource('profile-bulk-import-job', closed({ profiles: collection(profileUpsertResource) }, ['profiles']), {
+    relationships: closed({ lists: closed({ data: { type: 'array', items: listIdentifier } }) }),
+  }),
+);
 
-export const listCreateSchema = document({
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'attributes'],
-  properties: {
-    type: { const: 'list' },
-    attributes: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['name'],
-      properties: {
+export const listCreateSchema = document(
+  resource(
+    'list',
+    closed(
+      {
         name: { type: 'string', minLength: 1 },
         opt_in_process: { enum: ['double_opt_in', 'single_opt_in', null] },
       },
-    },
-  },
-});
+      ['name'],
+    ),
+  ),
+);
 
 export const listMembersSchema = document({ type: 'array', items: profileIdentifier });
 
 /** `relationships.list` of the subscription and suppression jobs (a single list, not an array). */
-const singleList = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    list: { type: 'object', additionalProperties: false, properties: { data: listIdentifier } },
-  },
-};
+const singleList = closed({ list: toOne('list') });
 
-const consentSubscribed = {
-  type: ['object', 'null'],
-  additionalProperties: false,
-  required: ['consent'],
-  properties: {
-    consent: { const: 'SUBSCRIBED' },
-    consented_at: { type: ['string', 'null'], format: 'date-time' },
-  },
-};
-
-const consentUnsubscribed = {
-  type: ['object', 'null'],
-  additionalProperties: false,
-  required: ['consent'],
-  properties: { consent: { const: 'UNSUBSCRIBED' } },
-};
+const consentIs = (value: 'SUBSCRIBED' | 'UNSUBSCRIBED', extra: Record<string, SchemaObject> = {}) =>
+  closed({ consent: { const: value }, ...extra }, ['consent'], true);
+const consentSubscribed = consentIs('SUBSCRIBED', {
+  consented_at: { type: ['string', 'null'], format: 'date-time' },
+});
+const consentUnsubscribed = consentIs('UNSUBSCRIBED');
 
 const pushTokenEntry = { type: 'object' };
 
+/** The `subscriptions` member: every channel's consent set to `value`. */
 function channels(
   value: 'SUBSCRIBED' | 'UNSUBSCRIBED',
   consent: SchemaObject,
   push: SchemaObject,
 ): SchemaObject {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      email: {
-        type: ['object', 'null'],
-        additionalProperties: false,
-        properties: {
-          marketing: consent,
-          open_tracking: {
-            type: ['object', 'null'],
-            additionalProperties: false,
-            required: ['consent'],
-            properties: { consent: { const: value } },
-          },
-        },
-      },
-      sms: {
-        type: ['object', 'null'],
-        additionalProperties: false,
-        properties: { marketing: consent, transactional: consent },
-      },
-      whatsapp: {
-        type: ['object', 'null'],
-        additionalProperties: false,
-        properties: { marketing: consent, transactional: consent },
-      },
-      push,
-    },
-  };
+  const pair = closed({ marketing: consent, transactional: consent }, [], true);
+  return closed({
+    email: closed({ marketing: consent, open_tracking: consentIs(value) }, [], true),
+    sms: pair,
+    whatsapp: pair,
+    push,
+  });
 }
 
-export const subscribeSchema = document({
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'attributes'],
-  properties: {
-    type: { const: 'profile-subscription-bulk-create-job' },
-    attributes: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['profiles'],
-      properties: {
-        custom_source: nullableString,
-        historical_import: { type: ['boolean', 'null'] },
-        profiles: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['data'],
-          properties: {
-            data: {
-              type: 'array',
-              items: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['type', 'attributes'],
-                properties: {
-                  type: { const: 'profile' },
-                  id: nullableString,
-                  attributes: {
-                    type: 'object',
-                    additionalProperties: false,
-                    required: ['subscriptions'],
-                    properties: {
-                      email: nullableString,
-                      phone_number: nullableString,
-                      age_gated_date_of_birth: { type: ['string', 'null'], format: 'date' },
-                      subscriptions: channels('SUBSCRIBED', consentSubscribed, {
-                        type: ['object', 'null'],
-                        additionalProperties: false,
-                        required: ['marketing'],
-                        properties: {
-                          marketing: { ...consentSubscribed, type: 'object' },
-                          tokens: { type: ['array', 'null'], items: pushTokenEntry },
-                          anonymous_id: nullableString,
-                        },
-                      }),
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-    relationships: singleList,
-  },
-});
+/** A subscription job: its profiles (email or phone, and `subscriptions`) and an optional list. */
+function subscriptionJob(
+  type: string,
+  profileExtra: Record<string, SchemaObject>,
+  jobExtra: Record<string, SchemaObject>,
+  subscriptions: SchemaObject,
+): SchemaObject {
+  const profile = resource(
+    'profile',
+    closed({ email: nullableString, phone_number: nullableString, ...profileExtra, subscriptions }, [
+      'subscriptions',
+    ]),
+    type.endsWith('create-job') ? { id: nullableString } : {},
+  );
+  return document(
+    resource(type, closed({ ...jobExtra, profiles: collection(profile) }, ['profiles']), {
+      relationships: singleList,
+    }),
+  );
+}
 
-export const unsubscribeSchema = document({
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'attributes'],
-  properties: {
-    type: { const: 'profile-subscription-bulk-delete-job' },
-    attributes: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['profiles'],
-      properties: {
-        profiles: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['data'],
-          properties: {
-            data: {
-              type: 'array',
-              items: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['type', 'attributes'],
-                properties: {
-                  type: { const: 'profile' },
-                  attributes: {
-                    type: 'object',
-                    additionalProperties: false,
-                    required: ['subscriptions'],
-                    properties: {
-                      email: nullableString,
-                      phone_number: nullableString,
-                      subscriptions: channels('UNSUBSCRIBED', consentUnsubscribed, {
-                        type: ['object', 'null'],
-                        additionalProperties: false,
-                        required: ['marketing', 'tokens'],
-                        properties: {
-                          marketing: { ...consentUnsubscribed, type: 'object' },
-                          tokens: { type: 'array', items: pushTokenEntry },
-                        },
-                      }),
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
+export const subscribeSchema = subscriptionJob(
+  'profile-subscription-bulk-create-job',
+  { age_gated_date_of_birth: { type: ['string', 'null'], format: 'date' } },
+  { custom_source: nullableString, historical_import: { type: ['boolean', 'null'] } },
+  channels(
+    'SUBSCRIBED',
+    consentSubscribed,
+    closed(
+      {
+        marketing: { ...consentSubscribed, type: 'object' },
+        tokens: { type: ['array', 'null'], items: pushTokenEntry },
+        anonymous_id: nullableString,
       },
-    },
-    relationships: singleList,
-  },
-});
+      ['marketing'],
+      true,
+    ),
+  ),
+);
+
+export const unsubscribeSchema = subscriptionJob(
+  'profile-subscription-bulk-delete-job',
+  {},
+  {},
+  channels(
+    'UNSUBSCRIBED',
+    consentUnsubscribed,
+    closed(
+      {
+        marketing: { ...consentUnsubscribed, type: 'object' },
+        tokens: { type: 'array', items: pushTokenEntry },
+      },
+      ['marketing', 'tokens'],
+      true,
+    ),
+  ),
+);
 
 function suppressionSchema(type: string): SchemaObject {
-  return document({
-    type: 'object',
-    additionalProperties: false,
-    required: ['type', 'attributes'],
-    properties: {
-      type: { const: type },
-      attributes: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          profiles: {
-            type: ['object', 'null'],
-            additionalProperties: false,
-            required: ['data'],
-            properties: {
-              data: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  additionalProperties: false,
-                  required: ['type', 'attributes'],
-                  properties: {
-                    type: { const: 'profile' },
-                    attributes: {
-                      type: 'object',
-                      additionalProperties: false,
-                      required: ['email'],
-                      properties: { email: { type: 'string' } },
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-      relationships: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          ...singleList.properties,
-          segment: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              data: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['type', 'id'],
-                properties: { type: { const: 'segment' }, id: { type: 'string' } },
-              },
-            },
-          },
-        },
-      },
-    },
-  });
+  const profile = resource('profile', closed({ email: { type: 'string' } }, ['email']));
+  return document(
+    resource(type, closed({ profiles: collection(profile, true) }), {
+      relationships: closed({ list: toOne('list'), segment: toOne('segment') }),
+    }),
+  );
 }
 
 export const suppressSchema = suppressionSchema('profile-suppression-bulk-create-job');
 export const unsuppressSchema = suppressionSchema('profile-suppression-bulk-delete-job');
 
-export const deletionSchema = document({
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'attributes'],
-  properties: {
-    type: { const: 'data-privacy-deletion-job' },
-    attributes: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['profile'],
-      properties: {
-        profile: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['data'],
-          properties: {
-            data: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['type', 'attributes'],
-              properties: {
-                type: { const: 'profile' },
-                id: nullableString,
-                attributes: {
-                  type: 'object',
-                  additionalProperties: false,
-                  properties: { email: nullableString, phone_number: nullableString },
-                },
-              },
-            },
+export const deletionSchema = document(
+  resource(
+    'data-privacy-deletion-job',
+    closed(
+      {
+        profile: closed(
+          {
+            data: resource('profile', closed({ email: nullableString, phone_number: nullableString }), {
+              id: nullableString,
+            }),
           },
-        },
+          ['data'],
+        ),
       },
-    },
-  },
-});
+      ['profile'],
+    ),
+  ),
+);
 
 const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 addFormats(ajv);
