@@ -6,6 +6,7 @@ import type {
   SandboxRequest,
   SandboxResponse,
 } from '@tessera/destination-kit';
+import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS, type KlaviyoRateLimit } from '../klaviyo-endpoints';
 import { JSON_API, KlaviyoApiError, throttledError } from './klaviyo-errors';
 import { FilterError, matchesAll, parseProfileFilter, type ProfileCondition } from './klaviyo-filter';
 import {
@@ -47,27 +48,25 @@ export interface KlaviyoEmulatorOptions {
   linkBase?: string;
 }
 
-/** Klaviyo's published limits per endpoint: burst per second and steady per minute. */
-interface Limits {
-  burst: number;
-  steady: number;
-}
-const PROFILES: Limits = { burst: 75, steady: 750 };
-const BULK_IMPORT: Limits = { burst: 10, steady: 150 };
-const LIST_RELATIONSHIPS: Limits = { burst: 10, steady: 150 };
-const SUBSCRIPTIONS: Limits = { burst: 75, steady: 750 };
-const DELETION: Limits = { burst: 3, steady: 60 };
+/** Klaviyo's published limits per endpoint (the table the contract test checks against the spec files). */
+type Limits = KlaviyoRateLimit;
+const PROFILES: Limits = KLAVIYO_ENDPOINTS.profiles.limit;
+const BULK_IMPORT: Limits = KLAVIYO_ENDPOINTS.bulkImportJobs.limit;
+const LIST_RELATIONSHIPS: Limits = KLAVIYO_ENDPOINTS.listAdd.limit;
+const SUBSCRIPTIONS: Limits = KLAVIYO_ENDPOINTS.subscribe.limit;
+const DELETION: Limits = KLAVIYO_ENDPOINTS.deletion.limit;
+// Lists are not an endpoint the destination calls: Klaviyo's published limits for create and read.
 const LIST_CREATE: Limits = { burst: 10, steady: 150 };
 const LIST_READ: Limits = { burst: 75, steady: 750 };
 
 const KB = 1024;
 const MB = 1024 * KB;
 
-const MAX_BULK_IMPORT = 10_000;
-const MAX_LIST_MEMBERS = 1_000;
-const MAX_SUBSCRIBE = 1_000;
-const MAX_UNSUBSCRIBE = 100;
-const MAX_SUPPRESS = 100;
+const MAX_BULK_IMPORT = KLAVIYO_LIMITS.bulkImportProfiles;
+const MAX_LIST_MEMBERS = KLAVIYO_LIMITS.listRelationshipProfiles;
+const MAX_SUBSCRIBE = KLAVIYO_LIMITS.subscribeProfiles;
+const MAX_UNSUBSCRIBE = KLAVIYO_LIMITS.unsubscribeProfiles;
+const MAX_SUPPRESS = KLAVIYO_LIMITS.suppressionProfiles;
 
 interface Context {
   request: SandboxRequest;
