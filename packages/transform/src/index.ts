@@ -1,1 +1,2 @@
 export * from './transform-contract';
+export * from './plugins';
