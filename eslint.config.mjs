@@ -29,7 +29,10 @@ export default [
               ],
             },
             // The registry lists the destination packages of the build; only apps import it.
-            { sourceTag: 'type:registry', onlyDependOnLibsWithTags: ['type:core', 'type:destination'] },
+            {
+              sourceTag: 'type:registry',
+              onlyDependOnLibsWithTags: ['type:core', 'type:destination', 'type:plugin'],
+            },
             // Core packages are the logic: they never reach into apps or a specific destination.
             { sourceTag: 'type:core', onlyDependOnLibsWithTags: ['type:core'] },
             // A destination or plugin sees only the SDK: destination-kit, transform and events.

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,6 +52,35 @@ describe('start-up', () => {
       expect(result.code).toBe(1);
       expect(result.output).toContain(message);
       expect(result.output).not.toContain('s3cret-pw');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a destination naming an unknown plugin in the workspace file stops it, naming the plugin', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tessera-start-'));
+    try {
+      const workspaceFile = join(dataDir, 'workspace.json');
+      writeFileSync(
+        workspaceFile,
+        JSON.stringify({
+          brands: [{ id: 'sd', name: 'Sports Direct', defaultCountry: 'GB' }],
+          sources: [],
+          destinations: [
+            { id: 'sd-klaviyo', brand: 'sd', type: 'klaviyo', plugins: [{ name: 'tier-chnage' }] },
+          ],
+        }),
+      );
+      const result = await runTesseraExpectingFailure({
+        TESSERA_DATA_DIR: dataDir,
+        REDIS_URL: TEST_REDIS_URL,
+        TESSERA_WORKSPACE_FILE: workspaceFile,
+        TESSERA_DEMO: 'off',
+      });
+      expect(result.code).toBe(1);
+      expect(result.output).toContain(
+        'tessera: cannot start: TESSERA_WORKSPACE_FILE: Destination "sd-klaviyo": unknown plugin "tier-chnage"; known: consent-propagation, merge-cleanup, points-winback, profile-sync, tier-change',
+      );
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

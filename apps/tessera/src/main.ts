@@ -2,10 +2,11 @@ import 'reflect-metadata';
 import { IngestModule, ingestPaths } from '@tessera/ingest';
 import { runProcess } from '@tessera/nest-platform';
 import { SandboxModule, sandboxPaths } from '@tessera/sandbox';
+import { TransformModule } from '@tessera/worker';
 
 // The all-in-one process of the embedded default: every app module in one Nest application on one port.
 void runProcess({
   name: 'all-in-one',
-  modules: [IngestModule, SandboxModule],
+  modules: [IngestModule, SandboxModule, TransformModule],
   paths: (runtime) => [...ingestPaths(runtime), ...sandboxPaths(runtime)],
 });

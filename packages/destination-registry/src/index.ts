@@ -1,1 +1,2 @@
 export * from './destination-registry';
+export * from './plugin-registry';
