@@ -1,16 +1,20 @@
 import { Module } from '@nestjs/common';
-import { pluginCatalog, resolveWorkspacePlugins } from '@tessera/destination-registry';
+import { compileWorkspaceRules, pluginCatalog, resolveWorkspacePlugins } from '@tessera/destination-registry';
 import { RUNTIME } from '@tessera/nest-platform';
 import type { TesseraRuntime } from '@tessera/runtime';
-import { type ConfiguredPlugin, PluginCatalog } from '@tessera/transform';
+import { type CompiledRules, type ConfiguredPlugin, PluginCatalog } from '@tessera/transform';
 
 /** Each workspace destination's plugins, resolved and validated (by destination id). */
 export const DESTINATION_PLUGINS = Symbol('DESTINATION_PLUGINS');
 export type DestinationPlugins = Map<string, ConfiguredPlugin[]>;
 
+/** Each workspace destination's rule set (its `mappings`), compiled (by destination id). */
+export const DESTINATION_RULES = Symbol('DESTINATION_RULES');
+export type DestinationRules = Map<string, CompiledRules>;
+
 /**
- * Transformation: the build's plugin catalog and every destination's plugin list, validated when the process
- * starts (an unknown plugin or a bad config stops start-up naming it). The deliver stage runs them in the
+ * Transformation: the build's plugin catalog, every destination's plugin list and rule set, validated when
+ * the process starts (an unknown plugin, a bad config or a rule that does not compile stops start-up naming it). The deliver stage runs them in the
  * plugin pool.
  */
 @Module({
@@ -22,7 +26,13 @@ export type DestinationPlugins = Map<string, ConfiguredPlugin[]>;
       useFactory: (runtime: TesseraRuntime, catalog: PluginCatalog): DestinationPlugins =>
         resolveWorkspacePlugins(runtime.workspace.destinations, catalog),
     },
+    {
+      provide: DESTINATION_RULES,
+      inject: [RUNTIME],
+      useFactory: (runtime: TesseraRuntime): DestinationRules =>
+        compileWorkspaceRules(runtime.workspace.destinations),
+    },
   ],
-  exports: [PluginCatalog, DESTINATION_PLUGINS],
+  exports: [PluginCatalog, DESTINATION_PLUGINS, DESTINATION_RULES],
 })
 export class TransformModule {}

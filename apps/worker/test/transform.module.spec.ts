@@ -1,7 +1,13 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createHttpApp } from '@tessera/nest-platform';
 import { createTestRuntime, testWorkspace, type TestRuntime } from '@tessera/testing';
-import { DESTINATION_PLUGINS, type DestinationPlugins, TransformModule } from '../src/transform.module';
+import {
+  DESTINATION_PLUGINS,
+  DESTINATION_RULES,
+  type DestinationPlugins,
+  type DestinationRules,
+  TransformModule,
+} from '../src/transform.module';
 
 // The module in a real app (real runtime and Redis); a refused plugin list is covered end to end in
 // test/e2e/startup.e2e.spec.ts (the process stops naming it).
@@ -18,6 +24,7 @@ describe('TransformModule', () => {
             brand: 'sd',
             type: 'klaviyo',
             plugins: [{ name: 'profile-sync' }, { name: 'tier-change', config: { vipSegment: 'vip-club' } }],
+            mappings: { segments: [{ segment: 'VIP', when: 'profile.?loyalty_tier.orValue("") == "Gold"' }] },
           },
         ],
       }),
@@ -37,5 +44,10 @@ describe('TransformModule', () => {
       ['profile-sync', undefined],
       ['tier-change', 'vip-club'],
     ]);
+  });
+
+  it('compiles every workspace destination rule set at start-up', () => {
+    const rules = app.get<DestinationRules>(DESTINATION_RULES);
+    expect([...rules.keys()]).toEqual(['sd-klaviyo']);
   });
 });

@@ -1,2 +1,3 @@
 export * from './destination-registry';
 export * from './plugin-registry';
+export * from './workspace-rules';

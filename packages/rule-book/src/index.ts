@@ -1,0 +1,1 @@
+export { RuleBook, type SavedRules } from './rule-book.repository';
