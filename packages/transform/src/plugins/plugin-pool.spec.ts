@@ -92,6 +92,24 @@ describe('PluginPool', () => {
     expect(await pool.run(configured('echo'), [])).toEqual([]);
   });
 
+  it('runs several plugins over one batch, sending the batch once, and notices a new batch', async () => {
+    const solo = await PluginPool.start({ size: 1, budgetMs: BUDGET_MS });
+    try {
+      const batch = [fixtureInput('a'), fixtureInput('b')];
+      const first = await solo.run(configured('echo'), batch);
+      const second = await solo.run(configured('throwing'), batch);
+      const next = [fixtureInput('c')];
+      const third = await solo.run(configured('echo'), next);
+      expect([outline(first), outline(second), outline(third)]).toEqual([
+        ['cust-a', 'cust-b'],
+        ['cust-a', 'cust-b'],
+        ['cust-c'],
+      ]);
+    } finally {
+      await solo.close();
+    }
+  });
+
   it('fails only the input that threw or rejected, naming the plugin and the event', async () => {
     const results = await pool.run(configured('throwing'), [
       fixtureInput('a'),

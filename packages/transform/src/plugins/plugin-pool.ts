@@ -47,6 +47,8 @@ interface Slot {
   task?: Task;
   /** The last uncaught error of the worker thread, reported with its exit. */
   lastError?: string;
+  /** The inputs the worker holds from its previous batch (sent again only when they change). */
+  lastInputs?: TransformInput[];
 }
 
 const DEFAULT_BUDGET_MS = 1_000;
@@ -142,7 +144,10 @@ export class PluginPool {
     return pool;
   }
 
-  /** Runs the plugin on every input; one result per input, in the same order. */
+  /**
+   * Runs the plugin on every input; one result per input, in the same order. Pass the same (unchanged)
+   * array to run several plugins over one batch: a worker that already holds it is not sent it again.
+   */
   run(plugin: ConfiguredPlugin, inputs: TransformInput[]): Promise<PluginBatchResult> {
     if (this.closed) return Promise.reject(new Error('PluginPool is closed'));
     if (this.replacementError && this.slots.size === 0) return Promise.reject(this.replacementError);
@@ -263,8 +268,10 @@ export class PluginPool {
       exportName: task.plugin.exportName,
       plugin: task.plugin.name,
       config: task.plugin.config,
-      inputs: task.inputs,
+      // A destination's plugins run in turn over the same batch: ship its events to the worker once.
+      ...(slot.lastInputs === task.inputs ? {} : { inputs: task.inputs }),
     };
+    slot.lastInputs = task.inputs;
     try {
       slot.port.postMessage(message);
     } catch (error) {

@@ -75,7 +75,12 @@ function settle(batch: RunBatchMessage, index: number, output: unknown, immediat
   if (immediate || pending.results.length >= RESULT_CHUNK) flush();
 }
 
+/** The inputs of the previous batch, reused when the next batch runs another plugin over the same events. */
+let lastInputs: TransformInput[] = [];
+
 function run(batch: RunBatchMessage): void {
+  if (batch.inputs !== undefined) lastInputs = batch.inputs;
+  const inputs = lastInputs;
   let plugin: TransformPlugin;
   try {
     plugin = load(batch.module, batch.exportName);
@@ -84,7 +89,7 @@ function run(batch: RunBatchMessage): void {
     return;
   }
   post({ type: 'started', batchId: batch.batchId });
-  batch.inputs.forEach((input: TransformInput, index) => {
+  inputs.forEach((input: TransformInput, index) => {
     const context = {
       config: batch.config,
       brand: input.brand,

@@ -9,7 +9,8 @@ export interface RunBatchMessage {
   exportName: string;
   plugin: string;
   config: Record<string, unknown>;
-  inputs: TransformInput[];
+  /** Omitted when the worker's previous batch had the very same inputs (one destination's plugins in turn). */
+  inputs?: TransformInput[];
 }
 
 /** Worker → main thread, over the worker's dedicated port. */

@@ -96,7 +96,10 @@ function assertFree(tree: Tree, plugin: PluginNames): void {
 }
 
 /** Scaffolds `packages/plugin-<name>` from the templates in `./files`. */
-export async function pluginGenerator(tree: Tree, options: PluginGeneratorSchema): Promise<GeneratorCallback> {
+export async function pluginGenerator(
+  tree: Tree,
+  options: PluginGeneratorSchema,
+): Promise<GeneratorCallback> {
   const plugin = pluginNames(options.name);
   assertFree(tree, plugin);
   generateFiles(tree, path.join(__dirname, 'files'), plugin.projectRoot, {
