@@ -137,6 +137,14 @@ describe('applyTraits', () => {
         },
       });
     });
+
+    it('ignores an empty map, whatever the order of arrival (a case the property test found)', () => {
+      const older = { values: { loyalty_tier: 'platinum', source_ids: {} }, time: JAN };
+      const newer = { values: { loyalty_tier: 'gold' }, time: FEB };
+      const expected = { values: { loyalty_tier: 'gold' }, times: { loyalty_tier: FEB.toISOString() } };
+      expect(applyAll([older, newer])).toEqual(expected);
+      expect(applyAll([newer, older])).toEqual(expected);
+    });
   });
 
   it('skips undefined values and names that are not profile traits', () => {

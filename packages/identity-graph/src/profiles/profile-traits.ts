@@ -70,7 +70,8 @@ export function applyTraits(state: TraitState, update: TraitValues, eventTime: D
       for (const [brand, id] of Object.entries(value as Record<string, unknown>)) {
         setLatest(current, brand, `${name}.${brand}`, id);
       }
-      values[name] = current;
+      // An empty map adds nothing: keeping it would make the result depend on the order of arrival.
+      if (Object.keys(current).length > 0) values[name] = current;
     }
   }
   // Unchanged, the caller gets its own state back: that is how it knows nothing needs writing.
