@@ -10,6 +10,7 @@ import type { CatalogEvent } from '@tessera/events';
 import { BUILTIN_PLUGIN_MODULES } from '@tessera/transform-plugins';
 import {
   compileRules,
+  EXAMPLE_BRAND_RULES,
   type DestinationOperation,
   PluginCatalog,
   PluginPool,
@@ -23,34 +24,8 @@ const BATCH = 500;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
 
-/** A brand's rule set as a marketer would write it. */
-const RULES: TransformRules = {
-  conditions: [
-    'has(profile.email)',
-    'profile.?marketing_consent.email.orValue("withdrawn") == "granted"',
-    'event.type in ["points.updated", "tier.changed", "profile.updated"]',
-  ],
-  mappings: {
-    first_name: 'profile.?first_name.orValue("")',
-    last_name: 'profile.?last_name.orValue("")',
-    loyalty_tier: 'profile.?loyalty_tier.orValue("Member")',
-    points_balance: 'profile.?points_balance.orValue(0)',
-    points_to_next_tier:
-      'profile.?points_balance.orValue(0) >= 5000 ? 0 : 5000 - profile.?points_balance.orValue(0)',
-    lifetime_value: 'profile.?total_lifetime_value.orValue(0.0)',
-    city: 'profile.?address.city.orValue(brand.defaultCountry)',
-    brand_name: 'brand.name',
-    last_event: 'event.type',
-    synced_at: 'now',
-  },
-  segments: [
-    { segment: 'VIP', when: 'profile.?loyalty_tier.orValue("") in ["Silver", "Gold", "Platinum"]' },
-    {
-      segment: 'Win-back',
-      when: 'has(profile.points_updated_at) && daysSince(profile.points_updated_at) >= 90',
-    },
-  ],
-};
+/** A brand's rule set as a marketer would write it (the example of the transform package). */
+const RULES: TransformRules = EXAMPLE_BRAND_RULES;
 
 const DAY = 86_400_000;
 
