@@ -152,7 +152,7 @@ describe('start-up', () => {
       const migrations = await store.query<{ name: string }>(
         'SELECT name FROM schema_migrations ORDER BY version',
       );
-      expect(migrations.map((row) => row.name)).toEqual(['identity_graph', 'transform_rules']);
+      expect(migrations.map((row) => row.name)).toEqual(['identity_graph', 'transform_rules', 'consent']);
       // The embedded store was not created: the data folder holds no PGlite.
       expect(() => statSync(join(dataDir, 'pglite'))).toThrow();
     } finally {
