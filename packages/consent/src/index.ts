@@ -1,1 +1,4 @@
 export * from './consent-contract';
+export * from './ledger';
+export * from './gate';
+export * from './privacy';

@@ -1,0 +1,38 @@
+export {
+  ConsentLedger,
+  type AppendResult,
+  type HistoryFilter,
+  type LedgerEntry,
+} from './consent-ledger.repository';
+export {
+  foldConsent,
+  foldConsentStates,
+  replayConsent,
+  compareConsentEntries,
+  consentScopeKey,
+  groupByConsentScope,
+  REGRANT_WITHOUT_PROOF,
+  REGRANT_REPLAYED_PROOF,
+  type FoldableEntry,
+  type RefusedEntry,
+} from './consent-fold';
+export {
+  entriesFromConsentEvent,
+  entriesFromInboundUnsubscribes,
+  DEFAULT_PURPOSE,
+} from './consent-entries.mapper';
+export {
+  SuppressionList,
+  ALL_BRANDS,
+  type Suppression,
+  type SuppressionInput,
+  type SuppressionListFilter,
+} from './suppression-list.repository';
+export {
+  AuditLog,
+  writeAuditRows,
+  type AuditInput,
+  type AuditQuery,
+  type AuditRecord,
+} from './audit-log.repository';
+export { isBlindIndex } from './blind-index';

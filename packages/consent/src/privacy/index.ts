@@ -1,0 +1,41 @@
+export {
+  ANALYTICS_KEYS_SETTING,
+  CONTACT_FIELDS,
+  MIN_SECRET_BYTES,
+  PseudonymousKeys,
+  UnkeyableEmailError,
+  loadAnalyticsKeys,
+  parseAnalyticsKeys,
+  pseudonymizeExport,
+  type AnalyticsKeySet,
+  type AnalyticsKeyVersion,
+  type PseudonymizeSpec,
+} from './pseudonymous-key';
+export {
+  DATA_CLASSES,
+  DEFAULT_RETENTION_POLICY,
+  KEPT_CLASSES,
+  MAX_KEEP_DAYS,
+  RETENTION_SETTING,
+  RetentionPolicyError,
+  isDataClass,
+  isKeptClass,
+  keptClassMessage,
+  parseRetentionSetting,
+  retentionCutoff,
+  retentionPolicy,
+  type DataClass,
+  type KeptClass,
+  type RetentionPolicy,
+  type RetentionRule,
+} from './retention-policy';
+export {
+  DEFAULT_MAX_BATCHES_PER_CLASS,
+  DEFAULT_RETENTION_BATCH_SIZE,
+  RetentionJob,
+  type RetentionClassReport,
+  type RetentionJobOptions,
+  type RetentionReport,
+  type RetentionTarget,
+} from './retention-job';
+export { ExportFolderRetention } from './export-folder-retention';
