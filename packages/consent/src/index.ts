@@ -2,3 +2,4 @@ export * from './consent-contract';
 export * from './ledger';
 export * from './gate';
 export * from './privacy';
+export * from './sync';

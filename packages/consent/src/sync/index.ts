@@ -1,0 +1,6 @@
+export {
+  marketingConsent,
+  planInboundUnsubscribes,
+  type RoutedOperation,
+  type UnsubscribePlan,
+} from './unsubscribe-sync';
