@@ -3,3 +3,4 @@ export * from './ledger';
 export * from './gate';
 export * from './privacy';
 export * from './sync';
+export * from './dsr';

@@ -34,6 +34,9 @@ import {
   type ResolutionResult,
 } from './resolution/identity-resolver';
 import { entryOf } from './resolution/entry-of';
+import { eraseProfileIn, type ErasureReport } from './erasure/profile-erasure';
+
+export type { ErasureReport } from './erasure/profile-erasure';
 
 export interface IdentityGraphOptions {
   store: Store;
@@ -265,6 +268,29 @@ export class IdentityGraph {
         at: row.created_at,
       })),
     };
+  }
+
+  /**
+   * Erases a profile (a data subject's erasure request), as the graph's single writer in one transaction:
+   * the profile and every profile merged into it lose their sealed PII (identifier values, names, address,
+   * date of birth), match keys, review pairs and link tokens, and their identifiers become tombstones that
+   * keep only their blind index, link nothing and resolve to an empty id of their own, so a later event
+   * carrying the same email or member id never revives the profile. Lineage stays (customer ids only).
+   * `customerId` may name a merged-away profile: the active one it was merged into is erased. `reason` and
+   * `actor` are kept on the retracted edges and must hold no PII. Throws IdentityNotFoundError when there
+   * is no such profile (e.g. already erased).
+   */
+  async eraseProfile(customerId: string, input: { actor: string; reason: string }): Promise<ErasureReport> {
+    if (input.actor.trim() === '' || input.reason.trim() === '')
+      throw new Error('eraseProfile: an actor and a reason are required');
+    return this.write(async (tx) => {
+      const active =
+        (await this.resolveReference(tx, { type: 'customer_id', scope: '', value: customerId })) ??
+        customerId.trim();
+      const report = await eraseProfileIn(tx, active, { ...input, now: this.clock() });
+      if (report === undefined) throw new IdentityNotFoundError(`no profile ${customerId} to erase`);
+      return report;
+    });
   }
 
   /** The identifier a profile is named after (its canonical one), to hang a hand-made edge on. */

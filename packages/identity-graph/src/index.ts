@@ -30,3 +30,4 @@ export { MatchReview, type ReviewPair, type MatchRun } from './review/match-revi
 export * from './linking';
 export * from './bulk';
 export { IdentityOutbox, type OutboxEvent } from './outbox/identity-outbox';
+export { ERASED_REASON, profileFamily, type ErasureReport } from './erasure/profile-erasure';

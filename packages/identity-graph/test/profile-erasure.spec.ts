@@ -1,0 +1,183 @@
+import { STORE_DRIVERS } from '@tessera/store';
+import { IdentityNotFoundError } from '../src';
+import { customerIdOf, dumpAsText, openGraph, record, type GraphFixture } from './graph-fixture';
+
+const at = (iso: string) => new Date(iso);
+
+describe.each(STORE_DRIVERS)('erasing a profile on %s', (driver) => {
+  let fixture: GraphFixture;
+  beforeEach(async () => (fixture = await openGraph(driver)));
+  afterEach(() => fixture.close());
+
+  /** Two profiles of one person merged by a later event (with PII traits), and an unrelated member. */
+  async function seed() {
+    const { graph } = fixture;
+    const older = customerIdOf(
+      await graph.resolveIdentities([
+        record(
+          { member_id: 'SD1', brand: 'sports-direct', email: 'zeferina@example.com', phone: '07700900123' },
+          {
+            eventTime: at('2024-01-01T00:00:00Z'),
+            traits: {
+              first_name: 'Zeferina',
+              last_name: 'Quixotaria',
+              address: { line1: '7 Larkspur Mews', postcode: 'EH1 1YZ' },
+              date_of_birth: '1980-02-03',
+              loyalty_tier: 'gold',
+            },
+          },
+        ),
+      ]),
+    );
+    const newer = customerIdOf(
+      await graph.resolveIdentities([
+        record(
+          { customer_id: 'C77', email: 'zq.second@example.com' },
+          { eventTime: at('2025-01-01T00:00:00Z') },
+        ),
+      ]),
+    );
+    const merged = await graph.resolveIdentities([
+      record(
+        { customer_id: 'C77', email: 'zeferina@example.com' },
+        { eventTime: at('2025-02-01T00:00:00Z') },
+      ),
+    ]);
+    expect(merged.merges).toHaveLength(1);
+    const other = customerIdOf(
+      await graph.resolveIdentities([
+        record(
+          { member_id: 'SD2', brand: 'sports-direct', email: 'bartholomew@example.com' },
+          { eventTime: at('2024-06-01T00:00:00Z'), traits: { first_name: 'Bartholomew' } },
+        ),
+      ]),
+    );
+    const survivor = customerIdOf(merged);
+    return { older, newer, survivor, other };
+  }
+
+  it('deletes every sealed value and PII trait of the profile and the profiles merged into it', async () => {
+    const { graph, store } = fixture;
+    const { older, newer, survivor, other } = await seed();
+    expect([older, newer]).toContain(survivor);
+    const lineageBefore = await store.query('SELECT * FROM identity_lineage ORDER BY id');
+
+    // A merged-away id names the same person: the active profile is erased.
+    const loser = survivor === older ? newer : older;
+    const report = await graph.eraseProfile(loser, { actor: 'admin:dpo', reason: 'dsr test' });
+    expect(report).toMatchObject({
+      customerId: survivor,
+      identifiersTombstoned: 5,
+      sealedValuesDeleted: 3,
+      profilesErased: 2,
+    });
+    expect(report.customerIds.sort()).toEqual([older, newer].sort());
+    expect(report.contactPoints.map((point) => point.type).sort()).toEqual(['email', 'email', 'phone']);
+    expect(report.contactPoints.map((point) => point.lookupKey)).toContain(
+      graph.keys.lookupKey({ type: 'email', value: 'zeferina@example.com' }),
+    );
+
+    const dump = await dumpAsText(store);
+    for (const clear of [
+      'zeferina@example.com',
+      'zq.second@example.com',
+      '07700900123',
+      '7700900123',
+      'Zeferina',
+      'Quixotaria',
+      'Larkspur',
+      '1980-02-03',
+    ]) {
+      expect(dump).not.toContain(clear);
+    }
+    // Sealed values are gone too (not only hidden): what is left decrypts to the other member's data only.
+    const sealed = await store.query<{ type: string; value_ciphertext: string; value_key_id: string }>(
+      'SELECT type, value_ciphertext, value_key_id FROM identity_identifiers WHERE value_ciphertext IS NOT NULL',
+    );
+    expect(
+      sealed.map((row) =>
+        fixture.vault.decrypt(
+          { ciphertext: row.value_ciphertext, keyId: row.value_key_id },
+          `identity_identifiers.${row.type}`,
+        ),
+      ),
+    ).toEqual(['bartholomew@example.com']);
+    const profileRows = await store.query<{ customer_id: string; pii_traits: string | null }>(
+      'SELECT customer_id, pii_traits FROM identity_profiles',
+    );
+    expect(profileRows.map((row) => row.customer_id)).toEqual([other]);
+    // Every identifier of the erased profile is a tombstone.
+    const identifiers = await store.query<{
+      customer_id: string;
+      value_ciphertext: string | null;
+      quarantined_reason: string | null;
+    }>('SELECT customer_id, value_ciphertext, quarantined_reason FROM identity_identifiers ORDER BY id');
+    const erased = identifiers.filter((row) => row.quarantined_reason === 'erased');
+    expect(erased).toHaveLength(5);
+    expect(erased.every((row) => row.value_ciphertext === null)).toBe(true);
+    expect(erased.map((row) => row.customer_id)).not.toContain(survivor);
+    expect(new Set(erased.map((row) => row.customer_id)).size).toBe(5);
+    // Lineage stays as it was (customer ids only).
+    expect(await store.query('SELECT * FROM identity_lineage ORDER BY id')).toEqual(lineageBefore);
+
+    // The other member is untouched.
+    const kept = await graph.getProfile('email:bartholomew@example.com', { revealPii: true });
+    expect(kept).toMatchObject({ customerId: other, traits: { first_name: 'Bartholomew' } });
+    expect(dump).toContain(other);
+
+    // Nothing usable is found by any of the erased identifiers.
+    for (const reference of [
+      'email:zeferina@example.com',
+      'phone:07700900123',
+      'member.sports-direct:SD1',
+      `customer_id:${survivor}`,
+      `customer_id:${loser}`,
+    ]) {
+      const profile = await graph.getProfile(reference, { revealPii: true });
+      expect(profile?.customerId).not.toBe(survivor);
+      expect(profile?.traits ?? {}).toEqual({});
+    }
+
+    await expect(graph.eraseProfile(survivor, { actor: 'admin:dpo', reason: 'again' })).rejects.toThrow(
+      IdentityNotFoundError,
+    );
+  });
+
+  it('never attaches a later event with an erased identifier to the erased profile, nor links through it', async () => {
+    const { graph, store } = fixture;
+    const { survivor, other } = await seed();
+    await graph.eraseProfile(survivor, { actor: 'admin:dpo', reason: 'dsr test' });
+
+    // The email alone: it resolves to its tombstone, not to the erased profile.
+    const alone = await graph.resolveIdentities([record({ email: 'zeferina@example.com' })]);
+    expect(alone.records[0].customerId).not.toBe(survivor);
+    expect(alone.merges).toEqual([]);
+
+    // With a new member id: a new profile, and the erased email stays out of it.
+    const rejoined = await graph.resolveIdentities([
+      record(
+        { member_id: 'SD9', brand: 'sports-direct', email: 'zeferina@example.com' },
+        { traits: { first_name: 'Zeferina' } },
+      ),
+    ]);
+    const fresh = customerIdOf(rejoined);
+    expect(fresh).not.toBe(survivor);
+    expect(rejoined.merges).toEqual([]);
+    expect(rejoined.records[0].dropped.map((dropped) => dropped.field)).toEqual(['email']);
+    const profile = await graph.getProfile('member.sports-direct:SD9', { revealPii: true });
+    expect(profile?.identifiers.map((identifier) => identifier.label)).toEqual(['member.sports-direct']);
+
+    // Two erased identifiers in one event do not link again, and the other member is not pulled in.
+    const both = await graph.resolveIdentities([
+      record({ member_id: 'SD1', brand: 'sports-direct', email: 'bartholomew@example.com' }),
+    ]);
+    expect(both.merges).toEqual([]);
+    expect((await graph.getProfile('email:bartholomew@example.com'))?.customerId).toBe(other);
+    const [tombstone] = await store.query<{ customer_id: string; quarantined_reason: string }>(
+      "SELECT customer_id, quarantined_reason FROM identity_identifiers WHERE type = 'member' AND lookup_key = 'SD1'",
+    );
+    expect(tombstone.quarantined_reason).toBe('erased');
+    expect(tombstone.customer_id).not.toBe(survivor);
+    expect(tombstone.customer_id).not.toBe(other);
+  });
+});
