@@ -233,14 +233,35 @@ function auditDetail(entry: ConsentEntry, extra: Record<string, unknown>): Recor
  * entries, kept in step in the same transaction as every append). Consent is keyed by contact point (blind
  * index) and brand; a customer id is recorded for history only and never moves consent.
  */
+/** Told, after each committed write, which contact points of which brand changed (the gate invalidates them). */
+export type ConsentChangeListener = (subjectKeys: string[], brand: string) => Promise<void>;
+
+/** Calls the listener once per brand with the keys written for it. */
+export async function notifyConsentChange(
+  listener: ConsentChangeListener | undefined,
+  changes: readonly { subjectKey: string; brand: string }[],
+): Promise<void> {
+  if (listener === undefined || changes.length === 0) return;
+  const byBrand = new Map<string, Set<string>>();
+  for (const change of changes) {
+    const keys = byBrand.get(change.brand) ?? new Set<string>();
+    keys.add(change.subjectKey);
+    byBrand.set(change.brand, keys);
+  }
+  for (const [brand, keys] of byBrand) await listener([...keys], brand);
+}
+
 export class ConsentLedger {
   private readonly now: () => Date;
+  private readonly onChange?: ConsentChangeListener;
 
+  /** `onChange`: e.g. `(keys, brand) => gate.invalidate(keys, brand)`, so every process's gate drops them. */
   constructor(
     private readonly store: Store,
-    options: { now?: () => Date } = {},
+    options: { now?: () => Date; onChange?: ConsentChangeListener } = {},
   ) {
     this.now = options.now ?? (() => new Date());
+    if (options.onChange !== undefined) this.onChange = options.onChange;
   }
 
   /**
@@ -266,7 +287,23 @@ export class ConsentLedger {
     }
     if (candidates.length === 0) return { appended: 0, duplicates, refused };
     const at = this.now();
+    const result = await this.write(candidates, at, duplicates, refused);
+    // After the commit: a gate that reloads now reads the new state. Over-invalidating a duplicate is harmless.
+    if (result.appended > 0) {
+      await notifyConsentChange(
+        this.onChange,
+        candidates.map((entry) => ({ subjectKey: entry.subject.key, brand: entry.scope.brand })),
+      );
+    }
+    return result;
+  }
 
+  private write(
+    candidates: ConsentEntry[],
+    at: Date,
+    duplicates: string[],
+    refused: AppendResult['refused'],
+  ): Promise<AppendResult> {
     return this.store.transaction(async (tx) => {
       const scopes = scopesOf(candidates);
       // Serialize writers of the same contact point and scope (in a fixed order, so no deadlock).

@@ -36,3 +36,4 @@ export {
   type AuditRecord,
 } from './audit-log.repository';
 export { isBlindIndex } from './blind-index';
+export { type ConsentChangeListener, notifyConsentChange } from './consent-ledger.repository';

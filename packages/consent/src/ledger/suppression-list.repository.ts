@@ -1,3 +1,4 @@
+import { type ConsentChangeListener, notifyConsentChange } from './consent-ledger.repository';
 import type { Store } from '@tessera/store';
 import type { SubjectType } from '../consent-contract';
 import { isBlindIndex } from './blind-index';
@@ -43,12 +44,15 @@ const SUBJECT_TYPES: readonly string[] = ['email', 'phone', 'device'];
  */
 export class SuppressionList {
   private readonly now: () => Date;
+  private readonly onChange?: ConsentChangeListener;
 
+  /** `onChange`: e.g. `(keys, brand) => gate.invalidate(keys, brand)` (brand `*` reaches every brand). */
   constructor(
     private readonly store: Store,
-    options: { now?: () => Date } = {},
+    options: { now?: () => Date; onChange?: ConsentChangeListener } = {},
   ) {
     this.now = options.now ?? (() => new Date());
+    if (options.onChange !== undefined) this.onChange = options.onChange;
   }
 
   /**
@@ -84,6 +88,12 @@ export class SuppressionList {
         this.now(),
       ],
     );
+    if (rows.length > 0) {
+      await notifyConsentChange(
+        this.onChange,
+        items.map((item) => ({ subjectKey: item.subjectKey, brand: item.brand })),
+      );
+    }
     return rows.length;
   }
 
@@ -93,6 +103,7 @@ export class SuppressionList {
       'DELETE FROM suppression_list WHERE subject_key = $1 AND brand = $2 RETURNING subject_key',
       [subjectKey, brand],
     );
+    if (rows.length > 0) await notifyConsentChange(this.onChange, [{ subjectKey, brand }]);
     return rows.length > 0;
   }
 
