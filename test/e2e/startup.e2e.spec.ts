@@ -37,6 +37,16 @@ describe('start-up', () => {
       'tessera: cannot start: TESSERA_DESTINATIONS: unknown destination "pigeon"; this build has: klaviyo',
     ],
     [
+      'TESSERA_RETENTION',
+      { TESSERA_RETENTION: '{"consent_ledger": {"keepDays": 30}}' },
+      'tessera: cannot start: TESSERA_RETENTION: consent_ledger is kept for good',
+    ],
+    [
+      'TESSERA_ANALYTICS_KEYS',
+      { TESSERA_ANALYTICS_KEYS: 'v1:c2hvcnQ=' },
+      'tessera: cannot start: TESSERA_ANALYTICS_KEYS: the secret of v1 is 5 bytes; at least 32 are needed',
+    ],
+    [
       'TESSERA_MASTER_KEY in production',
       { NODE_ENV: 'production' },
       'tessera: cannot start: TESSERA_MASTER_KEY: is required when NODE_ENV=production',

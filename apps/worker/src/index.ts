@@ -1,1 +1,2 @@
 export * from './transform.module';
+export * from './consent.module';
