@@ -1,4 +1,4 @@
-import type { OperationName } from '@tessera/destination-kit';
+import { OPERATION_NAMES, type OperationName } from '@tessera/destination-kit';
 import type { ConsentChannel, ConsentState } from '../consent-contract';
 
 /**
@@ -52,18 +52,7 @@ export const SUPPRESSION_OPERATIONS: ReadonlySet<OperationName> = new Set<Operat
 /** Soft opt-in is the PECR/ePrivacy exception for electronic mail (email and text messages) only. */
 const SOFT_OPT_IN_CHANNELS: ReadonlySet<ConsentChannel> = new Set<ConsentChannel>(['email', 'sms']);
 
-const ALL_OPERATIONS: readonly OperationName[] = [
-  'upsertProfiles',
-  'updateAttributes',
-  'addToSegment',
-  'removeFromSegment',
-  'subscribe',
-  'unsubscribe',
-  'suppress',
-  'unsuppress',
-  'deleteProfiles',
-  'fetchProfiles',
-];
+const ALL_OPERATIONS: readonly OperationName[] = OPERATION_NAMES;
 
 /**
  * Without a grant: the member record (upsert, attributes, segment removals, reads for reconciliation),

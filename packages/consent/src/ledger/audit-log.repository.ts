@@ -1,3 +1,4 @@
+import { sqlFilter } from './sql-filter';
 import type { SqlExecutor, Store } from '@tessera/store';
 
 /** One thing done to someone's consent or data, for "who did what to whose data, and when". */
@@ -95,19 +96,14 @@ export class AuditLog {
 
   /** Newest first. */
   async query(filter: AuditQuery = {}): Promise<AuditRecord[]> {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      conditions.push(sql.replace('?', `$${params.length}`));
-    };
-    if (filter.customerId !== undefined) add('customer_id = ?', filter.customerId);
-    if (filter.subjectKey !== undefined) add('subject_key = ?', filter.subjectKey);
-    if (filter.action !== undefined) add('action = ?', filter.action);
-    if (filter.from !== undefined) add('at >= ?', filter.from);
-    if (filter.to !== undefined) add('at < ?', filter.to);
+    const { where, params } = sqlFilter([
+      ['customer_id =', filter.customerId],
+      ['subject_key =', filter.subjectKey],
+      ['action =', filter.action],
+      ['at >=', filter.from],
+      ['at <', filter.to],
+    ]);
     params.push(Math.max(0, Math.floor(filter.limit ?? DEFAULT_LIMIT)));
-    const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
     const rows = await this.store.query<AuditRow>(
       `SELECT id, at, actor, action, customer_id, subject_key, detail FROM audit_log ${where}
         ORDER BY at DESC, id DESC LIMIT $${params.length}`,

@@ -1,3 +1,4 @@
+import { sqlFilter } from './sql-filter';
 import type { SqlExecutor, Store } from '@tessera/store';
 import {
   CONSENT_CHANNELS,
@@ -398,17 +399,12 @@ export class ConsentLedger {
 
   /** Ledger entries of a customer and/or a contact point, in the order the fold applies them. */
   async history(filter: HistoryFilter = {}): Promise<LedgerEntry[]> {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      conditions.push(sql.replace('?', `$${params.length}`));
-    };
-    if (filter.customerId !== undefined) add('customer_id = ?', filter.customerId);
-    if (filter.subjectKey !== undefined) add('subject_key = ?', filter.subjectKey);
-    if (filter.from !== undefined) add('received_at >= ?', filter.from);
-    if (filter.to !== undefined) add('received_at < ?', filter.to);
-    const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+    const { where, params } = sqlFilter([
+      ['customer_id =', filter.customerId],
+      ['subject_key =', filter.subjectKey],
+      ['received_at >=', filter.from],
+      ['received_at <', filter.to],
+    ]);
     const rows = await this.store.query<LedgerRow>(
       `SELECT ${LEDGER_COLUMNS} FROM consent_ledger ${where}
         ORDER BY captured_at, CASE decision WHEN 'granted' THEN 0 ELSE 1 END, dedupe_key COLLATE "C"`,

@@ -1,19 +1,8 @@
-import type { OperationName } from '@tessera/destination-kit';
+import { OPERATION_NAMES, type OperationName } from '@tessera/destination-kit';
 import type { ConsentChannel, ConsentState, LegalBasis } from '../../src/consent-contract';
 import { CONSENT_VERDICTS, decideConsent, filterOperations, type ConsentVerdict } from '../../src/gate';
 
-const ALL: OperationName[] = [
-  'upsertProfiles',
-  'updateAttributes',
-  'addToSegment',
-  'removeFromSegment',
-  'subscribe',
-  'unsubscribe',
-  'suppress',
-  'unsuppress',
-  'deleteProfiles',
-  'fetchProfiles',
-];
+const ALL: OperationName[] = [...OPERATION_NAMES];
 const RECORD_ONLY: OperationName[] = [
   'upsertProfiles',
   'updateAttributes',
