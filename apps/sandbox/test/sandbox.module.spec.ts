@@ -31,7 +31,7 @@ describe('SandboxModule', () => {
 
   it('routes /sandbox/klaviyo/… to the Klaviyo emulator with the raw body, and lists the mounts at /sandbox', async () => {
     const index = await app.inject({ method: 'GET', url: '/sandbox' });
-    expect(index.json()).toEqual({ esps: ['klaviyo'], limitsLifted: false });
+    expect(index.json()).toEqual({ esps: ['klaviyo', 'braze'], limitsLifted: false });
     const created = await app.inject({
       method: 'POST',
       url: '/sandbox/klaviyo/api/profile-import',
@@ -44,7 +44,10 @@ describe('SandboxModule', () => {
     expect(created.headers['content-type']).toContain('application/vnd.api+json');
     const emulator = app.get(EspSandbox).emulator<KlaviyoEmulator>('klaviyo');
     expect(emulator.findProfile({ externalId: 'C1' })).toBeDefined();
-    expect(sandboxPaths(t.runtime)).toEqual([['Klaviyo sandbox', '/sandbox/klaviyo']]);
+    expect(sandboxPaths(t.runtime)).toEqual([
+      ['Klaviyo sandbox', '/sandbox/klaviyo'],
+      ['Braze sandbox', '/sandbox/braze'],
+    ]);
   });
 
   it('accepts bodies up to 8 MiB on its routes, so the emulator itself refuses a bulk job over 5 MB', async () => {
@@ -70,6 +73,8 @@ describe('SandboxModule', () => {
   it('answers 404 naming the mounts for an ESP it does not serve', async () => {
     const response = await app.inject({ method: 'GET', url: '/sandbox/hubspot/api' });
     expect(response.statusCode).toBe(404);
-    expect(response.json()).toEqual({ error: 'No emulator is mounted at "hubspot"; mounted: klaviyo' });
+    expect(response.json()).toEqual({
+      error: 'No emulator is mounted at "hubspot"; mounted: klaviyo, braze',
+    });
   });
 });

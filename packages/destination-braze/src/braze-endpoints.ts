@@ -1,0 +1,58 @@
+import type { RateWindow } from '@tessera/destination-kit';
+
+/*
+ * Every Braze REST endpoint this destination calls, with the limits Braze publishes for it (the community
+ * OpenAPI spec's descriptions, checked by braze.contract.spec.ts). Braze's REST API has no version header:
+ * versions live in the path (`/v2/subscription/status/set`), so the paths below are the pin.
+ */
+
+export interface BrazeEndpoint {
+  method: 'GET' | 'POST';
+  path: string;
+  /** Most objects (attributes, ids…) Braze takes in one request; undefined when it takes one. */
+  maxPerRequest?: number;
+  rateLimits: RateWindow[];
+}
+
+export const BRAZE_ENDPOINTS = {
+  /** Attributes (and custom-attribute array operations) of up to 75 users; 3,000 requests per 3 s. */
+  usersTrack: {
+    method: 'POST',
+    path: '/users/track',
+    maxPerRequest: 75,
+    rateLimits: [{ requests: 3000, perMs: 3000 }],
+  },
+  /** Up to 50 external ids; 20,000 requests per minute (shared with identify, merge, alias/update). */
+  usersDelete: {
+    method: 'POST',
+    path: '/users/delete',
+    maxPerRequest: 50,
+    rateLimits: [{ requests: 20_000, perMs: 60_000 }],
+  },
+  /** One email's global subscription state; Braze's default 250,000 requests per hour. */
+  emailStatus: {
+    method: 'POST',
+    path: '/email/status',
+    rateLimits: [{ requests: 250_000, perMs: 3_600_000 }],
+  },
+  /** Up to 50 users of one subscription group; 5,000 requests per minute. */
+  subscriptionStatusSet: {
+    method: 'POST',
+    path: '/v2/subscription/status/set',
+    maxPerRequest: 50,
+    rateLimits: [{ requests: 5000, perMs: 60_000 }],
+  },
+  /** Emails unsubscribed between two dates, paged by `limit` (≤ 500) and `offset`; 250,000 per hour. */
+  emailUnsubscribes: {
+    method: 'GET',
+    path: '/email/unsubscribes',
+    maxPerRequest: 500,
+    rateLimits: [{ requests: 250_000, perMs: 3_600_000 }],
+  },
+} as const satisfies Record<string, BrazeEndpoint>;
+
+/** Max objects per /users/track request (each of attributes, events, purchases). */
+export const USERS_TRACK_MAX_ATTRIBUTES = BRAZE_ENDPOINTS.usersTrack.maxPerRequest;
+
+/** The custom array attribute that carries Tessera segment membership (Braze segments are filters, not lists). */
+export const SEGMENTS_ATTRIBUTE = 'tessera_segments';

@@ -1,0 +1,294 @@
+import {
+  AuthError,
+  DestinationHarness,
+  ManualClock,
+  OpenApiContract,
+  planSpecSuite,
+  type ProfileUpsert,
+  type SubscriptionChange,
+} from '@tessera/destination-kit';
+import { brazePackage } from './index';
+import { SEGMENTS_ATTRIBUTE } from './braze-endpoints';
+import { brazeDestination, type BrazeSettings } from './braze.destination';
+import { BrazeEmulator } from './emulator/braze.emulator';
+import { MISSING_SMS_GROUP_REASON } from './requests/subscription.request';
+
+// Every request the destination sends is checked against the community Braze spec when the folder exists.
+const plan = planSpecSuite('braze');
+const contract = plan.kind === 'run' ? OpenApiContract.fromFolder(plan.dir) : undefined;
+
+const API_KEY = 'braze-rest-key-0001';
+
+const member = (n: number, extra: Partial<ProfileUpsert> = {}): ProfileUpsert => ({
+  customerId: `C${String(n).padStart(5, '0')}`,
+  version: 1,
+  email: `member${n}@example.com`,
+  attributes: { first_name: `Ada${n}`, loyalty_tier: 'gold', points_balance: n * 10 },
+  ...extra,
+});
+
+const change = (n: number, channel: 'email' | 'sms'): SubscriptionChange => ({
+  customerId: `C${String(n).padStart(5, '0')}`,
+  channel,
+  email: `member${n}@example.com`,
+  phone: `+4477009001${String(n).padStart(2, '0')}`,
+});
+
+describe('Braze destination against the sandbox', () => {
+  let emulator: BrazeEmulator;
+  let harness: DestinationHarness<BrazeSettings>;
+
+  async function start(settings: Partial<BrazeSettings> = {}, clock?: ManualClock): Promise<void> {
+    emulator = new BrazeEmulator({ apiKey: API_KEY });
+    harness = await DestinationHarness.start<BrazeSettings>({
+      definition: brazeDestination,
+      emulator,
+      settings: { apiKey: API_KEY, ...settings },
+      ...(contract === undefined ? {} : { contract }),
+      ...(clock === undefined ? {} : { runner: { clock } }),
+    });
+  }
+
+  const lines = () => harness.requests().map((request) => `${request.method} ${request.path.split('?')[0]}`);
+
+  afterEach(async () => {
+    const violations = harness.violations();
+    await harness.close();
+    expect(violations).toEqual([]);
+  });
+
+  it('upserts profiles through /users/track keyed by external_id, with the bearer key', async () => {
+    await start();
+    const results = await harness.run('upsertProfiles', [
+      member(1, { phone: '+447700900123', attributes: { first_name: 'Ada', loyalty_tier: 'gold' } }),
+      member(2),
+    ]);
+
+    expect(results).toEqual([{ status: 'ok' }, { status: 'ok' }]);
+    expect(emulator.user('C00001')).toEqual({
+      external_id: 'C00001',
+      email: 'member1@example.com',
+      phone: '+447700900123',
+      attributes: { first_name: 'Ada', loyalty_tier: 'gold' },
+    });
+    expect(lines()).toEqual(['POST /users/track']);
+    const [request] = harness.requests();
+    expect(request?.headers).toMatchObject({
+      authorization: `Bearer ${API_KEY}`,
+      'content-type': 'application/json',
+    });
+    expect((request?.body as { attributes: unknown[] }).attributes).toHaveLength(2);
+  });
+
+  it('splits 150 profiles into two /users/track requests of at most 75 attribute objects', async () => {
+    await start();
+    const results = await harness.run(
+      'upsertProfiles',
+      Array.from({ length: 150 }, (_, index) => member(index + 1)),
+    );
+
+    expect(results.every((result) => result.status === 'ok')).toBe(true);
+    const sizes = harness
+      .requests()
+      .map((request) => (request.body as { attributes: unknown[] }).attributes.length);
+    expect(sizes).toEqual([75, 75]);
+    expect(emulator.state().users).toHaveLength(150);
+  });
+
+  it('rejects exactly the items a 2xx answer lists in errors; the rest land', async () => {
+    await start();
+    const results = await harness.run('upsertProfiles', [
+      member(1),
+      member(2, { email: 'not-an-email' }),
+      member(3),
+      member(4, { customerId: '' }),
+    ]);
+
+    expect(results).toEqual([
+      { status: 'ok' },
+      { status: 'rejected', reason: `Braze: Invalid 'email' "not-an-email"` },
+      { status: 'ok' },
+      { status: 'rejected', reason: "Braze: 'external_id' must be a non-empty string" },
+    ]);
+    expect(harness.requests().map((request) => request.status)).toEqual([201]);
+    expect(emulator.state().users.map((user) => user.external_id)).toEqual(['C00001', 'C00003']);
+  });
+
+  it('keeps segment membership in the tessera_segments array attribute with add and remove', async () => {
+    await start();
+    await harness.run('upsertProfiles', [member(1)]);
+    const added = await harness.run('addToSegment', [
+      { customerId: 'C00001', segment: 'vip' },
+      { customerId: 'C00001', segment: 'lapsed' },
+    ]);
+    const removed = await harness.run('removeFromSegment', [{ customerId: 'C00001', segment: 'lapsed' }]);
+
+    expect([...added, ...removed].every((result) => result.status === 'ok')).toBe(true);
+    expect(emulator.user('C00001')?.attributes[SEGMENTS_ATTRIBUTE]).toEqual(['vip']);
+    expect(harness.requests()[1]?.body).toEqual({
+      attributes: [
+        { external_id: 'C00001', [SEGMENTS_ATTRIBUTE]: { add: ['vip'] } },
+        { external_id: 'C00001', [SEGMENTS_ATTRIBUTE]: { add: ['lapsed'] } },
+      ],
+    });
+    expect(harness.requests()[2]?.body).toEqual({
+      attributes: [{ external_id: 'C00001', [SEGMENTS_ATTRIBUTE]: { remove: ['lapsed'] } }],
+    });
+  });
+
+  it('subscribes and unsubscribes email through /email/status', async () => {
+    await start();
+    const subscribed = await harness.run('subscribe', [change(1, 'email'), change(2, 'email')]);
+    const unsubscribed = await harness.run('unsubscribe', [change(2, 'email')]);
+
+    expect([...subscribed, ...unsubscribed]).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'ok' }]);
+    expect(emulator.state().emailSubscriptions).toEqual({
+      'member1@example.com': 'opted_in',
+      'member2@example.com': 'unsubscribed',
+    });
+    expect(harness.requests().map((request) => request.body)).toEqual([
+      { email: 'member1@example.com', subscription_state: 'opted_in' },
+      { email: 'member2@example.com', subscription_state: 'opted_in' },
+      { email: 'member2@example.com', subscription_state: 'unsubscribed' },
+    ]);
+  });
+
+  it('sets sms subscriptions in the configured group, and rejects them by name without the setting', async () => {
+    await start({ smsSubscriptionGroupId: 'sg-sms-1' });
+    expect(await harness.run('subscribe', [change(1, 'sms'), change(2, 'sms')])).toEqual([
+      { status: 'ok' },
+      { status: 'ok' },
+    ]);
+    expect(await harness.run('unsubscribe', [change(2, 'sms')])).toEqual([{ status: 'ok' }]);
+    expect(emulator.state().subscriptionGroups).toEqual({
+      'sg-sms-1': { C00001: 'subscribed', C00002: 'unsubscribed' },
+    });
+    expect(lines()).toEqual(['POST /v2/subscription/status/set', 'POST /v2/subscription/status/set']);
+    await harness.close();
+
+    await start();
+    const results = await harness.run('subscribe', [change(1, 'sms'), change(2, 'email')]);
+    expect(results).toEqual([{ status: 'rejected', reason: MISSING_SMS_GROUP_REASON }, { status: 'ok' }]);
+    expect(MISSING_SMS_GROUP_REASON).toContain('smsSubscriptionGroupId');
+    expect(lines()).toEqual(['POST /email/status']);
+  });
+
+  it('deletes users through /users/delete by external id, at most 50 per request', async () => {
+    await start();
+    await harness.run('upsertProfiles', [member(1), member(2)]);
+    const items = Array.from({ length: 60 }, (_, index) => ({ customerId: member(index + 1).customerId }));
+
+    const results = await harness.run('deleteProfiles', items);
+
+    expect(results.every((result) => result.status === 'ok')).toBe(true);
+    expect(emulator.state().users).toEqual([]);
+    expect(emulator.state().deletions).toHaveLength(60);
+    expect(
+      harness
+        .requests()
+        .slice(1)
+        .map((request) => (request.body as { external_ids: string[] }).external_ids.length),
+    ).toEqual([50, 10]);
+  });
+
+  it('polls email unsubscribes from the stored cursor, paging by offset', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-10T12:00:00Z'));
+    await start({}, clock);
+    emulator.markEmailUnsubscribed('old@example.com', Date.parse('2026-03-01T08:00:00Z'));
+    emulator.markEmailUnsubscribed('ada@example.com', Date.parse('2026-03-09T15:24:32Z'));
+    emulator.markEmailUnsubscribed('bob@example.com', Date.parse('2026-03-10T09:00:00Z'));
+
+    const first = await harness.runner.pollInboundUnsubscribes(undefined);
+
+    expect(first.changes).toEqual([
+      {
+        eventId: 'braze:email:unsubscribed:ada@example.com:2026-03-09T15:24:32.000Z',
+        channel: 'email',
+        change: 'unsubscribed',
+        email: 'ada@example.com',
+        occurredAt: '2026-03-09T15:24:32.000Z',
+      },
+      expect.objectContaining({ email: 'bob@example.com', occurredAt: '2026-03-10T09:00:00.000Z' }),
+    ]);
+    expect(first.cursor).toBe('2026-03-09');
+    const [request] = harness.requests();
+    expect(request?.path).toBe(
+      '/email/unsubscribes?start_date=2026-03-09&end_date=2026-03-11&limit=500&offset=0&sort_direction=asc',
+    );
+
+    const fromStart = await harness.runner.pollInboundUnsubscribes('2026-02-01');
+    expect(fromStart.changes.map((entry) => entry.email)).toEqual([
+      'old@example.com',
+      'ada@example.com',
+      'bob@example.com',
+    ]);
+  });
+
+  it('pages through more than 500 unsubscribes with offset', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-10T12:00:00Z'));
+    await start({}, clock);
+    for (let n = 0; n < 501; n++) {
+      emulator.markEmailUnsubscribed(`m${n}@example.com`, Date.parse('2026-03-09T00:00:00Z') + n * 1000);
+    }
+
+    const poll = await harness.runner.pollInboundUnsubscribes('2026-03-09');
+
+    expect(poll.changes).toHaveLength(501);
+    expect(new Set(poll.changes.map((entry) => entry.eventId)).size).toBe(501);
+    expect(poll.changes[500]?.email).toBe('m500@example.com');
+    expect(
+      harness.requests().map((request) => new URL(request.path, 'http://x').searchParams.get('offset')),
+    ).toEqual(['0', '500']);
+  });
+
+  it('tests the connection with an authenticated read', async () => {
+    await start();
+    await harness.runner.testConnection();
+    expect(lines()).toEqual(['GET /email/unsubscribes']);
+  });
+
+  describe('faults', () => {
+    it('hands every item back for a retry after the Retry-After of a 429', async () => {
+      await start();
+      harness.sandbox.injectFault('braze', { kind: 'rate-limit', retryAfterSeconds: 30 });
+
+      const results = await harness.run('upsertProfiles', [member(1), member(2)]);
+
+      expect(results.map((result) => result.status === 'retry' && result.afterMs)).toEqual([30_000, 30_000]);
+      expect(emulator.state().users).toEqual([]);
+    });
+
+    it('retries every item on a 5xx', async () => {
+      await start();
+      harness.sandbox.injectFault('braze', { kind: 'server-error', status: 503 });
+
+      expect(await harness.run('deleteProfiles', [{ customerId: 'C00001' }])).toEqual([
+        { status: 'retry', afterMs: 1000, reason: expect.stringMatching(/^HTTP 503/) },
+      ]);
+    });
+
+    it('retries only the email subscription that hit a 5xx', async () => {
+      await start();
+      harness.sandbox.injectFault('braze', { kind: 'server-error', status: 502 });
+
+      const results = await harness.run('subscribe', [change(1, 'email'), change(2, 'email')]);
+
+      expect(results.map((result) => result.status)).toEqual(['retry', 'ok']);
+    });
+
+    it('throws an AuthError on 401 so the pipeline pauses the destination', async () => {
+      await start({ apiKey: 'wrong-key' });
+
+      const error = await harness.run('upsertProfiles', [member(1)]).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(AuthError);
+      expect((error as AuthError).message).toBe('HTTP 401: credentials refused: Invalid API key: wron…');
+    });
+  });
+
+  it('is packaged with its emulator for the registry', async () => {
+    await start();
+    expect(brazePackage.definition).toBe(brazeDestination);
+    expect(brazePackage.createEmulator()).toBeInstanceOf(BrazeEmulator);
+  });
+});

@@ -1,0 +1,121 @@
+import { defineDestination } from '@tessera/destination-kit';
+import { BRAZE_ENDPOINTS } from './braze-endpoints';
+import { pollEmailUnsubscribes } from './inbound/unsubscribe-poll';
+import {
+  setSubscriptions,
+  subscriptionRequestCost,
+  type SubscriptionDirection,
+} from './requests/subscription.request';
+import { deleteUsers } from './requests/users-delete.request';
+import { buildSegmentAttributes, buildUpsertAttributes, track } from './requests/users-track.request';
+
+/** Settings of one Braze destination instance; the JSON Schema below is what validates them. */
+export type BrazeSettings = {
+  /** The REST endpoint of the workspace's instance, e.g. `https://rest.iad-01.braze.com` (US-01). */
+  baseUrl: string;
+  /** REST API key, sent as a bearer token. */
+  apiKey: string;
+  /** The SMS subscription group that `subscribe` / `unsubscribe` set for sms items. */
+  smsSubscriptionGroupId?: string;
+};
+
+/**
+ * The Braze destination.
+ *
+ * - `upsertProfiles` / `updateAttributes`: POST /users/track, one attribute object per profile keyed by
+ *   `external_id` = Tessera customer id, ≤ 75 per request. A 2xx answer's `errors[]` rejects exactly the
+ *   items at those indexes; the rest are ok.
+ * - `addToSegment` / `removeFromSegment`: Braze segments are filters, not lists, so membership is the custom
+ *   array attribute `tessera_segments`, changed with `{ "add": [segment] }` / `{ "remove": [segment] }` in
+ *   /users/track. A Braze segment filtering on "tessera_segments includes X" mirrors Tessera segment X.
+ * - `subscribe` / `unsubscribe`: email via POST /email/status (`opted_in` / `unsubscribed`); sms via
+ *   POST /v2/subscription/status/set in the `smsSubscriptionGroupId` group (rejected when it is not set).
+ * - `deleteProfiles`: POST /users/delete by external id, ≤ 50 per request.
+ * - Inbound opt-outs: polled from GET /email/unsubscribes (Braze has no signed unsubscribe webhook).
+ */
+export const brazeDestination = defineDestination<BrazeSettings>({
+  type: 'braze',
+  name: 'Braze',
+  settingsSchema: {
+    type: 'object',
+    properties: {
+      baseUrl: {
+        type: 'string',
+        default: 'https://rest.iad-01.braze.com',
+        description:
+          "REST endpoint of the workspace's Braze instance (e.g. https://rest.fra-01.braze.eu for EU-01)",
+      },
+      apiKey: {
+        type: 'string',
+        minLength: 1,
+        'x-secret': true,
+        description:
+          'Braze REST API key with users.track, users.delete, email.status, email.unsubscribe and subscription.status.set',
+      },
+      smsSubscriptionGroupId: {
+        type: 'string',
+        minLength: 1,
+        description: 'Braze SMS subscription group id used by subscribe / unsubscribe for the sms channel',
+      },
+    },
+    required: ['apiKey'],
+    additionalProperties: false,
+  },
+  requestHeaders: (settings): Record<string, string> => ({
+    authorization: `Bearer ${settings.apiKey}`,
+  }),
+  testConnection: async ({ http, clock }) => {
+    // Braze has no ping: the cheapest authenticated read is one page of today's email unsubscribes.
+    const today = new Date(clock.now()).toISOString().slice(0, 10);
+    const tomorrow = new Date(clock.now() + 86_400_000).toISOString().slice(0, 10);
+    await http.get(BRAZE_ENDPOINTS.emailUnsubscribes.path, {
+      query: { start_date: today, end_date: tomorrow, limit: 2 },
+    });
+  },
+  operations: {
+    upsertProfiles: {
+      batchSize: BRAZE_ENDPOINTS.usersTrack.maxPerRequest,
+      rateLimits: BRAZE_ENDPOINTS.usersTrack.rateLimits,
+      perform: (items, { http }) => track(http, buildUpsertAttributes(items)),
+    },
+    updateAttributes: {
+      batchSize: BRAZE_ENDPOINTS.usersTrack.maxPerRequest,
+      rateLimits: BRAZE_ENDPOINTS.usersTrack.rateLimits,
+      perform: (items, { http }) => track(http, buildUpsertAttributes(items)),
+    },
+    addToSegment: {
+      batchSize: BRAZE_ENDPOINTS.usersTrack.maxPerRequest,
+      rateLimits: BRAZE_ENDPOINTS.usersTrack.rateLimits,
+      perform: (items, { http }) => track(http, buildSegmentAttributes(items, 'add')),
+    },
+    removeFromSegment: {
+      batchSize: BRAZE_ENDPOINTS.usersTrack.maxPerRequest,
+      rateLimits: BRAZE_ENDPOINTS.usersTrack.rateLimits,
+      perform: (items, { http }) => track(http, buildSegmentAttributes(items, 'remove')),
+    },
+    subscribe: subscriptionOperation('subscribe'),
+    unsubscribe: subscriptionOperation('unsubscribe'),
+    deleteProfiles: {
+      batchSize: BRAZE_ENDPOINTS.usersDelete.maxPerRequest,
+      rateLimits: BRAZE_ENDPOINTS.usersDelete.rateLimits,
+      perform: (items, { http }) => deleteUsers(http, items),
+    },
+  },
+  pollInboundUnsubscribes: (cursor, context) => pollEmailUnsubscribes(cursor, context),
+});
+
+function subscriptionOperation(direction: SubscriptionDirection) {
+  return {
+    batchSize: BRAZE_ENDPOINTS.subscriptionStatusSet.maxPerRequest,
+    // Both endpoints' windows: the stricter SMS one paces the mix (costs count one request per email).
+    rateLimits: [
+      ...BRAZE_ENDPOINTS.subscriptionStatusSet.rateLimits,
+      ...BRAZE_ENDPOINTS.emailStatus.rateLimits,
+    ],
+    requestCost: subscriptionRequestCost,
+    perform: (
+      items: Parameters<typeof setSubscriptions>[1],
+      { http, settings }: { http: Parameters<typeof setSubscriptions>[0]; settings: BrazeSettings },
+    ) => setSubscriptions(http, items, direction, settings.smsSubscriptionGroupId),
+  };
+}
