@@ -6,6 +6,7 @@ import type { TesseraRuntime } from '@tessera/runtime';
 export function sandboxPaths(runtime: TesseraRuntime): Array<[string, string]> {
   return selectDestinationPackages(runtime.settings.destinations).map((entry): [string, string] => [
     `${entry.definition.name} sandbox`,
-    `${SANDBOX_PREFIX}/${entry.createEmulator().esp}`,
+    // An emulator mounts at its destination's type (the registry's tests hold every package to it).
+    `${SANDBOX_PREFIX}/${entry.definition.type}`,
   ]);
 }

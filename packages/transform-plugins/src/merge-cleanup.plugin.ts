@@ -1,5 +1,6 @@
 import type { MembershipMergedData } from '@tessera/events';
 import { definePlugin, type DestinationOperation } from '@tessera/transform';
+import { profileUpsert } from './profile-items';
 
 export interface MergeCleanupConfig {
   action: 'suppress' | 'delete';
@@ -43,13 +44,7 @@ export const mergeCleanupPlugin = definePlugin<MergeCleanupConfig>({
     }
     operations.push({
       operation: 'upsertProfiles',
-      item: {
-        customerId: profile.customer_id,
-        version: profile.version,
-        ...(profile.email === undefined ? {} : { email: profile.email }),
-        ...(profile.phone === undefined ? {} : { phone: profile.phone }),
-        attributes: { merged_customer_ids: [data.from_customer_id] },
-      },
+      item: profileUpsert(profile, { merged_customer_ids: [data.from_customer_id] }),
     });
     return operations;
   },

@@ -1,5 +1,6 @@
 import type { EventType } from '@tessera/events';
 import { definePlugin, type UnifiedProfile } from '@tessera/transform';
+import { profileUpsert } from './profile-items';
 
 /** The canonical profile fields a destination may receive (contact points travel beside them). */
 export const SYNCABLE_FIELDS = [
@@ -55,17 +56,6 @@ export const profileSyncPlugin = definePlugin<ProfileSyncConfig>({
       const value = profile[field as keyof UnifiedProfile];
       if (value !== undefined) attributes[field] = value;
     }
-    return [
-      {
-        operation: 'upsertProfiles',
-        item: {
-          customerId: profile.customer_id,
-          version: profile.version,
-          ...(profile.email === undefined ? {} : { email: profile.email }),
-          ...(profile.phone === undefined ? {} : { phone: profile.phone }),
-          attributes,
-        },
-      },
-    ];
+    return [{ operation: 'upsertProfiles', item: profileUpsert(profile, attributes) }];
   },
 });

@@ -91,15 +91,19 @@ export function entriesFromConsentEvent(
  * Ledger entries (withdrawals of marketing consent) for opt-outs a destination read from its ESP. A change
  * whose contact point is missing or does not normalize yields no entry.
  */
+/** Where inbound opt-outs come from: the brand, the reporting destination, and how to key contact points. */
+export interface InboundContext {
+  vault: PiiVault;
+  defaultCountry: string;
+  brand: string;
+  /** The destination that reported the changes. */
+  destinationId: string;
+  receivedAt: Date;
+}
+
 export function entriesFromInboundUnsubscribes(
   changes: readonly InboundUnsubscribe[],
-  context: {
-    vault: PiiVault;
-    defaultCountry: string;
-    brand: string;
-    destinationId: string;
-    receivedAt: Date;
-  },
+  context: InboundContext,
 ): ConsentEntry[] {
   const source = `esp:${context.destinationId}`;
   const entries: ConsentEntry[] = [];

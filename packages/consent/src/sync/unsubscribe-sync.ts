@@ -1,8 +1,7 @@
 import type { DestinationOperation } from '@tessera/transform';
 import type { InboundUnsubscribe } from '@tessera/destination-kit';
-import type { PiiVault } from '@tessera/store';
 import type { ConsentChannel, ConsentEntry, ConsentState } from '../consent-contract';
-import { entriesFromInboundUnsubscribes } from '../ledger/consent-entries.mapper';
+import { entriesFromInboundUnsubscribes, type InboundContext } from '../ledger/consent-entries.mapper';
 import type { SuppressionInput } from '../ledger/suppression-list.repository';
 
 /** An operation for one of the brand's destinations. */
@@ -30,15 +29,9 @@ export interface UnsubscribePlan {
  */
 export function planInboundUnsubscribes(
   changes: readonly InboundUnsubscribe[],
-  context: {
-    vault: PiiVault;
-    defaultCountry: string;
-    brand: string;
-    /** The destination that reported the changes. */
-    destinationId: string;
+  context: InboundContext & {
     /** Every destination of the brand (the reporting one included or not). */
     brandDestinations: readonly string[];
-    receivedAt: Date;
   },
 ): UnsubscribePlan {
   const entries = entriesFromInboundUnsubscribes(changes, context);

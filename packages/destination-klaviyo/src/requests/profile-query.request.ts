@@ -68,7 +68,8 @@ export async function queryProfiles(
   return profiles;
 }
 
-function nextCursor(next: string | null | undefined): string | undefined {
+/** The `page[cursor]` of a JSON:API `links.next` (Klaviyo's absolute URL), or undefined at the last page. */
+export function nextCursor(next: string | null | undefined): string | undefined {
   if (typeof next !== 'string' || next === '') return undefined;
   const cursor = new URL(next, 'https://a.klaviyo.com').searchParams.get('page[cursor]');
   return cursor === null || cursor === '' ? undefined : cursor;

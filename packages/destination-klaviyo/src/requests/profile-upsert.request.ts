@@ -9,6 +9,7 @@ import {
 import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS } from '../klaviyo-endpoints';
 import type { KlaviyoSettings } from '../klaviyo-settings';
 import { type KlaviyoProfileAttributes, klaviyoProfileAttributes } from './profile-attributes';
+import { nextCursor } from './profile-query.request';
 
 interface ProfileResponse {
   data: { id: string };
@@ -169,11 +170,7 @@ async function importErrors(
             : undefined;
       if (index !== undefined) rejected.set(index, `Klaviyo import error: ${detail ?? title ?? 'rejected'}`);
     }
-    const next = page.body.links?.next;
-    cursor =
-      typeof next === 'string'
-        ? (new URL(next, 'https://a.klaviyo.com').searchParams.get('page[cursor]') ?? undefined)
-        : undefined;
+    cursor = nextCursor(page.body.links?.next);
   } while (cursor !== undefined);
   return rejected;
 }
