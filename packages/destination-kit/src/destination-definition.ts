@@ -12,7 +12,8 @@ export type OperationName =
   | 'suppress'
   | 'unsuppress'
   | 'deleteProfiles'
-  | 'fetchProfiles';
+  | 'fetchProfiles'
+  | 'mergeProfiles';
 
 export const OPERATION_NAMES: readonly OperationName[] = [
   'upsertProfiles',
@@ -25,6 +26,7 @@ export const OPERATION_NAMES: readonly OperationName[] = [
   'unsuppress',
   'deleteProfiles',
   'fetchProfiles',
+  'mergeProfiles',
 ];
 
 /** A profile's latest state. `version` orders updates of one customer (higher is newer). */
@@ -34,6 +36,28 @@ export interface ProfileUpsert {
   email?: string;
   phone?: string;
   attributes: Record<string, unknown>;
+  /**
+   * True while the profile has no member identity yet (a showroom guest known by an anonymous id or an email
+   * only). ESPs with anonymous profiles key it apart from members (Braze: a user alias, not an external id).
+   */
+  guest?: boolean;
+}
+
+/**
+ * Two profiles the identity graph joined, to be joined at the ESP too. ESP merges are irreversible, so the
+ * item says how the merge was decided: destinations send only `deterministic` (a shared strong identifier)
+ * and `human` (an operator approved it) merges, after their cooling-off period.
+ */
+export interface ProfileMerge {
+  /** The surviving profile. */
+  customerId: string;
+  /** The profile merged into it (for a guest that became a member: the guest's customer id). */
+  mergedCustomerId: string;
+  /** True when the merged profile was a guest at the ESP (Braze: identify its alias instead of merging users). */
+  mergedWasGuest: boolean;
+  basis: 'deterministic' | 'probabilistic' | 'human';
+  /** ISO-8601 time the graph merged them (the cooling-off period runs from here). */
+  mergedAt: string;
 }
 
 /** Membership of a customer in a named segment (an ESP list, audience or tag). */
@@ -72,6 +96,7 @@ export interface OperationItems {
   unsuppress: ProfileRef;
   deleteProfiles: ProfileRef;
   fetchProfiles: ProfileRef;
+  mergeProfiles: ProfileMerge;
 }
 
 /** A profile as the ESP holds it (what `fetchProfiles` reads back for reconciliation). */
@@ -171,6 +196,8 @@ export interface SettingProperty {
   default?: unknown;
   /** Marks a credential: never returned by an API, see `redactSettings`. */
   'x-secret'?: boolean;
+  /** Marks a URL setting besides `baseUrl` (an auth or SOAP host) that the sandbox points at its emulator. */
+  'x-endpoint'?: boolean;
   [keyword: string]: unknown;
 }
 
@@ -192,6 +219,13 @@ export interface DestinationDefinition<Settings = Record<string, unknown>> {
   requestHeaders(settings: Settings, token?: string): Record<string, string>;
   /** Content type of JSON request bodies (default `application/json`). */
   contentType?: string;
+  /**
+   * Derives settings the ESP computes from others, after validation (Mailchimp's data center from the API
+   * key's suffix, SFMC's hosts from the subdomain). Problems are reported like validation errors.
+   */
+  resolveSettings?(settings: Settings): SettingsValidation<Settings>;
+  /** Most requests in flight at once per destination instance (Mailchimp: 10 connections per key). */
+  maxConcurrentRequests?: number;
   /** Declared by OAuth destinations: tokens are cached (shared across workers) and refreshed once on a 401. */
   authentication?: TokenAuthentication<Settings>;
   /** Resolves when the settings work against the ESP; throws a DeliveryError otherwise. */
@@ -221,6 +255,7 @@ export class DestinationDefinitionError extends Error {
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
 ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
+ajv.addKeyword({ keyword: 'x-endpoint', schemaType: 'boolean' });
 const compiled = new WeakMap<SettingsSchema, ValidateFunction>();
 
 function validatorFor(schema: SettingsSchema): ValidateFunction {
@@ -260,6 +295,16 @@ export function defineDestination<Settings>(
     validatorFor(schema);
   } catch (error) {
     fail('settingsSchema', `is not a valid JSON Schema: ${(error as Error).message}`);
+  }
+
+  if (
+    definition.maxConcurrentRequests !== undefined &&
+    !isPositiveInteger(definition.maxConcurrentRequests)
+  ) {
+    fail(
+      'maxConcurrentRequests',
+      `must be a positive integer (got ${String(definition.maxConcurrentRequests)})`,
+    );
   }
 
   const operations = Object.entries(definition.operations ?? {}) as [string, OperationDefinition<unknown>][];
@@ -326,6 +371,32 @@ export function validateSettings<Settings = Record<string, unknown>>(
     return { pointer: pointer === '' ? '/' : pointer, message: error.message ?? 'is invalid' };
   });
   return { ok: false, errors };
+}
+
+/** Validates settings, applies their defaults, then lets the destination derive the rest (`resolveSettings`). */
+export function resolveDestinationSettings<Settings>(
+  definition: Pick<DestinationDefinition<Settings>, 'settingsSchema' | 'resolveSettings'>,
+  settings: unknown,
+): SettingsValidation<Settings> {
+  const validation = validateSettings<Settings>(definition.settingsSchema, settings);
+  if (!validation.ok || definition.resolveSettings === undefined) return validation;
+  return definition.resolveSettings(validation.settings);
+}
+
+/**
+ * A copy of the settings with `baseUrl` and every `x-endpoint` setting pointed at `url`: how the sandbox and the
+ * harness aim a destination at its emulator, which serves all of the ESP's hosts under one root.
+ */
+export function pointSettingsAt(
+  schema: SettingsSchema,
+  settings: Record<string, unknown>,
+  url: string,
+): Record<string, unknown> {
+  const pointed: Record<string, unknown> = { ...settings, baseUrl: url };
+  for (const [name, property] of Object.entries(schema.properties)) {
+    if (property['x-endpoint'] === true) pointed[name] = url;
+  }
+  return pointed;
 }
 
 function escapePointer(token: string): string {

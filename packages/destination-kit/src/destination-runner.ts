@@ -9,9 +9,10 @@ import {
   type OperationContext,
   type OperationItems,
   type OperationName,
-  validateSettings,
+  resolveDestinationSettings,
 } from './destination-definition';
 import { AuthError, isDeliveryError } from './delivery-errors';
+import { type ConnectionGate, processConnectionGate } from './connection-gate';
 import { DestinationHttpClient } from './http-client';
 import { type RateGate } from './rate-gate';
 import { type Clock, systemClock } from './retry-policy';
@@ -41,6 +42,8 @@ export interface DestinationRunnerOptions {
   instanceKey?: string;
   /** Enforces each operation's `rateLimits` (default: none, the caller paces itself). */
   rateGate?: RateGate;
+  /** Enforces the definition's `maxConcurrentRequests` (default: one gate for the whole process). */
+  connectionGate?: ConnectionGate;
   /** Per-request timeout (default 30 s). */
   timeoutMs?: number;
   settle?: SettleOptions;
@@ -58,6 +61,7 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
   private readonly key: string;
   private readonly rateGate?: RateGate;
   private readonly timeoutMs: number;
+  private readonly connectionGate: ConnectionGate;
   private readonly settle: SettleOptions;
   private pendingToken: Promise<AccessToken> | undefined;
 
@@ -65,7 +69,7 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
     readonly definition: DestinationDefinition<Settings>,
     options: DestinationRunnerOptions,
   ) {
-    const validation = validateSettings<Settings>(definition.settingsSchema, options.settings);
+    const validation = resolveDestinationSettings<Settings>(definition, options.settings);
     if (!validation.ok) throw new DestinationSettingsError(definition.type, validation.errors);
     this.settings = validation.settings;
     this.clock = options.clock ?? systemClock;
@@ -73,6 +77,7 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
     this.key = options.instanceKey ?? `${definition.type}:${String(this.settings['baseUrl'])}`;
     if (options.rateGate !== undefined) this.rateGate = options.rateGate;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.connectionGate = options.connectionGate ?? processConnectionGate;
     this.settle = options.settle ?? {};
   }
 
@@ -193,6 +198,15 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
       timeoutMs: this.timeoutMs,
       clock: this.clock,
       ...(this.definition.contentType === undefined ? {} : { contentType: this.definition.contentType }),
+      ...(this.definition.maxConcurrentRequests === undefined
+        ? {}
+        : {
+            connections: {
+              gate: this.connectionGate,
+              key: this.key,
+              limit: this.definition.maxConcurrentRequests,
+            },
+          }),
     });
   }
 }

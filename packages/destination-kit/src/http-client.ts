@@ -1,3 +1,4 @@
+import type { ConnectionGate } from './connection-gate';
 import { classifyResponse, RejectedError, RetryableError } from './delivery-errors';
 import { Clock, systemClock } from './retry-policy';
 
@@ -16,11 +17,16 @@ export interface HttpClientOptions {
   clock?: Pick<Clock, 'now'>;
   /** Content type of JSON bodies (default `application/json`; Klaviyo's is `application/vnd.api+json`). */
   contentType?: string;
+  /** Caps requests in flight: each request holds one of `limit` slots under `key` until its body is read. */
+  connections?: { gate: ConnectionGate; key: string; limit: number };
 }
 
 export interface RequestOptions {
   /** Serialised as JSON. */
   json?: unknown;
+  /** A body sent as it is (a SOAP envelope, a form), with its `contentType`; ignored when `json` is set. */
+  body?: string;
+  contentType?: string;
   query?: Record<string, string | number | boolean | undefined>;
   headers?: Record<string, string>;
   timeoutMs?: number;
@@ -46,6 +52,7 @@ export class DestinationHttpClient {
   private readonly maxRedirects: number;
   private readonly clock: Pick<Clock, 'now'>;
   private readonly contentType: string;
+  private readonly connections: HttpClientOptions['connections'];
 
   constructor(options: HttpClientOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
@@ -54,6 +61,7 @@ export class DestinationHttpClient {
     this.maxRedirects = options.maxRedirects ?? 5;
     this.clock = options.clock ?? systemClock;
     this.contentType = options.contentType ?? 'application/json';
+    this.connections = options.connections;
   }
 
   get<T = unknown>(path: string, options?: RequestOptions): Promise<HttpResponse<T>> {
@@ -90,6 +98,17 @@ export class DestinationHttpClient {
     path: string,
     options: RequestOptions = {},
   ): Promise<HttpResponse<T>> {
+    if (this.connections === undefined) return this.send<T>(method, path, options);
+    const { gate, key, limit } = this.connections;
+    const release = await gate.acquire(key, limit);
+    try {
+      return await this.send<T>(method, path, options);
+    } finally {
+      release();
+    }
+  }
+
+  private async send<T>(method: HttpMethod, path: string, options: RequestOptions): Promise<HttpResponse<T>> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const signal = AbortSignal.timeout(timeoutMs);
     const headers: Record<string, string> = {
@@ -101,6 +120,9 @@ export class DestinationHttpClient {
     if (options.json !== undefined) {
       body = JSON.stringify(options.json);
       headers['content-type'] = this.contentType;
+    } else if (options.body !== undefined) {
+      body = options.body;
+      headers['content-type'] = options.contentType ?? 'text/plain; charset=utf-8';
     }
     let url = this.url(path, options.query);
     let currentMethod: HttpMethod = method;

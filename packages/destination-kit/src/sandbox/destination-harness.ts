@@ -1,8 +1,9 @@
-import type {
-  BatchResult,
-  DestinationDefinition,
-  OperationItems,
-  OperationName,
+import {
+  pointSettingsAt,
+  type BatchResult,
+  type DestinationDefinition,
+  type OperationItems,
+  type OperationName,
 } from '../destination-definition';
 import { DestinationRunner, type DestinationRunnerOptions } from '../destination-runner';
 import type { ContractViolation, OpenApiContract } from '../openapi-contract';
@@ -42,7 +43,7 @@ export interface HarnessOptions<Settings> {
   /** The ESP's emulator; omit for a capture server answering with `respond`. */
   emulator?: EspEmulator;
   respond?: (request: SandboxRequest, tools: EmulatorTools) => SandboxResponse;
-  /** Settings of the destination under test; `baseUrl` is pointed at the harness's sandbox. */
+  /** Settings of the destination under test; `baseUrl` and `x-endpoint` settings are pointed at the harness's sandbox. */
   settings: Record<string, unknown>;
   /** Every request sent is validated against it. */
   contract?: OpenApiContract;
@@ -89,7 +90,7 @@ export class DestinationHarness<Settings extends Record<string, unknown> = Recor
     try {
       const runner = new DestinationRunner(options.definition, {
         ...options.runner,
-        settings: { ...options.settings, baseUrl },
+        settings: pointSettingsAt(options.definition.settingsSchema, options.settings, baseUrl),
       });
       return new DestinationHarness(sandbox, runner, baseUrl, emulator.esp, options.contract);
     } catch (error) {
