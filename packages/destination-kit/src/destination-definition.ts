@@ -143,6 +143,17 @@ export interface InboundRequest {
   /** Header names in lower case. */
   headers: Record<string, string | undefined>;
   rawBody: Buffer;
+  /** HTTP method (default POST): Mailchimp checks a webhook URL with a GET first. */
+  method?: string;
+  /** Query parameters of the callback URL (a shared secret where the ESP signs nothing). */
+  query?: Record<string, string | undefined>;
+}
+
+/** What Tessera answers an ESP's webhook handshake with. */
+export interface InboundReply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
 }
 
 /** A member's opt-out recorded by the ESP, for the consent ledger. */
@@ -239,6 +250,15 @@ export interface DestinationDefinition<Settings = Record<string, unknown>> {
     request: InboundRequest,
     context: { settings: Settings; clock: Clock },
   ): InboundUnsubscribe[];
+  /**
+   * Answers a webhook's set-up handshake (Mailchimp's GET check of the URL; SFMC's verification key, confirmed
+   * with a call back to the ESP), or returns undefined when `request` is a notification for
+   * `parseInboundUnsubscribes`.
+   */
+  answerInboundHandshake?(
+    request: InboundRequest,
+    context: OperationContext<Settings>,
+  ): Promise<InboundReply | undefined>;
   /** Reads the opt-outs recorded since `cursor` (undefined: from the start of the ESP's retention). */
   pollInboundUnsubscribes?(
     cursor: string | undefined,

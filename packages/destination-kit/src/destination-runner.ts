@@ -4,6 +4,7 @@ import {
   type BatchResult,
   type DestinationDefinition,
   type InboundPoll,
+  type InboundReply,
   type InboundRequest,
   type InboundUnsubscribe,
   type OperationContext,
@@ -118,6 +119,13 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
       throw new Error(`Destination "${this.definition.type}" does not receive unsubscribe webhooks`);
     }
     return parse.call(this.definition, request, { settings: this.settings, clock: this.clock });
+  }
+
+  /** The reply to a webhook handshake, or undefined when `request` is a notification (or the ESP has none). */
+  async answerInboundHandshake(request: InboundRequest): Promise<InboundReply | undefined> {
+    const answer = this.definition.answerInboundHandshake;
+    if (answer === undefined) return undefined;
+    return this.withContext((context) => answer.call(this.definition, request, context));
   }
 
   pollInboundUnsubscribes(cursor: string | undefined): Promise<InboundPoll> {
