@@ -14,6 +14,9 @@ export interface BrazeEndpoint {
   rateLimits: RateWindow[];
 }
 
+/** Braze's shared limit of /users/delete, /users/identify, /users/merge and /users/alias/*: 20,000 per minute. */
+const IDENTITY_LIMIT: RateWindow[] = [{ requests: 20_000, perMs: 60_000 }];
+
 export const BRAZE_ENDPOINTS = {
   /** Attributes (and custom-attribute array operations) of up to 75 users; 3,000 requests per 3 s. */
   usersTrack: {
@@ -27,7 +30,41 @@ export const BRAZE_ENDPOINTS = {
     method: 'POST',
     path: '/users/delete',
     maxPerRequest: 50,
-    rateLimits: [{ requests: 20_000, perMs: 60_000 }],
+    rateLimits: IDENTITY_LIMIT,
+  },
+  /** Up to 50 aliases given an external id (alias-only user → identified user); shares delete's limit. */
+  usersIdentify: {
+    method: 'POST',
+    path: '/users/identify',
+    maxPerRequest: 50,
+    rateLimits: IDENTITY_LIMIT,
+  },
+  /** Up to 50 merges of one user into another; asynchronous and irreversible; shares delete's limit. */
+  usersMerge: {
+    method: 'POST',
+    path: '/users/merge',
+    maxPerRequest: 50,
+    rateLimits: IDENTITY_LIMIT,
+  },
+  /** Up to 50 external ids exported with the fields asked for; 2,500 requests per minute. */
+  usersExportIds: {
+    method: 'POST',
+    path: '/users/export/ids',
+    maxPerRequest: 50,
+    rateLimits: [{ requests: 2500, perMs: 60_000 }],
+  },
+  /** Up to 50 emails unsubscribed and marked hard-bounced; Braze's default 250,000 requests per hour. */
+  emailBlocklist: {
+    method: 'POST',
+    path: '/email/blocklist',
+    maxPerRequest: 50,
+    rateLimits: [{ requests: 250_000, perMs: 3_600_000 }],
+  },
+  /** One email's hard bounce removed (the spec types `email` as one address); 250,000 per hour. */
+  emailBounceRemove: {
+    method: 'POST',
+    path: '/email/bounce/remove',
+    rateLimits: [{ requests: 250_000, perMs: 3_600_000 }],
   },
   /** One email's global subscription state; Braze's default 250,000 requests per hour. */
   emailStatus: {
@@ -56,3 +93,6 @@ export const USERS_TRACK_MAX_ATTRIBUTES = BRAZE_ENDPOINTS.usersTrack.maxPerReque
 
 /** The custom array attribute that carries Tessera segment membership (Braze segments are filters, not lists). */
 export const SEGMENTS_ATTRIBUTE = 'tessera_segments';
+
+/** Label of the user alias a guest profile is keyed by; its name is the guest's Tessera customer id. */
+export const GUEST_ALIAS_LABEL = 'tessera_customer_id';

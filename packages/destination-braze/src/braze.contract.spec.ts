@@ -35,6 +35,15 @@ describeWithSpecs('braze', 'Braze contract', (dir) => {
       '5,000 requests per minute',
     );
     expect(describedAs('POST', BRAZE_ENDPOINTS.emailStatus.path)).toContain('250,000 requests per hour');
+    for (const shared of [BRAZE_ENDPOINTS.usersIdentify, BRAZE_ENDPOINTS.usersMerge]) {
+      expect(describedAs('POST', shared.path)).toContain('shared rate limit of 20,000 requests per minute');
+      expect(shared.rateLimits).toEqual(BRAZE_ENDPOINTS.usersDelete.rateLimits);
+    }
+    expect(describedAs('POST', BRAZE_ENDPOINTS.usersMerge.path)).toContain('Up to 50 merges');
+    const exportIds = describedAs('POST', BRAZE_ENDPOINTS.usersExportIds.path);
+    expect(exportIds).toContain('Up to 50 `external_ids`');
+    expect(exportIds).toContain('2,500 requests per minute');
+    expect(describedAs('POST', BRAZE_ENDPOINTS.emailBlocklist.path)).toContain('up to 50 email addresses');
   });
 
   it('catches malformed bodies: a non-email to /email/status, attributes that are not objects', () => {

@@ -6,7 +6,14 @@ import {
   subscriptionRequestCost,
   type SubscriptionDirection,
 } from './requests/subscription.request';
+import {
+  blocklistEmails,
+  bounceRemoveRequestCost,
+  removeHardBounces,
+} from './requests/email-suppression.request';
+import { mergeRequestCost, mergeUsers } from './requests/user-merge.request';
 import { deleteUsers } from './requests/users-delete.request';
+import { exportUsers } from './requests/users-export.request';
 import { buildSegmentAttributes, buildUpsertAttributes, track } from './requests/users-track.request';
 
 /** Settings of one Braze destination instance; the JSON Schema below is what validates them. */
@@ -17,6 +24,8 @@ export type BrazeSettings = {
   apiKey: string;
   /** The SMS subscription group that `subscribe` / `unsubscribe` set for sms items. */
   smsSubscriptionGroupId?: string;
+  /** How long a merge must stand in Tessera's identity graph before the irreversible Braze merge is sent. */
+  mergeCoolingOffMinutes: number;
 };
 
 /**
@@ -30,6 +39,14 @@ export type BrazeSettings = {
  *   /users/track. A Braze segment filtering on "tessera_segments includes X" mirrors Tessera segment X.
  * - `subscribe` / `unsubscribe`: email via POST /email/status (`opted_in` / `unsubscribed`); sms via
  *   POST /v2/subscription/status/set in the `smsSubscriptionGroupId` group (rejected when it is not set).
+ * - Guests (`guest: true`, no member identity yet) are keyed by the user alias `tessera_customer_id` = their
+ *   customer id, created on first /users/track with `_update_existing_only: false`.
+ * - `mergeProfiles`: a guest that became a member → POST /users/identify with `merge_behavior: merge`; two
+ *   members → POST /users/merge. Braze merges are irreversible: only deterministic or human-approved merges are
+ *   sent, and only after `mergeCoolingOffMinutes` (until then the item is retried when the period ends).
+ * - `suppress`: POST /email/blocklist (≤ 50). `unsuppress`: Braze cannot un-blocklist; the nearest correct
+ *   thing is POST /email/bounce/remove (one email per request), leaving the address unsubscribed until a grant.
+ * - `fetchProfiles`: POST /users/export/ids, ≤ 50 external ids per request.
  * - `deleteProfiles`: POST /users/delete by external id, ≤ 50 per request.
  * - Inbound opt-outs: polled from GET /email/unsubscribes (Braze has no signed unsubscribe webhook).
  */
@@ -56,6 +73,14 @@ export const brazeDestination = defineDestination<BrazeSettings>({
         type: 'string',
         minLength: 1,
         description: 'Braze SMS subscription group id used by subscribe / unsubscribe for the sms channel',
+      },
+      mergeCoolingOffMinutes: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 43_200,
+        default: 1440,
+        description:
+          'Minutes a merge must stand in the identity graph before it is sent (Braze merges cannot be undone)',
       },
     },
     required: ['apiKey'],
@@ -95,10 +120,33 @@ export const brazeDestination = defineDestination<BrazeSettings>({
     },
     subscribe: subscriptionOperation('subscribe'),
     unsubscribe: subscriptionOperation('unsubscribe'),
+    suppress: {
+      batchSize: BRAZE_ENDPOINTS.emailBlocklist.maxPerRequest,
+      rateLimits: BRAZE_ENDPOINTS.emailBlocklist.rateLimits,
+      perform: (items, { http }) => blocklistEmails(http, items),
+    },
+    unsuppress: {
+      batchSize: BRAZE_ENDPOINTS.emailBlocklist.maxPerRequest,
+      rateLimits: BRAZE_ENDPOINTS.emailBounceRemove.rateLimits,
+      requestCost: bounceRemoveRequestCost,
+      perform: (items, { http }) => removeHardBounces(http, items),
+    },
     deleteProfiles: {
       batchSize: BRAZE_ENDPOINTS.usersDelete.maxPerRequest,
       rateLimits: BRAZE_ENDPOINTS.usersDelete.rateLimits,
       perform: (items, { http }) => deleteUsers(http, items),
+    },
+    fetchProfiles: {
+      batchSize: BRAZE_ENDPOINTS.usersExportIds.maxPerRequest,
+      rateLimits: BRAZE_ENDPOINTS.usersExportIds.rateLimits,
+      perform: (items, { http }) => exportUsers(http, items),
+    },
+    mergeProfiles: {
+      batchSize: BRAZE_ENDPOINTS.usersMerge.maxPerRequest,
+      rateLimits: BRAZE_ENDPOINTS.usersMerge.rateLimits,
+      requestCost: mergeRequestCost,
+      perform: (items, { http, settings, clock }) =>
+        mergeUsers(http, items, settings.mergeCoolingOffMinutes * 60_000, clock.now()),
     },
   },
   pollInboundUnsubscribes: (cursor, context) => pollEmailUnsubscribes(cursor, context),

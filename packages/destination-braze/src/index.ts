@@ -6,7 +6,10 @@ export * from './braze-endpoints';
 export * from './braze.destination';
 export * from './emulator/braze.emulator';
 export * from './inbound/unsubscribe-poll';
+export * from './requests/email-suppression.request';
 export * from './requests/subscription.request';
+export * from './requests/user-merge.request';
+export * from './requests/users-export.request';
 export * from './requests/users-delete.request';
 export * from './requests/users-track.request';
 

@@ -54,3 +54,24 @@ export async function settleBatch<Item>(
 
   return settle(items, 0);
 }
+
+/**
+ * The result of one item's own request (ESPs whose endpoint takes one item per call: Braze's /email/status,
+ * Mailchimp's member endpoints): ok when `send` resolves, retry or rejected by the error's kind. Auth errors
+ * are thrown, because the pipeline pauses the destination.
+ */
+export async function settleItemRequest(
+  send: () => Promise<unknown>,
+  defaultRetryAfterMs = 1000,
+): Promise<ItemResult> {
+  try {
+    await send();
+    return { status: 'ok' };
+  } catch (error) {
+    if (!(error instanceof DeliveryError) || error.kind === 'auth') throw error;
+    if (error.kind === 'retryable') {
+      return { status: 'retry', afterMs: error.retryAfterMs ?? defaultRetryAfterMs, reason: error.message };
+    }
+    return { status: 'rejected', reason: error.message };
+  }
+}

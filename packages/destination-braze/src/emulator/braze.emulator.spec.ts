@@ -172,11 +172,98 @@ describe('BrazeEmulator', () => {
     expect((await sandbox.handle(...post('/users/track', body))).status).toBe(201);
   });
 
+  it.each([
+    [
+      '/users/identify',
+      { aliases_to_identify: [], merge_behavior: 'merge' },
+      "'aliases_to_identify' must be a non-empty array",
+    ],
+    [
+      '/users/identify',
+      {
+        aliases_to_identify: [{ external_id: 'C1', user_alias: { alias_name: 'G1', alias_label: 'x' } }],
+        merge_behavior: 'always',
+      },
+      "'merge_behavior' must be 'none' or 'merge'",
+    ],
+    [
+      '/users/identify',
+      {
+        aliases_to_identify: Array.from({ length: 51 }, (_, n) => ({
+          external_id: `C${n}`,
+          user_alias: { alias_name: `G${n}`, alias_label: 'x' },
+        })),
+      },
+      'Too many aliases_to_identify: 51 (maximum is 50)',
+    ],
+    [
+      '/users/merge',
+      { merge_updates: [{ identifier_to_merge: { external_id: 'C1' } }] },
+      'merge_updates[0] needs identifier_to_merge and identifier_to_keep',
+    ],
+    [
+      '/users/export/ids',
+      { external_ids: Array.from({ length: 51 }, (_, n) => `C${n}`) },
+      'Too many external_ids: 51 (maximum is 50)',
+    ],
+    [
+      '/email/blocklist',
+      { email: ['not-an-email'] },
+      "'email' must be an email address or an array of email addresses",
+    ],
+    [
+      '/email/blocklist',
+      { email: Array.from({ length: 51 }, (_, n) => `m${n}@example.com`) },
+      'Too many emails: 51 (maximum is 50)',
+    ],
+  ])('refuses a malformed %s body with 400 and changes nothing', async (path, body, message) => {
+    await sandbox.handle(...post('/users/track', { attributes: attributes(1) }));
+    const before = emulator.state();
+
+    const response = await sandbox.handle(...post(path, body));
+
+    expect(response).toMatchObject({ status: 400, body: { message, errors: [message] } });
+    expect(emulator.state()).toEqual(before);
+  });
+
+  it('updates an alias-only user only when it exists, unless _update_existing_only is false', async () => {
+    const guest = { user_alias: { alias_name: 'G1', alias_label: 'tessera_customer_id' }, visits: 1 };
+    const refused = await sandbox.handle(...post('/users/track', { attributes: [guest] }));
+    expect(refused.body).toEqual({
+      attributes_processed: 0,
+      message: 'success',
+      errors: [
+        {
+          type: "No user with this user_alias; set '_update_existing_only' to false to create one",
+          input_array: 'attributes',
+          index: 0,
+        },
+      ],
+    });
+    await sandbox.handle(
+      ...post('/users/track', { attributes: [{ ...guest, _update_existing_only: false }] }),
+    );
+    await sandbox.handle(...post('/users/track', { attributes: [{ ...guest, visits: 2 }] }));
+    expect(emulator.aliasUser('G1', 'tessera_customer_id')).toEqual({
+      user_aliases: [{ alias_name: 'G1', alias_label: 'tessera_customer_id' }],
+      attributes: { visits: 2 },
+    });
+  });
+
   it('forgets everything on reset', async () => {
     await sandbox.handle(...post('/users/track', { attributes: attributes(2) }));
     await sandbox.handle(
       ...post('/email/status', { email: 'a@example.com', subscription_state: 'unsubscribed' }),
     );
+    await sandbox.handle(...post('/email/blocklist', { email: ['b@example.com'] }));
+    await sandbox.handle(
+      ...post('/users/merge', {
+        merge_updates: [
+          { identifier_to_merge: { external_id: 'C2' }, identifier_to_keep: { external_id: 'C1' } },
+        ],
+      }),
+    );
+    expect(emulator.state().merges).toHaveLength(1);
 
     emulator.reset();
 
@@ -186,6 +273,8 @@ describe('BrazeEmulator', () => {
       subscriptionGroups: {},
       deletions: [],
       unsubscribes: [],
+      hardBounces: [],
+      merges: [],
     });
   });
 });

@@ -3,7 +3,9 @@ import { BRAZE_ENDPOINTS, type BrazeEndpoint } from '../braze-endpoints';
 
 /** A user as the emulator holds it: identifiers plus every attribute set through /users/track. */
 export interface BrazeStoredUser {
-  external_id: string;
+  /** Unset for an alias-only user (a guest). */
+  external_id?: string;
+  user_aliases?: { alias_name: string; alias_label: string }[];
   email?: string;
   phone?: string;
   attributes: Record<string, unknown>;
@@ -19,6 +21,10 @@ export interface BrazeEmulatorState {
   deletions: string[];
   /** What GET /email/unsubscribes reports, oldest first. */
   unsubscribes: { email: string; unsubscribed_at: string }[];
+  /** Emails marked hard-bounced (by /email/blocklist), until /email/bounce/remove. */
+  hardBounces: string[];
+  /** Irreversible joins, in order: aliases identified and users merged. */
+  merges: { kind: 'identify' | 'merge'; merged: string; kept: string }[];
 }
 
 export interface BrazeEmulatorOptions {
@@ -52,6 +58,8 @@ export class BrazeEmulator implements EspEmulator {
   private groups = new Map<string, Map<string, 'subscribed' | 'unsubscribed'>>();
   private deletions: string[] = [];
   private unsubscribes: { email: string; unsubscribed_at: string; atMs: number }[] = [];
+  private hardBounces = new Set<string>();
+  private merges: BrazeEmulatorState['merges'] = [];
 
   constructor(private readonly options: BrazeEmulatorOptions = {}) {}
 
@@ -79,6 +87,16 @@ export class BrazeEmulator implements EspEmulator {
           return this.usersTrack(body);
         case 'usersDelete':
           return this.usersDelete(body);
+        case 'usersIdentify':
+          return this.usersIdentify(body);
+        case 'usersMerge':
+          return this.usersMerge(body);
+        case 'usersExportIds':
+          return this.usersExportIds(body);
+        case 'emailBlocklist':
+          return this.emailBlocklist(body, tools);
+        case 'emailBounceRemove':
+          return this.emailBounceRemove(body);
         case 'emailStatus':
           return this.emailStatus(body, tools);
         default:
@@ -110,6 +128,12 @@ export class BrazeEmulator implements EspEmulator {
     return user === undefined ? undefined : structuredClone(user);
   }
 
+  /** The alias-only user (guest) with this alias, if any. */
+  aliasUser(aliasName: string, aliasLabel: string): BrazeStoredUser | undefined {
+    const user = this.users.get(aliasKey(aliasName, aliasLabel));
+    return user === undefined ? undefined : structuredClone(user);
+  }
+
   state(): BrazeEmulatorState {
     return structuredClone({
       users: [...this.users.values()],
@@ -119,6 +143,8 @@ export class BrazeEmulator implements EspEmulator {
       ),
       deletions: this.deletions,
       unsubscribes: this.unsubscribes.map(({ email, unsubscribed_at }) => ({ email, unsubscribed_at })),
+      hardBounces: [...this.hardBounces],
+      merges: this.merges,
     });
   }
 
@@ -128,6 +154,8 @@ export class BrazeEmulator implements EspEmulator {
     this.groups.clear();
     this.deletions = [];
     this.unsubscribes = [];
+    this.hardBounces.clear();
+    this.merges = [];
   }
 
   private authenticate(request: SandboxRequest): SandboxResponse | undefined {
@@ -161,7 +189,7 @@ export class BrazeEmulator implements EspEmulator {
     const errors: { type: string; input_array: 'attributes'; index: number }[] = [];
     let processed = 0;
     list.forEach((object, index) => {
-      const problem = attributeProblem(object);
+      const problem = attributeProblem(object) ?? this.missingAliasUser(object as Record<string, unknown>);
       if (problem !== undefined) {
         errors.push({ type: problem, input_array: 'attributes', index });
         return;
@@ -176,12 +204,30 @@ export class BrazeEmulator implements EspEmulator {
     };
   }
 
+  /** Braze updates an alias-only user only when it exists, unless `_update_existing_only` is false. */
+  private missingAliasUser(object: Record<string, unknown>): string | undefined {
+    const alias = object['user_alias'];
+    if (!isAlias(alias) || object['external_id'] !== undefined) return undefined;
+    if (object['_update_existing_only'] === false) return undefined;
+    if (this.users.has(aliasKey(alias.alias_name, alias.alias_label))) return undefined;
+    return "No user with this user_alias; set '_update_existing_only' to false to create one";
+  }
+
   private applyAttributes(object: Record<string, unknown>): void {
     const externalId = object['external_id'] as string | undefined;
-    const key = externalId ?? `email:${String(object['email'] ?? object['phone'] ?? object['braze_id'])}`;
-    const user: BrazeStoredUser = this.users.get(key) ?? { external_id: key, attributes: {} };
+    const alias = object['user_alias'];
+    const key =
+      externalId ??
+      (isAlias(alias)
+        ? aliasKey(alias.alias_name, alias.alias_label)
+        : `email:${String(object['email'] ?? object['phone'] ?? object['braze_id'])}`);
+    const fresh: BrazeStoredUser =
+      externalId === undefined && isAlias(alias)
+        ? { user_aliases: [{ alias_name: alias.alias_name, alias_label: alias.alias_label }], attributes: {} }
+        : { external_id: key, attributes: {} };
+    const user: BrazeStoredUser = this.users.get(key) ?? fresh;
     for (const [name, value] of Object.entries(object)) {
-      if (name === 'external_id' || name === '_update_existing_only') continue;
+      if (name === 'external_id' || name === 'user_alias' || name === '_update_existing_only') continue;
       if (name === 'email' || name === 'phone') {
         user[name] = value as string;
       } else if (isArrayOperation(value)) {
@@ -215,6 +261,141 @@ export class BrazeEmulator implements EspEmulator {
       headers: { 'content-type': 'application/json' },
       body: { deleted, message: 'success' },
     };
+  }
+
+  /** Gives alias-only users an external id; with `merge_behavior: merge`, their data joins an existing user. */
+  private usersIdentify(body: Record<string, unknown>): SandboxResponse {
+    const entries = body['aliases_to_identify'];
+    if (!Array.isArray(entries) || entries.length === 0) {
+      throw new BadRequest("'aliases_to_identify' must be a non-empty array");
+    }
+    const max = BRAZE_ENDPOINTS.usersIdentify.maxPerRequest;
+    if (entries.length > max)
+      throw new BadRequest(`Too many aliases_to_identify: ${entries.length} (maximum is ${max})`);
+    const behavior = body['merge_behavior'] ?? 'none';
+    if (behavior !== 'none' && behavior !== 'merge') {
+      throw new BadRequest("'merge_behavior' must be 'none' or 'merge'");
+    }
+    for (const [index, entry] of entries.entries()) {
+      if (!isRecord(entry) || typeof entry['external_id'] !== 'string' || entry['external_id'] === '') {
+        throw new BadRequest(`aliases_to_identify[${index}].external_id must be a non-empty string`);
+      }
+      if (!isAlias(entry['user_alias'])) {
+        throw new BadRequest(`aliases_to_identify[${index}].user_alias needs alias_name and alias_label`);
+      }
+    }
+    let processed = 0;
+    for (const entry of entries as {
+      external_id: string;
+      user_alias: { alias_name: string; alias_label: string };
+    }[]) {
+      const key = aliasKey(entry.user_alias.alias_name, entry.user_alias.alias_label);
+      const guest = this.users.get(key);
+      if (guest === undefined) continue;
+      this.users.delete(key);
+      const known = this.users.get(entry.external_id);
+      if (known === undefined) {
+        this.users.set(entry.external_id, { ...guest, external_id: entry.external_id });
+      } else {
+        known.user_aliases = [...(known.user_aliases ?? []), ...(guest.user_aliases ?? [])];
+        if (behavior === 'merge') joinInto(known, guest);
+      }
+      this.merges.push({ kind: 'identify', merged: key, kept: entry.external_id });
+      processed++;
+    }
+    return {
+      status: 201,
+      headers: { 'content-type': 'application/json' },
+      body: { aliases_processed: processed, message: 'success' },
+    };
+  }
+
+  /** Merges one identified user into another: fields missing on the kept user are taken, the other is gone. */
+  private usersMerge(body: Record<string, unknown>): SandboxResponse {
+    const updates = body['merge_updates'];
+    if (!Array.isArray(updates) || updates.length === 0) {
+      throw new BadRequest("'merge_updates' must be a non-empty array");
+    }
+    const max = BRAZE_ENDPOINTS.usersMerge.maxPerRequest;
+    if (updates.length > max)
+      throw new BadRequest(`Too many merge_updates: ${updates.length} (maximum is ${max})`);
+    const pairs = updates.map((update, index) => {
+      const merged = isRecord(update) ? externalIdOf(update['identifier_to_merge']) : undefined;
+      const kept = isRecord(update) ? externalIdOf(update['identifier_to_keep']) : undefined;
+      if (merged === undefined || kept === undefined) {
+        throw new BadRequest(`merge_updates[${index}] needs identifier_to_merge and identifier_to_keep`);
+      }
+      return { merged, kept };
+    });
+    for (const { merged, kept } of pairs) {
+      const from = this.users.get(merged);
+      const into = this.users.get(kept);
+      if (from === undefined || into === undefined) continue;
+      joinInto(into, from);
+      this.users.delete(merged);
+      this.merges.push({ kind: 'merge', merged, kept });
+    }
+    return { status: 202, headers: { 'content-type': 'application/json' }, body: { message: 'success' } };
+  }
+
+  private usersExportIds(body: Record<string, unknown>): SandboxResponse {
+    const ids = body['external_ids'];
+    if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
+      throw new BadRequest("'external_ids' must be an array of strings");
+    }
+    const max = BRAZE_ENDPOINTS.usersExportIds.maxPerRequest;
+    if (ids.length > max) throw new BadRequest(`Too many external_ids: ${ids.length} (maximum is ${max})`);
+    const fields = Array.isArray(body['fields_to_export'])
+      ? (body['fields_to_export'] as string[])
+      : undefined;
+    const users: Record<string, unknown>[] = [];
+    const invalid: string[] = [];
+    for (const id of ids as string[]) {
+      const user = this.users.get(id);
+      if (user === undefined) {
+        invalid.push(id);
+        continue;
+      }
+      const { first_name, last_name, ...custom } = user.attributes;
+      const email = user.email === undefined ? undefined : this.emailSubscriptions.get(user.email);
+      const exported: Record<string, unknown> = {
+        external_id: id,
+        braze_id: `braze-${id}`,
+        email: user.email,
+        phone: user.phone,
+        first_name,
+        last_name,
+        email_subscribe: email ?? 'subscribed',
+        custom_attributes: custom,
+      };
+      users.push(
+        Object.fromEntries(
+          Object.entries(exported).filter(
+            ([name, value]) => value !== undefined && (fields === undefined || fields.includes(name)),
+          ),
+        ),
+      );
+    }
+    return {
+      status: 201,
+      headers: { 'content-type': 'application/json' },
+      body: { users, ...(invalid.length > 0 ? { invalid_user_ids: invalid } : {}), message: 'success' },
+    };
+  }
+
+  private emailBlocklist(body: Record<string, unknown>, tools: EmulatorTools): SandboxResponse {
+    const emails = emailList(body['email'], BRAZE_ENDPOINTS.emailBlocklist.maxPerRequest);
+    for (const email of emails) {
+      if (this.emailSubscriptions.get(email) !== 'unsubscribed')
+        this.markEmailUnsubscribed(email, tools.clock.now());
+      this.hardBounces.add(email);
+    }
+    return { status: 201, headers: { 'content-type': 'application/json' }, body: { message: 'success' } };
+  }
+
+  private emailBounceRemove(body: Record<string, unknown>): SandboxResponse {
+    for (const email of emailList(body['email'], 50)) this.hardBounces.delete(email);
+    return { status: 201, headers: { 'content-type': 'application/json' }, body: { message: 'success' } };
   }
 
   private emailStatus(body: Record<string, unknown>, tools: EmulatorTools): SandboxResponse {
@@ -329,6 +510,42 @@ function attributeProblem(object: unknown): string | undefined {
     }
   }
   return undefined;
+}
+
+function aliasKey(name: string, label: string): string {
+  return `alias:${label}:${name}`;
+}
+
+function isAlias(value: unknown): value is { alias_name: string; alias_label: string } {
+  return (
+    isRecord(value) && typeof value['alias_name'] === 'string' && typeof value['alias_label'] === 'string'
+  );
+}
+
+function externalIdOf(identifier: unknown): string | undefined {
+  const id = isRecord(identifier) ? identifier['external_id'] : undefined;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/** What Braze's merge keeps: every field of `from` the kept user lacks (custom attributes included). */
+function joinInto(into: BrazeStoredUser, from: BrazeStoredUser): void {
+  if (into.email === undefined && from.email !== undefined) into.email = from.email;
+  if (into.phone === undefined && from.phone !== undefined) into.phone = from.phone;
+  into.attributes = { ...from.attributes, ...into.attributes };
+}
+
+/** `email` as Braze takes it: one address or an array of up to `max`. */
+function emailList(value: unknown, max: number): string[] {
+  const emails = typeof value === 'string' ? [value] : value;
+  if (
+    !Array.isArray(emails) ||
+    emails.length === 0 ||
+    !emails.every((email) => typeof email === 'string' && EMAIL.test(email))
+  ) {
+    throw new BadRequest("'email' must be an email address or an array of email addresses");
+  }
+  if (emails.length > max) throw new BadRequest(`Too many emails: ${emails.length} (maximum is ${max})`);
+  return emails as string[];
 }
 
 function isArrayOperation(value: unknown): value is { add?: string[]; remove?: string[] } {

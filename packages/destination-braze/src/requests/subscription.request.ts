@@ -1,5 +1,5 @@
 import {
-  DeliveryError,
+  settleItemRequest,
   type BatchResult,
   type DestinationHttpClient,
   type ItemResult,
@@ -75,7 +75,7 @@ export async function setSubscriptions(
       results[index] = { status: 'rejected', reason: `No email address for customer ${item.customerId}` };
       continue;
     }
-    results[index] = await settle(() =>
+    results[index] = await settleItemRequest(() =>
       http.post(BRAZE_ENDPOINTS.emailStatus.path, buildEmailStatusBody(item.email as string, direction)),
     );
   }
@@ -84,7 +84,7 @@ export async function setSubscriptions(
     const result: ItemResult =
       smsSubscriptionGroupId === undefined
         ? { status: 'rejected', reason: MISSING_SMS_GROUP_REASON }
-        : await settle(() =>
+        : await settleItemRequest(() =>
             http.post(
               BRAZE_ENDPOINTS.subscriptionStatusSet.path,
               buildSubscriptionStatusSetBody(smsSubscriptionGroupId, smsItems, direction),
@@ -93,17 +93,4 @@ export async function setSubscriptions(
     for (const index of sms) results[index] = { ...result };
   }
   return results;
-}
-
-async function settle(send: () => Promise<unknown>): Promise<ItemResult> {
-  try {
-    await send();
-    return { status: 'ok' };
-  } catch (error) {
-    if (!(error instanceof DeliveryError) || error.kind === 'auth') throw error;
-    if (error.kind === 'retryable') {
-      return { status: 'retry', afterMs: error.retryAfterMs ?? 1000, reason: error.message };
-    }
-    return { status: 'rejected', reason: error.message };
-  }
 }

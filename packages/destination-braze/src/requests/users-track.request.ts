@@ -5,7 +5,7 @@ import type {
   ProfileUpsert,
   SegmentMembership,
 } from '@tessera/destination-kit';
-import { BRAZE_ENDPOINTS, SEGMENTS_ATTRIBUTE } from '../braze-endpoints';
+import { BRAZE_ENDPOINTS, GUEST_ALIAS_LABEL, SEGMENTS_ATTRIBUTE } from '../braze-endpoints';
 
 /*
  * POST /users/track: profile attributes and segment membership. Pure builders plus one `track` call; the
@@ -13,8 +13,21 @@ import { BRAZE_ENDPOINTS, SEGMENTS_ATTRIBUTE } from '../braze-endpoints';
  * straight back at the item.
  */
 
-/** One object of the `attributes` array: an identifier plus standard and custom attributes. */
-export type BrazeAttributes = { external_id: string } & Record<string, unknown>;
+/** A Braze user alias: the guest's Tessera customer id under the `tessera_customer_id` label. */
+export interface BrazeUserAlias {
+  alias_name: string;
+  alias_label: string;
+}
+
+/**
+ * One object of the `attributes` array: an identifier plus standard and custom attributes. Members are keyed
+ * by `external_id`; guests by a user alias, with `_update_existing_only: false` so that Braze creates the
+ * alias-only user on first sight.
+ */
+export type BrazeAttributes = (
+  { external_id: string } | { user_alias: BrazeUserAlias; _update_existing_only: false }
+) &
+  Record<string, unknown>;
 
 export interface UsersTrackBody {
   attributes: BrazeAttributes[];
@@ -43,7 +56,19 @@ const RESERVED = new Set([
   '_update_existing_only',
 ]);
 
-/** One attribute object per profile: `external_id` is the Tessera customer id. */
+/** The identifier of a profile: its external id (the Tessera customer id), or its alias while a guest. */
+export function brazeIdentifier(
+  item: Pick<ProfileUpsert, 'customerId' | 'guest'>,
+): { external_id: string } | { user_alias: BrazeUserAlias; _update_existing_only: false } {
+  return item.guest === true
+    ? {
+        user_alias: { alias_name: item.customerId, alias_label: GUEST_ALIAS_LABEL },
+        _update_existing_only: false,
+      }
+    : { external_id: item.customerId };
+}
+
+/** One attribute object per profile, keyed by `brazeIdentifier`. */
 export function buildUpsertAttributes(items: ProfileUpsert[]): UsersTrackBody {
   return {
     attributes: items.map((item) => {
@@ -52,7 +77,7 @@ export function buildUpsertAttributes(items: ProfileUpsert[]): UsersTrackBody {
       );
       return {
         ...custom,
-        external_id: item.customerId,
+        ...brazeIdentifier(item),
         ...(item.email === undefined ? {} : { email: item.email }),
         ...(item.phone === undefined ? {} : { phone: item.phone }),
       };
