@@ -40,7 +40,7 @@ describe('the ESP sandbox in the all-in-one process', () => {
   it('prints the sandbox URL and lists its emulators', async () => {
     expect(tessera.output()).toContain(`Klaviyo sandbox        ${tessera.baseUrl}/sandbox/klaviyo`);
     const index = await fetch(`${tessera.baseUrl}/sandbox`);
-    expect(await index.json()).toEqual({ esps: ['klaviyo', 'braze'], limitsLifted: false });
+    expect(await index.json()).toEqual({ esps: ['klaviyo', 'braze', 'mailchimp'], limitsLifted: false });
   });
 
   it('serves the Klaviyo destination as Klaviyo would, and shows what it holds', async () => {

@@ -31,7 +31,7 @@ describe('SandboxModule', () => {
 
   it('routes /sandbox/klaviyo/… to the Klaviyo emulator with the raw body, and lists the mounts at /sandbox', async () => {
     const index = await app.inject({ method: 'GET', url: '/sandbox' });
-    expect(index.json()).toEqual({ esps: ['klaviyo', 'braze'], limitsLifted: false });
+    expect(index.json()).toEqual({ esps: ['klaviyo', 'braze', 'mailchimp'], limitsLifted: false });
     const created = await app.inject({
       method: 'POST',
       url: '/sandbox/klaviyo/api/profile-import',
@@ -47,6 +47,7 @@ describe('SandboxModule', () => {
     expect(sandboxPaths(t.runtime)).toEqual([
       ['Klaviyo sandbox', '/sandbox/klaviyo'],
       ['Braze sandbox', '/sandbox/braze'],
+      ['Mailchimp sandbox', '/sandbox/mailchimp'],
     ]);
   });
 
@@ -74,7 +75,7 @@ describe('SandboxModule', () => {
     const response = await app.inject({ method: 'GET', url: '/sandbox/hubspot/api' });
     expect(response.statusCode).toBe(404);
     expect(response.json()).toEqual({
-      error: 'No emulator is mounted at "hubspot"; mounted: klaviyo, braze',
+      error: 'No emulator is mounted at "hubspot"; mounted: klaviyo, braze, mailchimp',
     });
   });
 });

@@ -56,22 +56,45 @@ export async function settleBatch<Item>(
 }
 
 /**
- * The result of one item's own request (ESPs whose endpoint takes one item per call: Braze's /email/status,
- * Mailchimp's member endpoints): ok when `send` resolves, retry or rejected by the error's kind. Auth errors
- * are thrown, because the pipeline pauses the destination.
+ * The result of an item whose own request failed: retry (honouring Retry-After) or rejected, by the error's
+ * kind. Auth errors and anything that is not a DeliveryError are rethrown: the pipeline pauses the destination.
  */
-export async function settleItemRequest(
-  send: () => Promise<unknown>,
-  defaultRetryAfterMs = 1000,
-): Promise<ItemResult> {
+export function itemResultOfError(error: unknown, defaultRetryAfterMs = 1000): ItemResult {
+  if (!(error instanceof DeliveryError) || error.kind === 'auth') throw error;
+  if (error.kind === 'retryable') {
+    return { status: 'retry', afterMs: error.retryAfterMs ?? defaultRetryAfterMs, reason: error.message };
+  }
+  return { status: 'rejected', reason: error.message };
+}
+
+/**
+ * The result of one item's own request (ESPs whose endpoint takes one item per call: Braze's /email/status,
+ * Mailchimp's member endpoints): ok when `send` resolves, else `itemResultOfError`.
+ */
+export async function settleItemRequest(send: () => Promise<unknown>): Promise<ItemResult> {
   try {
     await send();
     return { status: 'ok' };
   } catch (error) {
-    if (!(error instanceof DeliveryError) || error.kind === 'auth') throw error;
-    if (error.kind === 'retryable') {
-      return { status: 'retry', afterMs: error.retryAfterMs ?? defaultRetryAfterMs, reason: error.message };
-    }
-    return { status: 'rejected', reason: error.message };
+    return itemResultOfError(error);
   }
+}
+
+/**
+ * Runs one call per item at once (a destination's connection cap still applies) and settles each failure into
+ * that item's result, so one refused item never repeats the calls that already succeeded.
+ */
+export function settleEachItem<Item>(
+  items: readonly Item[],
+  call: (item: Item) => Promise<ItemResult>,
+): Promise<BatchResult> {
+  return Promise.all(
+    items.map(async (item): Promise<ItemResult> => {
+      try {
+        return await call(item);
+      } catch (error) {
+        return itemResultOfError(error);
+      }
+    }),
+  );
 }

@@ -1,11 +1,20 @@
 import type { DestinationPackage } from '@tessera/destination-kit';
-import { mailchimpDestination, type MailchimpSettings } from './mailchimp.destination';
 import { MailchimpEmulator } from './emulator/mailchimp.emulator';
+import { mailchimpDestination } from './mailchimp.destination';
+import type { MailchimpSettings } from './mailchimp-settings';
 
-export * from './api-version';
+export * from './mailchimp-endpoints';
+export * from './mailchimp-settings';
 export * from './mailchimp.destination';
+export * from './contract/mailchimp-requests.openapi';
+export * from './inbound/list-webhook';
+export * from './requests/member-identity';
+export * from './requests/merge-fields';
+export * from './requests/member-write.request';
+export * from './requests/segment-membership.request';
+export * from './requests/member-deletion.request';
+export * from './requests/member-fetch.request';
 export * from './emulator/mailchimp.emulator';
-export * from './requests/upsert-profiles.request';
 
 /** What the destination registry lists: the definition and its sandbox emulator. */
 export const mailchimpPackage: DestinationPackage<MailchimpSettings> = {

@@ -1,124 +1,495 @@
-import { AuthError, DestinationHarness, type ProfileUpsert } from '@tessera/destination-kit';
+import {
+  AuthError,
+  DestinationHarness,
+  OpenApiContract,
+  type ProfileUpsert,
+  type SubscriptionChange,
+} from '@tessera/destination-kit';
+import { MAILCHIMP_REQUESTS_OPENAPI } from './contract/mailchimp-requests.openapi';
+import { MailchimpEmulator, type MailchimpEmulatorOptions } from './emulator/mailchimp.emulator';
 import { mailchimpPackage } from './index';
-import { MAILCHIMP_API_VERSION } from './api-version';
-import { mailchimpDestination, type MailchimpSettings } from './mailchimp.destination';
-import { MailchimpEmulator } from './emulator/mailchimp.emulator';
+import { mailchimpDestination } from './mailchimp.destination';
+import { mailchimpAuthorization, type MailchimpSettings } from './mailchimp-settings';
+import { subscriberHash } from './requests/member-identity';
+import { SMS_NOT_SUPPORTED_REASON } from './requests/member-write.request';
+import { MEMBER_NOT_FOUND_RETRY_MS } from './requests/segment-membership.request';
 
-const profile = (n: number): ProfileUpsert => ({
-  customerId: `C${n}`,
+const contract = OpenApiContract.fromDocuments([MAILCHIMP_REQUESTS_OPENAPI]);
+
+const API_KEY = '0123456789abcdef0123456789abcdef-us21';
+const LIST = 'a6b5da1054';
+const WEBHOOK_SECRET = 'webhook-secret-0123456789';
+
+const member = (n: number, extra: Partial<ProfileUpsert> = {}): ProfileUpsert => ({
+  customerId: `C${String(n).padStart(5, '0')}`,
   version: 1,
   email: `member${n}@example.com`,
-  attributes: { tier: 'gold', points: n * 10 },
+  attributes: { first_name: `Ada${n}`, loyalty_tier: 'gold' },
+  ...extra,
 });
 
-describe('mailchimpDestination', () => {
+const consent = (n: number, channel: 'email' | 'sms' = 'email'): SubscriptionChange => ({
+  customerId: `C${String(n).padStart(5, '0')}`,
+  channel,
+  email: `member${n}@example.com`,
+});
+
+const hashOf = (n: number): string => subscriberHash(`member${n}@example.com`);
+
+describe('Mailchimp destination against the sandbox', () => {
   let emulator: MailchimpEmulator;
   let harness: DestinationHarness<MailchimpSettings>;
 
-  beforeEach(async () => {
-    emulator = new MailchimpEmulator();
-    harness = await DestinationHarness.start({
+  async function start(
+    settings: Partial<MailchimpSettings> = {},
+    options: MailchimpEmulatorOptions = {},
+  ): Promise<void> {
+    emulator = new MailchimpEmulator({ apiKey: API_KEY, ...options });
+    harness = await DestinationHarness.start<MailchimpSettings>({
       definition: mailchimpDestination,
       emulator,
-      settings: { apiKey: 'test-key' },
-    });
-  });
-
-  afterEach(() => harness.close());
-
-  it('upserts profiles into Mailchimp, one request per batch', async () => {
-    const items = Array.from({ length: 150 }, (_, index) => profile(index + 1));
-
-    const results = await harness.run('upsertProfiles', items);
-
-    expect(results).toHaveLength(150);
-    expect(results[0]).toEqual({ status: 'ok', externalId: 'prof_1' });
-    expect(results.every((result) => result.status === 'ok')).toBe(true);
-    expect(harness.requests().map((request) => [request.method, request.path, request.status])).toEqual([
-      ['POST', '/profiles/batch', 200],
-      ['POST', '/profiles/batch', 200],
-    ]);
-    expect(harness.requests()[0]?.headers).toMatchObject({
-      authorization: 'Bearer test-key',
-      'x-api-version': MAILCHIMP_API_VERSION,
-    });
-    const stored = emulator.state().profiles;
-    expect(stored).toHaveLength(150);
-    expect(stored[0]).toEqual({
-      id: 'prof_1',
-      external_id: 'C1',
-      email: 'member1@example.com',
-      properties: { tier: 'gold', points: 10 },
-    });
-  });
-
-  it('updates a profile it already holds, merging its properties', async () => {
-    await harness.run('upsertProfiles', [profile(1)]);
-    await harness.run('upsertProfiles', [{ ...profile(1), attributes: { points: 99 } }]);
-
-    expect(emulator.state().profiles).toEqual([
-      {
-        id: 'prof_1',
-        external_id: 'C1',
-        email: 'member1@example.com',
-        properties: { tier: 'gold', points: 99 },
+      settings: {
+        apiKey: API_KEY,
+        listId: LIST,
+        webhookSecret: WEBHOOK_SECRET,
+        mergeFieldMapping: { loyalty_tier: 'TIER' },
+        ...settings,
       },
-    ]);
+      contract,
+    });
+  }
+
+  const lines = (): string[] => harness.requests().map((request) => `${request.method} ${request.path}`);
+  const stored = (n: number) => emulator.member(LIST, `member${n}@example.com`);
+
+  afterEach(async () => {
+    const violations = harness.violations();
+    await harness.close();
+    expect(violations).toEqual([]);
   });
 
-  it('rejects only the profile Mailchimp refuses with 400; the rest of the batch lands', async () => {
-    const results = await harness.run('upsertProfiles', [
-      profile(1),
-      { ...profile(2), customerId: '' },
-      profile(3),
-    ]);
-
-    expect(results).toEqual([
-      { status: 'ok', externalId: 'prof_1' },
-      { status: 'rejected', reason: 'HTTP 400: profiles[0].external_id must be a non-empty string' },
-      { status: 'ok', externalId: 'prof_2' },
-    ]);
-    expect(emulator.state().profiles.map((stored) => stored.external_id)).toEqual(['C1', 'C3']);
-  });
-
-  it('retries every item after the Retry-After of a 429', async () => {
-    harness.sandbox.injectFault(emulator.esp, { kind: 'rate-limit', retryAfterSeconds: 30 });
-
-    const results = await harness.run('upsertProfiles', [profile(1), profile(2)]);
-
-    expect(results).toEqual([
-      expect.objectContaining({ status: 'retry', afterMs: 30_000 }),
-      expect.objectContaining({ status: 'retry', afterMs: 30_000 }),
-    ]);
-    expect(emulator.state().profiles).toEqual([]);
-  });
-
-  it('retries every item on a 5xx', async () => {
-    harness.sandbox.injectFault(emulator.esp, { kind: 'server-error', status: 503 });
-
-    expect(await harness.run('upsertProfiles', [profile(1)])).toEqual([
-      { status: 'retry', afterMs: 1000, reason: 'HTTP 503: Injected server error (sandbox fault)' },
-    ]);
-  });
-
-  it('throws an AuthError on 401 so the pipeline pauses the destination', async () => {
-    harness.sandbox.injectFault(emulator.esp, { kind: 'unauthorized' });
-
-    const error = await harness.run('upsertProfiles', [profile(1)]).catch((caught: unknown) => caught);
-
-    expect(error).toBeInstanceOf(AuthError);
-    expect((error as AuthError).message).toBe(
-      'HTTP 401: credentials refused: Injected authentication failure (sandbox fault)',
-    );
-  });
-
-  it('tests the connection with an authenticated ping', async () => {
+  it('tests the connection with GET /3.0/ping and HTTP basic auth', async () => {
+    await start();
     await harness.runner.testConnection();
 
-    expect(harness.requests().map((request) => `${request.method} ${request.path}`)).toEqual(['GET /ping']);
+    expect(lines()).toEqual(['GET /3.0/ping']);
+    expect(harness.requests()[0]?.headers['authorization']).toBe(mailchimpAuthorization(API_KEY));
   });
 
-  it('is packaged with its emulator for the registry', () => {
+  describe('upsertProfiles', () => {
+    it('writes one profile with PUT on its subscriber hash, as a transactional member', async () => {
+      await start();
+      const results = await harness.run('upsertProfiles', [member(1, { phone: '+447700900123' })]);
+
+      expect(results).toEqual([{ status: 'ok', externalId: hashOf(1) }]);
+      expect(lines()).toEqual([`PUT /3.0/lists/${LIST}/members/${hashOf(1)}`]);
+      expect(stored(1)).toEqual({
+        id: hashOf(1),
+        email_address: 'member1@example.com',
+        status: 'transactional',
+        merge_fields: { TESSERA_ID: 'C00001', PHONE: '+447700900123', FNAME: 'Ada1', TIER: 'gold' },
+        tags: [],
+        last_changed: expect.any(String),
+      });
+    });
+
+    it('writes several profiles in one batch POST with update_existing, never changing a member’s status', async () => {
+      await start();
+      await harness.run('subscribe', [consent(2)]);
+      harness.clearRequests();
+
+      const results = await harness.run('upsertProfiles', [member(1), member(2), member(3)]);
+
+      expect(results).toEqual([1, 2, 3].map((n) => ({ status: 'ok', externalId: hashOf(n) })));
+      expect(lines()).toEqual([`POST /3.0/lists/${LIST}`]);
+      expect(harness.requests()[0]?.body).toMatchObject({ update_existing: true });
+      expect([1, 2, 3].map((n) => stored(n)?.status)).toEqual([
+        'transactional',
+        'subscribed',
+        'transactional',
+      ]);
+      expect(stored(2)?.merge_fields).toEqual({ TESSERA_ID: 'C00002', FNAME: 'Ada2', TIER: 'gold' });
+    });
+
+    it('sends 1,200 profiles in exactly 3 requests of at most 500 members', async () => {
+      await start();
+      const results = await harness.run(
+        'upsertProfiles',
+        Array.from({ length: 1200 }, (_, index) => member(index + 1)),
+      );
+
+      expect(results.every((result) => result.status === 'ok')).toBe(true);
+      const sizes = harness
+        .requests()
+        .map((request) => (request.body as { members: unknown[] }).members.length);
+      expect(sizes).toEqual([500, 500, 200]);
+      expect(emulator.state().lists[LIST]?.members).toHaveLength(1200);
+    });
+
+    it('rejects exactly the members Mailchimp lists in errors[], and refuses items without a usable email', async () => {
+      await start();
+      const results = await harness.run('updateAttributes', [
+        member(1),
+        member(2, { email: 'bob@bounce.invalid' }),
+        member(3, { email: undefined }),
+        member(4, { email: 'MEMBER1@example.com' }),
+        member(5),
+      ]);
+
+      expect(results).toEqual([
+        { status: 'ok', externalId: hashOf(1) },
+        {
+          status: 'rejected',
+          reason:
+            'Mailchimp refused the member: bob@bounce.invalid looks fake or invalid, please enter a real email address. [ERROR_GENERIC]',
+        },
+        {
+          status: 'rejected',
+          reason: 'Customer C00003 has no email address: Mailchimp audiences are keyed by email',
+        },
+        {
+          status: 'rejected',
+          reason:
+            'Customer C00004 has the email address of customer C00001 in the same batch: Mailchimp keeps one member per email',
+        },
+        { status: 'ok', externalId: hashOf(5) },
+      ]);
+      expect(harness.requests().map((request) => [request.method, request.status])).toEqual([['POST', 200]]);
+      expect(emulator.state().lists[LIST]?.members.map((stored) => stored.email_address)).toEqual([
+        'member1@example.com',
+        'member5@example.com',
+      ]);
+    });
+
+    it('rejects a single profile whose PUT Mailchimp refuses with its detail', async () => {
+      await start();
+      const results = await harness.run('upsertProfiles', [member(1, { email: 'bob@bounce.invalid' })]);
+
+      expect(results).toEqual([
+        {
+          status: 'rejected',
+          reason: 'HTTP 400: bob@bounce.invalid looks fake or invalid, please enter a real email address.',
+        },
+      ]);
+    });
+  });
+
+  describe('subscribe, unsubscribe and suppress', () => {
+    it('subscribes and unsubscribes email members by status, rejecting sms items', async () => {
+      await start();
+      const subscribed = await harness.run('subscribe', [consent(1), consent(2), consent(3, 'sms')]);
+
+      expect(subscribed).toEqual([
+        { status: 'ok', externalId: hashOf(1) },
+        { status: 'ok', externalId: hashOf(2) },
+        { status: 'rejected', reason: SMS_NOT_SUPPORTED_REASON },
+      ]);
+      expect(harness.requests()[0]?.body).toEqual({
+        members: [1, 2].map((n) => ({
+          email_address: `member${n}@example.com`,
+          status_if_new: 'subscribed',
+          status: 'subscribed',
+          merge_fields: { TESSERA_ID: `C0000${n}` },
+        })),
+        update_existing: true,
+      });
+
+      const unsubscribed = await harness.run('unsubscribe', [consent(1)]);
+
+      expect(unsubscribed).toEqual([{ status: 'ok', externalId: hashOf(1) }]);
+      expect(lines()).toEqual([`POST /3.0/lists/${LIST}`, `PUT /3.0/lists/${LIST}/members/${hashOf(1)}`]);
+      expect([stored(1)?.status, stored(2)?.status, stored(3)]).toEqual([
+        'unsubscribed',
+        'subscribed',
+        undefined,
+      ]);
+    });
+
+    it('rejects re-subscribing a member Mailchimp cleaned, per item', async () => {
+      await start();
+      await harness.run('subscribe', [consent(1), consent(2)]);
+      emulator.cleanInEsp(LIST, 'member2@example.com', 'hard', Date.parse('2026-11-24T10:00:00Z'));
+
+      const results = await harness.run('subscribe', [consent(1), consent(2)]);
+
+      expect(results).toEqual([
+        { status: 'ok', externalId: hashOf(1) },
+        {
+          status: 'rejected',
+          reason:
+            'Mailchimp refused the member: member2@example.com is already a list member in compliance state due to unsubscribe, bounce, or compliance review. [ERROR_GENERIC]',
+        },
+      ]);
+      expect(stored(2)?.status).toBe('cleaned');
+    });
+
+    it('suppresses by unsubscribing (Mailchimp’s API cannot set cleaned)', async () => {
+      await start();
+      await harness.run('subscribe', [consent(1)]);
+      const results = await harness.run('suppress', [
+        { customerId: 'C00001', email: 'member1@example.com' },
+        { customerId: 'C00002', email: 'member2@example.com' },
+      ]);
+
+      expect(results.map((result) => result.status)).toEqual(['ok', 'ok']);
+      expect([stored(1)?.status, stored(2)?.status]).toEqual(['unsubscribed', 'unsubscribed']);
+      expect(mailchimpDestination.operations.unsuppress).toBeUndefined();
+    });
+  });
+
+  describe('segments', () => {
+    it('tags unmapped segments, one call per member with all of its tags, and removes them', async () => {
+      await start();
+      await harness.run('upsertProfiles', [member(1), member(2)]);
+      harness.clearRequests();
+
+      const added = await harness.run('addToSegment', [
+        { customerId: 'C00001', segment: 'gold', email: 'member1@example.com' },
+        { customerId: 'C00002', segment: 'gold', email: 'member2@example.com' },
+        { customerId: 'C00001', segment: 'vip', email: 'member1@example.com' },
+      ]);
+
+      expect(added).toEqual([
+        { status: 'ok', externalId: hashOf(1) },
+        { status: 'ok', externalId: hashOf(2) },
+        { status: 'ok', externalId: hashOf(1) },
+      ]);
+      expect(lines().sort()).toEqual(
+        [
+          `POST /3.0/lists/${LIST}/members/${hashOf(1)}/tags`,
+          `POST /3.0/lists/${LIST}/members/${hashOf(2)}/tags`,
+        ].sort(),
+      );
+      const firstTags = harness.requests().find((request) => request.path.includes(hashOf(1)))?.body;
+      expect(firstTags).toEqual({
+        tags: [
+          { name: 'gold', status: 'active' },
+          { name: 'vip', status: 'active' },
+        ],
+      });
+      expect([stored(1)?.tags, stored(2)?.tags]).toEqual([['gold', 'vip'], ['gold']]);
+
+      await harness.run('removeFromSegment', [
+        { customerId: 'C00001', segment: 'gold', email: 'member1@example.com' },
+      ]);
+
+      expect(stored(1)?.tags).toEqual(['vip']);
+    });
+
+    it('retries a tag for a member Mailchimp does not hold yet', async () => {
+      await start();
+      const results = await harness.run('addToSegment', [
+        { customerId: 'C00009', segment: 'gold', email: 'member9@example.com' },
+        { customerId: 'C00010', segment: 'gold' },
+      ]);
+
+      expect(results).toEqual([
+        {
+          status: 'retry',
+          afterMs: MEMBER_NOT_FOUND_RETRY_MS,
+          reason: `Member ${hashOf(9)} is not in the audience yet: the tag waits for its upsert`,
+        },
+        {
+          status: 'rejected',
+          reason: 'Customer C00010 has no email address: Mailchimp audiences are keyed by email',
+        },
+      ]);
+    });
+
+    it('changes mapped segments in bulk through the static segment, rejecting non-members per item', async () => {
+      await start({ segmentIds: { gold: '1001' } });
+      const segmentId = emulator.addStaticSegment(LIST, 'Gold tier');
+      expect(segmentId).toBe('1001');
+      await harness.run('upsertProfiles', [member(1), member(2)]);
+      harness.clearRequests();
+
+      const added = await harness.run('addToSegment', [
+        { customerId: 'C00001', segment: 'gold', email: 'member1@example.com' },
+        { customerId: 'C00002', segment: 'gold', email: 'Member2@example.com' },
+        { customerId: 'C00003', segment: 'gold', email: 'member3@example.com' },
+        { customerId: 'C00001', segment: 'vip', email: 'member1@example.com' },
+      ]);
+
+      expect(added).toEqual([
+        { status: 'ok', externalId: hashOf(1) },
+        { status: 'ok', externalId: hashOf(2) },
+        {
+          status: 'rejected',
+          reason: `Mailchimp refused the static segment change: Email addresses are not members of list ${LIST}`,
+        },
+        { status: 'ok', externalId: hashOf(1) },
+      ]);
+      const segmentCall = harness.requests().find((request) => request.path.includes('/segments/'));
+      expect(segmentCall).toMatchObject({
+        path: `/3.0/lists/${LIST}/segments/${segmentId}`,
+        body: { members_to_add: ['member1@example.com', 'member2@example.com', 'member3@example.com'] },
+      });
+      expect(emulator.state().lists[LIST]?.segments).toEqual([
+        { id: segmentId, name: 'Gold tier', member_ids: [hashOf(1), hashOf(2)] },
+      ]);
+      expect(stored(1)?.tags).toEqual(['vip']);
+
+      const removed = await harness.run('removeFromSegment', [
+        { customerId: 'C00002', segment: 'gold', email: 'member2@example.com' },
+      ]);
+
+      expect(removed).toEqual([{ status: 'ok', externalId: hashOf(2) }]);
+      expect(emulator.state().lists[LIST]?.segments[0]?.member_ids).toEqual([hashOf(1)]);
+    });
+  });
+
+  describe('deleteProfiles and fetchProfiles', () => {
+    it('deletes members permanently, treats a missing member as gone, and Mailchimp refuses to re-import them', async () => {
+      await start();
+      await harness.run('upsertProfiles', [member(1), member(2)]);
+      harness.clearRequests();
+
+      const results = await harness.run('deleteProfiles', [
+        { customerId: 'C00001', email: 'member1@example.com' },
+        { customerId: 'C00003', email: 'member3@example.com' },
+        { customerId: 'C00004' },
+      ]);
+
+      expect(results).toEqual([
+        { status: 'ok', externalId: hashOf(1) },
+        { status: 'ok', externalId: hashOf(3) },
+        {
+          status: 'rejected',
+          reason: 'Customer C00004 has no email address: Mailchimp audiences are keyed by email',
+        },
+      ]);
+      expect(harness.requests().map((request) => [request.path, request.status])).toEqual(
+        expect.arrayContaining([
+          [`/3.0/lists/${LIST}/members/${hashOf(1)}/actions/delete-permanent`, 204],
+          [`/3.0/lists/${LIST}/members/${hashOf(3)}/actions/delete-permanent`, 404],
+        ]),
+      );
+      expect(emulator.state().deletions).toEqual([
+        { list_id: LIST, id: hashOf(1), email_address: 'member1@example.com' },
+      ]);
+      expect(await harness.run('upsertProfiles', [member(1)])).toEqual([
+        {
+          status: 'rejected',
+          reason:
+            'HTTP 400: member1@example.com was permanently deleted and cannot be re-imported. The contact must re-subscribe to get back on the list.',
+        },
+      ]);
+    });
+
+    it('fetches members back as remote profiles; a member Mailchimp does not hold is ok without a profile', async () => {
+      await start();
+      await harness.run('upsertProfiles', [member(1, { phone: '+447700900123' })]);
+      await harness.run('subscribe', [consent(1)]);
+
+      const results = await harness.run('fetchProfiles', [
+        { customerId: 'C00001', email: 'member1@example.com' },
+        { customerId: 'C00002', email: 'member2@example.com' },
+      ]);
+
+      expect(results).toEqual([
+        {
+          status: 'ok',
+          externalId: hashOf(1),
+          profile: {
+            externalId: hashOf(1),
+            customerId: 'C00001',
+            email: 'member1@example.com',
+            phone: '+447700900123',
+            attributes: { first_name: 'Ada1', loyalty_tier: 'gold' },
+            subscriptions: { email: 'subscribed' },
+            suppressed: false,
+            updatedAt: expect.any(String),
+          },
+        },
+        { status: 'ok' },
+      ]);
+    });
+  });
+
+  describe('the 10-connection cap', () => {
+    it('never has more than 10 requests in flight, so Mailchimp never answers 429', async () => {
+      await start({}, { responseDelayMs: 40 });
+      const refs = Array.from({ length: 30 }, (_, index) => ({
+        customerId: `C${index}`,
+        email: `member${index + 1}@example.com`,
+      }));
+
+      const results = await harness.run('fetchProfiles', refs);
+
+      expect(results).toHaveLength(30);
+      expect(results.every((result) => result.status === 'ok')).toBe(true);
+      expect(harness.requests().map((request) => request.status)).toEqual(
+        Array.from({ length: 30 }, () => 404),
+      );
+      expect(emulator.peakConnections(API_KEY)).toBe(10);
+    });
+  });
+
+  describe('faults', () => {
+    it('throws an AuthError when Mailchimp refuses the key, so the pipeline pauses the destination', async () => {
+      await start();
+      harness.sandbox.injectFault(emulator.esp, { kind: 'unauthorized' });
+
+      const error = await harness
+        .run('upsertProfiles', [member(1), member(2)])
+        .catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(AuthError);
+      expect((error as AuthError).message).toBe(
+        'HTTP 401: credentials refused: Injected authentication failure (sandbox fault)',
+      );
+    });
+
+    it('retries every item of a batch on a 5xx and honours Retry-After on a 429', async () => {
+      await start();
+      harness.sandbox.injectFault(emulator.esp, { kind: 'server-error', status: 503 });
+      expect(await harness.run('upsertProfiles', [member(1), member(2)])).toEqual([
+        { status: 'retry', afterMs: 1000, reason: 'HTTP 503: Injected server error (sandbox fault)' },
+        { status: 'retry', afterMs: 1000, reason: 'HTTP 503: Injected server error (sandbox fault)' },
+      ]);
+
+      harness.sandbox.injectFault(emulator.esp, { kind: 'rate-limit', retryAfterSeconds: 5 });
+      expect(
+        await harness.run('deleteProfiles', [{ customerId: 'C1', email: 'member1@example.com' }]),
+      ).toEqual([expect.objectContaining({ status: 'retry', afterMs: 5000 })]);
+    });
+  });
+
+  describe('inbound', () => {
+    it('turns the unsubscribe webhook Mailchimp sends into an opt-out, and answers its GET check', async () => {
+      await start();
+      await harness.run('subscribe', [consent(1)]);
+      const rawBody = emulator.unsubscribeInEsp(
+        LIST,
+        'member1@example.com',
+        Date.parse('2026-11-24T10:00:00Z'),
+      );
+
+      const changes = harness.runner.parseInboundUnsubscribes({
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        rawBody,
+        query: { secret: WEBHOOK_SECRET },
+      });
+
+      expect(changes).toEqual([
+        {
+          eventId: expect.stringMatching(/^mailchimp:[0-9a-f]{40}$/),
+          channel: 'email',
+          change: 'unsubscribed',
+          email: 'member1@example.com',
+          customerId: 'C00001',
+          occurredAt: '2026-11-24T10:00:00.000Z',
+        },
+      ]);
+      expect(
+        await harness.runner.answerInboundHandshake({ headers: {}, rawBody: Buffer.alloc(0), method: 'GET' }),
+      ).toEqual({ status: 200 });
+      expect(await harness.runner.answerInboundHandshake({ headers: {}, rawBody })).toBeUndefined();
+    });
+  });
+
+  it('is packaged with its emulator for the registry', async () => {
+    await start();
     expect(mailchimpPackage.definition).toBe(mailchimpDestination);
     expect(mailchimpPackage.createEmulator()).toBeInstanceOf(MailchimpEmulator);
   });

@@ -1,64 +1,89 @@
 import { defineDestination } from '@tessera/destination-kit';
-import { MAILCHIMP_API_VERSION } from './api-version';
+import { answerListWebhookHandshake, parseListWebhook } from './inbound/list-webhook';
+import { MAILCHIMP_LIMITS, MAILCHIMP_PATHS } from './mailchimp-endpoints';
 import {
-  buildUpsertProfilesBody,
-  UPSERT_PROFILES_MAX_BATCH,
-  UPSERT_PROFILES_PATH,
-  UPSERT_PROFILES_RATE_LIMITS,
-  upsertProfilesResults,
-  type UpsertProfilesResponse,
-} from './requests/upsert-profiles.request';
+  mailchimpAuthorization,
+  mailchimpSettingsSchema,
+  type MailchimpSettings,
+  resolveMailchimpSettings,
+} from './mailchimp-settings';
+import { deleteMembers } from './requests/member-deletion.request';
+import { fetchMembers } from './requests/member-fetch.request';
+import { planProfileWrites, planStatusWrites, writeMembers } from './requests/member-write.request';
+import { changeSegmentMembership } from './requests/segment-membership.request';
 
-/** Settings of one Mailchimp destination instance; the JSON Schema below is what validates them. */
-export type MailchimpSettings = {
-  /** Mailchimp's API root (the sandbox points it at the emulator). */
-  baseUrl: string;
-  /** Private API key, sent as a bearer token. */
-  apiKey: string;
-};
+/** Members per `perform` call of the per-member endpoints (each call waits for one of the 10 connections). */
+const PER_MEMBER_BATCH = 100;
 
-/** A cheap authenticated call: `testConnection` succeeds when the key works. */
-export const PING_PATH = '/ping';
-
+/**
+ * The Mailchimp destination: one audience (`listId`) on the Marketing API 3.0, members keyed by the MD5 of
+ * their lower-cased email, HTTP basic auth, at most 10 requests in flight per key (Mailchimp's connection cap).
+ *
+ * - `upsertProfiles` / `updateAttributes`: one item → PUT /lists/{list_id}/members/{hash}; more → batch
+ *   POST /lists/{list_id} (≤ 500, `update_existing: true`). New members get `status_if_new: 'transactional'`:
+ *   an upsert never subscribes anyone, consent comes from Tessera's ledger through `subscribe`.
+ * - `addToSegment` / `removeFromSegment`: segments mapped in `segmentIds` → static segment bulk
+ *   POST /lists/{list_id}/segments/{id}; others → member tags (POST …/members/{hash}/tags).
+ * - `subscribe` / `unsubscribe`: member status `subscribed` / `unsubscribed`, email only. Mailchimp SMS is not
+ *   supported by this destination: sms items are rejected with a reason.
+ * - `suppress`: status `unsubscribed`, the nearest thing the API allows — Mailchimp has no suppression list
+ *   in the Marketing API and `cleaned` cannot be set by API. `unsuppress` is not declared: the only way back
+ *   from `unsubscribed` is a new subscription, which is `subscribe`'s job once the ledger holds a grant.
+ * - `deleteProfiles`: POST …/members/{hash}/actions/delete-permanent, one per member; 404 is ok.
+ * - `fetchProfiles`: GET …/members/{hash}; a member Mailchimp does not hold is ok without a profile.
+ * - Inbound: list webhooks (form-encoded, verified by `?secret=` in the URL); `unsubscribe` and `cleaned`
+ *   become opt-outs. Mailchimp's GET check of the URL is answered 200.
+ */
 export const mailchimpDestination = defineDestination<MailchimpSettings>({
   type: 'mailchimp',
   name: 'Mailchimp',
-  settingsSchema: {
-    type: 'object',
-    properties: {
-      baseUrl: {
-        type: 'string',
-        default: 'https://api.mailchimp.example',
-        description: 'Mailchimp API root',
-      },
-      apiKey: {
-        type: 'string',
-        minLength: 1,
-        'x-secret': true,
-        description: 'Mailchimp private API key',
-      },
-    },
-    required: ['apiKey'],
-    additionalProperties: false,
-  },
+  settingsSchema: mailchimpSettingsSchema,
+  resolveSettings: resolveMailchimpSettings,
+  maxConcurrentRequests: MAILCHIMP_LIMITS.maxConnections,
   requestHeaders: (settings): Record<string, string> => ({
-    authorization: `Bearer ${settings.apiKey}`,
-    'x-api-version': MAILCHIMP_API_VERSION,
+    authorization: mailchimpAuthorization(settings.apiKey),
   }),
   testConnection: async ({ http }) => {
-    await http.get(PING_PATH);
+    await http.get(MAILCHIMP_PATHS.ping);
   },
   operations: {
     upsertProfiles: {
-      batchSize: UPSERT_PROFILES_MAX_BATCH,
-      rateLimits: UPSERT_PROFILES_RATE_LIMITS,
-      perform: async (items, { http }) => {
-        const response = await http.post<UpsertProfilesResponse>(
-          UPSERT_PROFILES_PATH,
-          buildUpsertProfilesBody(items),
-        );
-        return upsertProfilesResults(items, response.body);
-      },
+      batchSize: MAILCHIMP_LIMITS.batchMembers,
+      perform: (items, context) => writeMembers(planProfileWrites(items, context.settings), context),
+    },
+    updateAttributes: {
+      batchSize: MAILCHIMP_LIMITS.batchMembers,
+      perform: (items, context) => writeMembers(planProfileWrites(items, context.settings), context),
+    },
+    addToSegment: {
+      batchSize: MAILCHIMP_LIMITS.segmentMembers,
+      perform: (items, context) => changeSegmentMembership(items, 'add', context),
+    },
+    removeFromSegment: {
+      batchSize: MAILCHIMP_LIMITS.segmentMembers,
+      perform: (items, context) => changeSegmentMembership(items, 'remove', context),
+    },
+    subscribe: {
+      batchSize: MAILCHIMP_LIMITS.batchMembers,
+      perform: (items, context) => writeMembers(planStatusWrites(items, 'subscribed'), context),
+    },
+    unsubscribe: {
+      batchSize: MAILCHIMP_LIMITS.batchMembers,
+      perform: (items, context) => writeMembers(planStatusWrites(items, 'unsubscribed'), context),
+    },
+    suppress: {
+      batchSize: MAILCHIMP_LIMITS.batchMembers,
+      perform: (items, context) => writeMembers(planStatusWrites(items, 'unsubscribed'), context),
+    },
+    deleteProfiles: {
+      batchSize: PER_MEMBER_BATCH,
+      perform: deleteMembers,
+    },
+    fetchProfiles: {
+      batchSize: PER_MEMBER_BATCH,
+      perform: fetchMembers,
     },
   },
+  parseInboundUnsubscribes: parseListWebhook,
+  answerInboundHandshake: answerListWebhookHandshake,
 });

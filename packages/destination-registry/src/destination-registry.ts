@@ -1,12 +1,14 @@
 import type { DestinationPackage } from '@tessera/destination-kit';
 import { brazePackage } from '@tessera/destination-braze';
 import { klaviyoPackage } from '@tessera/destination-klaviyo';
+import { mailchimpPackage } from '@tessera/destination-mailchimp';
 import { ConfigurationError } from '@tessera/runtime';
 
 /** Every destination package of this build. Adding an ESP: its package, and one line here. */
 export const DESTINATION_PACKAGES: readonly DestinationPackage[] = [
   klaviyoPackage as unknown as DestinationPackage,
   brazePackage as unknown as DestinationPackage,
+  mailchimpPackage as unknown as DestinationPackage,
 ];
 
 /** The packages TESSERA_DESTINATIONS selects (`'all'` or a list of types), in registration order. */

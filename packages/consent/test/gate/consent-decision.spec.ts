@@ -11,6 +11,7 @@ const RECORD_ONLY: OperationName[] = [
   'suppress',
   'deleteProfiles',
   'fetchProfiles',
+  'mergeProfiles',
 ];
 
 let ledgerId = 0;

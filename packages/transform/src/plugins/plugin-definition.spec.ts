@@ -174,7 +174,7 @@ describe('validateOperations', () => {
       {
         pointer: '/1/operation',
         message:
-          'must be one of upsertProfiles, updateAttributes, addToSegment, removeFromSegment, subscribe, unsubscribe, suppress, unsuppress, deleteProfiles, fetchProfiles (got "explode")',
+          'must be one of upsertProfiles, updateAttributes, addToSegment, removeFromSegment, subscribe, unsubscribe, suppress, unsuppress, deleteProfiles, fetchProfiles, mergeProfiles (got "explode")',
       },
       { pointer: '/2/item/customerId', message: 'must be a non-empty string' },
       { pointer: '/2/item/version', message: 'must be a finite number' },

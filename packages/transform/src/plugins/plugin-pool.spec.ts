@@ -189,7 +189,7 @@ describe('PluginPool', () => {
     expect(errorOf(results[0]).message).toBe(
       'Plugin "bad-output" returned invalid output on event "a": Plugin "bad-output": invalid output: ' +
         '/0/operation must be one of upsertProfiles, updateAttributes, addToSegment, removeFromSegment, subscribe, ' +
-        'unsubscribe, suppress, unsuppress, deleteProfiles, fetchProfiles (got "explode"); /0/item/customerId must be a non-empty string',
+        'unsubscribe, suppress, unsuppress, deleteProfiles, fetchProfiles, mergeProfiles (got "explode"); /0/item/customerId must be a non-empty string',
     );
     expect(errorOf(results[2]).message).toBe(
       'Plugin "bad-output" returned invalid output on event "c": Plugin "bad-output": invalid output: / must be an array of operations',

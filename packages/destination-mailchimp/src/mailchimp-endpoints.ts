@@ -1,0 +1,47 @@
+/*
+ * Every Mailchimp Marketing API endpoint this destination calls, and the limits Mailchimp publishes. The API
+ * version lives in the path (`/3.0/…`), so MAILCHIMP_API_ROOT below is the one pin: moving to another version
+ * is a reviewed change made with the request builders, the request contract, the emulator and the tests.
+ */
+
+/** The Marketing API version every path is built on. */
+export const MAILCHIMP_API_VERSION = '3.0';
+export const MAILCHIMP_API_ROOT = `/${MAILCHIMP_API_VERSION}`;
+
+/** Mailchimp's API host; `{dc}` is the data center, the suffix of the API key (`…-us21`). */
+export const MAILCHIMP_DEFAULT_BASE_URL = 'https://{dc}.api.mailchimp.com';
+
+/** Mailchimp's published limits (https://mailchimp.com/developer/marketing/docs/fundamentals/#api-limits). */
+export const MAILCHIMP_LIMITS = {
+  /** Simultaneous connections per API key; the 11th is answered 429. */
+  maxConnections: 10,
+  /** Members per batch subscribe/update call (POST /lists/{list_id}). */
+  batchMembers: 500,
+  /** Emails in each of `members_to_add` / `members_to_remove` of a static segment call. */
+  segmentMembers: 500,
+} as const;
+
+const segment = (value: string): string => encodeURIComponent(value);
+
+/** Paths relative to the base URL, each starting with the pinned version. */
+export const MAILCHIMP_PATHS = {
+  /** GET: `{ health_status }` when the key works. */
+  ping: `${MAILCHIMP_API_ROOT}/ping`,
+  /** POST: batch subscribe or update up to 500 members. */
+  batchMembers: (listId: string): string => `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}`,
+  /** PUT: add or update one member; GET: read it back. */
+  member: (listId: string, hash: string): string =>
+    `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/members/${hash}`,
+  /** POST: add or remove tags of one member. */
+  memberTags: (listId: string, hash: string): string =>
+    `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/members/${hash}/tags`,
+  /** POST: delete one member and all of their data for good. */
+  memberDeletePermanent: (listId: string, hash: string): string =>
+    `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/members/${hash}/actions/delete-permanent`,
+  /** POST: add and remove up to 500 emails each to or from a static segment. */
+  staticSegment: (listId: string, segmentId: string): string =>
+    `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/segments/${segment(segmentId)}`,
+} as const;
+
+/** The merge field carrying the Tessera customer id (a text field the brand adds to the audience). */
+export const TESSERA_ID_MERGE_FIELD = 'TESSERA_ID';

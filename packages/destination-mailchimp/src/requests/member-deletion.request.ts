@@ -1,0 +1,34 @@
+import {
+  type BatchResult,
+  settleEachItem,
+  isDeliveryError,
+  type OperationContext,
+  type ProfileRef,
+} from '@tessera/destination-kit';
+import { MAILCHIMP_PATHS } from '../mailchimp-endpoints';
+import type { MailchimpSettings } from '../mailchimp-settings';
+import { emailProblem, subscriberHash } from './member-identity';
+
+/**
+ * Erasure: POST /lists/{list_id}/members/{hash}/actions/delete-permanent, one call per member (Mailchimp has no
+ * bulk erase). A member Mailchimp does not hold (404) is already gone: ok. Mailchimp will not re-import an
+ * address deleted this way, which is what an erasure request wants.
+ */
+export function deleteMembers(
+  items: ProfileRef[],
+  { http, settings }: Pick<OperationContext<MailchimpSettings>, 'http' | 'settings'>,
+): Promise<BatchResult> {
+  return settleEachItem(items, async (item) => {
+    const problem = emailProblem(item.customerId, item.email);
+    if (problem !== undefined || item.email === undefined) {
+      return { status: 'rejected', reason: problem ?? 'unreachable' };
+    }
+    const hash = subscriberHash(item.email);
+    try {
+      await http.post(MAILCHIMP_PATHS.memberDeletePermanent(settings.listId, hash));
+    } catch (error) {
+      if (!(isDeliveryError(error) && error.status === 404)) throw error;
+    }
+    return { status: 'ok', externalId: hash };
+  });
+}

@@ -1,0 +1,267 @@
+import type { ProfileUpsert } from '@tessera/destination-kit';
+import type { MailchimpSettings } from '../mailchimp-settings';
+import { toRemoteProfile } from './member-fetch.request';
+import { emailProblem, subscriberHash } from './member-identity';
+import {
+  batchMemberResults,
+  buildBatchMembersBody,
+  planProfileWrites,
+  planStatusWrites,
+  SMS_NOT_SUPPORTED_REASON,
+} from './member-write.request';
+import {
+  attributesFromMergeFields,
+  mailchimpAddress,
+  mailchimpBirthday,
+  mergeFieldsFor,
+} from './merge-fields';
+import {
+  buildMemberTagsBody,
+  buildStaticSegmentBody,
+  staticSegmentResults,
+} from './segment-membership.request';
+
+const settings: MailchimpSettings = {
+  baseUrl: 'https://us21.api.mailchimp.com',
+  apiKey: '0123456789abcdef0123456789abcdef-us21',
+  listId: 'a6b5da1054',
+  segmentIds: {},
+  mergeFieldMapping: { loyalty_tier: 'TIER', points_balance: 'POINTS' },
+};
+
+const profile = (customerId: string, version: number, extra: Partial<ProfileUpsert> = {}): ProfileUpsert => ({
+  customerId,
+  version,
+  email: `${customerId.toLowerCase()}@example.com`,
+  attributes: {},
+  ...extra,
+});
+
+describe('member identity', () => {
+  it('hashes the lower-cased address with MD5, as Mailchimp’s own example does', () => {
+    expect(subscriberHash('Urist.McVankab@freddiesjokes.com')).toBe('62eeb292278cc15f5817cb78f7790b08');
+    expect(subscriberHash(' ada@example.com ')).toBe('3e3417d7ef77d5932a6734b916515ed5');
+  });
+
+  it('refuses an item without an address or with something that is not one', () => {
+    expect(emailProblem('C1', undefined)).toBe(
+      'Customer C1 has no email address: Mailchimp audiences are keyed by email',
+    );
+    expect(emailProblem('C1', ' ')).toBe(
+      'Customer C1 has no email address: Mailchimp audiences are keyed by email',
+    );
+    expect(emailProblem('C1', 'not-an-email')).toBe('Customer C1\'s email "not-an-email" is not an address');
+    expect(emailProblem('C1', 'ada@example.com')).toBeUndefined();
+  });
+});
+
+describe('merge fields', () => {
+  it('maps names, phone, birthday, address, the customer id and mapped attributes; drops the rest', () => {
+    const fields = mergeFieldsFor(
+      profile('C1', 1, {
+        phone: '+447700900123',
+        attributes: {
+          first_name: 'Ada',
+          last_name: 'Lovelace',
+          birthday: '1815-12-10',
+          address: {
+            line1: '12 St James’s Sq',
+            city: 'London',
+            region: 'London',
+            postcode: 'SW1Y 4JH',
+            country: 'GB',
+          },
+          loyalty_tier: 'gold',
+          points_balance: 1200,
+          favourite_store: 'Soho',
+          nested: { a: 1 },
+        },
+      }),
+      settings,
+    );
+    expect(fields).toEqual({
+      TESSERA_ID: 'C1',
+      PHONE: '+447700900123',
+      FNAME: 'Ada',
+      LNAME: 'Lovelace',
+      BIRTHDAY: '12/10',
+      ADDRESS: { addr1: '12 St James’s Sq', city: 'London', state: 'London', zip: 'SW1Y 4JH', country: 'GB' },
+      TIER: 'gold',
+      POINTS: 1200,
+    });
+  });
+
+  it('leaves out an address Mailchimp would refuse and a birthday it cannot read', () => {
+    expect(mailchimpAddress({ line1: '1 Main St', city: 'Leeds' })).toBeUndefined();
+    expect(mailchimpBirthday('12-10')).toBe('12/10');
+    expect(mailchimpBirthday('10 December')).toBeUndefined();
+  });
+
+  it('reads merge fields back into Tessera attributes', () => {
+    expect(
+      attributesFromMergeFields(
+        {
+          TESSERA_ID: 'C1',
+          PHONE: '+447700900123',
+          FNAME: 'Ada',
+          LNAME: '',
+          TIER: 'gold',
+          ADDRESS: { addr1: '1 Main St', addr2: '', city: 'Leeds', state: 'WY', zip: 'LS1', country: 'GB' },
+          MMERGE7: 'x',
+        },
+        settings,
+      ),
+    ).toEqual({
+      first_name: 'Ada',
+      loyalty_tier: 'gold',
+      address: { line1: '1 Main St', city: 'Leeds', region: 'WY', postcode: 'LS1', country: 'GB' },
+      MMERGE7: 'x',
+    });
+  });
+});
+
+describe('member writes', () => {
+  it('upserts new members as transactional and never sets status on existing ones', () => {
+    const [plan] = planProfileWrites([profile('C1', 1, { attributes: { first_name: 'Ada' } })], settings);
+    expect(plan).toEqual({
+      member: {
+        email_address: 'c1@example.com',
+        status_if_new: 'transactional',
+        merge_fields: { TESSERA_ID: 'C1', FNAME: 'Ada' },
+      },
+    });
+  });
+
+  it('coalesces a customer’s updates (highest version wins) and refuses a second customer with the same email', () => {
+    const plans = planProfileWrites(
+      [
+        profile('C1', 2, { attributes: { first_name: 'New' } }),
+        profile('C2', 1, { email: 'C1@Example.com' }),
+        profile('C1', 1, { attributes: { first_name: 'Old', last_name: 'Kept' } }),
+        profile('C3', 1, { email: undefined }),
+      ],
+      settings,
+    );
+    expect(plans).toEqual([
+      {
+        member: {
+          email_address: 'c1@example.com',
+          status_if_new: 'transactional',
+          merge_fields: { TESSERA_ID: 'C1', FNAME: 'New', LNAME: 'Kept' },
+        },
+      },
+      {
+        rejected:
+          'Customer C2 has the email address of customer C1 in the same batch: Mailchimp keeps one member per email',
+      },
+      { member: expect.objectContaining({ email_address: 'c1@example.com' }) },
+      { rejected: 'Customer C3 has no email address: Mailchimp audiences are keyed by email' },
+    ]);
+  });
+
+  it('sets status on new and existing members for consent changes, email only', () => {
+    expect(
+      planStatusWrites(
+        [
+          { customerId: 'C1', channel: 'email', email: 'ada@example.com' },
+          { customerId: 'C2', channel: 'sms', phone: '+447700900123' },
+        ],
+        'subscribed',
+      ),
+    ).toEqual([
+      {
+        member: {
+          email_address: 'ada@example.com',
+          status_if_new: 'subscribed',
+          status: 'subscribed',
+          merge_fields: { TESSERA_ID: 'C1' },
+        },
+      },
+      { rejected: SMS_NOT_SUPPORTED_REASON },
+    ]);
+  });
+
+  it('builds the batch body with update_existing and maps errors[] back to exactly those members', () => {
+    const members = [
+      { email_address: 'ada@example.com', status_if_new: 'transactional' as const },
+      { email_address: 'Bob@bounce.invalid', status_if_new: 'transactional' as const },
+    ];
+    expect(buildBatchMembersBody(members)).toEqual({ members, update_existing: true });
+    expect(
+      batchMemberResults(members, {
+        new_members: [{ id: subscriberHash('ada@example.com'), email_address: 'ada@example.com' }],
+        errors: [
+          {
+            email_address: 'bob@bounce.invalid',
+            error: 'bob@bounce.invalid looks fake or invalid, please enter a real email address.',
+            error_code: 'ERROR_GENERIC',
+          },
+        ],
+      }),
+    ).toEqual([
+      { status: 'ok', externalId: '3e3417d7ef77d5932a6734b916515ed5' },
+      {
+        status: 'rejected',
+        reason:
+          'Mailchimp refused the member: bob@bounce.invalid looks fake or invalid, please enter a real email address. [ERROR_GENERIC]',
+      },
+    ]);
+  });
+});
+
+describe('segment membership', () => {
+  it('groups a member’s tags in one body and writes static segment bodies per direction', () => {
+    expect(buildMemberTagsBody(['gold', 'vip'], 'add')).toEqual({
+      tags: [
+        { name: 'gold', status: 'active' },
+        { name: 'vip', status: 'active' },
+      ],
+    });
+    expect(buildMemberTagsBody(['gold'], 'remove')).toEqual({ tags: [{ name: 'gold', status: 'inactive' }] });
+    expect(buildStaticSegmentBody(['a@example.com'], 'add')).toEqual({ members_to_add: ['a@example.com'] });
+    expect(buildStaticSegmentBody(['a@example.com'], 'remove')).toEqual({
+      members_to_remove: ['a@example.com'],
+    });
+  });
+
+  it('rejects the addresses a static segment answer lists in errors', () => {
+    expect(
+      staticSegmentResults(['ada@example.com', 'bob@example.com'], {
+        errors: [
+          { email_addresses: ['BOB@example.com'], error: 'Email addresses are not members of list l1' },
+        ],
+      }),
+    ).toEqual([
+      { status: 'ok', externalId: '3e3417d7ef77d5932a6734b916515ed5' },
+      {
+        status: 'rejected',
+        reason: 'Mailchimp refused the static segment change: Email addresses are not members of list l1',
+      },
+    ]);
+  });
+});
+
+describe('fetched members', () => {
+  it('reads a member as a RemoteProfile: customer id from TESSERA_ID, cleaned as suppressed', () => {
+    expect(
+      toRemoteProfile(
+        {
+          id: '3e3417d7ef77d5932a6734b916515ed5',
+          email_address: 'ada@example.com',
+          status: 'cleaned',
+          merge_fields: { TESSERA_ID: 'C1', FNAME: 'Ada', PHONE: '' },
+          last_changed: '2026-11-24T10:00:00+00:00',
+        },
+        settings,
+      ),
+    ).toEqual({
+      externalId: '3e3417d7ef77d5932a6734b916515ed5',
+      customerId: 'C1',
+      email: 'ada@example.com',
+      attributes: { first_name: 'Ada' },
+      subscriptions: { email: 'unsubscribed' },
+      suppressed: true,
+      updatedAt: '2026-11-24T10:00:00+00:00',
+    });
+  });
+});
