@@ -40,7 +40,10 @@ describe('the ESP sandbox in the all-in-one process', () => {
   it('prints the sandbox URL and lists its emulators', async () => {
     expect(tessera.output()).toContain(`Klaviyo sandbox        ${tessera.baseUrl}/sandbox/klaviyo`);
     const index = await fetch(`${tessera.baseUrl}/sandbox`);
-    expect(await index.json()).toEqual({ esps: ['klaviyo', 'braze', 'mailchimp'], limitsLifted: false });
+    expect(await index.json()).toEqual({
+      esps: ['klaviyo', 'braze', 'mailchimp', 'sfmc'],
+      limitsLifted: false,
+    });
   });
 
   it('serves the Klaviyo destination as Klaviyo would, and shows what it holds', async () => {

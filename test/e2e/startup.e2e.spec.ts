@@ -34,7 +34,7 @@ describe('start-up', () => {
     [
       'TESSERA_DESTINATIONS',
       { TESSERA_DESTINATIONS: 'klaviyo,pigeon' },
-      'tessera: cannot start: TESSERA_DESTINATIONS: unknown destination "pigeon"; this build has: klaviyo, braze, mailchimp',
+      'tessera: cannot start: TESSERA_DESTINATIONS: unknown destination "pigeon"; this build has: klaviyo, braze, mailchimp, sfmc',
     ],
     [
       'TESSERA_RETENTION',

@@ -31,7 +31,7 @@ describe('SandboxModule', () => {
 
   it('routes /sandbox/klaviyo/… to the Klaviyo emulator with the raw body, and lists the mounts at /sandbox', async () => {
     const index = await app.inject({ method: 'GET', url: '/sandbox' });
-    expect(index.json()).toEqual({ esps: ['klaviyo', 'braze', 'mailchimp'], limitsLifted: false });
+    expect(index.json()).toEqual({ esps: ['klaviyo', 'braze', 'mailchimp', 'sfmc'], limitsLifted: false });
     const created = await app.inject({
       method: 'POST',
       url: '/sandbox/klaviyo/api/profile-import',
@@ -48,6 +48,7 @@ describe('SandboxModule', () => {
       ['Klaviyo sandbox', '/sandbox/klaviyo'],
       ['Braze sandbox', '/sandbox/braze'],
       ['Mailchimp sandbox', '/sandbox/mailchimp'],
+      ['Salesforce Marketing Cloud sandbox', '/sandbox/sfmc'],
     ]);
   });
 
@@ -75,7 +76,7 @@ describe('SandboxModule', () => {
     const response = await app.inject({ method: 'GET', url: '/sandbox/hubspot/api' });
     expect(response.statusCode).toBe(404);
     expect(response.json()).toEqual({
-      error: 'No emulator is mounted at "hubspot"; mounted: klaviyo, braze, mailchimp',
+      error: 'No emulator is mounted at "hubspot"; mounted: klaviyo, braze, mailchimp, sfmc',
     });
   });
 });

@@ -130,6 +130,8 @@ export interface OperationContext<Settings = Record<string, unknown>> {
   /** Client bound to `settings.baseUrl`, sending the destination's `requestHeaders`. */
   http: DestinationHttpClient;
   clock: Clock;
+  /** The OAuth access token of this call, for ESPs that also want it in the body (SFMC's SOAP envelope). */
+  token?: string;
 }
 
 /** At most `requests` per `perMs` milliseconds (one window of an ESP's published limit). */

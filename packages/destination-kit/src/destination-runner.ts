@@ -196,6 +196,7 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
       settings: this.settings,
       clock: this.clock,
       http: this.client(this.definition.requestHeaders(this.settings, token)),
+      ...(token === undefined ? {} : { token }),
     };
   }
 

@@ -19,7 +19,7 @@ describe('destination registry', () => {
     const select = () => selectDestinationPackages(['klaviyo', 'hubspot', 'pigeon']);
     expect(select).toThrow(ConfigurationError);
     expect(select).toThrow(
-      'TESSERA_DESTINATIONS: unknown destination "hubspot", "pigeon"; this build has: klaviyo, braze, mailchimp',
+      'TESSERA_DESTINATIONS: unknown destination "hubspot", "pigeon"; this build has: klaviyo, braze, mailchimp, sfmc',
     );
   });
 });

@@ -2,6 +2,7 @@ import type { DestinationPackage } from '@tessera/destination-kit';
 import { brazePackage } from '@tessera/destination-braze';
 import { klaviyoPackage } from '@tessera/destination-klaviyo';
 import { mailchimpPackage } from '@tessera/destination-mailchimp';
+import { sfmcPackage } from '@tessera/destination-sfmc';
 import { ConfigurationError } from '@tessera/runtime';
 
 /** Every destination package of this build. Adding an ESP: its package, and one line here. */
@@ -9,6 +10,7 @@ export const DESTINATION_PACKAGES: readonly DestinationPackage[] = [
   klaviyoPackage as unknown as DestinationPackage,
   brazePackage as unknown as DestinationPackage,
   mailchimpPackage as unknown as DestinationPackage,
+  sfmcPackage as unknown as DestinationPackage,
 ];
 
 /** The packages TESSERA_DESTINATIONS selects (`'all'` or a list of types), in registration order. */

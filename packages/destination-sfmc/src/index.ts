@@ -1,11 +1,20 @@
 import type { DestinationPackage } from '@tessera/destination-kit';
-import { sfmcDestination, type SfmcSettings } from './sfmc.destination';
+import { sfmcDestination } from './sfmc.destination';
+import type { SfmcSettings } from './sfmc-settings';
 import { SfmcEmulator } from './emulator/sfmc.emulator';
 
-export * from './api-version';
+export * from './sfmc-endpoints';
+export * from './sfmc-settings';
 export * from './sfmc.destination';
+export * from './auth/access-token.request';
+export * from './requests/data-extension-rows.request';
+export * from './requests/contact-deletion.request';
+export * from './requests/row-query.request';
+export * from './requests/subscriber-status.request';
+export * from './inbound/ens-notification';
+export * from './contract/sfmc-rest.openapi';
+export * from './contract/soap-envelope.validator';
 export * from './emulator/sfmc.emulator';
-export * from './requests/upsert-profiles.request';
 
 /** What the destination registry lists: the definition and its sandbox emulator. */
 export const sfmcPackage: DestinationPackage<SfmcSettings> = {

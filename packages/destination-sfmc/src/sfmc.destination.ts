@@ -1,64 +1,100 @@
-import { defineDestination } from '@tessera/destination-kit';
-import { SFMC_API_VERSION } from './api-version';
-import {
-  buildUpsertProfilesBody,
-  UPSERT_PROFILES_MAX_BATCH,
-  UPSERT_PROFILES_PATH,
-  UPSERT_PROFILES_RATE_LIMITS,
-  upsertProfilesResults,
-  type UpsertProfilesResponse,
-} from './requests/upsert-profiles.request';
+import { defineDestination, type OperationDefinition, type ProfileUpsert } from '@tessera/destination-kit';
+import { fetchSfmcToken, sfmcRequestHeaders } from './auth/access-token.request';
+import { answerEnsVerification, parseEnsNotification } from './inbound/ens-notification';
+import { deleteContacts } from './requests/contact-deletion.request';
+import { upsertProfileRows, upsertSegmentRows } from './requests/data-extension-rows.request';
+import { fetchRows } from './requests/row-query.request';
+import { setSubscriberStatus } from './requests/subscriber-status.request';
+import { SFMC_ENDPOINTS, SFMC_LIMITS, SFMC_RATE_LIMITS } from './sfmc-endpoints';
+import { resolveSfmcSettings, sfmcSettingsSchema, type SfmcSettings } from './sfmc-settings';
 
-/** Settings of one Sfmc destination instance; the JSON Schema below is what validates them. */
-export type SfmcSettings = {
-  /** Sfmc's API root (the sandbox points it at the emulator). */
-  baseUrl: string;
-  /** Private API key, sent as a bearer token. */
-  apiKey: string;
+/** Items per upsert call: one asynchronous request of rows, a few MB at most. */
+const ROWS_PER_BATCH = 10_000;
+
+/** An upsert costs its requests: one synchronous call, or the async call plus a few status polls. */
+const rowsRequestCost = (items: unknown[], settings: SfmcSettings): number =>
+  items.length <= settings.asyncRowsThreshold
+    ? 1
+    : 4 * Math.ceil(items.length / SFMC_LIMITS.asyncRowsPerRequest);
+
+const profileRows: OperationDefinition<ProfileUpsert, SfmcSettings> = {
+  batchSize: ROWS_PER_BATCH,
+  rateLimits: SFMC_RATE_LIMITS,
+  requestCost: rowsRequestCost,
+  perform: upsertProfileRows,
 };
 
-/** A cheap authenticated call: `testConnection` succeeds when the key works. */
-export const PING_PATH = '/ping';
-
+/**
+ * The Salesforce Marketing Cloud Engagement destination.
+ *
+ * - Auth: OAuth client credentials on the auth host; the runner caches the token (expires_in 1080 s) and
+ *   refreshes it once on a 401 or a SOAP security fault.
+ * - `upsertProfiles` / `updateAttributes`: rows of the `dataExtensionKey` data extension keyed by TesseraId
+ *   (synchronous rowset up to `asyncRowsThreshold` rows, the asynchronous rows API above).
+ * - `addToSegment` / `removeFromSegment`: the segment's boolean column of the same rows, true or false.
+ * - `subscribe` / `unsubscribe` / `suppress`: the All Subscribers status over SOAP (Active / Unsubscribed /
+ *   Unsubscribed); sms items are rejected (MobileConnect is not covered).
+ * - `unsuppress` is not declared: SFMC has one subscriber status, so lifting a suppression could not be told
+ *   apart from resubscribing a member who unsubscribed; `subscribe` (from the consent ledger) is the way back.
+ * - `deleteProfiles`: contact deletion by key (ContactAndAttributes).
+ * - `fetchProfiles`: the data extension row, filtered by TesseraId.
+ * - Inbound: ENS EmailUnsubscribe notifications, signed; the callback verification is answered.
+ */
 export const sfmcDestination = defineDestination<SfmcSettings>({
   type: 'sfmc',
-  name: 'Sfmc',
-  settingsSchema: {
-    type: 'object',
-    properties: {
-      baseUrl: {
-        type: 'string',
-        default: 'https://api.sfmc.example',
-        description: 'Sfmc API root',
-      },
-      apiKey: {
-        type: 'string',
-        minLength: 1,
-        'x-secret': true,
-        description: 'Sfmc private API key',
-      },
-    },
-    required: ['apiKey'],
-    additionalProperties: false,
-  },
-  requestHeaders: (settings): Record<string, string> => ({
-    authorization: `Bearer ${settings.apiKey}`,
-    'x-api-version': SFMC_API_VERSION,
-  }),
+  name: 'Salesforce Marketing Cloud',
+  settingsSchema: sfmcSettingsSchema,
+  resolveSettings: resolveSfmcSettings,
+  requestHeaders: sfmcRequestHeaders,
+  authentication: { fetchToken: fetchSfmcToken },
   testConnection: async ({ http }) => {
-    await http.get(PING_PATH);
+    // The runner fetched a token to get here (credentials work); tokenContext proves the REST host takes it.
+    await http.get(SFMC_ENDPOINTS.tokenContext.path);
   },
   operations: {
-    upsertProfiles: {
-      batchSize: UPSERT_PROFILES_MAX_BATCH,
-      rateLimits: UPSERT_PROFILES_RATE_LIMITS,
-      perform: async (items, { http }) => {
-        const response = await http.post<UpsertProfilesResponse>(
-          UPSERT_PROFILES_PATH,
-          buildUpsertProfilesBody(items),
-        );
-        return upsertProfilesResults(items, response.body);
-      },
+    upsertProfiles: profileRows,
+    updateAttributes: profileRows,
+    addToSegment: {
+      batchSize: ROWS_PER_BATCH,
+      rateLimits: SFMC_RATE_LIMITS,
+      requestCost: rowsRequestCost,
+      perform: (items, context) => upsertSegmentRows(items, true, context),
+    },
+    removeFromSegment: {
+      batchSize: ROWS_PER_BATCH,
+      rateLimits: SFMC_RATE_LIMITS,
+      requestCost: rowsRequestCost,
+      perform: (items, context) => upsertSegmentRows(items, false, context),
+    },
+    subscribe: {
+      batchSize: SFMC_LIMITS.soapObjectsPerRequest,
+      rateLimits: SFMC_RATE_LIMITS,
+      perform: (items, context) => setSubscriberStatus(items, 'Active', context),
+    },
+    unsubscribe: {
+      batchSize: SFMC_LIMITS.soapObjectsPerRequest,
+      rateLimits: SFMC_RATE_LIMITS,
+      perform: (items, context) => setSubscriberStatus(items, 'Unsubscribed', context),
+    },
+    suppress: {
+      batchSize: SFMC_LIMITS.soapObjectsPerRequest,
+      rateLimits: SFMC_RATE_LIMITS,
+      // Held is SFMC's own verdict after bounces and cannot be relied on through the API; Unsubscribed at the
+      // All Subscribers level is what stops every commercial send, the honest meaning of "suppress".
+      perform: (items, context) => setSubscriberStatus(items, 'Unsubscribed', context),
+    },
+    deleteProfiles: {
+      batchSize: SFMC_LIMITS.contactDeletesPerRequest,
+      rateLimits: SFMC_RATE_LIMITS,
+      perform: deleteContacts,
+    },
+    fetchProfiles: {
+      batchSize: 50,
+      rateLimits: SFMC_RATE_LIMITS,
+      requestCost: (items) => items.length,
+      perform: fetchRows,
     },
   },
+  parseInboundUnsubscribes: parseEnsNotification,
+  answerInboundHandshake: answerEnsVerification,
 });
