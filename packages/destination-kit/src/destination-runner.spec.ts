@@ -232,6 +232,38 @@ describe('DestinationRunner', () => {
       }
     });
 
+    it('hands each call its token in the operation context (for ESPs that put it in the body)', async () => {
+      const echo = echoDestination(true);
+      const upsert = echo.operations.upsertProfiles;
+      if (upsert === undefined) throw new Error('echo has upsertProfiles');
+      const seen: (string | undefined)[] = [];
+      const definition = defineDestination<EchoSettings>({
+        ...echo,
+        operations: {
+          upsertProfiles: {
+            ...upsert,
+            perform: (items, context) => {
+              seen.push(context.token);
+              return upsert.perform(items, context);
+            },
+          },
+        },
+      });
+      const harness = await DestinationHarness.start({
+        definition,
+        settings: { apiKey: 'key-1', clientSecret: 's3cret' },
+        respond,
+      });
+      try {
+        await harness.run('upsertProfiles', [profile(1)]);
+        refuse.add('tok-1');
+        await harness.run('upsertProfiles', [profile(2)]);
+        expect(seen).toEqual(['tok-1', 'tok-1', 'tok-2']);
+      } finally {
+        await harness.close();
+      }
+    });
+
     it('refreshes the token once on a 401 and succeeds with the new one', async () => {
       const harness = await DestinationHarness.start({
         definition: echoDestination(true),

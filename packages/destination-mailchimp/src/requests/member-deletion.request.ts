@@ -1,13 +1,12 @@
 import {
   type BatchResult,
-  settleEachItem,
   isDeliveryError,
   type OperationContext,
   type ProfileRef,
 } from '@tessera/destination-kit';
 import { MAILCHIMP_PATHS } from '../mailchimp-endpoints';
 import type { MailchimpSettings } from '../mailchimp-settings';
-import { emailProblem, subscriberHash } from './member-identity';
+import { settleEachMember } from './member-identity';
 
 /**
  * Erasure: POST /lists/{list_id}/members/{hash}/actions/delete-permanent, one call per member (Mailchimp has no
@@ -18,12 +17,7 @@ export function deleteMembers(
   items: ProfileRef[],
   { http, settings }: Pick<OperationContext<MailchimpSettings>, 'http' | 'settings'>,
 ): Promise<BatchResult> {
-  return settleEachItem(items, async (item) => {
-    const problem = emailProblem(item.customerId, item.email);
-    if (problem !== undefined || item.email === undefined) {
-      return { status: 'rejected', reason: problem ?? 'unreachable' };
-    }
-    const hash = subscriberHash(item.email);
+  return settleEachMember(items, async (hash) => {
     try {
       await http.post(MAILCHIMP_PATHS.memberDeletePermanent(settings.listId, hash));
     } catch (error) {

@@ -1,6 +1,5 @@
 import {
   type BatchResult,
-  settleEachItem,
   isDeliveryError,
   type OperationContext,
   type ProfileRef,
@@ -9,7 +8,7 @@ import {
 import { MAILCHIMP_PATHS, TESSERA_ID_MERGE_FIELD } from '../mailchimp-endpoints';
 import type { MailchimpSettings } from '../mailchimp-settings';
 import { attributesFromMergeFields } from './merge-fields';
-import { emailProblem, subscriberHash } from './member-identity';
+import { settleEachMember } from './member-identity';
 import type { MemberStatus } from './member-write.request';
 
 /** A list member as GET /lists/{list_id}/members/{hash} returns it (the fields this destination reads). */
@@ -54,12 +53,7 @@ export function fetchMembers(
   items: ProfileRef[],
   { http, settings }: Pick<OperationContext<MailchimpSettings>, 'http' | 'settings'>,
 ): Promise<BatchResult> {
-  return settleEachItem(items, async (item) => {
-    const problem = emailProblem(item.customerId, item.email);
-    if (problem !== undefined || item.email === undefined) {
-      return { status: 'rejected', reason: problem ?? 'unreachable' };
-    }
-    const hash = subscriberHash(item.email);
+  return settleEachMember(items, async (hash) => {
     try {
       const response = await http.get<MailchimpMember>(MAILCHIMP_PATHS.member(settings.listId, hash));
       return {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { type BatchResult, type ItemResult, type ProfileRef, settleEachItem } from '@tessera/destination-kit';
 
 /**
  * Mailchimp keys audience members by email: a member's id (the `subscriber_hash` of every member path) is the
@@ -26,4 +27,21 @@ export function emailProblem(customerId: string, email: string | undefined): str
   if (!EMAIL_SHAPE.test(email.trim()))
     return `Customer ${customerId}'s email ${JSON.stringify(email)} is not an address`;
   return undefined;
+}
+
+/**
+ * Runs `call` with each item's member hash, all at once under the connection cap; an item without a usable
+ * address is rejected without a call, and each failure settles onto its own item.
+ */
+export function settleEachMember(
+  items: ProfileRef[],
+  call: (hash: string, item: ProfileRef) => Promise<ItemResult>,
+): Promise<BatchResult> {
+  return settleEachItem(items, async (item) => {
+    const problem = emailProblem(item.customerId, item.email);
+    if (problem !== undefined || item.email === undefined) {
+      return { status: 'rejected', reason: problem ?? 'unreachable' };
+    }
+    return call(subscriberHash(item.email), item);
+  });
 }
