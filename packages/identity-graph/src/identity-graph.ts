@@ -73,6 +73,23 @@ export interface LineageView {
   at: Date;
 }
 
+/**
+ * What the pipeline needs of a profile to sync it: its version, its traits (PII in the clear: this is the
+ * payload that leaves for the ESPs), its current contact points with their blind indexes (the consent
+ * ledger's subject keys) and whether it is a guest (no member identity: no customer id, member id or card).
+ */
+export interface CustomerView {
+  customerId: string;
+  version: number;
+  traits: TraitValues;
+  email?: { value: string; key: string };
+  phone?: { value: string; key: string };
+  guest: boolean;
+}
+
+/** Identifier types that make a profile a member rather than a guest. */
+const MEMBER_IDENTIFIER_TYPES = new Set(['customer_id', 'member', 'loyalty_card']);
+
 export interface ProfileView {
   customerId: string;
   /** Set when the reference named a profile that was merged away: the id it pointed at. */
@@ -268,6 +285,49 @@ export class IdentityGraph {
         at: row.created_at,
       })),
     };
+  }
+
+  /**
+   * The sync view of many profiles in two set-based reads (profiles, identifiers). Each contact point is the
+   * most recently seen, unquarantined identifier of its type. Ids with no active profile are left out.
+   */
+  async customerViews(customerIds: readonly string[]): Promise<Map<string, CustomerView>> {
+    const views = new Map<string, CustomerView>();
+    const ids = [...new Set(customerIds)];
+    if (ids.length === 0) return views;
+    const store = this.options.store;
+    const book = new ProfileBook(this.options.vault);
+    await book.load(store, ids);
+    const identifiers = await identifiersOfCustomers(store, ids);
+    const byCustomer = new Map<string, IdentifierRow[]>();
+    for (const identifier of identifiers) {
+      const list = byCustomer.get(identifier.customerId) ?? [];
+      list.push(identifier);
+      byCustomer.set(identifier.customerId, list);
+    }
+    for (const customerId of ids) {
+      const profile = book.get(customerId);
+      if (profile.version === 0 || profile.status !== 'active') continue;
+      const own = (byCustomer.get(customerId) ?? []).filter((row) => row.quarantinedReason === null);
+      const latest = (type: 'email' | 'phone'): { value: string; key: string } | undefined => {
+        const row = own
+          .filter((candidate) => candidate.type === type && candidate.encrypted !== null)
+          .sort((a, b) => b.lastSeenAt.getTime() - a.lastSeenAt.getTime())[0];
+        if (row?.encrypted === undefined || row.encrypted === null) return undefined;
+        return { value: this.options.vault.decrypt(row.encrypted, identifierContext(type)), key: row.key };
+      };
+      const email = latest('email');
+      const phone = latest('phone');
+      views.set(customerId, {
+        customerId,
+        version: profile.version,
+        traits: { ...profile.state.values },
+        ...(email === undefined ? {} : { email }),
+        ...(phone === undefined ? {} : { phone }),
+        guest: !own.some((row) => MEMBER_IDENTIFIER_TYPES.has(row.type)),
+      });
+    }
+    return views;
   }
 
   /**
