@@ -162,7 +162,12 @@ describe('start-up', () => {
       const migrations = await store.query<{ name: string }>(
         'SELECT name FROM schema_migrations ORDER BY version',
       );
-      expect(migrations.map((row) => row.name)).toEqual(['identity_graph', 'transform_rules', 'consent']);
+      expect(migrations.map((row) => row.name)).toEqual([
+        'identity_graph',
+        'transform_rules',
+        'consent',
+        'pipeline',
+      ]);
       // The embedded store was not created: the data folder holds no PGlite.
       expect(() => statSync(join(dataDir, 'pglite'))).toThrow();
     } finally {

@@ -2,11 +2,11 @@ import 'reflect-metadata';
 import { IngestModule, ingestPaths } from '@tessera/ingest';
 import { runProcess } from '@tessera/nest-platform';
 import { SandboxModule, sandboxPaths } from '@tessera/sandbox';
-import { ConsentModule, TransformModule } from '@tessera/worker';
+import { PipelineModule } from '@tessera/worker';
 
 // The all-in-one process of the embedded default: every app module in one Nest application on one port.
 void runProcess({
   name: 'all-in-one',
-  modules: [IngestModule, SandboxModule, TransformModule, ConsentModule],
+  modules: [IngestModule, SandboxModule, PipelineModule],
   paths: (runtime) => [...ingestPaths(runtime), ...sandboxPaths(runtime)],
 });

@@ -1,2 +1,3 @@
 export * from './transform.module';
 export * from './consent.module';
+export * from './pipeline.module';

@@ -1,3 +1,4 @@
 export * from './destination-registry';
 export * from './plugin-registry';
 export * from './workspace-rules';
+export * from './workspace-destinations';

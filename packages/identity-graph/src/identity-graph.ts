@@ -159,7 +159,16 @@ export class IdentityGraph {
    * (normalizing, keying, sealing) happens before the write lock, so concurrent calls overlap it with the
    * database work of the batch ahead.
    */
-  resolveIdentities(records: IdentityRecord[]): Promise<ResolutionResult> {
+  resolveIdentities(
+    records: IdentityRecord[],
+    options: {
+      /**
+       * Runs in the same transaction after resolution: the pipeline marks the events resolved there, so a
+       * crash can neither lose their effect nor apply it twice (sums would double).
+       */
+      alsoInTransaction?: (tx: SqlExecutor, result: ResolutionResult) => Promise<void>;
+    } = {},
+  ): Promise<ResolutionResult> {
     if (records.length === 0) return Promise.resolve({ records: [], merges: [], splits: [] });
     const deps = {
       vault: this.options.vault,
@@ -168,7 +177,11 @@ export class IdentityGraph {
       defaultCountry: (brand: string) => this.defaultCountry(brand),
     };
     const batch = prepareRecords(records, deps);
-    return this.write((tx) => resolvePrepared(tx, batch, deps));
+    return this.write(async (tx) => {
+      const result = await resolvePrepared(tx, batch, deps);
+      await options.alsoInTransaction?.(tx, result);
+      return result;
+    });
   }
 
   /** Finds the stored identifier a reference names (normalized the way events are). */

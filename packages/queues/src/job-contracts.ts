@@ -1,5 +1,6 @@
 import type { Sealed } from '@tessera/crypto';
 import type { CatalogEvent } from '@tessera/events';
+import type { DestinationOperation } from '@tessera/transform';
 
 /** An accepted event as the intake hands it to the pipeline. */
 export interface IngestedEvent {
@@ -14,12 +15,46 @@ export interface IngestedEvent {
   event: CatalogEvent;
 }
 
+/** What identifies an event for good: the registered source, the CloudEvents source and id. */
+export interface EventKey {
+  sourceId: string;
+  eventSource: string;
+  eventId: string;
+}
+
+/** An event after resolution: its profile is known. */
+export interface ResolvedEvent {
+  key: EventKey;
+  brand: string;
+  receivedAt: string;
+  customerId: string;
+  event: CatalogEvent;
+}
+
+/** One operation on its way to one destination instance, with what the retry schedule and the logs need. */
+export interface DeliveryItem {
+  operation: DestinationOperation;
+  /** Idempotency key: an item with this key already delivered is not delivered again (replays). */
+  itemKey: string;
+  /** The event it came from (absent for operations Tessera starts itself: inbound sync, DSR, schedules). */
+  event?: EventKey;
+  customerId?: string;
+  /** When Tessera accepted the originating event (ISO 8601): the end-to-end latency starts here. */
+  receivedAt: string;
+  /** Delivery attempts made so far. */
+  attempts: number;
+  /** First failed attempt (ISO 8601): the retry window (≥ 4 h and ≥ 3 attempts) runs from here. */
+  firstFailedAt?: string;
+}
+
 /**
  * Job data per job name. Events travel in batches (one job, many events) and sealed with the
  * queue-payload key, because Redis persists them to disk and they carry contact points.
  */
 export interface JobDataMap {
   'resolve.events': { count: number; events: Sealed<IngestedEvent[]> };
+  'route.events': { count: number; events: Sealed<ResolvedEvent[]> };
+  'deliver.items': { destinationId: string; count: number; items: Sealed<DeliveryItem[]> };
 }
 
 export type JobName = keyof JobDataMap;
@@ -27,9 +62,19 @@ export type JobName = keyof JobDataMap;
 /** The queue each job name runs on. */
 export const JOB_QUEUES = {
   'resolve.events': 'resolve',
+  'route.events': 'route',
+  'deliver.items': 'deliver',
 } as const satisfies Record<JobName, string>;
 
 export type QueueName = (typeof JOB_QUEUES)[JobName];
+
+/**
+ * The BullMQ queue of one destination instance: one queue each, so that one ESP's limits, pauses and
+ * failures never hold up another's (BullMQ rate limits and pauses are per queue).
+ */
+export function deliverQueueName(destinationId: string): string {
+  return `deliver-${destinationId}`;
+}
 
 /** The key purpose under which job payloads are sealed (see KeyRing). */
 export const QUEUE_PAYLOAD_KEY_PURPOSE = 'queue-payload';

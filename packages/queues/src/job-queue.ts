@@ -22,14 +22,20 @@ const CLOSE_TIMEOUT_MS = 2000;
 export class JobQueue<N extends QueueName> {
   private opened?: Queue;
 
+  /** The BullMQ queue's name: the stage's, or one destination's deliver queue (`deliverQueueName`). */
+  readonly queueName: string;
+
   constructor(
     readonly name: N,
     private readonly connection: Redis,
     private readonly prefix: string,
-  ) {}
+    queueName?: string,
+  ) {
+    this.queueName = queueName ?? name;
+  }
 
   get queue(): Queue {
-    this.opened ??= new Queue(this.name, {
+    this.opened ??= new Queue(this.queueName, {
       connection: this.connection,
       prefix: this.prefix,
       defaultJobOptions: DEFAULT_JOB_OPTIONS,
@@ -42,8 +48,14 @@ export class JobQueue<N extends QueueName> {
     jobName: J & ((typeof JOB_QUEUES)[J] extends N ? J : never),
     data: JobDataMap[J],
     jobId: string,
+    options: { delayMs?: number } = {},
   ): Promise<void> {
-    await this.queue.add(jobName, data, { jobId });
+    await this.queue.add(jobName, data, {
+      jobId,
+      ...(options.delayMs === undefined || options.delayMs <= 0
+        ? {}
+        : { delay: Math.round(options.delayMs) }),
+    });
   }
 
   async waitingCount(): Promise<number> {

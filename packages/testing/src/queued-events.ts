@@ -3,7 +3,10 @@ import type Redis from 'ioredis';
 import { KeyRing } from '@tessera/crypto';
 import { QUEUE_PAYLOAD_KEY_PURPOSE, type IngestedEvent, type JobDataMap } from '@tessera/queues';
 
-/** Every event waiting in the resolve queue, unsealed, in the order the jobs were added. */
+/**
+ * Every event that entered the resolve queue — waiting, in progress, or already resolved by a running worker
+ * (finished jobs are kept for a day) — unsealed, in the order the jobs were added.
+ */
 export async function queuedEvents(
   redis: Redis,
   prefix: string,
@@ -13,7 +16,13 @@ export async function queuedEvents(
   const queue = new Queue('resolve', { connection, prefix });
   try {
     const keyRing = new KeyRing([masterKey], QUEUE_PAYLOAD_KEY_PURPOSE);
-    const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized'], 0, -1, true);
+    const jobs = await queue.getJobs(
+      ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'],
+      0,
+      -1,
+      true,
+    );
+    jobs.sort((a, b) => a.timestamp - b.timestamp);
     return jobs.flatMap((job) => {
       const data = job.data as JobDataMap['resolve.events'];
       const events = keyRing.openJson(data.events, job.id);

@@ -1,0 +1,154 @@
+import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { Registry } from 'prom-client';
+import { AuditLog, ConsentGate, ConsentLedger } from '@tessera/consent';
+import {
+  DESTINATION_PACKAGES,
+  resolveWorkspaceDestinations,
+  selectDestinationPackages,
+} from '@tessera/destination-registry';
+import { IdentityGraph } from '@tessera/identity-graph';
+import { METRICS_REGISTRY, REDIS, RUNTIME, STORE } from '@tessera/nest-platform';
+import { type PipelineDestination, PipelineMetrics, PipelineWorker } from '@tessera/pipeline';
+import type { TesseraRuntime } from '@tessera/runtime';
+import { PiiVault, type Store } from '@tessera/store';
+import { PluginPool } from '@tessera/transform';
+import { ConsentModule } from './consent.module';
+import {
+  DESTINATION_PLUGINS,
+  DESTINATION_RULES,
+  type DestinationPlugins,
+  type DestinationRules,
+  TransformModule,
+} from './transform.module';
+
+/** The workspace's destinations this deployment runs, validated, with their rules and plugins. */
+export const PIPELINE_DESTINATIONS = Symbol('PIPELINE_DESTINATIONS');
+/** The plugin pool, or undefined when no destination uses a plugin. */
+export const PLUGIN_POOL = Symbol('PLUGIN_POOL');
+
+class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(PipelineWorker) private readonly worker: PipelineWorker,
+    @Inject(PLUGIN_POOL) private readonly pool: PluginPool | undefined,
+  ) {}
+
+  onModuleInit(): Promise<void> {
+    return this.worker.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.worker.close();
+    await this.pool?.close();
+  }
+}
+
+/**
+ * The pipeline's worker side: the resolve, route and deliver stages on their queues, wired from the runtime,
+ * the consent and transformation modules and the destination registry. Start-up fails on a destination this
+ * deployment does not run, a bad setting, a job without a handler, or an evicting Redis.
+ */
+@Module({
+  imports: [ConsentModule, TransformModule],
+  providers: [
+    {
+      provide: PIPELINE_DESTINATIONS,
+      inject: [RUNTIME, DESTINATION_RULES, DESTINATION_PLUGINS],
+      useFactory: (
+        runtime: TesseraRuntime,
+        rules: DestinationRules,
+        plugins: DestinationPlugins,
+      ): PipelineDestination[] =>
+        resolveWorkspaceDestinations(runtime.workspace.destinations, {
+          brands: runtime.workspace.brands.map((brand) => brand.id),
+          packages: selectDestinationPackages(runtime.settings.destinations),
+          allTypes: DESTINATION_PACKAGES.map((entry) => entry.definition.type),
+        }).map((destination) => ({
+          id: destination.id,
+          brand: destination.brand,
+          type: destination.type,
+          definition: destination.package.definition,
+          settings: destination.settings,
+          initialState: destination.initialState,
+          ...(rules.has(destination.id) ? { rules: rules.get(destination.id) } : {}),
+          plugins: plugins.get(destination.id) ?? [],
+        })),
+    },
+    {
+      provide: PLUGIN_POOL,
+      inject: [PIPELINE_DESTINATIONS],
+      useFactory: (destinations: PipelineDestination[]): Promise<PluginPool | undefined> | undefined =>
+        destinations.some((destination) => destination.plugins.length > 0) ? PluginPool.start() : undefined,
+    },
+    {
+      provide: PipelineWorker,
+      inject: [
+        RUNTIME,
+        REDIS,
+        STORE,
+        METRICS_REGISTRY,
+        ConsentGate,
+        ConsentLedger,
+        PIPELINE_DESTINATIONS,
+        PLUGIN_POOL,
+      ],
+      useFactory: (
+        runtime: TesseraRuntime,
+        redis: Redis,
+        store: Store,
+        registry: Registry,
+        gate: ConsentGate,
+        ledger: ConsentLedger,
+        destinations: PipelineDestination[],
+        pool: PluginPool | undefined,
+      ): PipelineWorker => {
+        const vault = new PiiVault(runtime.masterKeys);
+        const brands = runtime.workspace.brands;
+        // The metrics read the worker on each scrape; it is built right after them.
+        const built: { worker?: PipelineWorker } = {};
+        const metrics = new PipelineMetrics(registry, {
+          deadLetters: () => built.worker?.deadLetters.countByDestination() ?? Promise.resolve(new Map()),
+          queueDepths: async () => {
+            const depths: { queue: string; state: string; count: number }[] = [];
+            for (const queue of built.worker?.queues ?? []) {
+              const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+              for (const [state, count] of Object.entries(counts))
+                depths.push({ queue: queue.queueName, state, count });
+            }
+            return depths;
+          },
+        });
+        const worker = new PipelineWorker({
+          redis,
+          redisUrl: runtime.redis.url,
+          prefix: runtime.settings.redisPrefix,
+          masterKeys: runtime.masterKeys,
+          store,
+          vault,
+          graph: new IdentityGraph({
+            store,
+            vault,
+            brands: brands.map((brand) => ({ id: brand.id, defaultCountry: brand.defaultCountry })),
+          }),
+          ledger,
+          gate,
+          audit: new AuditLog(store),
+          brands,
+          destinations,
+          ...(pool === undefined ? {} : { pool }),
+          metrics,
+          logger: {
+            info: (detail, message) => runtime.logger.info(detail, message),
+            warn: (detail, message) => runtime.logger.warn(detail, message),
+            error: (detail, message) => runtime.logger.error(detail, message),
+          },
+        });
+        built.worker = worker;
+        return worker;
+      },
+    },
+    PipelineLifecycle,
+  ],
+  exports: [PipelineWorker],
+})
+export class PipelineModule {}

@@ -1,0 +1,91 @@
+import type { DestinationDefinition } from '@tessera/destination-kit';
+import type { CompiledRules, ConfiguredPlugin } from '@tessera/transform';
+import type { RoutingDestination } from './stages/route-stage.service';
+import type { DestinationState, DestinationStateBook } from './store/destination-state-book.repository';
+
+/** A brand destination this deployment runs, with what its stages need. */
+export interface PipelineDestination {
+  id: string;
+  brand: string;
+  type: string;
+  // The settings type is the package's own; the directory only hands them to the runner it builds.
+  definition: DestinationDefinition<Record<string, unknown>>;
+  /** Validated settings (secrets in the clear: never log them). */
+  settings: Record<string, unknown>;
+  initialState: DestinationState;
+  rules?: CompiledRules;
+  plugins: readonly ConfiguredPlugin[];
+}
+
+/**
+ * The deployment's destinations and their current state. States live in the store (an operator's change, the
+ * auth breaker's pause); `refresh` reloads them when the store's fingerprint moved, and reports which
+ * destinations changed, so that a toggle applies everywhere within the refresh interval without a restart.
+ */
+export class DestinationDirectory {
+  private readonly byId = new Map<string, PipelineDestination>();
+  private readonly states = new Map<string, DestinationState>();
+  private fingerprint: string | undefined;
+
+  constructor(
+    destinations: readonly PipelineDestination[],
+    private readonly book: DestinationStateBook,
+  ) {
+    for (const destination of destinations) {
+      this.byId.set(destination.id, destination);
+      this.states.set(destination.id, destination.initialState);
+    }
+  }
+
+  /** Records the workspace's destinations (states an operator changed are kept) and loads the states. */
+  async start(): Promise<void> {
+    await this.book.ensure(
+      [...this.byId.values()].map((destination) => ({
+        id: destination.id,
+        brand: destination.brand,
+        type: destination.type,
+        state: destination.initialState,
+      })),
+    );
+    await this.refresh();
+  }
+
+  /** Reloads the states if anything changed; returns the destinations whose state changed, with the new one. */
+  async refresh(): Promise<Map<string, DestinationState>> {
+    const changed = new Map<string, DestinationState>();
+    const fingerprint = await this.book.fingerprint();
+    if (fingerprint === this.fingerprint) return changed;
+    for (const row of await this.book.all()) {
+      if (!this.byId.has(row.destinationId)) continue;
+      if (this.states.get(row.destinationId) !== row.state) changed.set(row.destinationId, row.state);
+      this.states.set(row.destinationId, row.state);
+    }
+    this.fingerprint = fingerprint;
+    return changed;
+  }
+
+  all(): PipelineDestination[] {
+    return [...this.byId.values()];
+  }
+
+  get(id: string): PipelineDestination | undefined {
+    return this.byId.get(id);
+  }
+
+  stateOf(id: string): DestinationState | undefined {
+    return this.states.get(id);
+  }
+
+  /** The brand's destinations with their current state, as the route stage sees them. */
+  destinationsOf(brand: string): RoutingDestination[] {
+    return this.all()
+      .filter((destination) => destination.brand === brand)
+      .map((destination) => ({
+        id: destination.id,
+        type: destination.type,
+        state: this.states.get(destination.id) ?? destination.initialState,
+        ...(destination.rules === undefined ? {} : { rules: destination.rules }),
+        plugins: destination.plugins,
+      }));
+  }
+}

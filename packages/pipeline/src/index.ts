@@ -1,0 +1,5 @@
+export * from './store';
+export * from './stages';
+export * from './destination-directory';
+export * from './pipeline-metrics';
+export * from './pipeline-worker';

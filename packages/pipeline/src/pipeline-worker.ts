@@ -1,0 +1,444 @@
+import { createHash } from 'node:crypto';
+import type { Worker } from 'bullmq';
+import Redis from 'ioredis';
+import type { AuditLog, ConsentGate, ConsentLedger } from '@tessera/consent';
+import { KeyRing } from '@tessera/crypto';
+import { DestinationRunner } from '@tessera/destination-kit';
+import type { IdentityGraph } from '@tessera/identity-graph';
+import {
+  assertNoEviction,
+  deliverQueueName,
+  type DeliveryItem,
+  JobQueue,
+  QUEUE_PAYLOAD_KEY_PURPOSE,
+  RedisConnectionGate,
+  RedisRateGate,
+  RedisTokenCache,
+  type ResolvedEvent,
+  startStageWorker,
+  TOKEN_CACHE_KEY_PURPOSE,
+} from '@tessera/queues';
+import type { PiiVault, Store } from '@tessera/store';
+import type { BrandContext, PluginPool } from '@tessera/transform';
+import { DestinationDirectory, type PipelineDestination } from './destination-directory';
+import type { PipelineMetrics } from './pipeline-metrics';
+import { DeliverStage, type DeliverOutcome, type SettledItem } from './stages/deliver-stage.service';
+import { eventKeyString } from './stages/event-identity';
+import { RedisDeliveredVersions } from './stages/redis-delivered-versions';
+import { ResolveStage } from './stages/resolve-stage.service';
+import { RouteStage } from './stages/route-stage.service';
+import { DeadLetterBox, type ReplayFilter } from './store/dead-letter-box.repository';
+import { DeliveryLog } from './store/delivery-log.repository';
+import { DestinationStateBook } from './store/destination-state-book.repository';
+import { RawEventLog } from './store/raw-event-log.repository';
+
+export interface PipelineLogger {
+  info(detail: Record<string, unknown>, message: string): void;
+  warn(detail: Record<string, unknown>, message: string): void;
+  error(detail: Record<string, unknown>, message: string): void;
+}
+
+export interface PipelineWorkerOptions {
+  /** The process's shared connection (producers, gates, caches). */
+  redis: Redis;
+  /** Workers block on connections of their own, opened from this URL. */
+  redisUrl: string;
+  prefix: string;
+  masterKeys: Buffer[];
+  store: Store;
+  vault: PiiVault;
+  graph: IdentityGraph;
+  ledger: ConsentLedger;
+  gate: ConsentGate;
+  audit: AuditLog;
+  brands: readonly BrandContext[];
+  destinations: readonly PipelineDestination[];
+  pool?: PluginPool;
+  metrics: PipelineMetrics;
+  logger: PipelineLogger;
+  /** How often destination states are re-read (default 1 s: a toggle applies within 5 s). */
+  stateRefreshMs?: number;
+  /** Jobs each stage runs at once in this process (default resolve 1 — the graph has one writer —, route 2, deliver 2). */
+  concurrency?: { resolve?: number; route?: number; deliver?: number };
+}
+
+/** Two refused credentials in a row pause a destination. */
+export const AUTH_FAILURES_BEFORE_PAUSE = 2;
+
+const digest = (parts: readonly string[]) =>
+  createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 32);
+
+/**
+ * The worker side of the pipeline in one process: the resolve, route and deliver stages on their BullMQ
+ * queues (one deliver queue per destination instance), the shared gates and token cache, destination states
+ * applied as they change, and a graceful drain on close. Several processes may run it on one Redis and one
+ * store: every hand-off is a job with a deterministic id, and every stage redoes only what the store says
+ * is left.
+ */
+export class PipelineWorker {
+  readonly directory: DestinationDirectory;
+  readonly rawLog: RawEventLog;
+  readonly deliveryLog: DeliveryLog;
+  readonly deadLetters: DeadLetterBox;
+  readonly states: DestinationStateBook;
+  readonly versions: RedisDeliveredVersions;
+  private readonly keyRing: KeyRing;
+  private readonly routeQueue: JobQueue<'route'>;
+  private readonly deliverQueues = new Map<string, JobQueue<'deliver'>>();
+  private readonly runners = new Map<string, DestinationRunner>();
+  private readonly workers: Worker[] = [];
+  private readonly connections: Redis[] = [];
+  private readonly resolveStage: ResolveStage;
+  private readonly routeStage: RouteStage;
+  private readonly deliverStage: DeliverStage;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(private readonly options: PipelineWorkerOptions) {
+    const { redis, prefix, store, vault } = options;
+    this.keyRing = new KeyRing(options.masterKeys, QUEUE_PAYLOAD_KEY_PURPOSE);
+    this.rawLog = new RawEventLog(store, vault);
+    this.deliveryLog = new DeliveryLog(store);
+    this.deadLetters = new DeadLetterBox(store, vault);
+    this.states = new DestinationStateBook(store);
+    this.versions = new RedisDeliveredVersions(redis, prefix);
+    this.directory = new DestinationDirectory(options.destinations, this.states);
+    this.routeQueue = new JobQueue('route', redis, prefix);
+
+    const tokenCache = new RedisTokenCache(
+      redis,
+      prefix,
+      new KeyRing(options.masterKeys, TOKEN_CACHE_KEY_PURPOSE),
+    );
+    const rateGate = new RedisRateGate(redis, prefix);
+    const connectionGate = new RedisConnectionGate(redis, prefix);
+    for (const destination of options.destinations) {
+      this.deliverQueues.set(
+        destination.id,
+        new JobQueue('deliver', redis, prefix, deliverQueueName(destination.id)),
+      );
+      this.runners.set(
+        destination.id,
+        new DestinationRunner(destination.definition, {
+          settings: destination.settings,
+          tokenCache,
+          rateGate,
+          connectionGate,
+          instanceKey: destination.id,
+        }),
+      );
+    }
+
+    const brands = new Map(options.brands.map((brand) => [brand.id, brand]));
+    this.resolveStage = new ResolveStage({
+      journal: this.rawLog,
+      graph: options.graph,
+      ledger: options.ledger,
+      vault,
+      route: (events) => this.enqueueRoute(events),
+    });
+    this.routeStage = new RouteStage({
+      graph: options.graph,
+      gate: options.gate,
+      destinationsOf: (brand) => this.directory.destinationsOf(brand),
+      brandOf: (brand) => brands.get(brand) ?? { id: brand, name: brand, defaultCountry: 'GB' },
+      ...(options.pool === undefined ? {} : { pool: options.pool }),
+      deliver: (destinationId, items) => this.enqueueDeliver(destinationId, items, 0, 'route'),
+    });
+    this.deliverStage = new DeliverStage({
+      runnerOf: (id) => this.runners.get(id),
+      record: (settled) => this.recordDeliveries(settled),
+      deadLetter: (letters) =>
+        this.deadLetters
+          .add(
+            letters.map((letter) => ({
+              brand: this.directory.get(letter.destinationId)?.brand ?? '',
+              destinationId: letter.destinationId,
+              operation: letter.item.operation.operation,
+              itemKey: letter.item.itemKey,
+              item: letter.item,
+              ...eventColumns(letter.item),
+              errorClass: letter.errorClass,
+              error: letter.error,
+              attempts: letter.attempts,
+            })),
+          )
+          .then(() => undefined),
+      requeue: (destinationId, items, delayMs) => this.enqueueDeliver(destinationId, items, delayMs, 'retry'),
+      versions: this.versions,
+      authFailed: (destinationId, reason) => this.authFailed(destinationId, reason),
+      authSucceeded: (destinationId) => this.states.recordSuccess(destinationId),
+    });
+  }
+
+  /** Checks Redis, records and loads destination states, applies pauses, then starts every stage's worker. */
+  async start(): Promise<void> {
+    await assertNoEviction(this.options.redis);
+    await this.directory.start();
+    for (const destination of this.directory.all()) {
+      await this.applyState(destination.id);
+    }
+    const concurrency = this.options.concurrency ?? {};
+    const { prefix } = this.options;
+    this.workers.push(
+      startStageWorker({
+        stage: 'resolve',
+        connection: this.connection(),
+        prefix,
+        concurrency: concurrency.resolve ?? 1,
+        handlers: {
+          'resolve.events': async (data, job) => {
+            const events = this.keyRing.openJson(data.events, job.id);
+            const outcome = await this.resolveStage.handle(events);
+            this.options.metrics.stage('resolve', 'resolved', outcome.resolved);
+            this.options.metrics.stage('resolve', 'duplicate', outcome.duplicates);
+            this.options.metrics.stage('resolve', 'unresolved', outcome.unresolved);
+            return outcome;
+          },
+        },
+      }),
+      startStageWorker({
+        stage: 'route',
+        connection: this.connection(),
+        prefix,
+        concurrency: concurrency.route ?? 2,
+        handlers: {
+          'route.events': async (data, job) => {
+            const events = this.keyRing.openJson(data.events, job.id);
+            const outcome = await this.routeStage.handle(events);
+            this.options.metrics.stage('route', 'routed', outcome.events);
+            for (const [id, count] of outcome.dropped)
+              this.options.metrics.routeDropped(id, 'disabled', count);
+            for (const [id, count] of outcome.refused)
+              this.options.metrics.routeDropped(id, 'consent', count);
+            for (const error of outcome.errors) this.options.logger.warn({ error }, 'transformation error');
+            return { events: outcome.events, items: Object.fromEntries(outcome.items) };
+          },
+        },
+      }),
+    );
+    for (const destination of this.directory.all()) {
+      this.workers.push(
+        startStageWorker({
+          stage: 'deliver',
+          queueName: deliverQueueName(destination.id),
+          connection: this.connection(),
+          prefix,
+          concurrency: concurrency.deliver ?? 2,
+          handlers: {
+            'deliver.items': async (data, job) => {
+              const items = this.keyRing.openJson(data.items, job.id);
+              const outcome = await this.deliverStage.handle(data.destinationId, items);
+              this.observe(data.destinationId, outcome);
+              return outcome;
+            },
+          },
+        }),
+      );
+    }
+    for (const worker of this.workers) {
+      worker.on('failed', (job, error) =>
+        this.options.logger.error({ queue: worker.name, job: job?.id, error: error.message }, 'job failed'),
+      );
+    }
+    const every = this.options.stateRefreshMs ?? 1000;
+    this.refreshTimer = setInterval(() => void this.refreshStates(), every);
+    this.refreshTimer.unref();
+  }
+
+  /** Drains: jobs in progress finish, no new one starts; then queues and connections close. */
+  async close(): Promise<void> {
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    await this.refreshing;
+    await Promise.all(this.workers.map((worker) => worker.close()));
+    await this.routeQueue.close();
+    await Promise.all([...this.deliverQueues.values()].map((queue) => queue.close()));
+    await Promise.all(
+      this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())),
+    );
+  }
+
+  /** The deliver queue of a destination (tests, metrics, the console). */
+  deliverQueue(destinationId: string): JobQueue<'deliver'> | undefined {
+    return this.deliverQueues.get(destinationId);
+  }
+
+  get queues(): JobQueue<'route' | 'deliver'>[] {
+    return [this.routeQueue, ...this.deliverQueues.values()];
+  }
+
+  /**
+   * Replays dead letters (by ids or a filter): each is taken once (even with two replays at once), items
+   * already delivered since are skipped, the rest go back to their destination's queue as fresh attempts.
+   */
+  async replayDeadLetters(filter: ReplayFilter): Promise<{ replayed: number; alreadyDelivered: number }> {
+    const letters = await this.deadLetters.takeForReplay(filter);
+    let replayed = 0;
+    let alreadyDelivered = 0;
+    const byDestination = new Map<string, DeliveryItem[]>();
+    for (const letter of letters) {
+      const list = byDestination.get(letter.destinationId) ?? [];
+      const item = letter.item as DeliveryItem;
+      list.push({ ...item, attempts: 0, firstFailedAt: undefined } as DeliveryItem);
+      byDestination.set(letter.destinationId, list);
+    }
+    for (const [destinationId, items] of byDestination) {
+      const delivered = await this.deliveryLog.deliveredItemKeys(
+        destinationId,
+        items.map((item) => item.itemKey),
+      );
+      const fresh = items
+        .filter((item) => !delivered.has(item.itemKey))
+        .map(({ firstFailedAt: _dropped, ...item }) => item);
+      alreadyDelivered += items.length - fresh.length;
+      if (fresh.length === 0 || !this.deliverQueues.has(destinationId)) continue;
+      await this.enqueueDeliver(destinationId, fresh, 0, `replay-${Date.now()}`);
+      replayed += fresh.length;
+    }
+    return { replayed, alreadyDelivered };
+  }
+
+  /** Reads destination states again and applies what changed (pause or resume the deliver queue). */
+  async refreshStates(): Promise<void> {
+    if (this.refreshing !== undefined) return this.refreshing;
+    this.refreshing = (async () => {
+      try {
+        const changed = await this.directory.refresh();
+        for (const id of changed.keys()) await this.applyState(id);
+      } catch (error) {
+        this.options.logger.warn({ error: (error as Error).message }, 'could not refresh destination states');
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  private async applyState(destinationId: string): Promise<void> {
+    const queue = this.deliverQueues.get(destinationId);
+    if (queue === undefined) return;
+    const paused = this.directory.stateOf(destinationId) === 'paused';
+    // BullMQ pauses a queue for every worker at once; jobs keep arriving and wait.
+    if (paused) await queue.queue.pause();
+    else await queue.queue.resume();
+    this.options.metrics.setPaused(destinationId, paused);
+  }
+
+  private connection(): Redis {
+    const connection = new Redis(this.options.redisUrl, {
+      maxRetriesPerRequest: null,
+      connectionName: 'tessera-worker',
+    });
+    connection.on('error', (error) =>
+      this.options.logger.warn({ error: error.message }, 'worker redis connection error'),
+    );
+    this.connections.push(connection);
+    return connection;
+  }
+
+  private async enqueueRoute(events: ResolvedEvent[]): Promise<void> {
+    const jobId = `route-${digest(events.map((event) => eventKeyString(event.key)).sort())}`;
+    await this.routeQueue.add(
+      'route.events',
+      { count: events.length, events: this.keyRing.sealJson(events, jobId) },
+      jobId,
+    );
+  }
+
+  private async enqueueDeliver(
+    destinationId: string,
+    items: DeliveryItem[],
+    delayMs: number,
+    origin: string,
+  ): Promise<void> {
+    const queue = this.deliverQueues.get(destinationId);
+    if (queue === undefined) throw new Error(`No deliver queue for destination "${destinationId}"`);
+    // Deterministic: the same items at the same attempt (a re-run route job) are the same job.
+    const jobId = `deliver-${digest([origin === 'route' ? 'route' : origin, ...items.map((item) => `${item.itemKey}@${item.attempts}`)])}`;
+    await queue.add(
+      'deliver.items',
+      { destinationId, count: items.length, items: this.keyRing.sealJson(items, jobId) },
+      jobId,
+      { delayMs },
+    );
+  }
+
+  private async recordDeliveries(settled: SettledItem[]): Promise<void> {
+    await this.deliveryLog.record(
+      settled.map((entry) => ({
+        ...eventColumns(entry.item),
+        brand: this.directory.get(entry.destinationId)?.brand ?? '',
+        destinationId: entry.destinationId,
+        operation: entry.item.operation.operation,
+        itemKey: entry.item.itemKey,
+        status: entry.status,
+        ...(entry.detail === undefined ? {} : { detail: entry.detail }),
+        attempts: entry.attempts,
+      })),
+    );
+    const now = Date.now();
+    const byDestination = new Map<string, SettledItem[]>();
+    for (const entry of settled) {
+      const list = byDestination.get(entry.destinationId) ?? [];
+      list.push(entry);
+      byDestination.set(entry.destinationId, list);
+    }
+    for (const [destinationId, entries] of byDestination) {
+      this.options.metrics.delivered(
+        destinationId,
+        entries.filter((entry) => entry.status === 'delivered').map((entry) => entry.item.receivedAt),
+        now,
+      );
+      this.options.metrics.settled(
+        destinationId,
+        'dropped',
+        entries.filter((entry) => entry.status === 'dropped').length,
+      );
+    }
+  }
+
+  private observe(destinationId: string, outcome: DeliverOutcome): void {
+    const metrics = this.options.metrics;
+    metrics.settled(destinationId, 'dead_lettered', outcome.deadLettered + outcome.rejected);
+    metrics.failed(destinationId, 'rejected', outcome.rejected);
+    metrics.failed(destinationId, 'retryable', outcome.retried + outcome.deadLettered);
+    metrics.retried(destinationId, outcome.retried);
+    if (outcome.authFailed) metrics.failed(destinationId, 'auth');
+  }
+
+  private async authFailed(destinationId: string, reason: string): Promise<boolean> {
+    const { paused } = await this.states.recordAuthFailure(destinationId, {
+      pauseAfter: AUTH_FAILURES_BEFORE_PAUSE,
+      reason: `credentials refused: ${reason}`,
+    });
+    if (paused) {
+      await this.options.audit.record([
+        {
+          actor: 'system:deliver',
+          action: 'destination.paused',
+          detail: {
+            destinationId,
+            reason: `${AUTH_FAILURES_BEFORE_PAUSE} refused credentials in a row: ${reason}`,
+          },
+        },
+      ]);
+      this.options.logger.error({ destinationId, reason }, 'destination paused after refused credentials');
+      await this.refreshStates();
+    }
+    return paused;
+  }
+}
+
+function eventColumns(item: DeliveryItem): {
+  sourceId?: string;
+  eventSource?: string;
+  eventId?: string;
+  customerId?: string;
+} {
+  return {
+    ...(item.event === undefined
+      ? {}
+      : { sourceId: item.event.sourceId, eventSource: item.event.eventSource, eventId: item.event.eventId }),
+    ...(item.customerId === undefined ? {} : { customerId: item.customerId }),
+  };
+}

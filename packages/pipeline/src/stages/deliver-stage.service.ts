@@ -1,0 +1,266 @@
+import {
+  AuthError,
+  coalesceProfileUpdates,
+  type BatchResult,
+  type ItemResult,
+  type OperationItems,
+  type OperationName,
+  type ProfileUpsert,
+} from '@tessera/destination-kit';
+import type { DeliveryItem } from '@tessera/queues';
+import type { DeliveryStatus } from '../store/delivery-log.repository';
+import { nextDeliveryAttempt, type DeliveryRetryPolicy } from './delivery-retry-schedule';
+
+/** What runs one destination's operations (the kit's DestinationRunner). */
+export interface OperationRunner {
+  run<K extends OperationName>(name: K, items: OperationItems[K][]): Promise<BatchResult>;
+}
+
+/** One item's settlement, for the delivery log. */
+export interface SettledItem {
+  destinationId: string;
+  item: DeliveryItem;
+  status: DeliveryStatus;
+  detail?: string;
+  /** Attempts made, this one included. */
+  attempts: number;
+}
+
+export interface DeadLetter {
+  destinationId: string;
+  item: DeliveryItem;
+  errorClass: 'validation' | 'auth' | 'retryable' | 'rejected';
+  error: string;
+  attempts: number;
+}
+
+/** The last profile version each destination accepted per customer: a stale update never overwrites a newer one. */
+export interface DeliveredVersions {
+  /** The delivered version per customer id (absent: none yet). */
+  get(destinationId: string, customerIds: string[]): Promise<Map<string, number>>;
+  /** Raises each customer's delivered version (never lowers it). */
+  raise(destinationId: string, versions: Map<string, number>): Promise<void>;
+}
+
+export interface DeliverStageOptions {
+  runnerOf(destinationId: string): OperationRunner | undefined;
+  record(records: SettledItem[]): Promise<void>;
+  deadLetter(letters: DeadLetter[]): Promise<void>;
+  /** Puts items back on the destination's queue after `delayMs` (a new, deterministic job). */
+  requeue(destinationId: string, items: DeliveryItem[], delayMs: number): Promise<void>;
+  versions: DeliveredVersions;
+  /** Counts a refused credential; true when this refusal paused the destination (two in a row). */
+  authFailed(destinationId: string, reason: string): Promise<boolean>;
+  authSucceeded(destinationId: string): Promise<void>;
+  policy?: DeliveryRetryPolicy;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface DeliverOutcome {
+  delivered: number;
+  rejected: number;
+  retried: number;
+  deadLettered: number;
+  stale: number;
+  /** True when the destination refused its credentials (the items wait on its queue). */
+  authFailed: boolean;
+  paused: boolean;
+}
+
+/** Operations in the order one batch applies them: the record first, erasure last. */
+const OPERATION_ORDER: readonly OperationName[] = [
+  'upsertProfiles',
+  'updateAttributes',
+  'mergeProfiles',
+  'removeFromSegment',
+  'addToSegment',
+  'unsubscribe',
+  'subscribe',
+  'suppress',
+  'unsuppress',
+  'fetchProfiles',
+  'deleteProfiles',
+];
+
+const PROFILE_OPERATIONS = new Set<OperationName>(['upsertProfiles', 'updateAttributes']);
+
+/** After an auth failure the items wait this long (the queue is paused after the second one anyway). */
+const AUTH_RETRY_DELAY_MS = 60_000;
+
+/**
+ * The deliver stage, for one batch of one destination: items grouped by operation, profile updates
+ * coalesced (latest version per customer) and checked against the version the destination last accepted,
+ * run through the destination's runner (its batch sizes and rate limits), and each item's result acted on:
+ * delivered → logged; rejected → dead letter at once with the ESP's answer; retry → back on the queue
+ * with backoff, until the retry window closes → dead letter. A refused credential puts every item back and
+ * counts towards pausing the destination.
+ */
+export class DeliverStage {
+  private readonly now: () => number;
+
+  constructor(private readonly options: DeliverStageOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async handle(destinationId: string, items: DeliveryItem[]): Promise<DeliverOutcome> {
+    const outcome: DeliverOutcome = {
+      delivered: 0,
+      rejected: 0,
+      retried: 0,
+      deadLettered: 0,
+      stale: 0,
+      authFailed: false,
+      paused: false,
+    };
+    const runner = this.options.runnerOf(destinationId);
+    if (runner === undefined) throw new Error(`No runner for destination "${destinationId}"`);
+    const records: SettledItem[] = [];
+    const letters: DeadLetter[] = [];
+    const retries: { item: DeliveryItem; afterMs?: number; reason: string }[] = [];
+
+    const byOperation = new Map<OperationName, DeliveryItem[]>();
+    for (const item of items) {
+      const list = byOperation.get(item.operation.operation) ?? [];
+      list.push(item);
+      byOperation.set(item.operation.operation, list);
+    }
+    for (const name of OPERATION_ORDER) {
+      const group = byOperation.get(name);
+      if (group === undefined) continue;
+      let results: ItemResult[];
+      try {
+        results = PROFILE_OPERATIONS.has(name)
+          ? await this.runProfiles(destinationId, runner, name as 'upsertProfiles', group, records, outcome)
+          : await runner.run(name, group.map((item) => item.operation.item) as OperationItems[typeof name][]);
+      } catch (error) {
+        if (!(error instanceof AuthError)) throw error;
+        outcome.authFailed = true;
+        outcome.paused = await this.options.authFailed(destinationId, error.message);
+        // Every item not yet acted on waits; on a paused queue it waits until someone resumes it.
+        const pending = new Set(group);
+        for (const later of OPERATION_ORDER.slice(OPERATION_ORDER.indexOf(name) + 1)) {
+          for (const item of byOperation.get(later) ?? []) pending.add(item);
+        }
+        await this.options.requeue(destinationId, [...pending], AUTH_RETRY_DELAY_MS);
+        break;
+      }
+      group.forEach((item, index) => {
+        const result = results[index];
+        if (result === undefined) return; // stale, already recorded
+        this.settle(destinationId, item, result, records, letters, retries, outcome);
+      });
+    }
+    if (!outcome.authFailed) await this.options.authSucceeded(destinationId);
+    await this.scheduleRetries(destinationId, retries, letters, records, outcome);
+    if (letters.length > 0) await this.options.deadLetter(letters);
+    if (records.length > 0) await this.options.record(records);
+    return outcome;
+  }
+
+  /** Coalesces profile updates and skips the stale ones; results come back per input item (undefined: stale). */
+  private async runProfiles(
+    destinationId: string,
+    runner: OperationRunner,
+    name: 'upsertProfiles',
+    group: DeliveryItem[],
+    records: SettledItem[],
+    outcome: DeliverOutcome,
+  ): Promise<ItemResult[]> {
+    const updates = group.map((item) => item.operation.item as ProfileUpsert);
+    const delivered = await this.options.versions.get(
+      destinationId,
+      updates.map((update) => update.customerId),
+    );
+    const results: ItemResult[] = new Array(group.length);
+    const fresh: number[] = [];
+    updates.forEach((update, index) => {
+      const known = delivered.get(update.customerId);
+      if (known !== undefined && update.version < known) {
+        outcome.stale += 1;
+        records.push({
+          destinationId,
+          item: group[index] as DeliveryItem,
+          status: 'dropped',
+          detail: `stale: version ${update.version} is older than the delivered ${known}`,
+          attempts: (group[index] as DeliveryItem).attempts,
+        });
+        return;
+      }
+      fresh.push(index);
+    });
+    if (fresh.length === 0) return results;
+    const coalesced = coalesceProfileUpdates(fresh.map((index) => updates[index] as ProfileUpsert));
+    const answers = await runner.run(name, coalesced.profiles);
+    const accepted = new Map<string, number>();
+    fresh.forEach((index, position) => {
+      const slot = coalesced.outputIndex[position] as number;
+      const answer = answers[slot] as ItemResult;
+      results[index] = answer;
+      const profile = coalesced.profiles[slot] as ProfileUpsert;
+      if (answer.status === 'ok') accepted.set(profile.customerId, profile.version);
+    });
+    if (accepted.size > 0) await this.options.versions.raise(destinationId, accepted);
+    return results;
+  }
+
+  private settle(
+    destinationId: string,
+    item: DeliveryItem,
+    result: ItemResult,
+    records: SettledItem[],
+    letters: DeadLetter[],
+    retries: { item: DeliveryItem; afterMs?: number; reason: string }[],
+    outcome: DeliverOutcome,
+  ): void {
+    const attempts = item.attempts + 1;
+    if (result.status === 'ok') {
+      outcome.delivered += 1;
+      records.push({ destinationId, item, status: 'delivered', attempts });
+    } else if (result.status === 'rejected') {
+      outcome.rejected += 1;
+      letters.push({ destinationId, item, errorClass: 'rejected', error: result.reason, attempts });
+      records.push({ destinationId, item, status: 'dead_lettered', detail: result.reason, attempts });
+    } else {
+      retries.push({ item, afterMs: result.afterMs, reason: result.reason });
+    }
+  }
+
+  /** Items to retry go back in groups by delay; those past the retry window become dead letters. */
+  private async scheduleRetries(
+    destinationId: string,
+    retries: { item: DeliveryItem; afterMs?: number; reason: string }[],
+    letters: DeadLetter[],
+    records: SettledItem[],
+    outcome: DeliverOutcome,
+  ): Promise<void> {
+    const now = this.now();
+    const byDelay = new Map<number, DeliveryItem[]>();
+    for (const { item, afterMs, reason } of retries) {
+      const attempts = item.attempts + 1;
+      const firstFailedAt = item.firstFailedAt ?? new Date(now).toISOString();
+      const decision = nextDeliveryAttempt({
+        attempts,
+        firstFailedAtMs: Date.parse(firstFailedAt),
+        nowMs: now,
+        ...(afterMs === undefined ? {} : { retryAfterMs: afterMs }),
+        ...(this.options.policy === undefined ? {} : { policy: this.options.policy }),
+        ...(this.options.random === undefined ? {} : { random: this.options.random }),
+      });
+      if (decision.action === 'dead-letter') {
+        outcome.deadLettered += 1;
+        const error = `${reason} (${decision.reason})`;
+        letters.push({ destinationId, item, errorClass: 'retryable', error, attempts });
+        records.push({ destinationId, item, status: 'dead_lettered', detail: error, attempts });
+        continue;
+      }
+      outcome.retried += 1;
+      // Items retried together share a job: round the delay to the second so that a batch stays a batch.
+      const delay = Math.ceil(decision.delayMs / 1000) * 1000;
+      const list = byDelay.get(delay) ?? [];
+      list.push({ ...item, attempts, firstFailedAt });
+      byDelay.set(delay, list);
+    }
+    for (const [delayMs, items] of byDelay) await this.options.requeue(destinationId, items, delayMs);
+  }
+}

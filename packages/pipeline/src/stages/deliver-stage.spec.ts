@@ -1,0 +1,235 @@
+import {
+  defineDestination,
+  DestinationHarness,
+  type SandboxRequest,
+  type SandboxResponse,
+} from '@tessera/destination-kit';
+import type { DeliveryItem } from '@tessera/queues';
+import {
+  type DeadLetter,
+  type DeliveredVersions,
+  DeliverStage,
+  type SettledItem,
+} from './deliver-stage.service';
+
+/** A destination posting profiles to /profiles (batches of 2) and subscriptions to /subscriptions. */
+const testDestination = defineDestination<{ baseUrl: string; apiKey: string }>({
+  type: 'echo',
+  name: 'Echo',
+  settingsSchema: {
+    type: 'object',
+    properties: { baseUrl: { type: 'string', default: 'https://echo.invalid' }, apiKey: { type: 'string' } },
+    required: ['apiKey'],
+  },
+  requestHeaders: (settings): Record<string, string> => ({ 'x-api-key': settings.apiKey }),
+  testConnection: async () => undefined,
+  operations: {
+    upsertProfiles: {
+      batchSize: 2,
+      perform: async (items, { http }) => {
+        const response = await http.post<{ refused?: string[] }>('/profiles', items);
+        const refused = new Set(response.body?.refused ?? []);
+        return items.map((item) =>
+          refused.has(item.customerId)
+            ? { status: 'rejected', reason: `refused ${item.customerId}` }
+            : { status: 'ok' },
+        );
+      },
+    },
+    subscribe: {
+      batchSize: 10,
+      perform: async (items, { http }) => {
+        await http.post('/subscriptions', items);
+        return items.map(() => ({ status: 'ok' }));
+      },
+    },
+  },
+});
+
+class MemoryVersions implements DeliveredVersions {
+  readonly versions = new Map<string, number>();
+  async get(destinationId: string, customerIds: string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    for (const id of customerIds) {
+      const version = this.versions.get(`${destinationId}:${id}`);
+      if (version !== undefined) found.set(id, version);
+    }
+    return found;
+  }
+  async raise(destinationId: string, versions: Map<string, number>): Promise<void> {
+    for (const [id, version] of versions) {
+      const key = `${destinationId}:${id}`;
+      this.versions.set(key, Math.max(version, this.versions.get(key) ?? 0));
+    }
+  }
+}
+
+const NOW = Date.parse('2026-11-24T10:00:00Z');
+const upsert = (customerId: string, version: number, attempts = 0): DeliveryItem => ({
+  operation: {
+    operation: 'upsertProfiles',
+    item: { customerId, version, email: `${customerId}@example.com`, attributes: { version } },
+  },
+  itemKey: `${customerId}-${version}`,
+  customerId,
+  receivedAt: new Date(NOW).toISOString(),
+  attempts,
+});
+
+describe('DeliverStage', () => {
+  let harness: DestinationHarness;
+  let respond: (request: SandboxRequest) => SandboxResponse;
+  let records: SettledItem[];
+  let letters: DeadLetter[];
+  let requeued: { items: DeliveryItem[]; delayMs: number }[];
+  let versions: MemoryVersions;
+  let authFailures: number;
+  let stage: DeliverStage;
+
+  beforeEach(async () => {
+    respond = () => ({ status: 200, body: {} });
+    harness = await DestinationHarness.start({
+      definition: testDestination,
+      settings: { apiKey: 'k' },
+      respond: (request) => respond(request),
+    });
+    records = [];
+    letters = [];
+    requeued = [];
+    versions = new MemoryVersions();
+    authFailures = 0;
+    stage = new DeliverStage({
+      runnerOf: (id) => (id === 'echo-1' ? harness.runner : undefined),
+      record: async (entries) => void records.push(...entries),
+      deadLetter: async (entries) => void letters.push(...entries),
+      requeue: async (_id, items, delayMs) => void requeued.push({ items, delayMs }),
+      versions,
+      authFailed: async () => ++authFailures >= 2,
+      authSucceeded: async () => {
+        authFailures = 0;
+      },
+      now: () => NOW,
+      random: () => 0,
+    });
+  });
+  afterEach(() => harness.close());
+
+  const bodies = (path: string) =>
+    harness
+      .requests()
+      .filter((request) => request.path === path)
+      .map((request) => request.body as unknown[]);
+
+  it('coalesces a customer’s updates to the latest version and logs every input item delivered', async () => {
+    const outcome = await stage.handle('echo-1', [
+      upsert('C1', 1),
+      upsert('C2', 1),
+      upsert('C1', 3),
+      upsert('C1', 2),
+    ]);
+
+    expect(outcome).toMatchObject({ delivered: 4, retried: 0, deadLettered: 0, stale: 0 });
+    expect(bodies('/profiles')).toEqual([
+      [
+        { customerId: 'C1', version: 3, email: 'C1@example.com', attributes: { version: 3 } },
+        { customerId: 'C2', version: 1, email: 'C2@example.com', attributes: { version: 1 } },
+      ],
+    ]);
+    expect(records.map((record) => [record.item.itemKey, record.status, record.attempts])).toEqual([
+      ['C1-1', 'delivered', 1],
+      ['C2-1', 'delivered', 1],
+      ['C1-3', 'delivered', 1],
+      ['C1-2', 'delivered', 1],
+    ]);
+    expect(versions.versions.get('echo-1:C1')).toBe(3);
+  });
+
+  it('never sends an update older than the version the destination already accepted', async () => {
+    await versions.raise('echo-1', new Map([['C1', 5]]));
+
+    const outcome = await stage.handle('echo-1', [upsert('C1', 4), upsert('C2', 1)]);
+
+    expect(outcome).toMatchObject({ delivered: 1, stale: 1 });
+    expect(bodies('/profiles')).toEqual([[expect.objectContaining({ customerId: 'C2' })]]);
+    expect(records.find((record) => record.item.itemKey === 'C1-4')).toMatchObject({
+      status: 'dropped',
+      detail: 'stale: version 4 is older than the delivered 5',
+    });
+  });
+
+  it('dead-letters a rejected item at once with the ESP’s answer; the rest of the batch is delivered', async () => {
+    respond = (request) =>
+      request.path === '/profiles' ? { status: 200, body: { refused: ['C2'] } } : { status: 200, body: {} };
+
+    const outcome = await stage.handle('echo-1', [upsert('C1', 1), upsert('C2', 1)]);
+
+    expect(outcome).toMatchObject({ delivered: 1, rejected: 1 });
+    expect(letters).toEqual([
+      {
+        destinationId: 'echo-1',
+        item: upsert('C2', 1),
+        errorClass: 'rejected',
+        error: 'refused C2',
+        attempts: 1,
+      },
+    ]);
+    expect(records.map((record) => record.status)).toEqual(['delivered', 'dead_lettered']);
+    expect(requeued).toEqual([]);
+  });
+
+  it('puts retryable items back with backoff (Retry-After honoured), then dead-letters them when the window closes', async () => {
+    respond = () => ({ status: 429, headers: { 'retry-after': '30' }, body: { message: 'slow down' } });
+
+    const first = await stage.handle('echo-1', [upsert('C1', 1)]);
+
+    expect(first).toMatchObject({ delivered: 0, retried: 1 });
+    expect(requeued).toHaveLength(1);
+    expect(requeued[0]?.delayMs).toBe(30_000);
+    expect(requeued[0]?.items).toEqual([
+      { ...upsert('C1', 1), attempts: 1, firstFailedAt: new Date(NOW).toISOString() },
+    ]);
+    expect(records).toEqual([]);
+
+    const old = {
+      ...upsert('C1', 1),
+      attempts: 2,
+      firstFailedAt: new Date(NOW - 5 * 3_600_000).toISOString(),
+    };
+    const last = await stage.handle('echo-1', [old]);
+
+    expect(last).toMatchObject({ retried: 0, deadLettered: 1 });
+    expect(letters[0]).toMatchObject({ errorClass: 'retryable', attempts: 3 });
+    expect(letters[0]?.error).toMatch(/gave up after 3 attempts over 300 minutes\)$/);
+    expect(records.map((record) => record.status)).toEqual(['dead_lettered']);
+  });
+
+  it('requeues every item on a refused credential and reports the pause on the second refusal in a row', async () => {
+    respond = () => ({ status: 401, body: { message: 'bad key' } });
+    const items = [
+      upsert('C1', 1),
+      {
+        ...upsert('C2', 1),
+        operation: {
+          operation: 'subscribe' as const,
+          item: { customerId: 'C2', channel: 'email' as const, email: 'c2@example.com' },
+        },
+      },
+    ];
+
+    const first = await stage.handle('echo-1', items);
+    const second = await stage.handle('echo-1', items);
+
+    expect(first).toMatchObject({ authFailed: true, paused: false, delivered: 0 });
+    expect(second).toMatchObject({ authFailed: true, paused: true });
+    expect(requeued.map((entry) => [entry.items.map((item) => item.itemKey), entry.delayMs])).toEqual([
+      [['C1-1', 'C2-1'], 60_000],
+      [['C1-1', 'C2-1'], 60_000],
+    ]);
+    expect(records).toEqual([]);
+    expect(letters).toEqual([]);
+  });
+
+  it('refuses a batch for a destination it has no runner for', async () => {
+    await expect(stage.handle('nope', [upsert('C1', 1)])).rejects.toThrow('No runner for destination "nope"');
+  });
+});

@@ -1,0 +1,43 @@
+import type { IdentityRecord } from '@tessera/identity-graph';
+import { traitsFromEvent } from '@tessera/identity-graph';
+import type { EventKey, IngestedEvent } from '@tessera/queues';
+
+/** The identifier fields a member event's `data` may carry (DESIGN: at least one of them). */
+const IDENTIFIER_FIELDS = [
+  'customer_id',
+  'email',
+  'phone',
+  'member_id',
+  'brand',
+  'loyalty_card',
+  'anonymous_id',
+  'device_id',
+  'source_ids',
+] as const;
+
+export function eventKeyOf(ingested: IngestedEvent): EventKey {
+  return { sourceId: ingested.sourceId, eventSource: ingested.event.source, eventId: ingested.event.id };
+}
+
+/** One string per event key, for maps and job ids. */
+export function eventKeyString(key: EventKey): string {
+  return `${key.sourceId}\u0000${key.eventSource}\u0000${key.eventId}`;
+}
+
+/** What the identity graph resolves of an event: its identifiers, its trait values, its time and brand. */
+export function identityRecordOf(ingested: IngestedEvent): IdentityRecord {
+  const data = (ingested.event.data ?? {}) as Record<string, unknown>;
+  const identifiers: Record<string, unknown> = {};
+  for (const field of IDENTIFIER_FIELDS) {
+    if (data[field] !== undefined) identifiers[field] = data[field];
+  }
+  const time = ingested.event.time ?? ingested.receivedAt;
+  return {
+    brand: ingested.brand,
+    eventTime: new Date(time),
+    eventSource: ingested.event.source,
+    eventId: ingested.event.id,
+    identifiers: identifiers as IdentityRecord['identifiers'],
+    traits: traitsFromEvent(ingested.event.type, data as Parameters<typeof traitsFromEvent>[1]),
+  };
+}

@@ -1,0 +1,146 @@
+import type { ConsentLedger, ConsentEntry } from '@tessera/consent';
+import { entriesFromConsentEvent } from '@tessera/consent';
+import type { CatalogEvent } from '@tessera/events';
+import type { IdentityGraph } from '@tessera/identity-graph';
+import type { EventKey, IngestedEvent, ResolvedEvent } from '@tessera/queues';
+import type { PiiVault, SqlExecutor } from '@tessera/store';
+import { eventKeyOf, eventKeyString, identityRecordOf } from './event-identity';
+
+/** How far the raw event log says each event has come: the resolve stage's authoritative dedupe. */
+export interface EventProgress {
+  customerId: string | null;
+  resolved: boolean;
+  routed: boolean;
+}
+
+/** The raw event log as the resolve stage uses it. */
+export interface RawEventJournal {
+  /** Stores each event once (unique on source and id); a repeat is ignored. */
+  append(events: IngestedEvent[]): Promise<boolean[]>;
+  /** Progress of each stored event, by `eventKeyString`. */
+  progress(keys: EventKey[]): Promise<Map<string, EventProgress>>;
+  /** Marks events resolved to their profile, inside the identity graph's transaction. */
+  markResolved(
+    assignments: { key: EventKey; customerId: string | null }[],
+    executor: SqlExecutor,
+  ): Promise<void>;
+  /** Marks events handed to the route stage. */
+  markRouted(keys: EventKey[]): Promise<void>;
+}
+
+export interface ResolveOutcome {
+  /** Events in the job. */
+  received: number;
+  /** Repeats of an event already resolved and routed (an earlier job, or the same job twice). */
+  duplicates: number;
+  /** Events resolved now. */
+  resolved: number;
+  /** Events with no usable identifier: kept in the raw log, not routed. */
+  unresolved: number;
+  /** Events handed to the route stage. */
+  routed: number;
+}
+
+export interface ResolveStageOptions {
+  journal: RawEventJournal;
+  graph: IdentityGraph;
+  ledger: ConsentLedger;
+  vault: PiiVault;
+  /** Hands resolved events to the route stage; must be idempotent for the same events (a deterministic job id). */
+  route(events: ResolvedEvent[]): Promise<void>;
+}
+
+/**
+ * The resolve stage, for one batch of accepted events:
+ * 1. every event goes into the raw event log once (unique on source and id) — the authoritative dedupe;
+ * 2. consent changes go into the consent ledger (idempotent: entries dedupe on the event);
+ * 3. events not yet resolved are resolved by the identity graph, in the same transaction that marks them
+ *    resolved, so a crash never applies an event twice (sums would double) nor loses it;
+ * 4. resolved events not yet routed go to the route stage, then are marked routed.
+ * A job run twice (a stalled job, a crash) redoes only what the log says is left.
+ */
+export class ResolveStage {
+  constructor(private readonly options: ResolveStageOptions) {}
+
+  async handle(events: IngestedEvent[]): Promise<ResolveOutcome> {
+    const { journal, graph } = this.options;
+    // One event per key, first occurrence: a batch may repeat an event.
+    const unique = new Map<string, IngestedEvent>();
+    for (const event of events) {
+      const key = eventKeyString(eventKeyOf(event));
+      if (!unique.has(key)) unique.set(key, event);
+    }
+    const batch = [...unique.values()];
+    await journal.append(batch);
+    const keys = batch.map(eventKeyOf);
+    const progress = await journal.progress(keys);
+    const pending = batch.filter(
+      (event) => progress.get(eventKeyString(eventKeyOf(event)))?.resolved !== true,
+    );
+
+    await this.recordConsent(pending);
+
+    const customerIds = new Map<string, string | null>();
+    for (const [key, state] of progress) customerIds.set(key, state.customerId);
+    if (pending.length > 0) {
+      await graph.resolveIdentities(pending.map(identityRecordOf), {
+        alsoInTransaction: async (tx, result) => {
+          const assignments = pending.map((event, index) => ({
+            key: eventKeyOf(event),
+            customerId: result.records[index]?.customerId ?? null,
+          }));
+          for (const assignment of assignments) {
+            customerIds.set(eventKeyString(assignment.key), assignment.customerId);
+          }
+          await journal.markResolved(assignments, tx);
+        },
+      });
+    }
+
+    const toRoute: ResolvedEvent[] = [];
+    let unresolved = 0;
+    for (const event of batch) {
+      const key = eventKeyOf(event);
+      const name = eventKeyString(key);
+      if (progress.get(name)?.routed === true) continue;
+      const customerId = customerIds.get(name) ?? null;
+      if (customerId === null) {
+        unresolved += 1;
+        continue;
+      }
+      toRoute.push({ key, brand: event.brand, receivedAt: event.receivedAt, customerId, event: event.event });
+    }
+    if (toRoute.length > 0) {
+      await this.options.route(toRoute);
+      await journal.markRouted(toRoute.map((event) => event.key));
+    }
+    const alreadyDone = batch.filter(
+      (event) => progress.get(eventKeyString(eventKeyOf(event)))?.routed === true,
+    );
+    return {
+      received: events.length,
+      duplicates: events.length - batch.length + alreadyDone.length,
+      resolved: pending.length,
+      unresolved,
+      routed: toRoute.length,
+    };
+  }
+
+  private async recordConsent(events: IngestedEvent[]): Promise<void> {
+    const entries: ConsentEntry[] = [];
+    for (const ingested of events) {
+      if (ingested.event.type !== 'consent.changed') continue;
+      const { entries: fromEvent } = entriesFromConsentEvent(
+        ingested.event as CatalogEvent<'consent.changed'>,
+        {
+          vault: this.options.vault,
+          defaultCountry: this.options.graph.defaultCountry(ingested.brand),
+          sourceId: ingested.sourceId,
+          receivedAt: new Date(ingested.receivedAt),
+        },
+      );
+      entries.push(...fromEvent);
+    }
+    if (entries.length > 0) await this.options.ledger.append(entries);
+  }
+}

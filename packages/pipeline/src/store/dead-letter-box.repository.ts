@@ -1,0 +1,380 @@
+import { insertRows, type PiiVault, type SqlExecutor, type Store } from '@tessera/store';
+import {
+  pageSize,
+  redactContactPoints,
+  rowContext,
+  sqlConditions,
+  truncateUtf8,
+  whereClause,
+} from './store-helpers';
+
+export type DeadLetterErrorClass = 'validation' | 'auth' | 'retryable' | 'rejected';
+
+export const DEAD_LETTER_ERROR_CLASSES: readonly DeadLetterErrorClass[] = [
+  'validation',
+  'auth',
+  'retryable',
+  'rejected',
+];
+
+/** The most of an ESP's answer (and of an error message) kept: enough to diagnose, bounded per row. */
+export const DEAD_LETTER_TEXT_BYTES = 2_048;
+
+export interface DeadLetterInput {
+  brand: string;
+  destinationId: string;
+  operation: string;
+  /** The idempotency key of the item: one waiting letter per destination and item key. */
+  itemKey: string;
+  /** The operation item as it would be sent (JSON-serializable); sealed, since it holds contact points. */
+  item: unknown;
+  sourceId?: string;
+  eventSource?: string;
+  eventId?: string;
+  customerId?: string;
+  errorClass: DeadLetterErrorClass;
+  error: string;
+  /** What the ESP answered; contact points are masked and it is cut to 2 KB. */
+  espAnswer?: string;
+  /** Attempts made before this failure was dead-lettered; added to a waiting letter's count. */
+  attempts: number;
+  /** Defaults to now. */
+  failedAt?: Date;
+}
+
+/** A dead letter as browsing shows it: never the item, which holds PII. */
+export interface DeadLetterView {
+  id: number;
+  brand: string;
+  destinationId: string;
+  operation: string;
+  itemKey: string;
+  sourceId?: string;
+  eventSource?: string;
+  eventId?: string;
+  customerId?: string;
+  errorClass: DeadLetterErrorClass;
+  error: string;
+  espAnswer?: string;
+  attempts: number;
+  firstFailedAt: Date;
+  lastFailedAt: Date;
+  replayedAt?: Date;
+  replayCount: number;
+}
+
+export interface DeadLetterForReplay extends DeadLetterView {
+  item: unknown;
+}
+
+export interface DeadLetterCountFilter {
+  brand?: string;
+  destinationId?: string;
+  errorClass?: DeadLetterErrorClass;
+  /** Also letters already replayed; by default only waiting ones. */
+  includeReplayed?: boolean;
+}
+
+export interface DeadLetterFilter extends DeadLetterCountFilter {
+  /** The last id of the previous page. */
+  afterId?: number;
+  /** At most 1,000. */
+  limit: number;
+}
+
+export interface ReplayFilter {
+  ids?: readonly number[];
+  brand?: string;
+  destinationId?: string;
+  errorClass?: DeadLetterErrorClass;
+  /** At most 1,000. */
+  limit: number;
+}
+
+const MAX_PAGE = 1_000;
+const COLUMNS = [
+  'brand',
+  'destination_id',
+  'operation',
+  'item_key',
+  'item_ciphertext',
+  'item_ciphertext_key_id',
+  'source_id',
+  'event_source',
+  'event_id',
+  'customer_id',
+  'error_class',
+  'error',
+  'esp_answer',
+  'attempts',
+  'first_failed_at',
+  'last_failed_at',
+] as const;
+const COLUMN_TYPES = [...Array<string>(13).fill('text'), 'int4', 'timestamptz', 'timestamptz'];
+const VIEW_COLUMNS = [
+  'id',
+  'brand',
+  'destination_id',
+  'operation',
+  'item_key',
+  'source_id',
+  'event_source',
+  'event_id',
+  'customer_id',
+  'error_class',
+  'error',
+  'esp_answer',
+  'attempts',
+  'first_failed_at',
+  'last_failed_at',
+  'replayed_at',
+  'replay_count',
+];
+
+interface ViewRow {
+  id: number;
+  brand: string;
+  destination_id: string;
+  operation: string;
+  item_key: string;
+  source_id: string | null;
+  event_source: string | null;
+  event_id: string | null;
+  customer_id: string | null;
+  error_class: DeadLetterErrorClass;
+  error: string;
+  esp_answer: string | null;
+  attempts: number;
+  first_failed_at: Date;
+  last_failed_at: Date;
+  replayed_at: Date | null;
+  replay_count: number;
+}
+
+interface ReplayRow extends ViewRow {
+  item_ciphertext: string;
+  item_ciphertext_key_id: string;
+}
+
+/** The vault context of a dead letter's item. */
+export function deadLetterContext(destinationId: string, itemKey: string): string {
+  return rowContext('dead_letter', destinationId, itemKey);
+}
+
+function toView(row: ViewRow): DeadLetterView {
+  return {
+    id: row.id,
+    brand: row.brand,
+    destinationId: row.destination_id,
+    operation: row.operation,
+    itemKey: row.item_key,
+    ...(row.source_id === null ? {} : { sourceId: row.source_id }),
+    ...(row.event_source === null ? {} : { eventSource: row.event_source }),
+    ...(row.event_id === null ? {} : { eventId: row.event_id }),
+    ...(row.customer_id === null ? {} : { customerId: row.customer_id }),
+    errorClass: row.error_class,
+    error: row.error,
+    ...(row.esp_answer === null ? {} : { espAnswer: row.esp_answer }),
+    attempts: row.attempts,
+    firstFailedAt: row.first_failed_at,
+    lastFailedAt: row.last_failed_at,
+    ...(row.replayed_at === null ? {} : { replayedAt: row.replayed_at }),
+    replayCount: row.replay_count,
+  };
+}
+
+function clearText(text: string): string {
+  return truncateUtf8(redactContactPoints(text), DEAD_LETTER_TEXT_BYTES);
+}
+
+function filterConditions(filter: DeadLetterCountFilter & { afterId?: number }) {
+  const { conditions, params } = sqlConditions([
+    ['brand =', filter.brand],
+    ['destination_id =', filter.destinationId],
+    ['error_class =', filter.errorClass],
+    ['id >', filter.afterId],
+  ]);
+  if (filter.includeReplayed !== true) conditions.push('replayed_at IS NULL');
+  return { conditions, params };
+}
+
+type Merged = DeadLetterInput & { firstFailedAt: Date; lastFailedAt: Date };
+
+/**
+ * Items a destination would not take, for browsing and replay. One waiting letter per (destination, item
+ * key): a repeated failure updates it. Items are sealed; browsing never decrypts them, replay does.
+ */
+export class DeadLetterBox {
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly store: Store,
+    private readonly vault: PiiVault,
+    options: { now?: () => Date } = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Adds letters in one statement. An item already waiting (same destination and item key, not replayed)
+   * is updated instead: attempts added, the latest item, error and event, last_failed_at moved on. Returns
+   * each input's letter id.
+   */
+  async add(entries: readonly DeadLetterInput[], executor?: SqlExecutor): Promise<number[]> {
+    entries.forEach((entry, index) => {
+      if (!DEAD_LETTER_ERROR_CLASSES.includes(entry.errorClass)) {
+        throw new RangeError(
+          `DeadLetterBox.add: entry ${index} has unknown error class "${entry.errorClass}"`,
+        );
+      }
+      if (!Number.isInteger(entry.attempts) || entry.attempts < 0) {
+        throw new RangeError(`DeadLetterBox.add: entry ${index} has invalid attempts ${entry.attempts}`);
+      }
+    });
+    // One statement cannot update a row twice: fold repeats of an item within the batch first.
+    const now = this.now();
+    const merged = new Map<string, Merged>();
+    for (const entry of entries) {
+      const key = JSON.stringify([entry.destinationId, entry.itemKey]);
+      const at = entry.failedAt ?? now;
+      const earlier = merged.get(key);
+      merged.set(
+        key,
+        earlier === undefined
+          ? { ...entry, firstFailedAt: at, lastFailedAt: at }
+          : {
+              ...entry,
+              attempts: earlier.attempts + entry.attempts,
+              firstFailedAt: at < earlier.firstFailedAt ? at : earlier.firstFailedAt,
+              lastFailedAt: at > earlier.lastFailedAt ? at : earlier.lastFailedAt,
+            },
+      );
+    }
+    const rows = [...merged.values()].map((entry) => {
+      const sealed = this.vault.encrypt(
+        JSON.stringify(entry.item ?? null),
+        deadLetterContext(entry.destinationId, entry.itemKey),
+      );
+      return [
+        entry.brand,
+        entry.destinationId,
+        entry.operation,
+        entry.itemKey,
+        sealed.ciphertext,
+        sealed.keyId,
+        entry.sourceId ?? null,
+        entry.eventSource ?? null,
+        entry.eventId ?? null,
+        entry.customerId ?? null,
+        entry.errorClass,
+        clearText(entry.error),
+        entry.espAnswer === undefined ? null : clearText(entry.espAnswer),
+        entry.attempts,
+        entry.firstFailedAt.toISOString(),
+        entry.lastFailedAt.toISOString(),
+      ];
+    });
+    const written = await insertRows<{ id: number; destination_id: string; item_key: string }>(
+      executor ?? this.store,
+      'dead_letters',
+      COLUMNS,
+      rows,
+      {
+        columnTypes: COLUMN_TYPES,
+        onConflict: `ON CONFLICT (destination_id, item_key) WHERE replayed_at IS NULL DO UPDATE SET
+          brand = EXCLUDED.brand, operation = EXCLUDED.operation,
+          item_ciphertext = EXCLUDED.item_ciphertext, item_ciphertext_key_id = EXCLUDED.item_ciphertext_key_id,
+          source_id = EXCLUDED.source_id, event_source = EXCLUDED.event_source, event_id = EXCLUDED.event_id,
+          customer_id = EXCLUDED.customer_id, error_class = EXCLUDED.error_class, error = EXCLUDED.error,
+          esp_answer = EXCLUDED.esp_answer, attempts = dead_letters.attempts + EXCLUDED.attempts,
+          first_failed_at = least(dead_letters.first_failed_at, EXCLUDED.first_failed_at),
+          last_failed_at = greatest(dead_letters.last_failed_at, EXCLUDED.last_failed_at)`,
+        returning: 'id, destination_id, item_key',
+      },
+    );
+    const idOf = new Map(written.map((row) => [JSON.stringify([row.destination_id, row.item_key]), row.id]));
+    return entries.map((entry) => {
+      const id = idOf.get(JSON.stringify([entry.destinationId, entry.itemKey]));
+      // ON CONFLICT … DO UPDATE returns every row it touched: a missing one is a bug, not a state.
+      if (id === undefined) throw new Error(`DeadLetterBox.add: no id returned for item ${entry.itemKey}`);
+      return id;
+    });
+  }
+
+  /** Letters oldest first, without their items. */
+  async list(filter: DeadLetterFilter): Promise<DeadLetterView[]> {
+    const { conditions, params } = filterConditions(filter);
+    params.push(pageSize(filter.limit, MAX_PAGE));
+    const rows = await this.store.query<ViewRow>(
+      `SELECT ${VIEW_COLUMNS.join(', ')} FROM dead_letters ${whereClause(conditions)}
+        ORDER BY id LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(toView);
+  }
+
+  async count(filter: DeadLetterCountFilter = {}): Promise<number> {
+    const { conditions, params } = filterConditions({ ...filter, afterId: undefined });
+    const [row] = await this.store.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM dead_letters ${whereClause(conditions)}`,
+      params,
+    );
+    return row?.n ?? 0;
+  }
+
+  /** Waiting letters per destination (the dead-letter size metric); destinations with none are absent. */
+  async countByDestination(): Promise<Map<string, number>> {
+    const rows = await this.store.query<{ destination_id: string; n: number }>(
+      `SELECT destination_id, count(*)::int AS n FROM dead_letters WHERE replayed_at IS NULL
+        GROUP BY destination_id ORDER BY destination_id`,
+    );
+    return new Map(rows.map((row) => [row.destination_id, row.n]));
+  }
+
+  /**
+   * Takes waiting letters for replay, oldest first, with their items decrypted: marks them replayed
+   * (replayed_at, replay_count + 1) in the same UPDATE that returns them. Rows another replay is taking are
+   * skipped (FOR UPDATE SKIP LOCKED), so two replays at once never take the same letter. If the replay then
+   * fails, `add` the item again: it becomes a new waiting letter.
+   */
+  async takeForReplay(filter: ReplayFilter): Promise<DeadLetterForReplay[]> {
+    const limit = pageSize(filter.limit, MAX_PAGE);
+    const { conditions, params } = sqlConditions([
+      ['brand =', filter.brand],
+      ['destination_id =', filter.destinationId],
+      ['error_class =', filter.errorClass],
+    ]);
+    if (filter.ids !== undefined) {
+      params.push([...filter.ids]);
+      conditions.push(`id = ANY($${params.length}::bigint[])`);
+    }
+    conditions.push('replayed_at IS NULL');
+    params.push(limit, this.now());
+    const returning = [...VIEW_COLUMNS, 'item_ciphertext', 'item_ciphertext_key_id']
+      .map((column) => `d.${column}`)
+      .join(', ');
+    // In a transaction: a letter whose item cannot be opened is not left marked replayed.
+    const rows = await this.store.transaction((tx) =>
+      tx
+        .query<ReplayRow>(
+          `UPDATE dead_letters AS d SET replayed_at = $${params.length}, replay_count = d.replay_count + 1
+           FROM (SELECT id FROM dead_letters ${whereClause(conditions)}
+                  ORDER BY id LIMIT $${params.length - 1} FOR UPDATE SKIP LOCKED) AS taken
+          WHERE d.id = taken.id AND d.replayed_at IS NULL
+         RETURNING ${returning}`,
+          params,
+        )
+        .then((taken) => taken.map((row) => ({ row, item: this.openItem(row) }))),
+    );
+    return rows.map(({ row, item }) => ({ ...toView(row), item })).sort((a, b) => a.id - b.id);
+  }
+
+  private openItem(row: ReplayRow): unknown {
+    return JSON.parse(
+      this.vault.decrypt(
+        { ciphertext: row.item_ciphertext, keyId: row.item_ciphertext_key_id },
+        deadLetterContext(row.destination_id, row.item_key),
+      ),
+    ) as unknown;
+  }
+}

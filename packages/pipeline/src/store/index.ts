@@ -1,0 +1,5 @@
+export * from './raw-event-log.repository';
+export * from './destination-state-book.repository';
+export * from './delivery-log.repository';
+export * from './dead-letter-box.repository';
+export * from './inbound-cursor-book.repository';

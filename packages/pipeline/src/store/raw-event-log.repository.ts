@@ -1,0 +1,382 @@
+import { insertRows, type PiiVault, type SqlExecutor, type Store } from '@tessera/store';
+import type { IngestedEvent } from '@tessera/queues';
+import { pageSize, retentionBatch, rowContext, sqlConditions, whereClause } from './store-helpers';
+
+/** The key of a stored event: the source it came through and its CloudEvent `source` and `id`. */
+export interface RawEventKey {
+  sourceId: string;
+  eventSource: string;
+  eventId: string;
+}
+
+export interface CustomerAssignment extends RawEventKey {
+  /** null detaches the event (e.g. after an erasure or a split). */
+  customerId: string | null;
+}
+
+/** How far a stored event has come through the pipeline. */
+export interface RawEventProgress {
+  customerId: string | null;
+  resolved: boolean;
+  routed: boolean;
+}
+
+export interface RawEventFilter {
+  customerId?: string;
+  brand?: string;
+  /** Inclusive, on `receivedAt`. */
+  from?: Date;
+  /** Exclusive, on `receivedAt`. */
+  to?: Date;
+  /** The `nextCursor` of the previous page. */
+  afterKey?: string;
+  /** At most 10,000. */
+  limit: number;
+}
+
+export interface RawEventPage {
+  events: IngestedEvent[];
+  /** Present when more events may follow: pass it as `afterKey`. */
+  nextCursor?: string;
+}
+
+export class InvalidRawEventError extends Error {}
+
+const MAX_PAGE = 10_000;
+const COLUMNS = [
+  'source_id',
+  'event_source',
+  'event_id',
+  'brand',
+  'type',
+  'received_at',
+  'event_time',
+  'payload_ciphertext',
+  'payload_key_id',
+] as const;
+const COLUMN_TYPES = ['text', 'text', 'text', 'text', 'text', 'timestamptz', 'timestamptz', 'text', 'text'];
+
+interface PageRow {
+  source_id: string;
+  event_source: string;
+  event_id: string;
+  received_us: number | string;
+  payload_ciphertext: string;
+  payload_key_id: string;
+}
+
+/** The vault context of a raw event's payload: a sealed payload cannot be moved to another row. */
+export function rawEventContext(key: RawEventKey): string {
+  return rowContext('raw_event', key.sourceId, key.eventSource, key.eventId);
+}
+
+function keyOf(event: IngestedEvent): RawEventKey {
+  return { sourceId: event.sourceId, eventSource: event.event.source, eventId: event.event.id };
+}
+
+/**
+ * One string per event key, for maps: the same form as the stages' `eventKeyString` (NUL cannot occur in
+ * the parts), so `progress()` maps can be read with either.
+ */
+export function rawEventKeyString(key: RawEventKey): string {
+  return `${key.sourceId}\u0000${key.eventSource}\u0000${key.eventId}`;
+}
+
+const keyString = rawEventKeyString;
+
+function uniqueKeys<K extends RawEventKey>(keys: readonly K[]): K[] {
+  const unique = new Map<string, K>();
+  for (const key of keys) unique.set(keyString(key), key);
+  return [...unique.values()];
+}
+
+function isoOrUndefined(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+function nonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
+
+/** Why an event cannot be stored, or undefined. Checked for the whole batch before anything is written. */
+function invalidReason(event: IngestedEvent): string | undefined {
+  if (!nonEmpty(event?.sourceId)) return 'missing sourceId';
+  if (!nonEmpty(event.brand)) return 'missing brand';
+  if (isoOrUndefined(event.receivedAt) === undefined) return 'receivedAt is not a date-time';
+  if (!nonEmpty(event.event?.source)) return 'missing event.source';
+  if (!nonEmpty(event.event.id)) return 'missing event.id';
+  if (!nonEmpty(event.event.type)) return 'missing event.type';
+  return undefined;
+}
+
+// The page cursor: received_at in microseconds since the epoch (exact, where a JS Date keeps milliseconds)
+// and the row key, as base64url JSON. Opaque to callers.
+type Cursor = [string, string, string, string];
+
+function encodeCursor(row: PageRow): string {
+  const cursor: Cursor = [String(row.received_us), row.source_id, row.event_source, row.event_id];
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(value: string): Cursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 4 ||
+    !parsed.every((part) => typeof part === 'string') ||
+    !/^-?\d+$/.test(parsed[0])
+  ) {
+    throw new RangeError('RawEventLog.find: afterKey is not a cursor this log returned');
+  }
+  return parsed as Cursor;
+}
+
+/**
+ * The raw event log: every accepted event, sealed, keyed by (source id, CloudEvent source, CloudEvent id).
+ * Its primary key is the pipeline's authoritative dedupe; `find` reads events back for rehydration.
+ */
+export class RawEventLog {
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly store: Store,
+    private readonly vault: PiiVault,
+    options: { now?: () => Date } = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Stores a batch with one INSERT … ON CONFLICT DO NOTHING. Per input: true when newly stored, false when
+   * already stored (by an earlier call or a concurrent one) or repeated earlier in the same batch. Pass
+   * `executor` to write inside the caller's transaction.
+   */
+  async append(events: readonly IngestedEvent[], executor?: SqlExecutor): Promise<boolean[]> {
+    events.forEach((event, index) => {
+      const reason = invalidReason(event);
+      if (reason !== undefined) {
+        throw new InvalidRawEventError(`RawEventLog.append: event ${index} cannot be stored: ${reason}`);
+      }
+    });
+    const firstIndex = new Map<string, number>();
+    const rows: unknown[][] = [];
+    events.forEach((event, index) => {
+      const key = keyOf(event);
+      const id = keyString(key);
+      if (firstIndex.has(id)) return;
+      firstIndex.set(id, index);
+      const sealed = this.vault.encrypt(JSON.stringify(event), rawEventContext(key));
+      rows.push([
+        key.sourceId,
+        key.eventSource,
+        key.eventId,
+        event.brand,
+        event.event.type,
+        isoOrUndefined(event.receivedAt),
+        isoOrUndefined(event.event.time) ?? null,
+        sealed.ciphertext,
+        sealed.keyId,
+      ]);
+    });
+    const inserted = await insertRows<{ source_id: string; event_source: string; event_id: string }>(
+      executor ?? this.store,
+      'raw_events',
+      COLUMNS,
+      rows,
+      {
+        columnTypes: COLUMN_TYPES,
+        onConflict: 'ON CONFLICT (source_id, event_source, event_id) DO NOTHING',
+        returning: 'source_id, event_source, event_id',
+      },
+    );
+    const fresh = new Set(
+      inserted.map((row) =>
+        keyString({ sourceId: row.source_id, eventSource: row.event_source, eventId: row.event_id }),
+      ),
+    );
+    return events.map((event, index) => {
+      const id = keyString(keyOf(event));
+      return firstIndex.get(id) === index && fresh.has(id);
+    });
+  }
+
+  /**
+   * Records which profile each event belongs to, in one UPDATE; returns how many rows changed. A key given
+   * twice takes its last assignment; unknown keys are ignored.
+   */
+  assignCustomers(assignments: readonly CustomerAssignment[], executor?: SqlExecutor): Promise<number> {
+    return this.updateCustomers(assignments, executor ?? this.store, false);
+  }
+
+  /**
+   * The resolve stage's step: records each event's profile (null when it had no usable identifier) and
+   * marks it resolved, in one UPDATE, inside the identity graph's transaction (`executor`).
+   */
+  async markResolved(
+    assignments: readonly { key: RawEventKey; customerId: string | null }[],
+    executor: SqlExecutor,
+  ): Promise<void> {
+    await this.updateCustomers(
+      assignments.map(({ key, customerId }) => ({ ...key, customerId })),
+      executor,
+      true,
+    );
+  }
+
+  /** Marks events handed to the route stage (the first time only): one UPDATE. */
+  async markRouted(keys: readonly RawEventKey[], executor?: SqlExecutor): Promise<void> {
+    const unique = uniqueKeys(keys);
+    if (unique.length === 0) return;
+    await (executor ?? this.store).query(
+      `UPDATE raw_events AS r SET routed_at = $4
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS k(source_id, event_source, event_id)
+        WHERE r.source_id = k.source_id AND r.event_source = k.event_source AND r.event_id = k.event_id
+          AND r.routed_at IS NULL`,
+      [
+        unique.map((k) => k.sourceId),
+        unique.map((k) => k.eventSource),
+        unique.map((k) => k.eventId),
+        this.now(),
+      ],
+    );
+  }
+
+  /** How far each stored event has come, by `rawEventKeyString`; keys not stored are absent. One query. */
+  async progress(keys: readonly RawEventKey[]): Promise<Map<string, RawEventProgress>> {
+    const unique = uniqueKeys(keys);
+    if (unique.length === 0) return new Map();
+    const rows = await this.store.query<{
+      source_id: string;
+      event_source: string;
+      event_id: string;
+      customer_id: string | null;
+      resolved: boolean;
+      routed: boolean;
+    }>(
+      `SELECT r.source_id, r.event_source, r.event_id, r.customer_id,
+              r.resolved_at IS NOT NULL AS resolved, r.routed_at IS NOT NULL AS routed
+         FROM raw_events AS r
+         JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(source_id, event_source, event_id)
+           ON r.source_id = k.source_id AND r.event_source = k.event_source AND r.event_id = k.event_id`,
+      [unique.map((k) => k.sourceId), unique.map((k) => k.eventSource), unique.map((k) => k.eventId)],
+    );
+    return new Map(
+      rows.map((row) => [
+        keyString({ sourceId: row.source_id, eventSource: row.event_source, eventId: row.event_id }),
+        { customerId: row.customer_id, resolved: row.resolved, routed: row.routed },
+      ]),
+    );
+  }
+
+  private async updateCustomers(
+    assignments: readonly CustomerAssignment[],
+    executor: SqlExecutor,
+    resolve: boolean,
+  ): Promise<number> {
+    const last = new Map<string, CustomerAssignment>();
+    for (const assignment of assignments) last.set(keyString(assignment), assignment);
+    if (last.size === 0) return 0;
+    const unique = [...last.values()];
+    const params: unknown[] = [
+      unique.map((a) => a.sourceId),
+      unique.map((a) => a.eventSource),
+      unique.map((a) => a.eventId),
+      unique.map((a) => a.customerId),
+    ];
+    if (resolve) params.push(this.now());
+    const rows = await executor.query<{ n: number }>(
+      `WITH changed AS (
+         UPDATE raw_events AS r SET customer_id = v.customer_id
+                ${resolve ? ', resolved_at = coalesce(r.resolved_at, $5)' : ''}
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+             AS v(source_id, event_source, event_id, customer_id)
+          WHERE r.source_id = v.source_id AND r.event_source = v.event_source AND r.event_id = v.event_id
+            AND (r.customer_id IS DISTINCT FROM v.customer_id${resolve ? ' OR r.resolved_at IS NULL' : ''})
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM changed`,
+      params,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /**
+   * Stored events, decrypted, in the order they were received (then by key), a page at a time: what
+   * re-running a profile's events or a time range reads.
+   */
+  async find(filter: RawEventFilter): Promise<RawEventPage> {
+    const limit = pageSize(filter.limit, MAX_PAGE);
+    const { conditions, params } = sqlConditions([
+      ['customer_id =', filter.customerId],
+      ['brand =', filter.brand],
+      ['received_at >=', filter.from],
+      ['received_at <', filter.to],
+    ]);
+    if (filter.afterKey !== undefined) {
+      const [micros, sourceId, eventSource, eventId] = decodeCursor(filter.afterKey);
+      params.push(micros, sourceId, eventSource, eventId);
+      const n = params.length;
+      const at = `('epoch'::timestamptz + $${n - 3}::bigint * interval '1 microsecond')`;
+      // The leading received_at >= lets the planner use the received_at indexes for the row comparison.
+      conditions.push(
+        `received_at >= ${at}`,
+        `(received_at, source_id COLLATE "C", event_source COLLATE "C", event_id COLLATE "C") >
+           (${at}, $${n - 2}::text, $${n - 1}::text, $${n}::text)`,
+      );
+    }
+    params.push(limit + 1);
+    const rows = await this.store.query<PageRow>(
+      `SELECT source_id, event_source, event_id, payload_ciphertext, payload_key_id,
+              (extract(epoch FROM received_at) * 1000000)::bigint AS received_us
+         FROM raw_events
+         ${whereClause(conditions)}
+        ORDER BY received_at, source_id COLLATE "C", event_source COLLATE "C", event_id COLLATE "C"
+        LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const events = page.map(
+      (row) =>
+        JSON.parse(
+          this.vault.decrypt(
+            { ciphertext: row.payload_ciphertext, keyId: row.payload_key_id },
+            rawEventContext({
+              sourceId: row.source_id,
+              eventSource: row.event_source,
+              eventId: row.event_id,
+            }),
+          ),
+        ) as IngestedEvent,
+    );
+    const lastRow = page[page.length - 1];
+    return rows.length > limit && lastRow !== undefined
+      ? { events, nextCursor: encodeCursor(lastRow) }
+      : { events };
+  }
+
+  /**
+   * Retention: deletes events received before `cutoff` (at most `limit`, oldest first, when given: the
+   * retention job's batches keep each statement short); returns how many.
+   */
+  async deleteReceivedBefore(cutoff: Date, limit?: number): Promise<number> {
+    const rows = await this.store.query<{ n: number }>(
+      limit === undefined
+        ? `WITH gone AS (DELETE FROM raw_events WHERE received_at < $1 RETURNING 1)
+           SELECT count(*)::int AS n FROM gone`
+        : `WITH gone AS (
+             DELETE FROM raw_events WHERE (source_id, event_source, event_id) IN (
+               SELECT source_id, event_source, event_id FROM raw_events WHERE received_at < $1
+                ORDER BY received_at LIMIT $2)
+             RETURNING 1)
+           SELECT count(*)::int AS n FROM gone`,
+      limit === undefined ? [cutoff] : [cutoff, retentionBatch(limit)],
+    );
+    return rows[0]?.n ?? 0;
+  }
+}

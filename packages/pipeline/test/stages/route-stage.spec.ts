@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { ConsentGate, ConsentLedger, StoreConsentStateReader, type ConsentEntry } from '@tessera/consent';
+import { IdentityGraph } from '@tessera/identity-graph';
+import type { DeliveryItem, ResolvedEvent } from '@tessera/queues';
+import { openScratchStore, PiiVault, STORE_DRIVERS, type Store } from '@tessera/store';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { compileRules } from '@tessera/transform';
+import { RouteStage, type RoutingDestination } from '../../src/stages/route-stage.service';
+
+const BRAND = { id: 'sd', name: 'Sports Direct', defaultCountry: 'GB' };
+const rules = compileRules({
+  mappings: {
+    loyalty_tier: 'profile.?loyalty_tier.orValue("Member")',
+    email_consent: 'profile.?marketing_consent.email.orValue("none")',
+  },
+  segments: [{ segment: 'VIP', when: 'profile.?loyalty_tier.orValue("") == "Gold"' }],
+});
+
+// The route stage on the real store (both drivers) and the real Redis (the consent gate's invalidations).
+describe.each(STORE_DRIVERS)('RouteStage on %s', (driver) => {
+  let store: Store;
+  let redis: Redis;
+  let prefix: string;
+  let gate: ConsentGate;
+  let graph: IdentityGraph;
+  let vault: PiiVault;
+  let destinations: RoutingDestination[];
+  let delivered: Map<string, DeliveryItem[]>;
+  let stage: RouteStage;
+
+  beforeAll(async () => {
+    store = await openScratchStore(driver);
+    redis = new Redis(TEST_REDIS_URL);
+    vault = new PiiVault([randomBytes(32)]);
+  }, 30_000);
+  afterAll(async () => {
+    await store.close();
+    redis.disconnect();
+  });
+
+  beforeEach(async () => {
+    prefix = uniqueRedisPrefix();
+    graph = new IdentityGraph({ store, vault, brands: [{ id: 'sd', defaultCountry: 'GB' }] });
+    gate = new ConsentGate({ reader: new StoreConsentStateReader(store), redis, prefix });
+    await gate.start();
+    destinations = [
+      { id: 'sd-klaviyo', type: 'klaviyo', state: 'enabled', rules, plugins: [] },
+      { id: 'sd-braze', type: 'braze', state: 'disabled', rules, plugins: [] },
+      { id: 'sd-mailchimp', type: 'mailchimp', state: 'paused', rules, plugins: [] },
+    ];
+    delivered = new Map();
+    stage = new RouteStage({
+      graph,
+      gate,
+      destinationsOf: (brand) => (brand === 'sd' ? destinations : []),
+      brandOf: () => BRAND,
+      deliver: async (id, items) => void delivered.set(id, [...(delivered.get(id) ?? []), ...items]),
+      now: () => new Date('2026-11-24T10:00:00Z'),
+    });
+  });
+  afterEach(async () => {
+    await gate.close();
+    await deleteKeysWithPrefix(redis, prefix);
+  });
+
+  async function member(
+    customerId: string,
+    email: string,
+    consent?: 'granted' | 'withdrawn',
+  ): Promise<ResolvedEvent> {
+    const result = await graph.resolveIdentities([
+      {
+        brand: 'sd',
+        eventTime: new Date('2026-11-24T09:00:00Z'),
+        identifiers: { customer_id: customerId, email },
+        traits: { loyalty_tier: 'Gold' },
+      },
+    ]);
+    if (consent !== undefined) {
+      const entry: ConsentEntry = {
+        subject: { type: 'email', key: vault.blindIndex('email', email) },
+        scope: { brand: 'sd', channel: 'email', purpose: 'marketing' },
+        decision: consent,
+        legalBasis: 'consent',
+        provenance: {
+          source: 'loyalty',
+          capturedAt: '2026-11-01T00:00:00Z',
+          receivedAt: '2026-11-01T00:00:01Z',
+          actor: 'source:loyalty',
+        },
+        dedupeKey: `event:test:${customerId}`,
+      };
+      await new ConsentLedger(store).append([entry]);
+    }
+    return {
+      key: { sourceId: 'loyalty', eventSource: 'loyalty-platform', eventId: `evt-${customerId}` },
+      brand: 'sd',
+      receivedAt: '2026-11-24T09:59:59Z',
+      customerId: result.records[0]?.customerId ?? '',
+      event: {
+        specversion: '1.0',
+        id: `evt-${customerId}`,
+        source: 'loyalty-platform',
+        type: 'points.updated',
+        data: { customer_id: customerId, delta: 10, new_balance: 100 },
+      } as ResolvedEvent['event'],
+    };
+  }
+
+  const operationsOf = (id: string, customerId: string) =>
+    (delivered.get(id) ?? [])
+      .filter((item) => item.customerId === customerId)
+      .map((item) => item.operation.operation);
+
+  it('reaches the enabled and paused destinations of the brand with what consent allows; a disabled one drops and counts', async () => {
+    const granted = await member('C1', 'granted@example.com', 'granted');
+    const withdrawn = await member('C2', 'withdrawn@example.com', 'withdrawn');
+    const unknown = await member('C3', 'unknown@example.com');
+
+    const outcome = await stage.handle([granted, withdrawn, unknown]);
+
+    expect([...delivered.keys()].sort()).toEqual(['sd-klaviyo', 'sd-mailchimp']);
+    expect(outcome.dropped).toEqual(new Map([['sd-braze', 3]]));
+    // The segment add can trigger messages: only with a grant. The record is synced either way.
+    expect(operationsOf('sd-klaviyo', 'C1')).toEqual(['upsertProfiles', 'addToSegment']);
+    expect(operationsOf('sd-klaviyo', 'C2')).toEqual(['upsertProfiles']);
+    expect(operationsOf('sd-klaviyo', 'C3')).toEqual(['upsertProfiles']);
+    expect(outcome.refused).toEqual(
+      new Map([
+        ['sd-klaviyo', 2],
+        ['sd-mailchimp', 2],
+      ]),
+    );
+    const upsertOf = (customerId: string) =>
+      delivered
+        .get('sd-klaviyo')
+        ?.find((item) => item.customerId === customerId && item.operation.operation === 'upsertProfiles');
+    expect(upsertOf('C1')?.operation.item).toMatchObject({
+      customerId: 'C1',
+      email: 'granted@example.com',
+      attributes: { loyalty_tier: 'Gold', email_consent: 'granted' },
+    });
+    expect(upsertOf('C2')?.operation.item).toMatchObject({ attributes: { email_consent: 'withdrawn' } });
+    expect(upsertOf('C3')?.operation.item).toMatchObject({ attributes: { email_consent: 'none' } });
+    expect(upsertOf('C1')).toMatchObject({ event: granted.key, receivedAt: granted.receivedAt, attempts: 0 });
+  });
+
+  it('gives the same item keys when the same events are routed twice (replays stay idempotent)', async () => {
+    const event = await member('C10', 'c10@example.com', 'granted');
+    await stage.handle([event]);
+    const first = delivered.get('sd-klaviyo')?.map((item) => item.itemKey);
+    delivered.clear();
+    await stage.handle([event]);
+    expect(delivered.get('sd-klaviyo')?.map((item) => item.itemKey)).toEqual(first);
+    expect(new Set(first).size).toBe(2);
+  });
+
+  it('routes nothing for a brand without destinations, and skips a profile erased since resolution', async () => {
+    const event = await member('C20', 'c20@example.com', 'granted');
+    const outcome = await stage.handle([
+      { ...event, brand: 'other' },
+      { ...event, customerId: 'cus_gone' },
+    ]);
+    expect(outcome.items.size).toBe(0);
+    expect(delivered.size).toBe(0);
+  });
+});
