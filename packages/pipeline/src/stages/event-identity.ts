@@ -1,6 +1,7 @@
 import type { IdentityRecord } from '@tessera/identity-graph';
 import { traitsFromEvent } from '@tessera/identity-graph';
 import type { EventKey, IngestedEvent } from '@tessera/queues';
+import { rawEventKeyString } from '../store/raw-event-log.repository';
 
 /** The identifier fields a member event's `data` may carry (DESIGN: at least one of them). */
 const IDENTIFIER_FIELDS = [
@@ -19,10 +20,8 @@ export function eventKeyOf(ingested: IngestedEvent): EventKey {
   return { sourceId: ingested.sourceId, eventSource: ingested.event.source, eventId: ingested.event.id };
 }
 
-/** One string per event key, for maps and job ids. */
-export function eventKeyString(key: EventKey): string {
-  return `${key.sourceId}\u0000${key.eventSource}\u0000${key.eventId}`;
-}
+/** One string per event key, for maps and job ids (the raw event log's own form). */
+export const eventKeyString: (key: EventKey) => string = rawEventKeyString;
 
 /** What the identity graph resolves of an event: its identifiers, its trait values, its time and brand. */
 export function identityRecordOf(ingested: IngestedEvent): IdentityRecord {
