@@ -1,0 +1,177 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { BrazeEmulator } from '@tessera/destination-braze';
+import { EspSandbox } from '@tessera/destination-kit';
+import { KlaviyoEmulator } from '@tessera/destination-klaviyo';
+import { DestinationStateBook } from '@tessera/pipeline';
+import { newWebhookSecret } from '@tessera/runtime';
+import { PostgresStore, TEST_POSTGRES_URL } from '@tessera/store';
+import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { startTessera, type TesseraProcess } from '../support/tessera-process';
+
+// Destination states and failures of one ESP, on the all-in-one process backed by a PostgreSQL database the
+// test shares (so it can flip a state the way the console will), with the ESPs emulated in this process.
+
+async function waitFor<T>(
+  read: () => T | Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('pipeline resilience', () => {
+  const secret = newWebhookSecret();
+  const prefix = uniqueRedisPrefix();
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-resilience-'));
+  const database = `tessera_resilience_${process.pid}_${Date.now()}`;
+  const databaseUrl = new URL(TEST_POSTGRES_URL);
+  databaseUrl.pathname = `/${database}`;
+  const redis = new Redis(TEST_REDIS_URL);
+  const klaviyo = new KlaviyoEmulator();
+  const braze = new BrazeEmulator();
+  const sandbox = new EspSandbox([klaviyo, braze], { limitsLifted: true });
+  let store: PostgresStore;
+  let tessera: TesseraProcess;
+  let sequence = 0;
+
+  beforeAll(async () => {
+    const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.close();
+    const root = await sandbox.listen();
+    const workspaceFile = join(dataDir, 'workspace.json');
+    const mappings = { mappings: { points: 'profile.?points_balance.orValue(0)' } };
+    writeFileSync(
+      workspaceFile,
+      JSON.stringify({
+        brands: [{ id: 'sd', name: 'Sports Direct', defaultCountry: 'GB' }],
+        sources: [{ id: 'sd-loyalty', brand: 'sd', secrets: [secret] }],
+        destinations: [
+          {
+            id: 'sd-klaviyo',
+            brand: 'sd',
+            type: 'klaviyo',
+            settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` },
+            mappings,
+          },
+          {
+            id: 'sd-braze',
+            brand: 'sd',
+            type: 'braze',
+            settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` },
+            mappings,
+          },
+        ],
+      }),
+    );
+    tessera = await startTessera({
+      REDIS_URL: TEST_REDIS_URL,
+      TESSERA_REDIS_PREFIX: prefix,
+      TESSERA_DATA_DIR: dataDir,
+      DATABASE_URL: databaseUrl.toString(),
+      TESSERA_WORKSPACE_FILE: workspaceFile,
+      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+      TESSERA_DEMO: 'off',
+    });
+    store = new PostgresStore(databaseUrl.toString(), { maxConnections: 2 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await tessera?.stop();
+    await store?.close();
+    await sandbox.close();
+    await deleteKeysWithPrefix(redis, prefix);
+    await redis.quit();
+    const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** Posts one points update per customer id; resolves with the ids. */
+  async function send(customerIds: string[]): Promise<string[]> {
+    const events = customerIds.map((customerId) => ({
+      specversion: '1.0',
+      id: `e-${++sequence}`,
+      source: 'https://loyalty.example.com',
+      type: 'points.updated',
+      time: new Date().toISOString(),
+      data: {
+        customer_id: customerId,
+        email: `${customerId.toLowerCase()}@example.com`,
+        delta: 1,
+        new_balance: sequence,
+        reason: 'purchase',
+      },
+    }));
+    const body = JSON.stringify(events);
+    const response = await fetch(`${tessera.baseUrl}/v1/sources/sd-loyalty/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents-batch+json', ...signedHeaders(secret, body) },
+      body,
+    });
+    expect(response.status).toBe(202);
+    return customerIds;
+  }
+
+  const atKlaviyo = (id: string) => klaviyo.findProfile({ externalId: id }) !== undefined;
+  const atBraze = (id: string) => braze.user(id) !== undefined;
+  const states = () => new DestinationStateBook(store);
+
+  it('a toggle applies within 5 seconds without a restart: disabled drops, paused holds, enabled delivers', async () => {
+    await send(['T1']);
+    await waitFor(() => atKlaviyo('T1') && atBraze('T1'), Boolean, 'T1 at both ESPs');
+
+    await states().setState('sd-braze', 'disabled', { actor: 'admin:e2e', reason: 'campaign freeze' });
+    const disabledAt = Date.now();
+    // The change reaches every process within the refresh interval; send after 5 s at the latest.
+    await new Promise((resolve) => setTimeout(resolve, 5_000 - (Date.now() - disabledAt)));
+    await send(['T2']);
+    await waitFor(() => atKlaviyo('T2'), Boolean, 'T2 at Klaviyo');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(atBraze('T2')).toBe(false);
+
+    await states().setState('sd-braze', 'paused', { actor: 'admin:e2e', reason: 'maintenance' });
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    await send(['T3']);
+    await waitFor(() => atKlaviyo('T3'), Boolean, 'T3 at Klaviyo');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(atBraze('T3')).toBe(false);
+
+    await states().setState('sd-braze', 'enabled', { actor: 'admin:e2e', reason: 'done' });
+    // The paused event was waiting on the queue: it arrives once resumed; the disabled one never does.
+    await waitFor(() => atBraze('T3'), Boolean, 'T3 at Braze after the resume', 8_000);
+    expect(atBraze('T2')).toBe(false);
+  }, 60_000);
+
+  it('a 5xx storm at one ESP leaves the other’s deliveries unaffected, and its own items arrive once it recovers', async () => {
+    // Every Braze request fails until the storm is cleared.
+    sandbox.injectFault('braze', { kind: 'server-error', status: 503, times: 100_000 });
+    const ids = await send(['S1', 'S2', 'S3']);
+    const started = Date.now();
+    await waitFor(() => ids.every(atKlaviyo), Boolean, 'the batch at Klaviyo', 5_000);
+    const klaviyoMs = Date.now() - started;
+    expect(klaviyoMs).toBeLessThan(5_000);
+    expect(ids.some(atBraze)).toBe(false);
+
+    sandbox.clearFaults('braze');
+    // The first retry comes 5–10 s after the failure (backoff from 10 s with jitter).
+    await waitFor(() => ids.every(atBraze), Boolean, 'the batch at Braze after the storm', 25_000);
+    const log = await store.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM delivery_log WHERE destination_id = 'sd-braze' AND customer_id = ANY($1) GROUP BY status`,
+      [ids],
+    );
+    expect(log).toEqual([{ status: 'delivered', n: 3 }]);
+  }, 60_000);
+});
