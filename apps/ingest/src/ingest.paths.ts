@@ -8,6 +8,7 @@ export function ingestPaths(runtime: TesseraRuntime): Array<[string, string]> {
     ...(demo === undefined
       ? []
       : ([['demo source', `/v1/sources/${demo.id}/events`]] as Array<[string, string]>)),
+    ['ESP webhooks', '/v1/inbound/{destinationId}'],
     ['event catalog', '/v1/catalog'],
     ['health', '/healthz'],
     ['readiness', '/readyz'],

@@ -1,12 +1,8 @@
 import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
-import { AuditLog, ConsentGate, ConsentLedger } from '@tessera/consent';
-import {
-  DESTINATION_PACKAGES,
-  resolveWorkspaceDestinations,
-  selectDestinationPackages,
-} from '@tessera/destination-registry';
+import { AuditLog, ConsentGate, ConsentLedger, SuppressionList } from '@tessera/consent';
+import { deploymentDestinations } from '@tessera/destination-registry';
 import { IdentityGraph } from '@tessera/identity-graph';
 import { METRICS_REGISTRY, REDIS, RUNTIME, STORE } from '@tessera/nest-platform';
 import { type PipelineDestination, PipelineMetrics, PipelineWorker } from '@tessera/pipeline';
@@ -59,11 +55,7 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
         rules: DestinationRules,
         plugins: DestinationPlugins,
       ): PipelineDestination[] =>
-        resolveWorkspaceDestinations(runtime.workspace.destinations, {
-          brands: runtime.workspace.brands.map((brand) => brand.id),
-          packages: selectDestinationPackages(runtime.settings.destinations),
-          allTypes: DESTINATION_PACKAGES.map((entry) => entry.definition.type),
-        }).map((destination) => ({
+        deploymentDestinations(runtime.workspace, runtime.settings.destinations).map((destination) => ({
           id: destination.id,
           brand: destination.brand,
           type: destination.type,
@@ -89,6 +81,7 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
         METRICS_REGISTRY,
         ConsentGate,
         ConsentLedger,
+        SuppressionList,
         PIPELINE_DESTINATIONS,
         PLUGIN_POOL,
       ],
@@ -99,6 +92,7 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
         registry: Registry,
         gate: ConsentGate,
         ledger: ConsentLedger,
+        suppressions: SuppressionList,
         destinations: PipelineDestination[],
         pool: PluginPool | undefined,
       ): PipelineWorker => {
@@ -131,12 +125,14 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
             brands: brands.map((brand) => ({ id: brand.id, defaultCountry: brand.defaultCountry })),
           }),
           ledger,
+          suppressions,
           gate,
           audit: new AuditLog(store),
           brands,
           destinations,
           ...(pool === undefined ? {} : { pool }),
           metrics,
+          inboundPollMs: runtime.settings.inboundPollSeconds * 1000,
           logger: {
             info: (detail, message) => runtime.logger.info(detail, message),
             warn: (detail, message) => runtime.logger.warn(detail, message),

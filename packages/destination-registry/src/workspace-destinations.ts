@@ -4,6 +4,7 @@ import {
   resolveDestinationSettings,
 } from '@tessera/destination-kit';
 import { ConfigurationError } from '@tessera/runtime';
+import { DESTINATION_PACKAGES, selectDestinationPackages } from './destination-registry';
 
 export type DestinationStateName = 'enabled' | 'paused' | 'disabled';
 
@@ -88,4 +89,16 @@ export function resolveWorkspaceDestinations(
 /** A destination's settings as they may be shown or logged: every secret as `***`. */
 export function displayedSettings(destination: WorkspaceDestination): Record<string, unknown> {
   return redactSettings(destination.package.definition.settingsSchema, destination.settings);
+}
+
+/** The workspace's destinations this deployment runs (TESSERA_DESTINATIONS), checked as above. */
+export function deploymentDestinations(
+  workspace: { brands: readonly { id: string }[]; destinations: readonly Record<string, unknown>[] },
+  selection: 'all' | readonly string[],
+): WorkspaceDestination[] {
+  return resolveWorkspaceDestinations(workspace.destinations, {
+    brands: workspace.brands.map((brand) => brand.id),
+    packages: selectDestinationPackages(selection),
+    allTypes: DESTINATION_PACKAGES.map((entry) => entry.definition.type),
+  });
 }

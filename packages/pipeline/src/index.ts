@@ -3,3 +3,4 @@ export * from './stages';
 export * from './destination-directory';
 export * from './pipeline-metrics';
 export * from './pipeline-worker';
+export * from './inbound';

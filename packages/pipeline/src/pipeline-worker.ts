@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import Redis from 'ioredis';
-import type { AuditLog, ConsentGate, ConsentLedger } from '@tessera/consent';
+import type { AuditLog, ConsentGate, ConsentLedger, SuppressionList } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
-import { DestinationRunner } from '@tessera/destination-kit';
+import { DestinationRunner, type InboundUnsubscribe } from '@tessera/destination-kit';
 import type { IdentityGraph } from '@tessera/identity-graph';
 import {
   assertNoEviction,
@@ -21,6 +21,9 @@ import {
 import type { PiiVault, Store } from '@tessera/store';
 import type { BrandContext, PluginPool } from '@tessera/transform';
 import { DestinationDirectory, type PipelineDestination } from './destination-directory';
+import { InboundQueue } from './inbound/inbound-queue';
+import { InboundSync } from './inbound/inbound-sync.service';
+import { InboundCursorBook } from './store/inbound-cursor-book.repository';
 import type { PipelineMetrics } from './pipeline-metrics';
 import { DeliverStage, type DeliverOutcome, type SettledItem } from './stages/deliver-stage.service';
 import { eventKeyString } from './stages/event-identity';
@@ -49,6 +52,7 @@ export interface PipelineWorkerOptions {
   vault: PiiVault;
   graph: IdentityGraph;
   ledger: ConsentLedger;
+  suppressions: SuppressionList;
   gate: ConsentGate;
   audit: AuditLog;
   brands: readonly BrandContext[];
@@ -58,6 +62,8 @@ export interface PipelineWorkerOptions {
   logger: PipelineLogger;
   /** How often destination states are re-read (default 1 s: a toggle applies within 5 s). */
   stateRefreshMs?: number;
+  /** How often polling ESPs (Braze, Klaviyo) are asked for opt-outs (default 5 minutes). */
+  inboundPollMs?: number;
   /** Jobs each stage runs at once in this process (default resolve 1 — the graph has one writer —, route 2, deliver 2). */
   concurrency?: { resolve?: number; route?: number; deliver?: number };
 }
@@ -84,6 +90,9 @@ export class PipelineWorker {
   readonly versions: RedisDeliveredVersions;
   private readonly keyRing: KeyRing;
   private readonly routeQueue: JobQueue<'route'>;
+  readonly inboundQueue: JobQueue<'inbound'>;
+  readonly cursors: InboundCursorBook;
+  private readonly inboundSync: InboundSync;
   private readonly deliverQueues = new Map<string, JobQueue<'deliver'>>();
   private readonly runners = new Map<string, DestinationRunner>();
   private readonly workers: Worker[] = [];
@@ -104,6 +113,8 @@ export class PipelineWorker {
     this.versions = new RedisDeliveredVersions(redis, prefix);
     this.directory = new DestinationDirectory(options.destinations, this.states);
     this.routeQueue = new JobQueue('route', redis, prefix);
+    this.inboundQueue = new JobQueue('inbound', redis, prefix);
+    this.cursors = new InboundCursorBook(store);
 
     const tokenCache = new RedisTokenCache(
       redis,
@@ -144,6 +155,14 @@ export class PipelineWorker {
       brandOf: (brand) => brands.get(brand) ?? { id: brand, name: brand, defaultCountry: 'GB' },
       ...(options.pool === undefined ? {} : { pool: options.pool }),
       deliver: (destinationId, items) => this.enqueueDeliver(destinationId, items, 0, 'route'),
+    });
+    this.inboundSync = new InboundSync({
+      directory: this.directory,
+      graph: options.graph,
+      ledger: options.ledger,
+      suppressions: options.suppressions,
+      vault,
+      deliver: (destinationId, items) => this.enqueueDeliver(destinationId, items, 0, 'inbound'),
     });
     this.deliverStage = new DeliverStage({
       runnerOf: (id) => this.runners.get(id),
@@ -217,6 +236,20 @@ export class PipelineWorker {
         },
       }),
     );
+    this.workers.push(
+      startStageWorker({
+        stage: 'inbound',
+        connection: this.connection(),
+        prefix,
+        concurrency: 1,
+        handlers: {
+          'inbound.changes': async (data, job) =>
+            this.inboundSync.handle(data.destinationId, this.keyRing.openJson(data.changes, job.id)),
+          'inbound.poll': async (data) => this.pollInbound(data.destinationId),
+        },
+      }),
+    );
+    await this.schedulePolls();
     for (const destination of this.directory.all()) {
       this.workers.push(
         startStageWorker({
@@ -252,10 +285,47 @@ export class PipelineWorker {
     await this.refreshing;
     await Promise.all(this.workers.map((worker) => worker.close()));
     await this.routeQueue.close();
+    await this.inboundQueue.close();
     await Promise.all([...this.deliverQueues.values()].map((queue) => queue.close()));
     await Promise.all(
       this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())),
     );
+  }
+
+  /** Queues opt-outs an ESP's webhook reported (the intake calls it once it verified them). */
+  enqueueInbound(destinationId: string, changes: InboundUnsubscribe[], jobId: string): Promise<void> {
+    return new InboundQueue(this.inboundQueue, this.keyRing).add(destinationId, changes, jobId);
+  }
+
+  /** The runner of a destination this process runs (the intake's webhook receiver uses it in one process). */
+  runnerOf(destinationId: string): DestinationRunner | undefined {
+    return this.runners.get(destinationId);
+  }
+
+  /** Reads a polling ESP's opt-outs since the stored cursor, syncs them, then moves the cursor on. */
+  async pollInbound(destinationId: string): Promise<{ changes: number }> {
+    const runner = this.runners.get(destinationId);
+    if (runner === undefined || runner.definition.pollInboundUnsubscribes === undefined)
+      return { changes: 0 };
+    const cursor = await this.cursors.get(destinationId);
+    const poll = await runner.pollInboundUnsubscribes(cursor);
+    if (poll.changes.length > 0) await this.inboundSync.handle(destinationId, poll.changes);
+    // Only after the changes are in the ledger: a crash re-reads them, and the ledger dedupes.
+    await this.cursors.set(destinationId, poll.cursor, new Date());
+    return { changes: poll.changes.length };
+  }
+
+  /** One BullMQ job scheduler per polling destination (upserted: every worker may call it). */
+  private async schedulePolls(): Promise<void> {
+    const every = this.options.inboundPollMs ?? 5 * 60_000;
+    for (const destination of this.directory.all()) {
+      if (destination.definition.pollInboundUnsubscribes === undefined) continue;
+      await this.inboundQueue.queue.upsertJobScheduler(
+        `poll-${destination.id}`,
+        { every },
+        { name: 'inbound.poll', data: { destinationId: destination.id } },
+      );
+    }
   }
 
   /** The deliver queue of a destination (tests, metrics, the console). */
@@ -263,8 +333,8 @@ export class PipelineWorker {
     return this.deliverQueues.get(destinationId);
   }
 
-  get queues(): JobQueue<'route' | 'deliver'>[] {
-    return [this.routeQueue, ...this.deliverQueues.values()];
+  get queues(): JobQueue<'route' | 'deliver' | 'inbound'>[] {
+    return [this.routeQueue, this.inboundQueue, ...this.deliverQueues.values()];
   }
 
   /**

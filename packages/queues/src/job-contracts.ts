@@ -1,5 +1,6 @@
 import type { Sealed } from '@tessera/crypto';
 import type { CatalogEvent } from '@tessera/events';
+import type { InboundUnsubscribe } from '@tessera/destination-kit';
 import type { DestinationOperation } from '@tessera/transform';
 
 /** An accepted event as the intake hands it to the pipeline. */
@@ -55,6 +56,10 @@ export interface JobDataMap {
   'resolve.events': { count: number; events: Sealed<IngestedEvent[]> };
   'route.events': { count: number; events: Sealed<ResolvedEvent[]> };
   'deliver.items': { destinationId: string; count: number; items: Sealed<DeliveryItem[]> };
+  /** Opt-outs an ESP reported through its webhook, verified by the intake. */
+  'inbound.changes': { destinationId: string; count: number; changes: Sealed<InboundUnsubscribe[]> };
+  /** Read a polling ESP's opt-outs since its stored cursor (run by a job scheduler). */
+  'inbound.poll': { destinationId: string };
 }
 
 export type JobName = keyof JobDataMap;
@@ -64,6 +69,8 @@ export const JOB_QUEUES = {
   'resolve.events': 'resolve',
   'route.events': 'route',
   'deliver.items': 'deliver',
+  'inbound.changes': 'inbound',
+  'inbound.poll': 'inbound',
 } as const satisfies Record<JobName, string>;
 
 export type QueueName = (typeof JOB_QUEUES)[JobName];

@@ -32,6 +32,8 @@ export interface Settings {
   workspaceFile?: string;
   logLevel: LogLevel;
   dedupeWindowSeconds: number;
+  /** How often polling ESPs (Braze, Klaviyo) are asked for opt-outs. */
+  inboundPollSeconds: number;
   ingestMaxQueueDepth: number;
   sourceRateLimit: number;
   /** Destination packages this deployment runs (TESSERA_DESTINATIONS): `'all'` or their types. */
@@ -128,6 +130,7 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
     workspaceFile: workspaceFile === undefined ? undefined : resolve(cwd, workspaceFile),
     logLevel,
     dedupeWindowSeconds: integer(env, 'TESSERA_DEDUPE_WINDOW_SECONDS', 3600, 60, 30 * 24 * 3600),
+    inboundPollSeconds: integer(env, 'TESSERA_INBOUND_POLL_SECONDS', 300, 1, 24 * 3600),
     ingestMaxQueueDepth: integer(env, 'TESSERA_INGEST_MAX_QUEUE_DEPTH', 100_000, 1, 100_000_000),
     sourceRateLimit: integer(env, 'TESSERA_SOURCE_RATE_LIMIT', 5_000, 1, 10_000_000),
     destinations: destinationList(env),

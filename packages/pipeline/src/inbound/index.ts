@@ -1,0 +1,3 @@
+export * from './inbound-receiver';
+export * from './inbound-sync.service';
+export * from './inbound-queue';
