@@ -6,9 +6,12 @@ import Redis from 'ioredis';
 import { BrazeEmulator } from '@tessera/destination-braze';
 import { EspSandbox } from '@tessera/destination-kit';
 import { KlaviyoEmulator } from '@tessera/destination-klaviyo';
+import { DsrService } from '@tessera/consent';
+import { IdentityGraph } from '@tessera/identity-graph';
 import { DestinationStateBook } from '@tessera/pipeline';
+import { JobQueue } from '@tessera/queues';
 import { newWebhookSecret } from '@tessera/runtime';
-import { PostgresStore, TEST_POSTGRES_URL } from '@tessera/store';
+import { PiiVault, PostgresStore, TEST_POSTGRES_URL } from '@tessera/store';
 import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { startTessera, type TesseraProcess } from '../support/tessera-process';
 
@@ -44,6 +47,7 @@ describe('pipeline resilience', () => {
   let store: PostgresStore;
   let tessera: TesseraProcess;
   let sequence = 0;
+  const masterKey = randomBytes(32);
 
   beforeAll(async () => {
     const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
@@ -81,7 +85,7 @@ describe('pipeline resilience', () => {
       TESSERA_DATA_DIR: dataDir,
       DATABASE_URL: databaseUrl.toString(),
       TESSERA_WORKSPACE_FILE: workspaceFile,
-      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+      TESSERA_MASTER_KEY: masterKey.toString('base64'),
       TESSERA_DEMO: 'off',
     });
     store = new PostgresStore(databaseUrl.toString(), { maxConnections: 2 });
@@ -173,5 +177,42 @@ describe('pipeline resilience', () => {
       [ids],
     );
     expect(log).toEqual([{ status: 'delivered', n: 3 }]);
+  }, 60_000);
+
+  it('a DSR erasure reaches every destination, and its request records each one', async () => {
+    await send(['D1']);
+    await waitFor(() => atKlaviyo('D1') && atBraze('D1'), Boolean, 'D1 at both ESPs');
+    const vault = new PiiVault([masterKey]);
+    const graph = new IdentityGraph({ store, vault, brands: [{ id: 'sd', defaultCountry: 'GB' }] });
+    const dsr = new DsrService({ store, graph, exportDir: dataDir });
+    const request = await dsr.open({
+      type: 'erasure',
+      identities: { email: 'd1@example.com' },
+      requestedBy: 'admin:e2e',
+      brand: 'sd',
+    });
+    const queue = new JobQueue('dsr', redis, prefix);
+    await queue.add('dsr.erasure', { requestId: request.id }, `dsr-erasure-${request.id}`);
+    await queue.close();
+
+    await waitFor(
+      () => atBraze('D1'),
+      (present) => !present,
+      'D1 deleted at Braze',
+    );
+    await waitFor(
+      () => klaviyo.state().deletions.length,
+      (count) => count >= 1,
+      'a deletion job at Klaviyo',
+    );
+    const results = await waitFor(
+      () => dsr.requests.destinationResults(request.id),
+      (rows) => rows.length === 2,
+      'both destinations recorded',
+    );
+    expect(results.map((row) => [row.destinationId, row.status])).toEqual([
+      ['sd-braze', 'ok'],
+      ['sd-klaviyo', 'ok'],
+    ]);
   }, 60_000);
 });

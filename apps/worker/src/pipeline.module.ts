@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -133,6 +134,7 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
           ...(pool === undefined ? {} : { pool }),
           metrics,
           inboundPollMs: runtime.settings.inboundPollSeconds * 1000,
+          exportDir: join(runtime.settings.dataDir, 'exports'),
           logger: {
             info: (detail, message) => runtime.logger.info(detail, message),
             warn: (detail, message) => runtime.logger.warn(detail, message),

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import Redis from 'ioredis';
-import type { AuditLog, ConsentGate, ConsentLedger, SuppressionList } from '@tessera/consent';
+import {
+  DsrService,
+  type AuditLog,
+  type ConsentGate,
+  type ConsentLedger,
+  type SuppressionList,
+} from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
 import { DestinationRunner, type InboundUnsubscribe } from '@tessera/destination-kit';
 import type { IdentityGraph } from '@tessera/identity-graph';
@@ -64,6 +70,8 @@ export interface PipelineWorkerOptions {
   stateRefreshMs?: number;
   /** How often polling ESPs (Braze, Klaviyo) are asked for opt-outs (default 5 minutes). */
   inboundPollMs?: number;
+  /** Where data subjects' access exports are written. */
+  exportDir: string;
   /** Jobs each stage runs at once in this process (default resolve 1 — the graph has one writer —, route 2, deliver 2). */
   concurrency?: { resolve?: number; route?: number; deliver?: number };
 }
@@ -91,6 +99,8 @@ export class PipelineWorker {
   private readonly keyRing: KeyRing;
   private readonly routeQueue: JobQueue<'route'>;
   readonly inboundQueue: JobQueue<'inbound'>;
+  readonly dsrQueue: JobQueue<'dsr'>;
+  readonly dsr: DsrService;
   readonly cursors: InboundCursorBook;
   private readonly inboundSync: InboundSync;
   private readonly deliverQueues = new Map<string, JobQueue<'deliver'>>();
@@ -114,6 +124,18 @@ export class PipelineWorker {
     this.directory = new DestinationDirectory(options.destinations, this.states);
     this.routeQueue = new JobQueue('route', redis, prefix);
     this.inboundQueue = new JobQueue('inbound', redis, prefix);
+    this.dsrQueue = new JobQueue('dsr', redis, prefix);
+    this.dsr = new DsrService({
+      store,
+      graph: options.graph,
+      exportDir: options.exportDir,
+      deliveryLog: {
+        entriesFor: async (customerIds) =>
+          (
+            await Promise.all(customerIds.map((id) => this.deliveryLog.forCustomer(id, { limit: 10_000 })))
+          ).flat(),
+      },
+    });
     this.cursors = new InboundCursorBook(store);
 
     const tokenCache = new RedisTokenCache(
@@ -250,6 +272,39 @@ export class PipelineWorker {
       }),
     );
     await this.schedulePolls();
+    this.workers.push(
+      startStageWorker({
+        stage: 'dsr',
+        connection: this.connection(),
+        prefix,
+        concurrency: 1,
+        handlers: {
+          'dsr.erasure': async (data) => {
+            const outcome = await this.dsr.runErasure(
+              data.requestId,
+              this.directory.all().flatMap((destination) => {
+                const runner = this.runners.get(destination.id);
+                return runner === undefined ? [] : [{ id: destination.id, runner }];
+              }),
+            );
+            const unfinished = outcome.destinations.filter(
+              (result) => result.status === 'retry' || result.status === 'error',
+            );
+            // BullMQ retries the job with backoff; the next run calls only these destinations again.
+            if (unfinished.length > 0) {
+              throw new Error(
+                `erasure ${data.requestId} not finished at ${unfinished.map((result) => result.destinationId).join(', ')}`,
+              );
+            }
+            return { destinations: outcome.destinations.length };
+          },
+          'dsr.access': async (data) => {
+            const { path } = await this.dsr.runAccess(data.requestId);
+            return { path };
+          },
+        },
+      }),
+    );
     for (const destination of this.directory.all()) {
       this.workers.push(
         startStageWorker({
@@ -286,6 +341,7 @@ export class PipelineWorker {
     await Promise.all(this.workers.map((worker) => worker.close()));
     await this.routeQueue.close();
     await this.inboundQueue.close();
+    await this.dsrQueue.close();
     await Promise.all([...this.deliverQueues.values()].map((queue) => queue.close()));
     await Promise.all(
       this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())),
@@ -295,6 +351,12 @@ export class PipelineWorker {
   /** Queues opt-outs an ESP's webhook reported (the intake calls it once it verified them). */
   enqueueInbound(destinationId: string, changes: InboundUnsubscribe[], jobId: string): Promise<void> {
     return new InboundQueue(this.inboundQueue, this.keyRing).add(destinationId, changes, jobId);
+  }
+
+  /** Queues a data subject request's work (erasure at every destination, or the access export). */
+  async enqueueDsr(kind: 'erasure' | 'access', requestId: string): Promise<void> {
+    if (kind === 'erasure') await this.dsrQueue.add('dsr.erasure', { requestId }, `dsr-erasure-${requestId}`);
+    else await this.dsrQueue.add('dsr.access', { requestId }, `dsr-access-${requestId}`);
   }
 
   /** The runner of a destination this process runs (the intake's webhook receiver uses it in one process). */
@@ -333,8 +395,8 @@ export class PipelineWorker {
     return this.deliverQueues.get(destinationId);
   }
 
-  get queues(): JobQueue<'route' | 'deliver' | 'inbound'>[] {
-    return [this.routeQueue, this.inboundQueue, ...this.deliverQueues.values()];
+  get queues(): JobQueue<'route' | 'deliver' | 'inbound' | 'dsr'>[] {
+    return [this.routeQueue, this.inboundQueue, this.dsrQueue, ...this.deliverQueues.values()];
   }
 
   /**

@@ -60,6 +60,10 @@ export interface JobDataMap {
   'inbound.changes': { destinationId: string; count: number; changes: Sealed<InboundUnsubscribe[]> };
   /** Read a polling ESP's opt-outs since its stored cursor (run by a job scheduler). */
   'inbound.poll': { destinationId: string };
+  /** Run a data subject's erasure at every destination (re-run: only the destinations not yet done). */
+  'dsr.erasure': { requestId: string };
+  /** Write a data subject's access export. */
+  'dsr.access': { requestId: string };
 }
 
 export type JobName = keyof JobDataMap;
@@ -71,6 +75,8 @@ export const JOB_QUEUES = {
   'deliver.items': 'deliver',
   'inbound.changes': 'inbound',
   'inbound.poll': 'inbound',
+  'dsr.erasure': 'dsr',
+  'dsr.access': 'dsr',
 } as const satisfies Record<JobName, string>;
 
 export type QueueName = (typeof JOB_QUEUES)[JobName];
