@@ -13,7 +13,19 @@ export interface TesseraProcess {
 
 /** Runs the all-in-one entry exactly as `npm start` does, and resolves once it prints its URLs. */
 export function startTessera(env: Record<string, string>): Promise<TesseraProcess> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/tessera/src/main.ts'], {
+  return startEntry('apps/tessera/src/main.ts', env, 'ingest');
+}
+
+/**
+ * Runs one app entry (`apps/ingest/src/main.ts`, `apps/worker/src/main.ts`, …) as its npm script does, and
+ * resolves once it prints the URL labelled `label` (its base URL is taken from that line).
+ */
+export function startEntry(
+  entry: string,
+  env: Record<string, string>,
+  label: string,
+): Promise<TesseraProcess> {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -24,7 +36,7 @@ export function startTessera(env: Record<string, string>): Promise<TesseraProces
     const timer = setTimeout(() => reject(new Error(`tessera did not start in 20 s:\n${output}`)), 20_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /ingest\s+(http:\/\/[^/\s]+)\//.exec(output);
+      const match = new RegExp(`${label}\\s+(http:\\/\\/[^/\\s]+)\\/`).exec(output);
       if (match) {
         clearTimeout(timer);
         resolve({

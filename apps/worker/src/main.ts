@@ -7,7 +7,7 @@ void runProcess({
   name: 'worker',
   modules: [PipelineModule],
   paths: () => [
-    ['Health', '/healthz'],
-    ['Metrics', '/metrics'],
+    ['health', '/healthz'],
+    ['metrics', '/metrics'],
   ],
 });

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { DynamicModule, Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import {
@@ -90,8 +91,20 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
   const base = `http://${settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host}:${port}`;
   const lines = definition.paths(runtime).map(([label, path]) => `  ${label.padEnd(22)} ${base}${path}`);
   lines.push(`  ${'store of record'.padEnd(22)} ${runtime.storeLocation}`);
-  if (runtime.demoCredentialsFile !== undefined)
+  if (runtime.demoCredentialsFile !== undefined) {
     lines.push(`  ${'demo credentials'.padEnd(22)} ${runtime.demoCredentialsFile}`);
+    lines.push(
+      '',
+      `demo: run \`${demoTrafficCommand(base, settings.dataDir)}\` in another terminal to send members and a live stream of events`,
+    );
+  }
   logger.info({ url: base, process: definition.name }, `${definition.name} is listening on ${base}`);
   process.stdout.write(`\nTessera ${definition.name} is running:\n${lines.join('\n')}\n\n`);
+}
+
+/** The demo traffic command for this process: its defaults (port 8080, `./.tessera`) need no options. */
+function demoTrafficCommand(base: string, dataDir: string): string {
+  const dataDirOption = dataDir === resolve('.tessera') ? '' : `TESSERA_DATA_DIR=${dataDir} `;
+  const urlOption = base === 'http://127.0.0.1:8080' ? '' : ` -- --url ${base}`;
+  return `${dataDirOption}npm run demo:traffic${urlOption}`;
 }

@@ -47,10 +47,15 @@ export async function bootRuntime(options: BootOptions = {}): Promise<TesseraRun
   let demoCredentialsFile: string | undefined;
   const embedded = settings.databaseUrl === undefined;
   if (embedded && (env.TESSERA_DEMO ?? 'on') !== 'off') {
-    const demo = ensureDemoWorkspace(settings.dataDir);
+    const demo = ensureDemoWorkspace(settings.dataDir, {
+      port: settings.port,
+      host: settings.host,
+      destinationTypes: settings.destinations,
+    });
     demoCredentialsFile = demo.file;
     if (demo.created)
       logger.info({ file: demo.file }, `created the demo workspace; its credentials are in ${demo.file}`);
+    if (demo.destinationsNote !== undefined) logger.warn(demo.destinationsNote);
     layers.push(demo.workspace);
   }
   if (settings.workspaceFile !== undefined) layers.push(loadWorkspaceFile(settings.workspaceFile));

@@ -10,9 +10,16 @@ export {
 } from './workspace-file';
 export {
   DEMO_CREDENTIALS_FILE,
+  DEMO_GROUP_BRAND,
+  DEMO_GROUP_SOURCE_ID,
+  DEMO_SPORTS_BRAND,
+  DEMO_SPORTS_SOURCE_ID,
   ensureDemoWorkspace,
   newWebhookSecret,
   type DemoCredentials,
+  type DemoSourceCredentials,
+  type DemoWorkspace,
+  type DemoWorkspaceOptions,
 } from './demo-workspace';
 export { decodeMasterKey, MASTER_KEY_FILE, resolveMasterKey, resolvePreviousMasterKeys } from './master-key';
 export {
@@ -22,3 +29,20 @@ export {
   type RedisEndpoint,
 } from './private-redis';
 export { createLogger, redactContactPoints, type Logger } from './logger';
+export {
+  between,
+  DEMO_EVENT_SOURCES,
+  DEMO_MEMBER_COUNT,
+  DEMO_MEMBER_SEED,
+  DEMO_TIERS,
+  demoMembers,
+  demoSeedEvents,
+  pick,
+  seededRandom,
+  tierFor,
+  type DemoConsent,
+  type DemoEvent,
+  type DemoMember,
+  type DemoTier,
+} from './demo-members';
+export { DemoEventStream, type DemoEventStreamOptions } from './demo-event-stream';
