@@ -179,6 +179,22 @@ describe('pipeline resilience', () => {
     expect(log).toEqual([{ status: 'delivered', n: 3 }]);
   }, 60_000);
 
+  it('a held source: its events are accepted and wait, and flow once it is released', async () => {
+    await states().setSourceHold('sd-loyalty', true, { actor: 'admin:e2e', reason: 'mass remediation' });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await send(['H1']);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(atKlaviyo('H1')).toBe(false);
+    const waiting = await store.query<{ routed: boolean }>(
+      `SELECT routed_at IS NOT NULL AS routed FROM raw_events WHERE event_id = $1`,
+      [`e-${sequence}`],
+    );
+    expect(waiting).toEqual([]);
+
+    await states().setSourceHold('sd-loyalty', false, { actor: 'admin:e2e', reason: 'done' });
+    await waitFor(() => atKlaviyo('H1') && atBraze('H1'), Boolean, 'H1 after the release', 15_000);
+  }, 40_000);
+
   it('a DSR erasure reaches every destination, and its request records each one', async () => {
     await send(['D1']);
     await waitFor(() => atKlaviyo('D1') && atBraze('D1'), Boolean, 'D1 at both ESPs');

@@ -25,6 +25,7 @@ export interface PipelineDestination {
 export class DestinationDirectory {
   private readonly byId = new Map<string, PipelineDestination>();
   private readonly states = new Map<string, DestinationState>();
+  private held = new Set<string>();
   private fingerprint: string | undefined;
 
   constructor(
@@ -60,8 +61,15 @@ export class DestinationDirectory {
       if (this.states.get(row.destinationId) !== row.state) changed.set(row.destinationId, row.state);
       this.states.set(row.destinationId, row.state);
     }
+    const holds = await this.book.sourceHolds();
+    this.held = new Set([...holds].filter(([, hold]) => hold.held).map(([sourceId]) => sourceId));
     this.fingerprint = fingerprint;
     return changed;
+  }
+
+  /** True while an operator holds this source (mass remediation): its events are accepted and wait. */
+  isHeld(sourceId: string): boolean {
+    return this.held.has(sourceId);
   }
 
   all(): PipelineDestination[] {

@@ -15,6 +15,7 @@ import {
   assertNoEviction,
   deliverQueueName,
   type DeliveryItem,
+  type IngestedEvent,
   JobQueue,
   QUEUE_PAYLOAD_KEY_PURPOSE,
   RedisConnectionGate,
@@ -32,7 +33,7 @@ import { InboundSync } from './inbound/inbound-sync.service';
 import { InboundCursorBook } from './store/inbound-cursor-book.repository';
 import type { PipelineMetrics } from './pipeline-metrics';
 import { DeliverStage, type DeliverOutcome, type SettledItem } from './stages/deliver-stage.service';
-import { eventKeyString } from './stages/event-identity';
+import { eventKeyOf, eventKeyString } from './stages/event-identity';
 import { RedisDeliveredVersions } from './stages/redis-delivered-versions';
 import { ResolveStage } from './stages/resolve-stage.service';
 import { RouteStage } from './stages/route-stage.service';
@@ -76,6 +77,9 @@ export interface PipelineWorkerOptions {
   concurrency?: { resolve?: number; route?: number; deliver?: number };
 }
 
+/** How often the events of a held source are looked at again. */
+export const HELD_RECHECK_MS = 5_000;
+
 /** Two refused credentials in a row pause a destination. */
 export const AUTH_FAILURES_BEFORE_PAUSE = 2;
 
@@ -98,6 +102,7 @@ export class PipelineWorker {
   readonly versions: RedisDeliveredVersions;
   private readonly keyRing: KeyRing;
   private readonly routeQueue: JobQueue<'route'>;
+  private readonly resolveQueue: JobQueue<'resolve'>;
   readonly inboundQueue: JobQueue<'inbound'>;
   readonly dsrQueue: JobQueue<'dsr'>;
   readonly dsr: DsrService;
@@ -123,6 +128,7 @@ export class PipelineWorker {
     this.versions = new RedisDeliveredVersions(redis, prefix);
     this.directory = new DestinationDirectory(options.destinations, this.states);
     this.routeQueue = new JobQueue('route', redis, prefix);
+    this.resolveQueue = new JobQueue('resolve', redis, prefix);
     this.inboundQueue = new JobQueue('inbound', redis, prefix);
     this.dsrQueue = new JobQueue('dsr', redis, prefix);
     this.dsr = new DsrService({
@@ -229,7 +235,11 @@ export class PipelineWorker {
         concurrency: concurrency.resolve ?? 1,
         handlers: {
           'resolve.events': async (data, job) => {
-            const events = this.keyRing.openJson(data.events, job.id);
+            const all = this.keyRing.openJson(data.events, job.id);
+            const events = all.filter((event) => !this.directory.isHeld(event.sourceId));
+            const held = all.filter((event) => this.directory.isHeld(event.sourceId));
+            // Held sources' events wait on the queue (checked again every few seconds) until released.
+            if (held.length > 0) await this.holdEvents(held, job.attemptsMade);
             const outcome = await this.resolveStage.handle(events);
             this.options.metrics.stage('resolve', 'resolved', outcome.resolved);
             this.options.metrics.stage('resolve', 'duplicate', outcome.duplicates);
@@ -340,6 +350,7 @@ export class PipelineWorker {
     await this.refreshing;
     await Promise.all(this.workers.map((worker) => worker.close()));
     await this.routeQueue.close();
+    await this.resolveQueue.close();
     await this.inboundQueue.close();
     await this.dsrQueue.close();
     await Promise.all([...this.deliverQueues.values()].map((queue) => queue.close()));
@@ -466,6 +477,16 @@ export class PipelineWorker {
     );
     this.connections.push(connection);
     return connection;
+  }
+
+  private async holdEvents(events: IngestedEvent[], attempt: number): Promise<void> {
+    const jobId = `held-${digest([String(Date.now()), String(attempt), ...events.map((event) => eventKeyString(eventKeyOf(event)))])}`;
+    await this.resolveQueue.add(
+      'resolve.events',
+      { count: events.length, events: this.keyRing.sealJson(events, jobId) },
+      jobId,
+      { delayMs: HELD_RECHECK_MS },
+    );
   }
 
   private async enqueueRoute(events: ResolvedEvent[]): Promise<void> {
