@@ -231,4 +231,39 @@ describe('pipeline resilience', () => {
       ['sd-klaviyo', 'ok'],
     ]);
   }, 60_000);
+
+  it('the daily retention run deletes raw events and delivery log entries past their window, and nothing newer', async () => {
+    const old = new Date(Date.now() - 120 * 86_400_000);
+    await store.query(
+      `INSERT INTO raw_events (source_id, event_source, event_id, brand, type, received_at, payload_ciphertext, payload_key_id)
+       VALUES ('sd-loyalty', 'https://old.example.com', 'old-1', 'sd', 'points.updated', $1, 'x', 'k')`,
+      [old],
+    );
+    await store.query(
+      `INSERT INTO delivery_log (brand, destination_id, operation, item_key, status, attempts, at)
+       VALUES ('sd', 'sd-braze', 'upsertProfiles', 'old-item', 'delivered', 1, $1)`,
+      [old],
+    );
+    const count = async (sql: string) => (await store.query<{ n: number }>(sql))[0]?.n ?? -1;
+    const recentEvents = await count(`SELECT count(*)::int AS n FROM raw_events WHERE event_id <> 'old-1'`);
+    expect(recentEvents).toBeGreaterThan(0);
+
+    const queue = new JobQueue('maintenance', redis, prefix);
+    await queue.add('maintenance.retention', {}, `retention-now-${Date.now()}`);
+    await queue.close();
+
+    await waitFor(
+      () => count(`SELECT count(*)::int AS n FROM raw_events WHERE event_id = 'old-1'`),
+      (n) => n === 0,
+      'the old raw event purged',
+    );
+    await waitFor(
+      () => count(`SELECT count(*)::int AS n FROM delivery_log WHERE item_key = 'old-item'`),
+      (n) => n === 0,
+      'the old log entry purged',
+    );
+    expect(await count(`SELECT count(*)::int AS n FROM raw_events WHERE event_id <> 'old-1'`)).toBe(
+      recentEvents,
+    );
+  }, 30_000);
 });

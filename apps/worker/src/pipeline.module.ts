@@ -2,7 +2,13 @@ import { join } from 'node:path';
 import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
-import { AuditLog, ConsentGate, ConsentLedger, SuppressionList } from '@tessera/consent';
+import {
+  AuditLog,
+  ConsentGate,
+  ConsentLedger,
+  type RetentionPolicy,
+  SuppressionList,
+} from '@tessera/consent';
 import { deploymentDestinations } from '@tessera/destination-registry';
 import { IdentityGraph } from '@tessera/identity-graph';
 import { METRICS_REGISTRY, REDIS, RUNTIME, STORE } from '@tessera/nest-platform';
@@ -10,7 +16,7 @@ import { type PipelineDestination, PipelineMetrics, PipelineWorker } from '@tess
 import type { TesseraRuntime } from '@tessera/runtime';
 import { PiiVault, type Store } from '@tessera/store';
 import { PluginPool } from '@tessera/transform';
-import { ConsentModule } from './consent.module';
+import { ConsentModule, RETENTION_POLICY } from './consent.module';
 import {
   DESTINATION_PLUGINS,
   DESTINATION_RULES,
@@ -85,6 +91,7 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
         SuppressionList,
         PIPELINE_DESTINATIONS,
         PLUGIN_POOL,
+        RETENTION_POLICY,
       ],
       useFactory: (
         runtime: TesseraRuntime,
@@ -96,6 +103,7 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
         suppressions: SuppressionList,
         destinations: PipelineDestination[],
         pool: PluginPool | undefined,
+        retention: RetentionPolicy,
       ): PipelineWorker => {
         const vault = new PiiVault(runtime.masterKeys);
         const brands = runtime.workspace.brands;
@@ -135,6 +143,7 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
           metrics,
           inboundPollMs: runtime.settings.inboundPollSeconds * 1000,
           exportDir: join(runtime.settings.dataDir, 'exports'),
+          retention,
           logger: {
             info: (detail, message) => runtime.logger.info(detail, message),
             warn: (detail, message) => runtime.logger.warn(detail, message),

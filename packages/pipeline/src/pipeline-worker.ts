@@ -3,9 +3,12 @@ import type { Worker } from 'bullmq';
 import Redis from 'ioredis';
 import {
   DsrService,
+  ExportFolderRetention,
+  RetentionJob,
   type AuditLog,
   type ConsentGate,
   type ConsentLedger,
+  type RetentionPolicy,
   type SuppressionList,
 } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
@@ -73,6 +76,8 @@ export interface PipelineWorkerOptions {
   inboundPollMs?: number;
   /** Where data subjects' access exports are written. */
   exportDir: string;
+  /** How long raw events, the delivery log and exports are kept (TESSERA_RETENTION); the run is daily. */
+  retention: RetentionPolicy;
   /** Jobs each stage runs at once in this process (default resolve 1 — the graph has one writer —, route 2, deliver 2). */
   concurrency?: { resolve?: number; route?: number; deliver?: number };
 }
@@ -105,6 +110,7 @@ export class PipelineWorker {
   private readonly resolveQueue: JobQueue<'resolve'>;
   readonly inboundQueue: JobQueue<'inbound'>;
   readonly dsrQueue: JobQueue<'dsr'>;
+  readonly maintenanceQueue: JobQueue<'maintenance'>;
   readonly dsr: DsrService;
   readonly cursors: InboundCursorBook;
   private readonly inboundSync: InboundSync;
@@ -131,6 +137,7 @@ export class PipelineWorker {
     this.resolveQueue = new JobQueue('resolve', redis, prefix);
     this.inboundQueue = new JobQueue('inbound', redis, prefix);
     this.dsrQueue = new JobQueue('dsr', redis, prefix);
+    this.maintenanceQueue = new JobQueue('maintenance', redis, prefix);
     this.dsr = new DsrService({
       store,
       graph: options.graph,
@@ -284,6 +291,20 @@ export class PipelineWorker {
     await this.schedulePolls();
     this.workers.push(
       startStageWorker({
+        stage: 'maintenance',
+        connection: this.connection(),
+        prefix,
+        concurrency: 1,
+        handlers: { 'maintenance.retention': async () => this.runRetention() },
+      }),
+    );
+    await this.maintenanceQueue.queue.upsertJobScheduler(
+      'retention-daily',
+      { every: 24 * 3_600_000 },
+      { name: 'maintenance.retention', data: {} },
+    );
+    this.workers.push(
+      startStageWorker({
         stage: 'dsr',
         connection: this.connection(),
         prefix,
@@ -353,6 +374,7 @@ export class PipelineWorker {
     await this.resolveQueue.close();
     await this.inboundQueue.close();
     await this.dsrQueue.close();
+    await this.maintenanceQueue.close();
     await Promise.all([...this.deliverQueues.values()].map((queue) => queue.close()));
     await Promise.all(
       this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())),
@@ -362,6 +384,27 @@ export class PipelineWorker {
   /** Queues opt-outs an ESP's webhook reported (the intake calls it once it verified them). */
   enqueueInbound(destinationId: string, changes: InboundUnsubscribe[], jobId: string): Promise<void> {
     return new InboundQueue(this.inboundQueue, this.keyRing).add(destinationId, changes, jobId);
+  }
+
+  /** Deletes raw events, delivery log entries and exports past their retention (batched, resumable). */
+  async runRetention(): Promise<{ purged: number; failures: number }> {
+    const job = new RetentionJob(
+      [
+        {
+          dataClass: 'raw_events',
+          purgeOlderThan: (cutoff, limit) => this.rawLog.deleteReceivedBefore(cutoff, limit),
+        },
+        {
+          dataClass: 'delivery_log',
+          purgeOlderThan: (cutoff, limit) => this.deliveryLog.deleteBefore(cutoff, limit),
+        },
+        new ExportFolderRetention(this.options.exportDir),
+      ],
+      this.options.retention,
+    );
+    const report = await job.run();
+    this.options.logger.info({ purged: report.purged, failures: report.failures }, 'retention run');
+    return { purged: report.purged, failures: report.failures };
   }
 
   /** Queues a data subject request's work (erasure at every destination, or the access export). */
@@ -406,8 +449,14 @@ export class PipelineWorker {
     return this.deliverQueues.get(destinationId);
   }
 
-  get queues(): JobQueue<'route' | 'deliver' | 'inbound' | 'dsr'>[] {
-    return [this.routeQueue, this.inboundQueue, this.dsrQueue, ...this.deliverQueues.values()];
+  get queues(): JobQueue<'route' | 'deliver' | 'inbound' | 'dsr' | 'maintenance'>[] {
+    return [
+      this.routeQueue,
+      this.inboundQueue,
+      this.dsrQueue,
+      this.maintenanceQueue,
+      ...this.deliverQueues.values(),
+    ];
   }
 
   /**

@@ -64,6 +64,8 @@ export interface JobDataMap {
   'dsr.erasure': { requestId: string };
   /** Write a data subject's access export. */
   'dsr.access': { requestId: string };
+  /** The daily retention run (raw events, delivery log, exports), by a job scheduler. */
+  'maintenance.retention': Record<string, never>;
 }
 
 export type JobName = keyof JobDataMap;
@@ -77,6 +79,7 @@ export const JOB_QUEUES = {
   'inbound.poll': 'inbound',
   'dsr.erasure': 'dsr',
   'dsr.access': 'dsr',
+  'maintenance.retention': 'maintenance',
 } as const satisfies Record<JobName, string>;
 
 export type QueueName = (typeof JOB_QUEUES)[JobName];
