@@ -78,7 +78,10 @@ export interface PipelineWorkerOptions {
   exportDir: string;
   /** How long raw events, the delivery log and exports are kept (TESSERA_RETENTION); the run is daily. */
   retention: RetentionPolicy;
-  /** Jobs each stage runs at once in this process (default resolve 1 — the graph has one writer —, route 2, deliver 2). */
+  /**
+   * Jobs each stage runs at once in this process (default 2 each). Two resolve jobs overlap their log writes and
+   * CPU work; the identity graph's own lock keeps its writes one at a time.
+   */
   concurrency?: { resolve?: number; route?: number; deliver?: number };
 }
 
@@ -122,6 +125,8 @@ export class PipelineWorker {
   private readonly routeStage: RouteStage;
   private readonly deliverStage: DeliverStage;
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** Destinations whose credentials this process saw refused since their last success. */
+  private readonly authFailing = new Set<string>();
   private refreshing: Promise<void> | undefined;
 
   constructor(private readonly options: PipelineWorkerOptions) {
@@ -221,7 +226,11 @@ export class PipelineWorker {
       requeue: (destinationId, items, delayMs) => this.enqueueDeliver(destinationId, items, delayMs, 'retry'),
       versions: this.versions,
       authFailed: (destinationId, reason) => this.authFailed(destinationId, reason),
-      authSucceeded: (destinationId) => this.states.recordSuccess(destinationId),
+      // Only a destination this process saw refused needs its counter reset: no statement per job otherwise.
+      authSucceeded: async (destinationId) => {
+        if (!this.authFailing.delete(destinationId)) return;
+        await this.states.recordSuccess(destinationId);
+      },
     });
   }
 
@@ -239,7 +248,7 @@ export class PipelineWorker {
         stage: 'resolve',
         connection: this.connection(),
         prefix,
-        concurrency: concurrency.resolve ?? 1,
+        concurrency: concurrency.resolve ?? 2,
         handlers: {
           'resolve.events': async (data, job) => {
             const all = this.keyRing.openJson(data.events, job.id);
@@ -609,6 +618,7 @@ export class PipelineWorker {
   }
 
   private async authFailed(destinationId: string, reason: string): Promise<boolean> {
+    this.authFailing.add(destinationId);
     const { paused } = await this.states.recordAuthFailure(destinationId, {
       pauseAfter: AUTH_FAILURES_BEFORE_PAUSE,
       reason: `credentials refused: ${reason}`,
