@@ -30,7 +30,49 @@ async function redisNowMs(redis: Redis): Promise<number> {
   return Number(seconds) * 1000 + Number(micros) / 1000;
 }
 
-/** Sleeps until just after a bucket of `perMs` starts on Redis's clock (the gate's buckets are aligned on it). */
+/**
+ * Makes `gate`'s client run each take in a MULTI between two TIMEs and records, for each take that admitted,
+ * the TIME read just before it: nothing runs between that TIME and the script's own clock read (its first
+ * command), so this is the admission time on Redis's clock, to the microsecond, whatever the event loop's lag.
+ */
+function recordAdmissions(redis: Redis, admittedAt: number[]): void {
+  // A MULTI copies the client's commands, so it must be given the gate's command as it was before the override.
+  const take = redis.tesseraRateGateTake;
+  redis.tesseraRateGateTake = async (
+    keyBase: string,
+    cost: number,
+    ...windows: number[]
+  ): Promise<number> => {
+    const transaction = redis.multi().time();
+    void take.call(transaction, keyBase, cost, ...windows);
+    const results = await transaction.exec();
+    const [[timeError, time] = [], [takeError, waitMs] = []] = results ?? [];
+    if (timeError || takeError) throw timeError ?? takeError;
+    if (waitMs === 0) {
+      const [seconds, micros] = time as [string, string];
+      admittedAt.push(Number(seconds) * 1000 + Number(micros) / 1000);
+    }
+    return waitMs as number;
+  };
+}
+
+/** The requests counted in the sub-buckets of a window (`${prefix}:ratelimit:${key}:${perMs}:*`). */
+async function countedIn(redis: Redis, pattern: string): Promise<number> {
+  const keys = await redis.keys(pattern);
+  const values = keys.length === 0 ? [] : await redis.mget(...keys);
+  return values.reduce((sum, value) => sum + Number(value ?? 0), 0);
+}
+
+/** A script for MULTI: the keys matching ARGV[1], each with its PTTL, as [key, ms] pairs. */
+const KEYS_WITH_PTTL = `
+local found = {}
+for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+  found[#found + 1] = { key, redis.call('PTTL', key) }
+end
+return found
+`;
+
+/** Sleeps until just after a span of `perMs` starts on Redis's clock (the gate's sub-buckets are aligned on it). */
 async function startOfNextBucket(redis: Redis, perMs: number, withinMs: number): Promise<void> {
   for (;;) {
     const now = await redisNowMs(redis);
@@ -51,7 +93,7 @@ function maxInSpan(times: readonly number[], spanMs: number): number {
   return most;
 }
 
-// Hour-long windows where a test wants no bucket boundary to pass while it runs.
+// Hour-long windows (6-minute sub-buckets) where a test wants no sub-bucket to leave the window while it runs.
 const HOUR_MS = 3_600_000;
 
 // Medium tier: the real Redis on loopback (same host, so Date.now() and Redis TIME read the same clock).
@@ -76,37 +118,62 @@ describe('RedisRateGate', () => {
     await Promise.all([redis.quit(), otherWorkerRedis.quit()]);
   });
 
-  it('holds two workers sharing a key to `requests` per window, plus the documented slack of the estimate', async () => {
+  it('holds two workers sharing a key to `requests` in every span of `perMs`, and uses the limit', async () => {
     const limit = { requests: 10, perMs: 1000 };
     const workers = [new RedisRateGate(redis, prefix), new RedisRateGate(otherWorkerRedis, prefix)];
-    // Fire mid-bucket: a burst there is the case the counter's estimate gets wrong (see below).
+    const admittedAt: number[] = [];
+    recordAdmissions(redis, admittedAt);
+    recordAdmissions(otherWorkerRedis, admittedAt);
+    // Fire mid-window: a burst there is what the former sliding-window counter let through 1.4 times.
     await startOfNextBucket(redis, limit.perMs, 20);
     await new Promise((resolve) => setTimeout(resolve, limit.perMs / 2));
-    const burstOffsetMs = (await redisNowMs(redis)) % limit.perMs;
-    const admittedAt: number[] = [];
     await Promise.all(
       Array.from({ length: 25 }, async (_, index) => {
         await workers[index % 2]?.acquire('braze:dest-1:track', [limit]);
-        admittedAt.push(Date.now());
       }),
     );
 
-    // The guarantee of a sliding-window counter: a span of perMs holds at most `requests` plus the part of the
-    // previous bucket's admissions that falls in the span beyond its pro-rata share, because the estimate
-    // assumes that bucket was spread evenly. A burst of `requests` at offset φ of its bucket is all in the span
-    // that starts with it, while the next bucket's estimate already discounts it by φ/perMs: the span can take
-    // floor(requests x φ / perMs) more (4 here, for φ ≈ 500 ms; under 2 x requests even for a burst at the very
-    // end of a bucket). After the burst, admissions are paced evenly and the excess stays under one request.
-    // The spans are shortened by 40 ms, the most we allow between Redis admitting a request and this test seeing
-    // it, so that a late observation cannot fold a request from a later span into this one; φ is widened by as
-    // much, since the burst may be admitted that long after it was fired.
-    const lagMs = 40;
-    const bound = limit.requests + Math.floor((limit.requests * (burstOffsetMs + lagMs)) / limit.perMs);
-    expect(bound).toBeLessThan(2 * limit.requests);
+    expect(admittedAt).toHaveLength(25);
+    // The exact guarantee, on the times Redis admitted the requests (see recordAdmissions): no slack needed.
     // Two workers each counting alone, or fixed windows, would let 2 x 10 through in one span here.
-    expect(maxInSpan(admittedAt, limit.perMs - lagMs)).toBeLessThanOrEqual(bound);
-    // The limit is used, not just respected: 25 requests fit in 3 windows (burst of 10, then ~9 per window).
+    expect(maxInSpan(admittedAt, limit.perMs)).toBeLessThanOrEqual(limit.requests);
+    // The limit is used, not just respected: a burst of 10, then 10 once the burst's sub-bucket (100 ms) has
+    // left the window (~1,100 ms later), then 5 more as long again: 25 requests in under 3 windows.
     expect(Math.max(...admittedAt) - Math.min(...admittedAt)).toBeLessThan(3 * limit.perMs);
+  });
+
+  it('holds a burst after an idle period, in the middle of a sub-bucket, to `requests` per `perMs`', async () => {
+    // The failure of the former sliding-window counter: after idling, a burst of `requests` φ ms into its
+    // bucket let `requests x φ / perMs` more through in the next bucket before `perMs` had passed.
+    const limit = { requests: 10, perMs: 1000 };
+    const gate = new RedisRateGate(redis, prefix);
+    const admittedAt: number[] = [];
+    recordAdmissions(redis, admittedAt);
+    await startOfNextBucket(redis, limit.perMs, 10);
+    // 550 ms in: the middle of the window's bucket of old, and of a 100 ms sub-bucket.
+    await new Promise((resolve) => setTimeout(resolve, 540));
+    await Promise.all(Array.from({ length: 10 }, () => gate.acquire('klaviyo:dest-1:events', [limit])));
+    const burstEnd = Math.max(...admittedAt);
+
+    // The 11th would wait until the burst's sub-bucket leaves the window: past the burst + perMs, by at most
+    // one sub-bucket.
+    // (On the other client: a gate's constructor defines its command again, which would undo recordAdmissions.)
+    const refusingGate = new RedisRateGate(otherWorkerRedis, prefix, { sleep: refuseToWait });
+    const askedAt = await redisNowMs(redis);
+    const waitMs = await waitMsOf(refusingGate.acquire('klaviyo:dest-1:events', [limit]));
+    expect(askedAt + waitMs).toBeGreaterThan(burstEnd + limit.perMs);
+    expect(askedAt + waitMs).toBeLessThanOrEqual(
+      Math.min(...admittedAt) + limit.perMs + limit.perMs / 10 + 1,
+    );
+
+    // And when the next 10 keep asking, none gets in before then.
+    await Promise.all(Array.from({ length: 10 }, () => gate.acquire('klaviyo:dest-1:events', [limit])));
+    expect(admittedAt).toHaveLength(20);
+    const nextWave = admittedAt.slice(10);
+    expect(Math.min(...nextWave) - burstEnd).toBeGreaterThan(limit.perMs);
+    expect(maxInSpan(admittedAt, limit.perMs)).toBeLessThanOrEqual(limit.requests);
+    // They all get in as soon as the burst has left, not a window later.
+    expect(Math.max(...nextWave) - burstEnd).toBeLessThan(limit.perMs + limit.perMs / 10 + 100);
   });
 
   it('applies every window of a call: a burst window and a steady one', async () => {
@@ -125,13 +192,14 @@ describe('RedisRateGate', () => {
       }),
     );
     admittedAfterMs.sort((a, b) => a - b);
-    // The burst window lets 3 through at once, then paces at 3 per 100 ms (next at ~133 ms after the boundary).
+    // The burst window lets 3 through at once, then 3 more once their 10 ms sub-bucket has left it (~110 ms).
     expect(admittedAfterMs[2]).toBeLessThan(50);
     expect(admittedAfterMs[3]).toBeGreaterThanOrEqual(100);
-    // The steady window lets 6 through in its first bucket (the 6th at ~200 ms) ...
+    // The steady window lets those 6 through (the 6th at ~110 ms) ...
     expect(admittedAfterMs[5]).toBeLessThan(500);
-    // ... and the 7th only once its estimate has room, in the next 1,000 ms bucket (ideally at ~1,167 ms).
+    // ... and the 7th only once the first 3 have left it with their 100 ms sub-bucket (~1,100 ms).
     expect(admittedAfterMs[6]).toBeGreaterThanOrEqual(1000);
+    expect(admittedAfterMs[7]).toBeLessThan(1500);
   });
 
   it('counts `cost` requests, in every window or in none', async () => {
@@ -139,11 +207,10 @@ describe('RedisRateGate', () => {
     const perHour = { requests: 10, perMs: HOUR_MS };
     await gate.acquire('sfmc:dest-1:rows', [perHour], 7);
     await gate.acquire('sfmc:dest-1:rows', [perHour], 3);
-    const [counter] = await redis.keys(`${prefix}:ratelimit:sfmc:dest-1:rows:3600000:*`);
-    expect(await redis.get(counter ?? '')).toBe('10');
-    // Full: room comes back once the next bucket has started and this one's weight is 9/10 gone.
+    expect(await countedIn(redis, `${prefix}:ratelimit:sfmc:dest-1:rows:3600000:*`)).toBe(10);
+    // Full: room comes back once the sub-bucket (6 minutes) holding them has left the window: after an hour.
     const waitMs = await waitMsOf(gate.acquire('sfmc:dest-1:rows', [perHour]));
-    expect(waitMs).toBeGreaterThan(HOUR_MS / 10);
+    expect(waitMs).toBeGreaterThan(HOUR_MS);
     expect(waitMs).toBeLessThanOrEqual(HOUR_MS + HOUR_MS / 10);
 
     // A call refused by one window is not counted in the others.
@@ -151,43 +218,71 @@ describe('RedisRateGate', () => {
     const tight = { requests: 2, perMs: 2 * HOUR_MS };
     await gate.acquire('braze:dest-1:merge', [roomy, tight], 2);
     await waitMsOf(gate.acquire('braze:dest-1:merge', [roomy, tight]));
-    const [roomyCounter] = await redis.keys(`${prefix}:ratelimit:braze:dest-1:merge:3600000:*`);
-    expect(await redis.get(roomyCounter ?? '')).toBe('2');
+    expect(await countedIn(redis, `${prefix}:ratelimit:braze:dest-1:merge:3600000:*`)).toBe(2);
+
+    // Two windows of the same length share their sub-buckets: a call counts once there, and the tighter holds.
+    const loose = { requests: 5, perMs: HOUR_MS };
+    const strict = { requests: 3, perMs: HOUR_MS };
+    for (let call = 0; call < 3; call++) await gate.acquire('braze:dest-2:merge', [loose, strict]);
+    expect(await countedIn(redis, `${prefix}:ratelimit:braze:dest-2:merge:3600000:*`)).toBe(3);
+    await waitMsOf(gate.acquire('braze:dest-2:merge', [loose, strict]));
   });
 
   it('lets a cost larger than the window through when the window is empty, instead of never', async () => {
     const gate = new RedisRateGate(redis, prefix, { sleep: refuseToWait });
     const perHour = { requests: 10, perMs: HOUR_MS };
     await gate.acquire('sfmc:dest-1:rows', [perHour], 25);
-    const [counter] = await redis.keys(`${prefix}:ratelimit:sfmc:dest-1:rows:3600000:*`);
-    expect(await redis.get(counter ?? '')).toBe('25');
-    // All 25 count: the next request waits until the estimate is under the limit again.
-    expect(await waitMsOf(gate.acquire('sfmc:dest-1:rows', [perHour]))).toBeGreaterThan(
-      HOUR_MS - (9 / 25) * HOUR_MS,
-    );
+    expect(await countedIn(redis, `${prefix}:ratelimit:sfmc:dest-1:rows:3600000:*`)).toBe(25);
+    // All 25 count: the next request waits until they have left the window, more than an hour.
+    const afterOversized = await waitMsOf(gate.acquire('sfmc:dest-1:rows', [perHour]));
+    expect(afterOversized).toBeGreaterThan(HOUR_MS);
+    expect(afterOversized).toBeLessThanOrEqual(HOUR_MS + HOUR_MS / 10);
 
     // When the window is not empty, the oversized call waits until the window has fully drained.
     await gate.acquire('sfmc:dest-2:rows', [perHour], 1);
     const waitMs = await waitMsOf(gate.acquire('sfmc:dest-2:rows', [perHour], 25));
     expect(waitMs).toBeGreaterThan(HOUR_MS);
-    expect(waitMs).toBeLessThanOrEqual(2 * HOUR_MS);
+    expect(waitMs).toBeLessThanOrEqual(HOUR_MS + HOUR_MS / 10);
   });
 
-  it('keeps keys independent and lets each bucket expire after two windows', async () => {
+  it('keeps keys independent and lets each sub-bucket expire once it has left the window', async () => {
     const gate = new RedisRateGate(redis, prefix, { sleep: refuseToWait });
     const perHour = { requests: 10, perMs: HOUR_MS };
     await gate.acquire('mailchimp:dest-1:members', [perHour], 10);
     await waitMsOf(gate.acquire('mailchimp:dest-1:members', [perHour]));
     await expect(gate.acquire('mailchimp:dest-2:members', [perHour])).resolves.toBeUndefined();
 
-    const counters = await redis.keys(`${prefix}:ratelimit:mailchimp:dest-1:members:*`);
-    expect(counters).toHaveLength(1);
-    const bucketStart = Number(counters[0]?.split(':').at(-1));
-    expect(bucketStart % HOUR_MS).toBe(0);
-    expect(bucketStart).toBeLessThanOrEqual(await redisNowMs(redis));
-    const ttl = await redis.pttl(counters[0] ?? '');
-    expect(ttl).toBeGreaterThan(2 * HOUR_MS - 1000);
-    expect(ttl).toBeLessThanOrEqual(2 * HOUR_MS);
+    // Sub-buckets of perMs / 10, numbered from Redis's epoch; a window under 10 ms gets 1 ms sub-buckets, and a
+    // length that does not divide by 10 rounds its sub-buckets up (1,005 ms: 101 ms). A 5 ms window's key lives
+    // 7 ms, so it is taken and inspected in one transaction, right after the script, on the gate's own command.
+    const [[, time] = [], [, taken] = [], [, inspected] = []] =
+      (await redis
+        .multi()
+        .time()
+        .tesseraRateGateTake(`${prefix}:ratelimit:mailchimp:dest-3:members`, 1, 10, 5, 10, 1005, 10, HOUR_MS)
+        .eval(KEYS_WITH_PTTL, 0, `${prefix}:ratelimit:mailchimp:dest-3:members:*`)
+        .exec()) ?? [];
+    expect(taken).toBe(0);
+    const [seconds, micros] = time as [string, string];
+    const now = Number(seconds) * 1000 + Number(micros) / 1000;
+    const counters = new Map(
+      (inspected as [string, number][]).map(([key, ttl]) => [key.split(':').slice(-2).join(':'), ttl]),
+    );
+    expect(counters.size).toBe(3);
+    for (const [perMs, subMs] of [
+      [5, 1],
+      [1005, 101],
+      [HOUR_MS, HOUR_MS / 10],
+    ] as const) {
+      const subBucket = Math.floor(now / subMs);
+      // The script reads its clock microseconds after `now`: the same sub-bucket, or the next one.
+      const ttl = counters.get(`${perMs}:${subBucket}`) ?? counters.get(`${perMs}:${subBucket + 1}`);
+      // Read until it is no longer the oldest sub-bucket of a window: less than perMs + subMs after it started.
+      expect(ttl).toBeGreaterThan(perMs + subMs - 2);
+      expect(ttl).toBeLessThanOrEqual(perMs + subMs + 1);
+    }
+    const [hourCounter] = await redis.keys(`${prefix}:ratelimit:mailchimp:dest-1:members:*`);
+    expect(await redis.pttl(hourCounter ?? '')).toBeGreaterThan(HOUR_MS + HOUR_MS / 10 - 1000);
   });
 
   it('refuses windows and costs that mean nothing, without touching Redis', async () => {

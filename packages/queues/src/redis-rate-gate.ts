@@ -12,16 +12,23 @@ declare module 'ioredis' {
 /**
  * Checks every window of one call and counts `cost` in all of them, or in none, atomically.
  *
- * Each window is a sliding-window counter: a fixed bucket per `perMs` (aligned on Redis time) holds how many
- * requests it admitted, and the requests of the last `perMs` are estimated as the current bucket plus the
- * previous bucket weighted by how much of it the sliding window still covers. Two small keys per window,
- * whatever the limit (250,000/hour costs the same as 10/s).
+ * Each window is split into sub-buckets of `sub = ceil(perMs / 10)` ms (at least 1 ms, so a window under 10 ms
+ * gets 1 ms sub-buckets, `perMs + 1` of them), aligned on Redis time: a request admitted at `now` is counted in
+ * sub-bucket `floor(now / sub)`. The requests of the window ending at `now` are bounded by the sum of the
+ * sub-buckets `floor((now - perMs) / sub)` to `floor(now / sub)`: at most 11, covering the whole closed span
+ * [now - perMs, now], the oldest partly outside it and counted in full. The sum is never below the true count
+ * of the last `perMs`, so admitting only when `sum + cost <= requests` never lets a span of `perMs` hold more
+ * than `requests`; it overcounts by at most the one partly expired sub-bucket. At most 11 small keys per window,
+ * whatever the limit.
+ *
+ * When a window is full, the wait is the time until enough of its oldest sub-buckets have left it: sub-bucket
+ * `b` leaves once `now - perMs` reaches its end, at `(b + 1) * sub + perMs`.
  *
  * Time comes from Redis `TIME`, not from the caller, so workers whose clocks drift still agree on buckets.
  * (Redis 5+ replicates a script's effects, not the script, so reading TIME before writing is allowed.)
  *
- * KEYS[1]: key base, `${prefix}:ratelimit:${key}`; the bucket keys are `${KEYS[1]}:${perMs}:${bucketStart}`,
- * in the same hash slot as KEYS[1] because the prefix carries a hash tag.
+ * KEYS[1]: key base, `${prefix}:ratelimit:${key}`; the sub-bucket keys are `${KEYS[1]}:${perMs}:${index}`, in
+ * the same hash slot as KEYS[1] because the prefix carries a hash tag.
  * ARGV[1]: cost; then `requests`, `perMs` of each window.
  */
 const TAKE_SCRIPT = `
@@ -29,41 +36,54 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
 local cost = tonumber(ARGV[1])
 local waitMs = 0
-local bucketKeys = {}
-local periods = {}
+local takeKeys = {}
+local takeTtls = {}
+local seenPeriods = {}
 for index = 1, (#ARGV - 1) / 2 do
   local limit = tonumber(ARGV[index * 2])
   local period = tonumber(ARGV[index * 2 + 1])
-  local bucketStart = math.floor(now / period) * period
+  local sub = math.ceil(period / 10)
+  local first = math.floor((now - period) / sub)
+  local last = math.floor(now / sub)
   local base = KEYS[1] .. ':' .. ARGV[index * 2 + 1] .. ':'
-  local currentKey = base .. string.format('%d', bucketStart)
-  local current = tonumber(redis.call('GET', currentKey) or '0')
-  local previous = tonumber(redis.call('GET', base .. string.format('%d', bucketStart - period)) or '0')
-  local elapsed = now - bucketStart
-  -- A call costing more than the whole window passes once the window is empty, instead of never.
-  local need = math.min(cost, limit)
-  if previous * (period - elapsed) / period + current + need > limit then
-    local room = limit - need - current
-    local windowWait
-    if previous > 0 and room >= 0 then
-      -- Room appears in this bucket once the previous bucket's weight has shrunk enough.
-      windowWait = period - elapsed - room * period / previous
-    else
-      -- Only in the next bucket, where this bucket becomes the weighted one.
-      windowWait = period - elapsed + math.max(0, period - (limit - need) * period / current)
-    end
-    waitMs = math.max(waitMs, windowWait)
+  local keys = {}
+  for bucket = first, last do
+    keys[#keys + 1] = base .. string.format('%d', bucket)
   end
-  bucketKeys[index] = currentKey
-  periods[index] = period
+  -- A missing sub-bucket comes back as false.
+  local counts = redis.call('MGET', unpack(keys))
+  local estimate = 0
+  for position = 1, #counts do
+    estimate = estimate + tonumber(counts[position] or '0')
+  end
+  -- A call costing more than the whole window passes once the window is empty, instead of never.
+  local excess = estimate + math.min(cost, limit) - limit
+  if excess > 0 then
+    -- Walk from the oldest sub-bucket until enough requests have left; excess <= estimate, so this ends.
+    local freed = 0
+    local position = 0
+    repeat
+      position = position + 1
+      freed = freed + tonumber(counts[position] or '0')
+    until freed >= excess
+    waitMs = math.max(waitMs, (first + position) * sub + period - now)
+  end
+  -- Two windows with the same perMs share their sub-buckets: count the call in them once.
+  if not seenPeriods[ARGV[index * 2 + 1]] then
+    seenPeriods[ARGV[index * 2 + 1]] = true
+    takeKeys[#takeKeys + 1] = keys[#keys]
+    -- Last read when it is the oldest sub-bucket of a window, less than perMs + sub after it started.
+    takeTtls[#takeTtls + 1] = period + sub + 1
+  end
 end
 if waitMs > 0 then
   return math.max(1, math.ceil(waitMs))
 end
-for index, bucketKey in ipairs(bucketKeys) do
-  redis.call('INCRBY', bucketKey, cost)
-  -- Read while it is current and while it is the previous bucket: two periods, then it is garbage.
-  redis.call('PEXPIRE', bucketKey, periods[index] * 2)
+for position, key in ipairs(takeKeys) do
+  -- Only a new key needs its expiry: it counts from the sub-bucket's first request.
+  if redis.call('INCRBY', key, cost) == cost then
+    redis.call('PEXPIRE', key, takeTtls[position])
+  end
 end
 return 0
 `;
@@ -77,8 +97,9 @@ const sleepWithTimer = (ms: number): Promise<void> => new Promise((resolve) => s
 
 /**
  * The rate gate every worker shares: ESP limits (Braze 3,000 requests / 3 s, Klaviyo 75/s and 750/min) hold
- * for the whole pipeline, not per process. Counting is a sliding-window counter per window in Redis (see
- * TAKE_SCRIPT and the package README for its approximation).
+ * for the whole pipeline, not per process. Each window is counted in Redis in sub-buckets of a tenth of it,
+ * read conservatively so that no span of `perMs` ever holds more than `requests` (see TAKE_SCRIPT and the
+ * package README).
  */
 export class RedisRateGate implements RateGate {
   private readonly sleep: (ms: number) => Promise<void>;
