@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { KeyRing } from '@tessera/crypto';
-import { QUEUE_PAYLOAD_KEY_PURPOSE, type IngestedEvent } from '@tessera/queues';
+import { QUEUE_PAYLOAD_KEY_PURPOSE, type IngestedEvent, type JobDataMap } from '@tessera/queues';
 import { deleteKeysWithPrefix, queuedEvents, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import {
   AdmissionUnavailableError,
@@ -122,12 +122,12 @@ describe('RedisEventAdmission', () => {
     const queue = admission.resolveQueue;
     const add = queue.add.bind(queue);
     let failNext = true;
-    queue.add = (async (...args: Parameters<typeof add>) => {
+    queue.add = (async (jobName: 'resolve.events', data: JobDataMap['resolve.events'], jobId: string) => {
       if (failNext) {
         failNext = false;
         throw new Error('connection lost');
       }
-      return add(...args);
+      return add(jobName, data, jobId);
     }) as typeof queue.add;
     await expect(
       admission.admit({ sourceId: 'loyalty', webhookId: 'msg-9', events: [ingested('lost')] }),
