@@ -7,28 +7,14 @@ import { BrazeEmulator } from '@tessera/destination-braze';
 import { EspSandbox } from '@tessera/destination-kit';
 import { buildUnsubscribeWebhook, KlaviyoEmulator } from '@tessera/destination-klaviyo';
 import { MailchimpEmulator } from '@tessera/destination-mailchimp';
-import { PostgresStore, TEST_POSTGRES_URL } from '@tessera/store';
+import { PostgresStore } from '@tessera/store';
 import { newWebhookSecret } from '@tessera/runtime';
 import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { createScratchDatabase, waitFor } from '../support/pipeline-fixture';
 import { startTessera, type TesseraProcess } from '../support/tessera-process';
 
 // Two-way sync: an opt-out reported by one ESP (its signed webhook, or a poll) reaches the consent ledger and
 // the brand's other ESPs.
-
-async function waitFor<T>(
-  read: () => T | Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('inbound opt-outs, end to end', () => {
   const secret = newWebhookSecret();
@@ -36,9 +22,7 @@ describe('inbound opt-outs, end to end', () => {
   const mailchimpSecret = 'mailchimp-url-secret-0001';
   const prefix = uniqueRedisPrefix();
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-inbound-'));
-  const database = `tessera_inbound_${process.pid}_${Date.now()}`;
-  const databaseUrl = new URL(TEST_POSTGRES_URL);
-  databaseUrl.pathname = `/${database}`;
+  let database: { url: string; drop(): Promise<void> };
   const redis = new Redis(TEST_REDIS_URL);
   const klaviyo = new KlaviyoEmulator();
   const braze = new BrazeEmulator();
@@ -48,9 +32,7 @@ describe('inbound opt-outs, end to end', () => {
   let tessera: TesseraProcess;
 
   beforeAll(async () => {
-    const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.close();
+    database = await createScratchDatabase('inbound');
     const root = await sandbox.listen();
     const workspaceFile = join(dataDir, 'workspace.json');
     const mappings = { mappings: { points: 'profile.?points_balance.orValue(0)' } };
@@ -93,13 +75,13 @@ describe('inbound opt-outs, end to end', () => {
       REDIS_URL: TEST_REDIS_URL,
       TESSERA_REDIS_PREFIX: prefix,
       TESSERA_DATA_DIR: dataDir,
-      DATABASE_URL: databaseUrl.toString(),
+      DATABASE_URL: database.url,
       TESSERA_WORKSPACE_FILE: workspaceFile,
       TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
       TESSERA_INBOUND_POLL_SECONDS: '1',
       TESSERA_DEMO: 'off',
     });
-    store = new PostgresStore(databaseUrl.toString(), { maxConnections: 2 });
+    store = new PostgresStore(database.url, { maxConnections: 2 });
     // Two members the ESPs know.
     const events = ['ada', 'bob'].map((name, index) => ({
       specversion: '1.0',
@@ -135,9 +117,7 @@ describe('inbound opt-outs, end to end', () => {
     await sandbox.close();
     await deleteKeysWithPrefix(redis, prefix);
     await redis.quit();
-    const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.close();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -11,35 +11,19 @@ import { IdentityGraph } from '@tessera/identity-graph';
 import { DestinationStateBook } from '@tessera/pipeline';
 import { JobQueue } from '@tessera/queues';
 import { newWebhookSecret } from '@tessera/runtime';
-import { PiiVault, PostgresStore, TEST_POSTGRES_URL } from '@tessera/store';
+import { PiiVault, PostgresStore } from '@tessera/store';
 import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { createScratchDatabase, waitFor } from '../support/pipeline-fixture';
 import { startTessera, type TesseraProcess } from '../support/tessera-process';
 
 // Destination states and failures of one ESP, on the all-in-one process backed by a PostgreSQL database the
 // test shares (so it can flip a state the way the console will), with the ESPs emulated in this process.
 
-async function waitFor<T>(
-  read: () => T | Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe('pipeline resilience', () => {
   const secret = newWebhookSecret();
   const prefix = uniqueRedisPrefix();
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-resilience-'));
-  const database = `tessera_resilience_${process.pid}_${Date.now()}`;
-  const databaseUrl = new URL(TEST_POSTGRES_URL);
-  databaseUrl.pathname = `/${database}`;
+  let database: { url: string; drop(): Promise<void> };
   const redis = new Redis(TEST_REDIS_URL);
   const klaviyo = new KlaviyoEmulator();
   const braze = new BrazeEmulator();
@@ -50,9 +34,7 @@ describe('pipeline resilience', () => {
   const masterKey = randomBytes(32);
 
   beforeAll(async () => {
-    const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.close();
+    database = await createScratchDatabase('resilience');
     const root = await sandbox.listen();
     const workspaceFile = join(dataDir, 'workspace.json');
     const mappings = { mappings: { points: 'profile.?points_balance.orValue(0)' } };
@@ -83,12 +65,12 @@ describe('pipeline resilience', () => {
       REDIS_URL: TEST_REDIS_URL,
       TESSERA_REDIS_PREFIX: prefix,
       TESSERA_DATA_DIR: dataDir,
-      DATABASE_URL: databaseUrl.toString(),
+      DATABASE_URL: database.url,
       TESSERA_WORKSPACE_FILE: workspaceFile,
       TESSERA_MASTER_KEY: masterKey.toString('base64'),
       TESSERA_DEMO: 'off',
     });
-    store = new PostgresStore(databaseUrl.toString(), { maxConnections: 2 });
+    store = new PostgresStore(database.url, { maxConnections: 2 });
   }, 60_000);
 
   afterAll(async () => {
@@ -97,9 +79,7 @@ describe('pipeline resilience', () => {
     await sandbox.close();
     await deleteKeysWithPrefix(redis, prefix);
     await redis.quit();
-    const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.close();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

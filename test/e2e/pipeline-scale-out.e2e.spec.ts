@@ -11,8 +11,8 @@ import {
   type SandboxResponse,
 } from '@tessera/destination-kit';
 import { newWebhookSecret } from '@tessera/runtime';
-import { PostgresStore, TEST_POSTGRES_URL } from '@tessera/store';
 import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { createScratchDatabase, waitFor } from '../support/pipeline-fixture';
 import { startEntry, type TesseraProcess } from '../support/tessera-process';
 
 // Scale-out as documented: one ingest process and two worker processes on one Redis and one PostgreSQL. A
@@ -39,29 +39,12 @@ class CountingBraze extends BrazeEmulator {
   }
 }
 
-async function waitFor<T>(
-  read: () => T | Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  ms: number,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 describe('scale-out: separate ingest and worker processes', () => {
   const EVENTS = 10_000;
   const secret = newWebhookSecret();
   const prefix = uniqueRedisPrefix();
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-scale-'));
-  const database = `tessera_scale_${process.pid}_${Date.now()}`;
-  const databaseUrl = new URL(TEST_POSTGRES_URL);
-  databaseUrl.pathname = `/${database}`;
+  let database: { url: string; drop(): Promise<void> };
   const redis = new Redis(TEST_REDIS_URL);
   const braze = new CountingBraze();
   const sandbox = new EspSandbox([braze], { limitsLifted: true });
@@ -69,9 +52,7 @@ describe('scale-out: separate ingest and worker processes', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.close();
+    database = await createScratchDatabase('scale');
     const root = await sandbox.listen();
     const workspaceFile = join(dataDir, 'workspace.json');
     writeFileSync(
@@ -94,7 +75,7 @@ describe('scale-out: separate ingest and worker processes', () => {
       REDIS_URL: TEST_REDIS_URL,
       TESSERA_REDIS_PREFIX: prefix,
       TESSERA_DATA_DIR: dataDir,
-      DATABASE_URL: databaseUrl.toString(),
+      DATABASE_URL: database.url,
       TESSERA_WORKSPACE_FILE: workspaceFile,
       TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
       TESSERA_DEMO: 'off',
@@ -107,9 +88,7 @@ describe('scale-out: separate ingest and worker processes', () => {
     await sandbox.close();
     await deleteKeysWithPrefix(redis, prefix);
     await redis.quit();
-    const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.close();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -8,25 +8,11 @@ import { EspSandbox } from '@tessera/destination-kit';
 import { KlaviyoEmulator } from '@tessera/destination-klaviyo';
 import { newWebhookSecret } from '@tessera/runtime';
 import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { waitFor } from '../support/pipeline-fixture';
 import { startTessera, type TesseraProcess } from '../support/tessera-process';
 
 // The whole flow in the all-in-one process: signed events in, through resolve, route and deliver, out to
 // ESP emulators running in this test on loopback (so the test reads exactly what each ESP received).
-
-async function waitFor<T>(
-  read: () => T | Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('the pipeline, end to end', () => {
   const secret = newWebhookSecret();

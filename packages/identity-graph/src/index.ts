@@ -1,7 +1,13 @@
 export * from './identifiers';
 export * from './matching';
 export { IdentityGraph, IdentityChangeRefusedError, IdentityNotFoundError } from './identity-graph';
-export type { CustomerView, IdentityGraphOptions, ProfileView, ProfileIdentifierView, LineageView } from './identity-graph';
+export type {
+  CustomerView,
+  IdentityGraphOptions,
+  ProfileView,
+  ProfileIdentifierView,
+  LineageView,
+} from './identity-graph';
 export { parseProfileReference, ProfileReferenceError, type ProfileReference } from './profile-reference';
 export type { IdentityRecord, ResolvedRecord, ResolutionResult } from './resolution/identity-resolver';
 export type {

@@ -1,0 +1,35 @@
+import { PostgresStore, TEST_POSTGRES_URL } from '@tessera/store';
+
+/** Reads until `done` holds (every 100 ms), or fails after `ms` naming what it waited for and the last value. */
+export async function waitFor<T>(
+  read: () => T | Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A fresh database on the test PostgreSQL, for a process under test and the test to share; dropped after. */
+export async function createScratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `tessera_${label}_${process.pid}_${Date.now()}`;
+  const admin = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.close();
+  const url = new URL(TEST_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const dropper = new PostgresStore(TEST_POSTGRES_URL, { maxConnections: 1 });
+      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await dropper.close();
+    },
+  };
+}
