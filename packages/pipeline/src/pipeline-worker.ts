@@ -18,6 +18,7 @@ import {
   assertNoEviction,
   deliverQueueName,
   type DeliveryItem,
+  type EventKey,
   type IngestedEvent,
   JobQueue,
   QUEUE_PAYLOAD_KEY_PURPOSE,
@@ -43,7 +44,7 @@ import { RouteStage } from './stages/route-stage.service';
 import { DeadLetterBox, type ReplayFilter } from './store/dead-letter-box.repository';
 import { DeliveryLog } from './store/delivery-log.repository';
 import { DestinationStateBook } from './store/destination-state-book.repository';
-import { RawEventLog } from './store/raw-event-log.repository';
+import { RawEventLog, type RawEventFilter } from './store/raw-event-log.repository';
 
 export interface PipelineLogger {
   info(detail: Record<string, unknown>, message: string): void;
@@ -497,6 +498,51 @@ export class PipelineWorker {
       replayed += fresh.length;
     }
     return { replayed, alreadyDelivered };
+  }
+
+  /**
+   * Re-runs stored events (a profile's, a brand's, or a time range's) through routing and delivery with
+   * today's profiles, rules and consent: what an operator does after fixing a mapping. Events that never
+   * resolved to a profile are skipped. Returns how many events were queued.
+   */
+  async rehydrate(filter: Omit<RawEventFilter, 'afterKey' | 'limit'>): Promise<{ events: number }> {
+    let queued = 0;
+    let afterKey: string | undefined;
+    const runId = `${Date.now()}`;
+    do {
+      const page = await this.rawLog.find({
+        ...filter,
+        limit: 1_000,
+        ...(afterKey === undefined ? {} : { afterKey }),
+      });
+      const keys = page.events.map(eventKeyOf);
+      const progress = await this.rawLog.progress(keys);
+      const events: ResolvedEvent[] = [];
+      page.events.forEach((event, index) => {
+        const key = keys[index] as EventKey;
+        const customerId = progress.get(eventKeyString(key))?.customerId;
+        if (customerId === null || customerId === undefined) return;
+        events.push({
+          key,
+          brand: event.brand,
+          receivedAt: new Date().toISOString(),
+          customerId,
+          event: event.event,
+        });
+      });
+      if (events.length > 0) {
+        // A job id of its own: the original route job may still exist, and a re-run must not be taken for it.
+        const jobId = `rehydrate-${digest([runId, ...events.map((event) => eventKeyString(event.key))])}`;
+        await this.routeQueue.add(
+          'route.events',
+          { count: events.length, events: this.keyRing.sealJson(events, jobId) },
+          jobId,
+        );
+        queued += events.length;
+      }
+      afterKey = page.nextCursor;
+    } while (afterKey !== undefined);
+    return { events: queued };
   }
 
   /** Reads destination states again and applies what changed (pause or resume the deliver queue). */
