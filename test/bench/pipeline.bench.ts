@@ -41,6 +41,8 @@ const SECONDS = Number(process.env.BENCH_PIPELINE_SECONDS ?? 60);
 const LATENCY_SECONDS = Number(process.env.BENCH_PIPELINE_LATENCY_SECONDS ?? 20);
 const STORES = (process.env.BENCH_PIPELINE_STORES ?? 'pglite').split(',').map((store) => store.trim());
 const MEMBERS = Number(process.env.BENCH_PIPELINE_MEMBERS ?? 20_000);
+// Extra Node flags for the all-in-one process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to find the hot spots.
+const NODE_ARGS = (process.env.BENCH_PIPELINE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 const BATCH = Number(process.env.BENCH_PIPELINE_BATCH ?? 500);
 const REQUESTS_IN_FLIGHT = Number(process.env.BENCH_PIPELINE_IN_FLIGHT ?? 8);
 /** Events sent and not yet at the emulator, at most: the sender waits above it. */
@@ -501,17 +503,20 @@ async function benchStore(
   const samples: number[] = [];
   let sampler: NodeJS.Timeout | undefined;
   try {
-    tessera = await startTessera({
-      REDIS_URL: TEST_REDIS_URL,
-      TESSERA_REDIS_PREFIX: prefix,
-      TESSERA_DATA_DIR: dataDir,
-      TESSERA_WORKSPACE_FILE: workspaceFile(dataDir, secret, sandboxRoot),
-      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-      TESSERA_DEMO: 'off',
-      TESSERA_INGEST_MAX_QUEUE_DEPTH: '100000000',
-      LOG_LEVEL: 'warn',
-      ...(database === undefined ? {} : { DATABASE_URL: database.url }),
-    });
+    tessera = await startTessera(
+      {
+        REDIS_URL: TEST_REDIS_URL,
+        TESSERA_REDIS_PREFIX: prefix,
+        TESSERA_DATA_DIR: dataDir,
+        TESSERA_WORKSPACE_FILE: workspaceFile(dataDir, secret, sandboxRoot),
+        TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+        TESSERA_DEMO: 'off',
+        TESSERA_INGEST_MAX_QUEUE_DEPTH: '100000000',
+        LOG_LEVEL: 'warn',
+        ...(database === undefined ? {} : { DATABASE_URL: database.url }),
+      },
+      NODE_ARGS,
+    );
     const pid = tessera.child.pid ?? 0;
     sampler = setInterval(() => samples.push(rssOf(pid)), 250);
     const target: Target = { baseUrl: tessera.baseUrl, secret, runId: `bench-${process.pid}-${Date.now()}` };

@@ -12,8 +12,11 @@ export interface TesseraProcess {
 }
 
 /** Runs the all-in-one entry exactly as `npm start` does, and resolves once it prints its URLs. */
-export function startTessera(env: Record<string, string>): Promise<TesseraProcess> {
-  return startEntry('apps/tessera/src/main.ts', env, 'ingest');
+export function startTessera(
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): Promise<TesseraProcess> {
+  return startEntry('apps/tessera/src/main.ts', env, 'ingest', nodeArgs);
 }
 
 /**
@@ -24,8 +27,10 @@ export function startEntry(
   entry: string,
   env: Record<string, string>,
   label: string,
+  /** Extra Node flags (a benchmark's `--cpu-prof`, say). */
+  nodeArgs: readonly string[] = [],
 ): Promise<TesseraProcess> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', entry], {
+  const child = spawn(process.execPath, [...nodeArgs, '-r', '@swc-node/register', entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

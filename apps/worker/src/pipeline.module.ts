@@ -142,6 +142,7 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
           ...(pool === undefined ? {} : { pool }),
           metrics,
           inboundPollMs: runtime.settings.inboundPollSeconds * 1000,
+          concurrency: { deliver: runtime.settings.deliverConcurrency },
           exportDir: join(runtime.settings.dataDir, 'exports'),
           retention,
           logger: {

@@ -38,7 +38,7 @@ import { InboundCursorBook } from './store/inbound-cursor-book.repository';
 import type { PipelineMetrics } from './pipeline-metrics';
 import { DeliverStage, type DeliverOutcome, type SettledItem } from './stages/deliver-stage.service';
 import { eventKeyOf, eventKeyString } from './stages/event-identity';
-import { RedisDeliveredVersions } from './stages/redis-delivered-versions';
+import { RedisProfileVersionGuard } from './stages/redis-profile-version-guard';
 import { ResolveStage } from './stages/resolve-stage.service';
 import { RouteStage } from './stages/route-stage.service';
 import { DeadLetterBox, type ReplayFilter } from './store/dead-letter-box.repository';
@@ -108,7 +108,7 @@ export class PipelineWorker {
   readonly deliveryLog: DeliveryLog;
   readonly deadLetters: DeadLetterBox;
   readonly states: DestinationStateBook;
-  readonly versions: RedisDeliveredVersions;
+  readonly versions: RedisProfileVersionGuard;
   private readonly keyRing: KeyRing;
   private readonly routeQueue: JobQueue<'route'>;
   private readonly resolveQueue: JobQueue<'resolve'>;
@@ -137,7 +137,7 @@ export class PipelineWorker {
     this.deliveryLog = new DeliveryLog(store);
     this.deadLetters = new DeadLetterBox(store, vault);
     this.states = new DestinationStateBook(store);
-    this.versions = new RedisDeliveredVersions(redis, prefix);
+    this.versions = new RedisProfileVersionGuard(redis, prefix);
     this.directory = new DestinationDirectory(options.destinations, this.states);
     this.routeQueue = new JobQueue('route', redis, prefix);
     this.resolveQueue = new JobQueue('resolve', redis, prefix);
@@ -224,7 +224,8 @@ export class PipelineWorker {
             })),
           )
           .then(() => undefined),
-      requeue: (destinationId, items, delayMs) => this.enqueueDeliver(destinationId, items, delayMs, 'retry'),
+      requeue: (destinationId, items, delayMs, holder) =>
+        this.enqueueDeliver(destinationId, items, delayMs, `after:${holder}`),
       versions: this.versions,
       authFailed: (destinationId, reason) => this.authFailed(destinationId, reason),
       // Only a destination this process saw refused needs its counter reset: no statement per job otherwise.
@@ -357,7 +358,7 @@ export class PipelineWorker {
           handlers: {
             'deliver.items': async (data, job) => {
               const items = this.keyRing.openJson(data.items, job.id);
-              const outcome = await this.deliverStage.handle(data.destinationId, items);
+              const outcome = await this.deliverStage.handle(data.destinationId, items, String(job.id));
               this.observe(data.destinationId, outcome);
               return outcome;
             },
@@ -611,7 +612,7 @@ export class PipelineWorker {
     const queue = this.deliverQueues.get(destinationId);
     if (queue === undefined) throw new Error(`No deliver queue for destination "${destinationId}"`);
     // Deterministic: the same items at the same attempt (a re-run route job) are the same job.
-    const jobId = `deliver-${digest([origin === 'route' ? 'route' : origin, ...items.map((item) => `${item.itemKey}@${item.attempts}`)])}`;
+    const jobId = `deliver-${digest([origin, ...items.map((item) => `${item.itemKey}@${item.attempts}`)])}`;
     await queue.add(
       'deliver.items',
       { destinationId, count: items.length, items: this.keyRing.sealJson(items, jobId) },

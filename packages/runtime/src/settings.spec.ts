@@ -25,6 +25,7 @@ describe('loadSettings', () => {
       logLevel: 'info',
       dedupeWindowSeconds: 3600,
       inboundPollSeconds: 300,
+      deliverConcurrency: 4,
       ingestMaxQueueDepth: 100_000,
       sourceRateLimit: 5000,
       destinations: 'all',
@@ -54,6 +55,7 @@ describe('loadSettings', () => {
         LOG_LEVEL: 'debug',
         TESSERA_DEDUPE_WINDOW_SECONDS: '60',
         TESSERA_INBOUND_POLL_SECONDS: '30',
+        TESSERA_DELIVER_CONCURRENCY: '8',
         TESSERA_INGEST_MAX_QUEUE_DEPTH: '5',
         TESSERA_SOURCE_RATE_LIMIT: '250',
         TESSERA_DESTINATIONS: 'Klaviyo, braze,klaviyo',
@@ -77,6 +79,7 @@ describe('loadSettings', () => {
       logLevel: 'debug',
       dedupeWindowSeconds: 60,
       inboundPollSeconds: 30,
+      deliverConcurrency: 8,
       ingestMaxQueueDepth: 5,
       sourceRateLimit: 250,
       destinations: ['klaviyo', 'braze'],
@@ -143,6 +146,11 @@ describe('loadSettings', () => {
         { TESSERA_SOURCE_RATE_LIMIT: '1.5' },
         'TESSERA_SOURCE_RATE_LIMIT',
         'TESSERA_SOURCE_RATE_LIMIT: expected a whole number from 1 to 10000000, got "1.5"',
+      ],
+      [
+        { TESSERA_DELIVER_CONCURRENCY: '0' },
+        'TESSERA_DELIVER_CONCURRENCY',
+        'TESSERA_DELIVER_CONCURRENCY: expected a whole number from 1 to 64, got "0"',
       ],
     ];
 

@@ -5,8 +5,9 @@ export class ConfigurationError extends Error {
   constructor(
     readonly setting: string,
     detail: string,
+    options?: ErrorOptions,
   ) {
-    super(`${setting}: ${detail}`);
+    super(`${setting}: ${detail}`, options);
     this.name = 'ConfigurationError';
   }
 }
@@ -34,6 +35,8 @@ export interface Settings {
   dedupeWindowSeconds: number;
   /** How often polling ESPs (Braze, Klaviyo) are asked for opt-outs. */
   inboundPollSeconds: number;
+  /** Deliver jobs each worker process runs at once per destination (they mostly wait on the ESP). */
+  deliverConcurrency: number;
   ingestMaxQueueDepth: number;
   sourceRateLimit: number;
   /** Destination packages this deployment runs (TESSERA_DESTINATIONS): `'all'` or their types. */
@@ -131,6 +134,7 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
     logLevel,
     dedupeWindowSeconds: integer(env, 'TESSERA_DEDUPE_WINDOW_SECONDS', 3600, 60, 30 * 24 * 3600),
     inboundPollSeconds: integer(env, 'TESSERA_INBOUND_POLL_SECONDS', 300, 1, 24 * 3600),
+    deliverConcurrency: integer(env, 'TESSERA_DELIVER_CONCURRENCY', 4, 1, 64),
     ingestMaxQueueDepth: integer(env, 'TESSERA_INGEST_MAX_QUEUE_DEPTH', 100_000, 1, 100_000_000),
     sourceRateLimit: integer(env, 'TESSERA_SOURCE_RATE_LIMIT', 5_000, 1, 10_000_000),
     destinations: destinationList(env),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   AuthError,
   coalesceProfileUpdates,
@@ -10,6 +11,7 @@ import {
 import type { DeliveryItem } from '@tessera/queues';
 import type { DeliveryStatus } from '../store/delivery-log.repository';
 import { nextDeliveryAttempt, type DeliveryRetryPolicy } from './delivery-retry-schedule';
+import type { ProfileStamp, ProfileVersionGuard } from './redis-profile-version-guard';
 
 /** What runs one destination's operations (the kit's DestinationRunner). */
 export interface OperationRunner {
@@ -34,21 +36,17 @@ export interface DeadLetter {
   attempts: number;
 }
 
-/** The last profile version each destination accepted per customer: a stale update never overwrites a newer one. */
-export interface DeliveredVersions {
-  /** The delivered version per customer id (absent: none yet). */
-  get(destinationId: string, customerIds: string[]): Promise<Map<string, number>>;
-  /** Raises each customer's delivered version (never lowers it). */
-  raise(destinationId: string, versions: Map<string, number>): Promise<void>;
-}
-
 export interface DeliverStageOptions {
   runnerOf(destinationId: string): OperationRunner | undefined;
   record(records: SettledItem[]): Promise<void>;
   deadLetter(letters: DeadLetter[]): Promise<void>;
-  /** Puts items back on the destination's queue after `delayMs` (a new, deterministic job). */
-  requeue(destinationId: string, items: DeliveryItem[], delayMs: number): Promise<void>;
-  versions: DeliveredVersions;
+  /**
+   * Puts items back on the destination's queue after `delayMs`: a new job whose id derives from the items and
+   * `holder` (the job putting them back), so a re-run of that job queues the same job, while items put back
+   * again later (a second auth failure, a second wait) get a job of their own.
+   */
+  requeue(destinationId: string, items: DeliveryItem[], delayMs: number, holder: string): Promise<void>;
+  versions: ProfileVersionGuard;
   /** Counts a refused credential; true when this refusal paused the destination (two in a row). */
   authFailed(destinationId: string, reason: string): Promise<boolean>;
   authSucceeded(destinationId: string): Promise<void>;
@@ -63,6 +61,8 @@ export interface DeliverOutcome {
   retried: number;
   deadLettered: number;
   stale: number;
+  /** Profile updates put back for a moment because another job has the same customer's update in flight. */
+  deferred: number;
   /** True when the destination refused its credentials (the items wait on its queue). */
   authFailed: boolean;
   paused: boolean;
@@ -88,6 +88,13 @@ const PROFILE_OPERATIONS = new Set<OperationName>(['upsertProfiles', 'updateAttr
 /** After an auth failure the items wait this long (the queue is paused after the second one anyway). */
 const AUTH_RETRY_DELAY_MS = 60_000;
 
+/** A profile update whose customer is in flight in another job looks again after this long. */
+export const BUSY_RETRY_DELAY_MS = 1_000;
+
+/** Orders two stamps of one customer: version first, then the arrival of the event. */
+const compareStamps = (a: ProfileStamp, b: ProfileStamp) =>
+  a.version - b.version || a.receivedAtMs - b.receivedAtMs;
+
 /**
  * The deliver stage, for one batch of one destination: items grouped by operation, profile updates
  * coalesced (latest version per customer) and checked against the version the destination last accepted,
@@ -103,13 +110,22 @@ export class DeliverStage {
     this.now = options.now ?? Date.now;
   }
 
-  async handle(destinationId: string, items: DeliveryItem[]): Promise<DeliverOutcome> {
+  /**
+   * Delivers one batch; `holder` names the job (a re-run of the same job keeps its claims on customers in
+   * flight), a fresh one when there is no job.
+   */
+  async handle(
+    destinationId: string,
+    items: DeliveryItem[],
+    holder: string = randomUUID(),
+  ): Promise<DeliverOutcome> {
     const outcome: DeliverOutcome = {
       delivered: 0,
       rejected: 0,
       retried: 0,
       deadLettered: 0,
       stale: 0,
+      deferred: 0,
       authFailed: false,
       paused: false,
     };
@@ -118,6 +134,8 @@ export class DeliverStage {
     const records: SettledItem[] = [];
     const letters: DeadLetter[] = [];
     const retries: { item: DeliveryItem; afterMs?: number; reason: string }[] = [];
+    const deferred: DeliveryItem[] = [];
+    const waitingForAuth = new Set<DeliveryItem>();
 
     const byOperation = new Map<OperationName, DeliveryItem[]>();
     for (const item of items) {
@@ -131,7 +149,13 @@ export class DeliverStage {
       let results: ItemResult[];
       try {
         results = PROFILE_OPERATIONS.has(name)
-          ? await this.runProfiles(destinationId, runner, name as 'upsertProfiles', group, records, outcome)
+          ? await this.runProfiles(
+              { destinationId, holder, runner, name: name as 'upsertProfiles' },
+              group,
+              records,
+              deferred,
+              outcome,
+            )
           : await runner.run(name, group.map((item) => item.operation.item) as OperationItems[typeof name][]);
       } catch (error) {
         if (!(error instanceof AuthError)) throw error;
@@ -142,66 +166,98 @@ export class DeliverStage {
         for (const later of OPERATION_ORDER.slice(OPERATION_ORDER.indexOf(name) + 1)) {
           for (const item of byOperation.get(later) ?? []) pending.add(item);
         }
-        await this.options.requeue(destinationId, [...pending], AUTH_RETRY_DELAY_MS);
+        for (const item of pending) waitingForAuth.add(item);
+        await this.options.requeue(destinationId, [...pending], AUTH_RETRY_DELAY_MS, holder);
         break;
       }
       group.forEach((item, index) => {
         const result = results[index];
-        if (result === undefined) return; // stale, already recorded
+        if (result === undefined) return; // stale (recorded) or deferred
         this.settle(destinationId, item, result, records, letters, retries, outcome);
       });
     }
     if (!outcome.authFailed) await this.options.authSucceeded(destinationId);
-    await this.scheduleRetries(destinationId, retries, letters, records, outcome);
+    const busy = deferred.filter((item) => !waitingForAuth.has(item));
+    if (busy.length > 0) {
+      outcome.deferred = busy.length;
+      // Not an attempt: the item was never sent. It comes back once the other job's request has settled.
+      await this.options.requeue(destinationId, busy, BUSY_RETRY_DELAY_MS, holder);
+    }
+    await this.scheduleRetries({ destinationId, holder }, retries, letters, records, outcome);
     if (letters.length > 0) await this.options.deadLetter(letters);
     if (records.length > 0) await this.options.record(records);
     return outcome;
   }
 
-  /** Coalesces profile updates and skips the stale ones; results come back per input item (undefined: stale). */
+  /**
+   * Coalesces profile updates and skips the stale ones; results come back per input item (undefined: stale, or
+   * deferred because another job has the customer in flight). The claim makes the order hold across jobs and
+   * processes: a customer's update is sent only when nothing newer was claimed and no other job is sending.
+   */
   private async runProfiles(
-    destinationId: string,
-    runner: OperationRunner,
-    name: 'upsertProfiles',
+    call: { destinationId: string; holder: string; runner: OperationRunner; name: 'upsertProfiles' },
     group: DeliveryItem[],
     records: SettledItem[],
+    deferred: DeliveryItem[],
     outcome: DeliverOutcome,
   ): Promise<ItemResult[]> {
+    const { destinationId, holder, runner, name } = call;
     const updates = group.map((item) => item.operation.item as ProfileUpsert);
-    const delivered = await this.options.versions.get(
-      destinationId,
-      updates.map((update) => update.customerId),
-    );
-    const results: ItemResult[] = new Array(group.length);
-    const fresh: number[] = [];
+    const stamps = group.map((item, index) => ({
+      version: (updates[index] as ProfileUpsert).version,
+      receivedAtMs: Date.parse(item.receivedAt) || 0,
+    }));
+    const newest = new Map<string, ProfileStamp>();
     updates.forEach((update, index) => {
-      const known = delivered.get(update.customerId);
-      if (known !== undefined && update.version < known) {
-        outcome.stale += 1;
-        records.push({
-          destinationId,
-          item: group[index] as DeliveryItem,
-          status: 'dropped',
-          detail: `stale: version ${update.version} is older than the delivered ${known}`,
-          attempts: (group[index] as DeliveryItem).attempts,
-        });
-        return;
-      }
-      fresh.push(index);
+      const stamp = stamps[index] as ProfileStamp;
+      const known = newest.get(update.customerId);
+      if (known === undefined || compareStamps(stamp, known) > 0) newest.set(update.customerId, stamp);
     });
-    if (fresh.length === 0) return results;
-    const coalesced = coalesceProfileUpdates(fresh.map((index) => updates[index] as ProfileUpsert));
-    const answers = await runner.run(name, coalesced.profiles);
-    const accepted = new Map<string, number>();
-    fresh.forEach((index, position) => {
-      const slot = coalesced.outputIndex[position] as number;
-      const answer = answers[slot] as ItemResult;
-      results[index] = answer;
-      const profile = coalesced.profiles[slot] as ProfileUpsert;
-      if (answer.status === 'ok') accepted.set(profile.customerId, profile.version);
-    });
-    if (accepted.size > 0) await this.options.versions.raise(destinationId, accepted);
-    return results;
+    const claims = await this.options.versions.claim(destinationId, holder, newest);
+    const claimed = [...claims].filter(([, claim]) => claim.verdict === 'send').map(([id]) => id);
+    try {
+      const results: ItemResult[] = new Array(group.length);
+      const fresh: number[] = [];
+      updates.forEach((update, index) => {
+        const item = group[index] as DeliveryItem;
+        const claim = claims.get(update.customerId);
+        if (claim?.verdict === 'busy') {
+          deferred.push(item);
+          return;
+        }
+        const previous = claim?.previous;
+        if (
+          claim?.verdict === 'stale' ||
+          (previous !== undefined && compareStamps(stamps[index] as ProfileStamp, previous) < 0)
+        ) {
+          outcome.stale += 1;
+          records.push({
+            destinationId,
+            item,
+            status: 'dropped',
+            detail: `stale: version ${update.version} is older than the update of version ${previous?.version ?? update.version} already sent`,
+            attempts: item.attempts,
+          });
+          return;
+        }
+        fresh.push(index);
+      });
+      if (fresh.length === 0) return results;
+      // The coalescer applies equal versions in input order: put them in the order their events arrived.
+      fresh.sort(
+        (a, b) =>
+          (stamps[a] as ProfileStamp).receivedAtMs - (stamps[b] as ProfileStamp).receivedAtMs || a - b,
+      );
+      const coalesced = coalesceProfileUpdates(fresh.map((index) => updates[index] as ProfileUpsert));
+      const answers = await runner.run(name, coalesced.profiles);
+      fresh.forEach((index, position) => {
+        const slot = coalesced.outputIndex[position] as number;
+        results[index] = answers[slot] as ItemResult;
+      });
+      return results;
+    } finally {
+      await this.options.versions.release(destinationId, holder, claimed);
+    }
   }
 
   private settle(
@@ -228,12 +284,13 @@ export class DeliverStage {
 
   /** Items to retry go back in groups by delay; those past the retry window become dead letters. */
   private async scheduleRetries(
-    destinationId: string,
+    call: { destinationId: string; holder: string },
     retries: { item: DeliveryItem; afterMs?: number; reason: string }[],
     letters: DeadLetter[],
     records: SettledItem[],
     outcome: DeliverOutcome,
   ): Promise<void> {
+    const { destinationId } = call;
     const now = this.now();
     const byDelay = new Map<number, DeliveryItem[]>();
     for (const { item, afterMs, reason } of retries) {
@@ -261,6 +318,7 @@ export class DeliverStage {
       list.push({ ...item, attempts, firstFailedAt });
       byDelay.set(delay, list);
     }
-    for (const [delayMs, items] of byDelay) await this.options.requeue(destinationId, items, delayMs);
+    for (const [delayMs, items] of byDelay)
+      await this.options.requeue(call.destinationId, items, delayMs, call.holder);
   }
 }

@@ -5,12 +5,15 @@ import {
   type SandboxResponse,
 } from '@tessera/destination-kit';
 import type { DeliveryItem } from '@tessera/queues';
+import Redis from 'ioredis';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import {
+  BUSY_RETRY_DELAY_MS,
   type DeadLetter,
-  type DeliveredVersions,
   DeliverStage,
   type SettledItem,
 } from './deliver-stage.service';
+import { RedisProfileVersionGuard } from './redis-profile-version-guard';
 
 /** A destination posting profiles to /profiles (batches of 2) and subscriptions to /subscriptions. */
 const testDestination = defineDestination<{ baseUrl: string; apiKey: string }>({
@@ -46,34 +49,23 @@ const testDestination = defineDestination<{ baseUrl: string; apiKey: string }>({
   },
 });
 
-class MemoryVersions implements DeliveredVersions {
-  readonly versions = new Map<string, number>();
-  async get(destinationId: string, customerIds: string[]): Promise<Map<string, number>> {
-    const found = new Map<string, number>();
-    for (const id of customerIds) {
-      const version = this.versions.get(`${destinationId}:${id}`);
-      if (version !== undefined) found.set(id, version);
-    }
-    return found;
-  }
-  async raise(destinationId: string, versions: Map<string, number>): Promise<void> {
-    for (const [id, version] of versions) {
-      const key = `${destinationId}:${id}`;
-      this.versions.set(key, Math.max(version, this.versions.get(key) ?? 0));
-    }
-  }
-}
-
 const NOW = Date.parse('2026-11-24T10:00:00Z');
-const upsert = (customerId: string, version: number, attempts = 0): DeliveryItem => ({
+const upsert = (customerId: string, version: number, attempts = 0, receivedAtMs = NOW): DeliveryItem => ({
   operation: {
     operation: 'upsertProfiles',
     item: { customerId, version, email: `${customerId}@example.com`, attributes: { version } },
   },
   itemKey: `${customerId}-${version}`,
   customerId,
-  receivedAt: new Date(NOW).toISOString(),
+  receivedAt: new Date(receivedAtMs).toISOString(),
   attempts,
+});
+
+const redis = new Redis(TEST_REDIS_URL);
+const prefix = uniqueRedisPrefix();
+afterAll(async () => {
+  await deleteKeysWithPrefix(redis, prefix);
+  await redis.quit();
 });
 
 describe('DeliverStage', () => {
@@ -81,8 +73,8 @@ describe('DeliverStage', () => {
   let respond: (request: SandboxRequest) => SandboxResponse;
   let records: SettledItem[];
   let letters: DeadLetter[];
-  let requeued: { items: DeliveryItem[]; delayMs: number }[];
-  let versions: MemoryVersions;
+  let requeued: { items: DeliveryItem[]; delayMs: number; holder: string }[];
+  let versions: RedisProfileVersionGuard;
   let authFailures: number;
   let stage: DeliverStage;
 
@@ -96,13 +88,14 @@ describe('DeliverStage', () => {
     records = [];
     letters = [];
     requeued = [];
-    versions = new MemoryVersions();
+    await deleteKeysWithPrefix(redis, prefix);
+    versions = new RedisProfileVersionGuard(redis, prefix);
     authFailures = 0;
     stage = new DeliverStage({
       runnerOf: (id) => (id === 'echo-1' ? harness.runner : undefined),
       record: async (entries) => void records.push(...entries),
       deadLetter: async (entries) => void letters.push(...entries),
-      requeue: async (_id, items, delayMs) => void requeued.push({ items, delayMs }),
+      requeue: async (_id, items, delayMs, holder) => void requeued.push({ items, delayMs, holder }),
       versions,
       authFailed: async () => ++authFailures >= 2,
       authSucceeded: async () => {
@@ -141,19 +134,89 @@ describe('DeliverStage', () => {
       ['C1-3', 'delivered', 1],
       ['C1-2', 'delivered', 1],
     ]);
-    expect(versions.versions.get('echo-1:C1')).toBe(3);
+    expect(await versions.claimed('echo-1', ['C1', 'C2'])).toEqual(
+      new Map([
+        ['C1', { version: 3, receivedAtMs: NOW }],
+        ['C2', { version: 1, receivedAtMs: NOW }],
+      ]),
+    );
   });
 
   it('never sends an update older than the version the destination already accepted', async () => {
-    await versions.raise('echo-1', new Map([['C1', 5]]));
+    await stage.handle('echo-1', [upsert('C1', 5)], 'job-a');
 
-    const outcome = await stage.handle('echo-1', [upsert('C1', 4), upsert('C2', 1)]);
+    const outcome = await stage.handle('echo-1', [upsert('C1', 4), upsert('C2', 1)], 'job-b');
 
     expect(outcome).toMatchObject({ delivered: 1, stale: 1 });
-    expect(bodies('/profiles')).toEqual([[expect.objectContaining({ customerId: 'C2' })]]);
+    expect(bodies('/profiles')[1]).toEqual([expect.objectContaining({ customerId: 'C2' })]);
     expect(records.find((record) => record.item.itemKey === 'C1-4')).toMatchObject({
       status: 'dropped',
-      detail: 'stale: version 4 is older than the delivered 5',
+      detail: 'stale: version 4 is older than the update of version 5 already sent',
+    });
+  });
+
+  it('orders updates of one version by their events’ arrival: a later event’s update wins, an earlier one is stale', async () => {
+    await stage.handle('echo-1', [upsert('C1', 7, 0, NOW + 50)], 'job-a');
+
+    const outcome = await stage.handle('echo-1', [upsert('C1', 7, 0, NOW + 10)], 'job-b');
+
+    expect(outcome).toMatchObject({ delivered: 0, stale: 1 });
+    expect(bodies('/profiles')).toHaveLength(1);
+    const later = await stage.handle('echo-1', [upsert('C1', 7, 0, NOW + 90)], 'job-c');
+    expect(later).toMatchObject({ delivered: 1, stale: 0 });
+    expect(await versions.claimed('echo-1', ['C1'])).toEqual(
+      new Map([['C1', { version: 7, receivedAtMs: NOW + 90 }]]),
+    );
+  });
+
+  it('holds back a customer another job has in flight, without counting an attempt, and sends the rest', async () => {
+    let releaseFirst: () => void = () => undefined;
+    const firstAnswered = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let calls = 0;
+    respond = () => ({ status: 200, body: {} });
+    const slowStage = new DeliverStage({
+      runnerOf: () => ({
+        run: async (_name, profiles) => {
+          calls += 1;
+          if (calls === 1) await firstAnswered;
+          return harness.runner.run('upsertProfiles', profiles as never);
+        },
+      }),
+      record: async (entries) => void records.push(...entries),
+      deadLetter: async (entries) => void letters.push(...entries),
+      requeue: async (_id, items, delayMs, holder) => void requeued.push({ items, delayMs, holder }),
+      versions,
+      authFailed: async () => false,
+      authSucceeded: async () => undefined,
+      now: () => NOW,
+    });
+
+    const first = slowStage.handle('echo-1', [upsert('C1', 1)], 'job-a');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await slowStage.handle('echo-1', [upsert('C1', 2), upsert('C2', 1)], 'job-b');
+    releaseFirst();
+    await first;
+
+    expect(second).toMatchObject({ delivered: 1, deferred: 1, retried: 0 });
+    expect(requeued).toEqual([{ items: [upsert('C1', 2)], delayMs: BUSY_RETRY_DELAY_MS, holder: 'job-b' }]);
+    // Once the first job settled, the held update goes through.
+    const retried = await slowStage.handle('echo-1', [upsert('C1', 2)], 'job-c');
+    expect(retried).toMatchObject({ delivered: 1, deferred: 0 });
+    expect(
+      bodies('/profiles').map((body) => body.map((profile) => (profile as { version: number }).version)),
+    ).toEqual([[1], [1], [2]]);
+  });
+
+  it('lets a re-run of the same job through its own claim (a stalled job run again)', async () => {
+    await versions.claim('echo-1', 'job-a', new Map([['C1', { version: 1, receivedAtMs: NOW }]]));
+
+    expect(await stage.handle('echo-1', [upsert('C1', 1)], 'job-b')).toMatchObject({
+      delivered: 0,
+      deferred: 1,
+    });
+    expect(await stage.handle('echo-1', [upsert('C1', 1)], 'job-a')).toMatchObject({
+      delivered: 1,
+      deferred: 0,
     });
   });
 
