@@ -11,6 +11,27 @@ describe('KeyRing', () => {
     expect(ring.openJson(box)).toEqual({ email: 'ana@example.com' });
   });
 
+  it('never reuses a nonce, across the refills of its pool of random nonces', () => {
+    const ring = new KeyRing([master], 'queue-payload');
+    const ivs = Array.from({ length: 5_000 }, () => ring.seal('same plaintext').iv);
+    expect(new Set(ivs).size).toBe(5_000);
+    expect(ivs.every((iv) => Buffer.from(iv, 'base64').length === 12)).toBe(true);
+    // Every box still opens: the nonce travels with it.
+    expect(ring.open(ring.seal('after refills')).toString()).toBe('after refills');
+  });
+
+  it('packs nonce, tag and ciphertext into one buffer that opens only whole and with its context', () => {
+    const ring = new KeyRing([master], 'pii');
+    const { kid, packed } = ring.sealPacked('ana@example.com', 'column.email');
+    expect(packed.length).toBe(12 + 16 + 'ana@example.com'.length);
+    expect(ring.openPacked(kid, packed, 'column.email').toString()).toBe('ana@example.com');
+    const tampered = Buffer.from(packed);
+    tampered[tampered.length - 1] ^= 1;
+    expect(() => ring.openPacked(kid, tampered, 'column.email')).toThrow();
+    expect(() => ring.openPacked(kid, packed, 'column.phone')).toThrow();
+    expect(() => ring.openPacked('nope', packed, 'column.email')).toThrow(UnknownKeyError);
+  });
+
   it('refuses a tampered box and the wrong associated data', () => {
     const ring = new KeyRing([master], 'queue-payload');
     const box = ring.seal('hello', 'job-1');

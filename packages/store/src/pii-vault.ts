@@ -43,27 +43,13 @@ export class PiiVault {
 
   /** Seals `value`; `context` (e.g. the column) is authenticated, so a value cannot be moved to another. */
   encrypt(value: string, context: string): EncryptedValue {
-    const box = this.ring.seal(value, context);
-    const packed = Buffer.concat([
-      Buffer.from(box.iv, 'base64'),
-      Buffer.from(box.tag, 'base64'),
-      Buffer.from(box.data, 'base64'),
-    ]);
-    return { ciphertext: packed.toString('base64'), keyId: box.kid };
+    const { kid, packed } = this.ring.sealPacked(value, context);
+    return { ciphertext: packed.toString('base64'), keyId: kid };
   }
 
   decrypt(value: EncryptedValue, context: string): string {
-    const packed = Buffer.from(value.ciphertext, 'base64');
     return this.ring
-      .open(
-        {
-          kid: value.keyId,
-          iv: packed.subarray(0, 12).toString('base64'),
-          tag: packed.subarray(12, 28).toString('base64'),
-          data: packed.subarray(28).toString('base64'),
-        },
-        context,
-      )
+      .openPacked(value.keyId, Buffer.from(value.ciphertext, 'base64'), context)
       .toString('utf8');
   }
 }

@@ -105,6 +105,29 @@ export class IdentifierKeys {
   key(identifier: NormalizedIdentifier): string {
     return identifierKey(identifier.type, identifier.scope, this.lookupKey(identifier));
   }
+
+  // A known member's identifiers recur batch after batch, yet only a new identifier's row keeps its sealed
+  // value: the seal and the hashed key are remembered as well. Reusing a ciphertext for the same value reveals
+  // only equality, which the blind index reveals anyway.
+  private readonly stored = new BoundedMemo<StoredIdentifierValue>(50_000);
+
+  /** The identifier's hashed lookup key and, for PII, its sealed value, as its row stores them. */
+  storedValue(identifier: Pick<NormalizedIdentifier, 'type' | 'value'>): StoredIdentifierValue {
+    return this.stored.get(`${identifier.type}\u0000${identifier.value}`, () => ({
+      hashedLookupKey: this.hashedLookupKey(
+        identifier.type,
+        createHash('sha256').update(identifier.value).digest('hex'),
+      ),
+      sealed: this.config.types[identifier.type].pii
+        ? this.vault.encrypt(identifier.value, identifierContext(identifier.type))
+        : null,
+    }));
+  }
+}
+
+export interface StoredIdentifierValue {
+  hashedLookupKey: string;
+  sealed: { ciphertext: string; keyId: string } | null;
 }
 
 export interface IdentifierSighting {
@@ -124,7 +147,6 @@ export interface IdentifierSighting {
 export function prepareIdentifierRows(
   sightings: IdentifierSighting[],
   keys: IdentifierKeys,
-  vault: PiiVault,
   config: IdentityGraphConfig,
 ): unknown[][] {
   const byKey = new Map<
@@ -143,15 +165,13 @@ export function prepareIdentifierRows(
   }
   return [...byKey.values()].map(({ identifier, first, last, provisional }) => {
     const typeConfig = config.types[identifier.type];
-    const sealed = typeConfig.pii
-      ? vault.encrypt(identifier.value, identifierContext(identifier.type))
-      : null;
+    const { hashedLookupKey, sealed } = keys.storedValue(identifier);
     const own = keys.ownCustomerId(identifier);
     return [
       identifier.type,
       identifier.scope,
       keys.lookupKey(identifier),
-      keys.hashedLookupKey(identifier.type, createHash('sha256').update(identifier.value).digest('hex')),
+      hashedLookupKey,
       sealed?.ciphertext ?? null,
       sealed?.keyId ?? null,
       typeConfig.anchor,

@@ -66,7 +66,7 @@ export interface PreparedBatch {
  * graph's write lock, so a batch can be prepared while the previous one is being written.
  */
 export function prepareRecords(records: IdentityRecord[], deps: ResolverDependencies): PreparedBatch {
-  const { config, keys, vault } = deps;
+  const { config, keys } = deps;
   const normalized = records.map((record) =>
     normalizeIdentifiers(
       record.identifiers,
@@ -83,7 +83,7 @@ export function prepareRecords(records: IdentityRecord[], deps: ResolverDependen
       provisionalCustomerId,
     }));
   });
-  return { records, normalized, identifierRows: prepareIdentifierRows(sightings, keys, vault, config) };
+  return { records, normalized, identifierRows: prepareIdentifierRows(sightings, keys, config) };
 }
 
 /**
