@@ -42,6 +42,11 @@ const LATENCY_SECONDS = Number(process.env.BENCH_PIPELINE_LATENCY_SECONDS ?? 20)
 const STORES = (process.env.BENCH_PIPELINE_STORES ?? 'pglite').split(',').map((store) => store.trim());
 const MEMBERS = Number(process.env.BENCH_PIPELINE_MEMBERS ?? 20_000);
 // Extra Node flags for the all-in-one process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to find the hot spots.
+const HEAP_METRICS = [
+  'nodejs_heap_size_used_bytes',
+  'nodejs_heap_size_total_bytes',
+  'nodejs_external_memory_bytes',
+] as const;
 const NODE_ARGS = (process.env.BENCH_PIPELINE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 const BATCH = Number(process.env.BENCH_PIPELINE_BATCH ?? 500);
 const REQUESTS_IN_FLIGHT = Number(process.env.BENCH_PIPELINE_IN_FLIGHT ?? 8);
@@ -502,6 +507,8 @@ async function benchStore(
   let tessera: TesseraProcess | undefined;
   const samples: number[] = [];
   let sampler: NodeJS.Timeout | undefined;
+  let heapSampler: NodeJS.Timeout | undefined;
+  const heapPeaks = new Map<string, number>();
   try {
     tessera = await startTessera(
       {
@@ -519,6 +526,20 @@ async function benchStore(
     );
     const pid = tessera.child.pid ?? 0;
     sampler = setInterval(() => samples.push(rssOf(pid)), 250);
+    // Where the memory is: the process's own heap figures (prom-client's default metrics), every 2 s.
+    heapSampler = setInterval(() => {
+      void fetch(`${tessera?.baseUrl}/metrics`)
+        .then((response) => response.text())
+        .then((text) => {
+          for (const name of HEAP_METRICS) {
+            const value = Number(
+              new RegExp(`^tessera_process_${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1],
+            );
+            if (Number.isFinite(value)) heapPeaks.set(name, Math.max(heapPeaks.get(name) ?? 0, value));
+          }
+        })
+        .catch(() => undefined);
+    }, 2_000);
     const target: Target = { baseUrl: tessera.baseUrl, secret, runId: `bench-${process.pid}-${Date.now()}` };
 
     // Warm-up: every member once, in order, so the runs below meet known members (the steady state).
@@ -563,6 +584,10 @@ async function benchStore(
         `metric: ${(latency.metricWithin500ms * 100).toFixed(1)}% ≤ 0.5 s\n`,
     );
     clearInterval(sampler);
+    clearInterval(heapSampler);
+    process.stdout.write(
+      `${store}: memory peaks: ${HEAP_METRICS.map((name) => `${name} ${fmt((heapPeaks.get(name) ?? 0) / 2 ** 20)} MB`).join(', ')}\n`,
+    );
     const metrics = await (await fetch(`${tessera.baseUrl}/metrics`)).text();
     const failedJobs = [...metrics.matchAll(/^tessera_queue_depth\{queue="([^"]+)",state="failed"\} (\d+)/gm)]
       .filter((match) => match[2] !== '0')
@@ -585,6 +610,7 @@ async function benchStore(
     };
   } finally {
     if (sampler !== undefined) clearInterval(sampler);
+    if (heapSampler !== undefined) clearInterval(heapSampler);
     const code = await tessera?.stop();
     if (code !== 0 && tessera !== undefined) {
       process.stdout.write(`${store}: all-in-one exited with ${code}:\n${tessera.output().slice(-2000)}\n`);
