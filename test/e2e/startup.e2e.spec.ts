@@ -167,6 +167,7 @@ describe('start-up', () => {
         'transform_rules',
         'consent',
         'pipeline',
+        'scheduled_work',
       ]);
       // The embedded store was not created: the data folder holds no PGlite.
       expect(() => statSync(join(dataDir, 'pglite'))).toThrow();

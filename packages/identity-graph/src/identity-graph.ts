@@ -82,6 +82,8 @@ export interface CustomerView {
   customerId: string;
   version: number;
   traits: TraitValues;
+  /** The event time of each trait's value (ISO 8601): `points_balance`'s is when the points last moved. */
+  traitTimes: Record<string, string>;
   email?: { value: string; key: string };
   phone?: { value: string; key: string };
   guest: boolean;
@@ -335,6 +337,7 @@ export class IdentityGraph {
         customerId,
         version: profile.version,
         traits: { ...profile.state.values },
+        traitTimes: { ...profile.state.times },
         ...(email === undefined ? {} : { email }),
         ...(phone === undefined ? {} : { phone }),
         guest: !own.some((row) => MEMBER_IDENTIFIER_TYPES.has(row.type)),

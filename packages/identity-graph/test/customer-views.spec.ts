@@ -11,10 +11,11 @@ describe.each(STORE_DRIVERS)('customer views for the pipeline on %s', (driver) =
   beforeEach(() => emptyGraph(fixture.store));
 
   it('reads many profiles at once: version, traits, latest contact points with their blind indexes, guest or member', async () => {
+    const tierSetAt = new Date('2025-10-01T08:00:00.000Z');
     const member = await fixture.graph.resolveIdentities([
       record(
         { customer_id: 'C1', email: 'old@example.com' },
-        { traits: { loyalty_tier: 'gold', first_name: 'Ada' } },
+        { traits: { loyalty_tier: 'gold', first_name: 'Ada' }, eventTime: tierSetAt },
       ),
     ]);
     const memberId = customerIdOf(member);
@@ -40,6 +41,8 @@ describe.each(STORE_DRIVERS)('customer views for the pipeline on %s', (driver) =
       phone: { value: '+447700900123' },
       guest: false,
     });
+    // Each value's event time: what the win-back check measures points stagnation by.
+    expect(view?.traitTimes['loyalty_tier']).toBe(tierSetAt.toISOString());
     // Versions count trait changes; a new contact point alone does not bump it (the deliver stage skips only older ones).
     expect(view?.version).toBe(1);
     expect(views.get(guestId)).toMatchObject({ guest: true, email: { value: 'guest@example.com' } });

@@ -1,4 +1,4 @@
-import type { DestinationDefinition } from '@tessera/destination-kit';
+import type { DestinationDefinition, OperationName } from '@tessera/destination-kit';
 import type { CompiledRules, ConfiguredPlugin } from '@tessera/transform';
 import type { RoutingDestination } from './stages/route-stage.service';
 import type { DestinationState, DestinationStateBook } from './store/destination-state-book.repository';
@@ -25,6 +25,7 @@ export interface PipelineDestination {
 export class DestinationDirectory {
   private readonly byId = new Map<string, PipelineDestination>();
   private readonly states = new Map<string, DestinationState>();
+  private readonly supports = new Map<string, ReadonlySet<OperationName>>();
   private held = new Set<string>();
   private fingerprint: string | undefined;
 
@@ -35,6 +36,10 @@ export class DestinationDirectory {
     for (const destination of destinations) {
       this.byId.set(destination.id, destination);
       this.states.set(destination.id, destination.initialState);
+      this.supports.set(
+        destination.id,
+        new Set(Object.keys(destination.definition.operations) as OperationName[]),
+      );
     }
   }
 
@@ -94,6 +99,7 @@ export class DestinationDirectory {
         state: this.states.get(destination.id) ?? destination.initialState,
         ...(destination.rules === undefined ? {} : { rules: destination.rules }),
         plugins: destination.plugins,
+        supports: this.supports.get(destination.id) ?? new Set(),
       }));
   }
 }

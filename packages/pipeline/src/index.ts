@@ -4,3 +4,4 @@ export * from './destination-directory';
 export * from './pipeline-metrics';
 export * from './pipeline-worker';
 export * from './inbound';
+export * from './operations/pipeline-operations.service';

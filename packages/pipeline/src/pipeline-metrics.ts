@@ -17,6 +17,7 @@ export class PipelineMetrics {
   private readonly latency: Histogram<'destination'>;
   private readonly paused: Gauge<'destination'>;
   private readonly stageEvents: Counter<'stage' | 'outcome'>;
+  private readonly dsrDue: Gauge<'state'>;
 
   constructor(
     registry: Registry,
@@ -76,6 +77,12 @@ export class PipelineMetrics {
       labelNames: ['stage', 'outcome'],
       registers: [registry],
     });
+    this.dsrDue = new Gauge({
+      name: 'tessera_dsr_requests_due',
+      help: 'Unfinished data subject requests due within 24 hours (due_soon) or past their due date (overdue), as of the last hourly check.',
+      labelNames: ['state'],
+      registers: [registry],
+    });
     const deadLetters = collectors.deadLetters;
     if (deadLetters !== undefined) {
       new Gauge({
@@ -132,6 +139,10 @@ export class PipelineMetrics {
 
   stage(stage: 'resolve' | 'route', outcome: string, count: number): void {
     if (count > 0) this.stageEvents.inc({ stage, outcome }, count);
+  }
+
+  setDsrDue(counts: Record<'due_soon' | 'overdue', number>): void {
+    for (const [state, count] of Object.entries(counts)) this.dsrDue.set({ state }, count);
   }
 
   setPaused(destination: string, paused: boolean): void {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import Redis from 'ioredis';
 import {
+  DsrRequestRepository,
   DsrService,
   ExportFolderRetention,
   RetentionJob,
@@ -13,7 +14,7 @@ import {
 } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
 import { DestinationRunner, type InboundUnsubscribe } from '@tessera/destination-kit';
-import type { IdentityGraph } from '@tessera/identity-graph';
+import { IdentityOutbox, type IdentityGraph } from '@tessera/identity-graph';
 import {
   assertNoEviction,
   deliverQueueName,
@@ -41,6 +42,12 @@ import { eventKeyOf, eventKeyString } from './stages/event-identity';
 import { RedisProfileVersionGuard } from './stages/redis-profile-version-guard';
 import { ResolveStage } from './stages/resolve-stage.service';
 import { RouteStage } from './stages/route-stage.service';
+import { CustomerBrands } from './scheduled/customer-brands.repository';
+import { DsrDueWatch } from './scheduled/dsr-due-watch.service';
+import { IdentityLineageReader } from './scheduled/identity-lineage.repository';
+import { LineagePublisher } from './scheduled/lineage-publisher.service';
+import { PointsStagnationCheck } from './scheduled/points-stagnation.service';
+import { ScheduleCursorBook } from './scheduled/schedule-cursor-book.repository';
 import { DeadLetterBox, type ReplayFilter } from './store/dead-letter-box.repository';
 import { DeliveryLog } from './store/delivery-log.repository';
 import { DestinationStateBook } from './store/destination-state-book.repository';
@@ -84,6 +91,16 @@ export interface PipelineWorkerOptions {
    * CPU work; the identity graph's own lock keeps its writes one at a time.
    */
   concurrency?: { resolve?: number; route?: number; deliver?: number };
+  /** How often the identity graph's outbox (merges, splits) is published to the route stage (default 5 s). */
+  lineagePublishMs?: number;
+  /** The clock of routing and the scheduled checks (tests set it; default the system clock). */
+  clock?: () => Date;
+}
+
+/** Where a rehydration is: events read from the raw event log, and those queued for routing. */
+export interface RehydrationProgress {
+  read: number;
+  queued: number;
 }
 
 /** How often the events of a held source are looked at again. */
@@ -117,6 +134,10 @@ export class PipelineWorker {
   readonly maintenanceQueue: JobQueue<'maintenance'>;
   readonly dsr: DsrService;
   readonly cursors: InboundCursorBook;
+  /** The scheduled maintenance work (`maintenance.lineage`, `.stagnation`, `.dsr-due`), runnable directly too. */
+  readonly lineagePublisher: LineagePublisher;
+  readonly stagnationCheck: PointsStagnationCheck;
+  readonly dsrDueWatch: DsrDueWatch;
   private readonly inboundSync: InboundSync;
   private readonly deliverQueues = new Map<string, JobQueue<'deliver'>>();
   private readonly runners = new Map<string, DestinationRunner>();
@@ -156,6 +177,29 @@ export class PipelineWorker {
       },
     });
     this.cursors = new InboundCursorBook(store);
+    const clock = options.clock ?? (() => new Date());
+    this.lineagePublisher = new LineagePublisher({
+      outbox: new IdentityOutbox(store),
+      lineage: new IdentityLineageReader(store),
+      brands: new CustomerBrands(store),
+      route: (events, jobId) => this.enqueueRouteJob(events, jobId),
+      now: clock,
+    });
+    this.stagnationCheck = new PointsStagnationCheck({
+      store,
+      cursors: new ScheduleCursorBook(store, { now: clock }),
+      destinations: () => this.directory.all(),
+      route: (events, jobId) => this.enqueueRouteJob(events, jobId),
+      now: clock,
+    });
+    this.dsrDueWatch = new DsrDueWatch({
+      store,
+      requests: new DsrRequestRepository(store),
+      audit: options.audit,
+      report: (counts) => options.metrics.setDsrDue(counts),
+      warn: (detail, message) => options.logger.warn(detail, message),
+      now: clock,
+    });
 
     const tokenCache = new RedisTokenCache(
       redis,
@@ -196,6 +240,7 @@ export class PipelineWorker {
       brandOf: (brand) => brands.get(brand) ?? { id: brand, name: brand, defaultCountry: 'GB' },
       ...(options.pool === undefined ? {} : { pool: options.pool }),
       deliver: (destinationId, items) => this.enqueueDeliver(destinationId, items, 0, 'route'),
+      now: clock,
     });
     this.inboundSync = new InboundSync({
       directory: this.directory,
@@ -305,14 +350,39 @@ export class PipelineWorker {
         stage: 'maintenance',
         connection: this.connection(),
         prefix,
-        concurrency: 1,
-        handlers: { 'maintenance.retention': async () => this.runRetention() },
+        // Two at once: a long retention or stagnation run must not hold up the lineage publisher for its length.
+        concurrency: 2,
+        handlers: {
+          'maintenance.retention': async () => this.runRetention(),
+          'maintenance.lineage': async () => this.lineagePublisher.publish(),
+          'maintenance.stagnation': async () => {
+            const outcome = await this.stagnationCheck.run();
+            this.options.logger.info({ ...outcome }, 'points-stagnation check');
+            return outcome;
+          },
+          'maintenance.dsr-due': async () => this.dsrDueWatch.run(),
+        },
       }),
     );
     await this.maintenanceQueue.queue.upsertJobScheduler(
       'retention-daily',
       { every: 24 * 3_600_000 },
       { name: 'maintenance.retention', data: {} },
+    );
+    await this.maintenanceQueue.queue.upsertJobScheduler(
+      'lineage-publish',
+      { every: this.options.lineagePublishMs ?? 5_000 },
+      { name: 'maintenance.lineage', data: {} },
+    );
+    await this.maintenanceQueue.queue.upsertJobScheduler(
+      'stagnation-daily',
+      { every: 24 * 3_600_000 },
+      { name: 'maintenance.stagnation', data: {} },
+    );
+    await this.maintenanceQueue.queue.upsertJobScheduler(
+      'dsr-due-hourly',
+      { every: 3_600_000 },
+      { name: 'maintenance.dsr-due', data: {} },
     );
     this.workers.push(
       startStageWorker({
@@ -504,10 +574,15 @@ export class PipelineWorker {
   /**
    * Re-runs stored events (a profile's, a brand's, or a time range's) through routing and delivery with
    * today's profiles, rules and consent: what an operator does after fixing a mapping. Events that never
-   * resolved to a profile are skipped. Returns how many events were queued.
+   * resolved to a profile are skipped. Returns how many events were queued; `onProgress` hears after each
+   * page of the log (1,000 events) how many were read and queued so far.
    */
-  async rehydrate(filter: Omit<RawEventFilter, 'afterKey' | 'limit'>): Promise<{ events: number }> {
+  async rehydrate(
+    filter: Omit<RawEventFilter, 'afterKey' | 'limit'>,
+    options: { onProgress?: (progress: RehydrationProgress) => void } = {},
+  ): Promise<{ events: number }> {
     let queued = 0;
+    let read = 0;
     let afterKey: string | undefined;
     const runId = `${Date.now()}`;
     do {
@@ -541,6 +616,8 @@ export class PipelineWorker {
         );
         queued += events.length;
       }
+      read += page.events.length;
+      options.onProgress?.({ read, queued });
       afterKey = page.nextCursor;
     } while (afterKey !== undefined);
     return { events: queued };
@@ -596,6 +673,15 @@ export class PipelineWorker {
 
   private async enqueueRoute(events: ResolvedEvent[]): Promise<void> {
     const jobId = `route-${digest(events.map((event) => eventKeyString(event.key)).sort())}`;
+    await this.routeQueue.add(
+      'route.events',
+      { count: events.length, events: this.keyRing.sealJson(events, jobId) },
+      jobId,
+    );
+  }
+
+  /** A route job whose id the caller derived from its content (the scheduled work's events). */
+  private async enqueueRouteJob(events: ResolvedEvent[], jobId: string): Promise<void> {
     await this.routeQueue.add(
       'route.events',
       { count: events.length, events: this.keyRing.sealJson(events, jobId) },

@@ -228,7 +228,11 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
 
   it('rehydrates a profile’s stored events through routing and delivery again', async () => {
     const before = received.filter((id) => id === 'GOOD').length;
-    expect(await worker.rehydrate({ customerId: 'GOOD' })).toEqual({ events: 1 });
+    const progress: unknown[] = [];
+    expect(await worker.rehydrate({ customerId: 'GOOD' }, { onProgress: (p) => progress.push(p) })).toEqual({
+      events: 1,
+    });
+    expect(progress).toEqual([{ read: 1, queued: 1 }]);
     await waitFor(
       () => received.filter((id) => id === 'GOOD').length,
       (n) => n === before + 1,

@@ -5,6 +5,7 @@ export {
   type DeliveryItem,
   type EventKey,
   type IngestedEvent,
+  type MergeLineage,
   type ResolvedEvent,
   type JobDataMap,
   type JobName,

@@ -1,6 +1,6 @@
 import type { Sealed } from '@tessera/crypto';
 import type { CatalogEvent } from '@tessera/events';
-import type { InboundUnsubscribe } from '@tessera/destination-kit';
+import type { InboundUnsubscribe, ProfileMerge } from '@tessera/destination-kit';
 import type { DestinationOperation } from '@tessera/transform';
 
 /** An accepted event as the intake hands it to the pipeline. */
@@ -23,6 +23,15 @@ export interface EventKey {
   eventId: string;
 }
 
+/** What the identity graph knows of a merge it announces, and an ESP's merge call needs. */
+export interface MergeLineage {
+  basis: ProfileMerge['basis'];
+  /** The merged-away profile had no member identity (no customer id, member id or card). */
+  mergedWasGuest: boolean;
+  /** When the graph merged them (ISO 8601). */
+  mergedAt: string;
+}
+
 /** An event after resolution: its profile is known. */
 export interface ResolvedEvent {
   key: EventKey;
@@ -30,6 +39,13 @@ export interface ResolvedEvent {
   receivedAt: string;
   customerId: string;
   event: CatalogEvent;
+  /** Set on the identity graph's own `membership.merged` events (the lineage publisher). */
+  merge?: MergeLineage;
+  /**
+   * Set on events Tessera makes for one plugin (the points-stagnation check): only that plugin runs, and only
+   * at the destinations that configure it; rules and other plugins do not see the event.
+   */
+  onlyPlugin?: string;
 }
 
 /** One operation on its way to one destination instance, with what the retry schedule and the logs need. */
@@ -66,6 +82,12 @@ export interface JobDataMap {
   'dsr.access': { requestId: string };
   /** The daily retention run (raw events, delivery log, exports), by a job scheduler. */
   'maintenance.retention': Record<string, never>;
+  /** Publishes the identity graph's outbox (`membership.merged` / `membership.split`) to the route stage. */
+  'maintenance.lineage': Record<string, never>;
+  /** The daily points-stagnation check for win-back: members whose points stopped moving are routed again. */
+  'maintenance.stagnation': Record<string, never>;
+  /** The hourly look at data subject requests due within 24 hours or overdue (metric, warnings, audit). */
+  'maintenance.dsr-due': Record<string, never>;
 }
 
 export type JobName = keyof JobDataMap;
@@ -80,6 +102,9 @@ export const JOB_QUEUES = {
   'dsr.erasure': 'dsr',
   'dsr.access': 'dsr',
   'maintenance.retention': 'maintenance',
+  'maintenance.lineage': 'maintenance',
+  'maintenance.stagnation': 'maintenance',
+  'maintenance.dsr-due': 'maintenance',
 } as const satisfies Record<JobName, string>;
 
 export type QueueName = (typeof JOB_QUEUES)[JobName];

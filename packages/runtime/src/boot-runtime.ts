@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MigrationError, openStore, type Store } from '@tessera/store';
+import { MigrationError, openStore, StoreInUseError, type Store } from '@tessera/store';
 import { createLogger, type Logger } from './logger';
 import { resolveMasterKey, resolvePreviousMasterKeys } from './master-key';
 import { connectOrStartRedis, type RedisEndpoint } from './private-redis';
@@ -104,6 +104,8 @@ async function openConfiguredStore(
     return { store, where };
   } catch (error) {
     if (error instanceof MigrationError) throw new ConfigurationError(setting, error.message);
+    if (error instanceof StoreInUseError)
+      throw new ConfigurationError(setting, error.message, { cause: error });
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigurationError(
       setting,

@@ -1,6 +1,8 @@
 export type { SqlExecutor, Store, StoreDriver } from './store';
 export { PostgresStore } from './postgres-store';
 export { PgliteStore } from './pglite-store';
+export { ThreadedPgliteStore } from './pglite-thread/threaded-pglite-store';
+export { PgliteFolderLock, StoreInUseError } from './pglite-folder-lock';
 export { openStore, type StoreLocation } from './open-store';
 export { migrate, readMigrations, MigrationError, MIGRATIONS_DIR, type Migration } from './schema-migrations';
 export { insertRows, type InsertRowsOptions } from './insert-rows';

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PgliteStore } from './pglite-store';
+import { ThreadedPgliteStore } from './pglite-thread/threaded-pglite-store';
 import { PostgresStore } from './postgres-store';
 import { migrate } from './schema-migrations';
 import type { Store } from './store';
@@ -20,7 +20,7 @@ export async function openStore(location: StoreLocation): Promise<Store> {
   } else {
     const dir = join(location.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    store = await PgliteStore.open(dir);
+    store = await ThreadedPgliteStore.open(dir);
   }
   try {
     await migrate(store);

@@ -1,19 +1,32 @@
 import { PGlite } from '@electric-sql/pglite';
+import { PgliteFolderLock } from './pglite-folder-lock';
 import type { SqlExecutor, Store } from './store';
 
 /**
  * The embedded driver: PGlite, persisted in a folder (or in memory when none is given). One process owns
- * the folder; PGlite runs one statement at a time, and a transaction holds it until it ends.
+ * the folder (`PgliteFolderLock`: a second open throws `StoreInUseError`); PGlite runs one statement at a
+ * time, and a transaction holds it until it ends.
  */
 export class PgliteStore implements Store {
   readonly driver = 'pglite';
 
-  private constructor(private readonly db: PGlite) {}
+  private constructor(
+    private readonly db: PGlite,
+    private readonly lock: PgliteFolderLock | undefined,
+  ) {}
 
-  static async open(dataDir?: string): Promise<PgliteStore> {
-    const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
-    await db.waitReady;
-    return new PgliteStore(db);
+  /** `folderLock: false` when the caller holds the folder's lock already (the PGlite thread's owner does). */
+  static async open(dataDir?: string, options: { folderLock?: boolean } = {}): Promise<PgliteStore> {
+    const lock =
+      dataDir !== undefined && options.folderLock !== false ? PgliteFolderLock.acquire(dataDir) : undefined;
+    try {
+      const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
+      await db.waitReady;
+      return new PgliteStore(db, lock);
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
   }
 
   async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
@@ -38,7 +51,11 @@ export class PgliteStore implements Store {
     await this.db.exec(sql);
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    try {
+      if (!this.db.closed) await this.db.close();
+    } finally {
+      this.lock?.release();
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { PgliteStore } from './pglite-store';
+import { ThreadedPgliteStore } from './pglite-thread/threaded-pglite-store';
 import { PostgresStore } from './postgres-store';
 import { migrate } from './schema-migrations';
 import type { Store, StoreDriver } from './store';
@@ -18,7 +18,7 @@ export async function openScratchStore(driver: 'postgres'): Promise<PostgresStor
 export async function openScratchStore(driver: StoreDriver): Promise<Store>;
 export async function openScratchStore(driver: StoreDriver): Promise<Store> {
   if (driver === 'pglite') {
-    const store = await PgliteStore.open();
+    const store = await ThreadedPgliteStore.open();
     await migrate(store);
     return store;
   }

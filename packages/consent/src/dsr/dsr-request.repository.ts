@@ -76,6 +76,38 @@ export class DsrRequestRepository {
     return rows.map(toRequest);
   }
 
+  /** Requests not completed (open, running or failed) due before `cutoff`, the most urgent first. */
+  async unfinishedDueBefore(cutoff: Date, limit = 10_000): Promise<DsrRequest[]> {
+    const rows = await this.store.query<DsrRow>(
+      `SELECT ${COLUMNS} FROM dsr_requests WHERE status IN ('open', 'running', 'failed') AND due_at < $1
+        ORDER BY due_at, id LIMIT $2`,
+      [cutoff, Math.max(0, Math.floor(limit))],
+    );
+    return rows.map(toRequest);
+  }
+
+  /**
+   * Notes in each request's `detail.dueAlerts` that it was flagged `alert` (e.g. `overdue`) at `at`, unless
+   * it already was; returns the ids flagged now. A conditional update, so two workers never both flag one.
+   */
+  async flagDueAlert(
+    ids: readonly string[],
+    alert: string,
+    at: Date,
+    executor: SqlExecutor = this.store,
+  ): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await executor.query<{ id: string }>(
+      `UPDATE dsr_requests
+          SET detail = jsonb_set(detail, '{dueAlerts}',
+                COALESCE(detail -> 'dueAlerts', '{}'::jsonb) || jsonb_build_object($2::text, $3::text))
+        WHERE id = ANY ($1::text[]) AND NOT (COALESCE(detail -> 'dueAlerts', '{}'::jsonb) ? $2::text)
+        RETURNING id`,
+      [[...ids], alert, at.toISOString()],
+    );
+    return rows.map((row) => row.id);
+  }
+
   /**
    * Moves an open or failed request of `type` to `running` and returns it; refuses a request that is
    * running (another worker has it), completed, or of another type.

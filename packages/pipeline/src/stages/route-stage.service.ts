@@ -5,6 +5,7 @@ import {
   type ConsentRequest,
   type ConsentVerdict,
 } from '@tessera/consent';
+import type { OperationName } from '@tessera/destination-kit';
 import type { CustomerView, IdentityGraph } from '@tessera/identity-graph';
 import type { DeliveryItem, ResolvedEvent } from '@tessera/queues';
 import type {
@@ -17,6 +18,7 @@ import type {
   UnifiedProfile,
 } from '@tessera/transform';
 import { eventKeyString } from './event-identity';
+import { profileMergeOf } from './profile-merge';
 
 /** A brand destination as the route stage sees it. */
 export interface RoutingDestination {
@@ -25,6 +27,8 @@ export interface RoutingDestination {
   state: 'enabled' | 'paused' | 'disabled';
   rules?: CompiledRules;
   plugins: readonly ConfiguredPlugin[];
+  /** The operations its definition declares: built-in operations (`mergeProfiles`) go only where declared. */
+  supports?: ReadonlySet<OperationName>;
 }
 
 export interface RouteOutcome {
@@ -88,6 +92,9 @@ export class RouteStage {
       const view = views.get(event.customerId);
       if (view === undefined) continue; // merged away or erased since resolution: its survivor gets the update
       for (const destination of this.options.destinationsOf(event.brand)) {
+        // An event made for one plugin concerns only the destinations that configure it.
+        if (event.onlyPlugin !== undefined && !destination.plugins.some((p) => p.name === event.onlyPlugin))
+          continue;
         if (!ROUTED_STATES.has(destination.state)) {
           increment(outcome.dropped, destination.id);
           continue;
@@ -108,11 +115,13 @@ export class RouteStage {
     }
 
     for (const { destination, inputs, origins } of perDestination.values()) {
-      const operations = await this.transform(destination, inputs, outcome.errors);
+      const operations = await this.transform(destination, inputs, origins, outcome.errors);
       const items: DeliveryItem[] = [];
       operations.forEach((produced, index) => {
         const origin = origins[index] as ResolvedEvent;
         const view = views.get(origin.customerId) as CustomerView;
+        const merge = destination.supports?.has('mergeProfiles') ? profileMergeOf(origin) : undefined;
+        if (merge !== undefined) produced.push({ operation: 'mergeProfiles', item: merge });
         produced.forEach((operation, position) => {
           const verdict = verdictFor(operation, view, verdicts, origin.brand);
           if (!verdict.allowedOperations.has(operation.operation)) {
@@ -136,15 +145,24 @@ export class RouteStage {
     return outcome;
   }
 
-  /** Rules, then each plugin, per input; a failing input loses only its own operations (reported). */
+  /**
+   * Rules, then each plugin, per input; a failing input loses only its own operations (reported). An event
+   * made for one plugin is seen by that plugin only.
+   */
   private async transform(
     destination: RoutingDestination,
     inputs: TransformInput[],
+    origins: ResolvedEvent[],
     errors: string[],
   ): Promise<DestinationOperation[][]> {
     const produced: DestinationOperation[][] = inputs.map(() => []);
+    const seenBy = (index: number, plugin?: string) => {
+      const only = origins[index]?.onlyPlugin;
+      return only === undefined || only === plugin;
+    };
     if (destination.rules !== undefined) {
       inputs.forEach((input, index) => {
+        if (!seenBy(index)) return;
         const result = (destination.rules as CompiledRules).evaluate(input);
         produced[index]?.push(...result.operations);
         for (const error of result.errors) {
@@ -159,8 +177,14 @@ export class RouteStage {
         errors.push(`${destination.id}: plugin ${plugin.name} skipped: no plugin pool`);
         continue;
       }
-      const results = await this.options.pool.run(plugin, inputs);
-      results.forEach((result, index) => {
+      const indexes = inputs.map((_, index) => index).filter((index) => seenBy(index, plugin.name));
+      if (indexes.length === 0) continue;
+      const results = await this.options.pool.run(
+        plugin,
+        indexes.map((index) => inputs[index] as TransformInput),
+      );
+      results.forEach((result, position) => {
+        const index = indexes[position] as number;
         if (result.ok) produced[index]?.push(...result.operations);
         else {
           const input = inputs[index] as TransformInput;
@@ -234,10 +258,12 @@ export function unifiedProfile(
       : consentOf(verdicts.get(verdictKey(view.email.key, 'email', brand)));
   const sms =
     view.phone === undefined ? undefined : consentOf(verdicts.get(verdictKey(view.phone.key, 'sms', brand)));
+  const pointsUpdatedAt = view.traitTimes['points_balance'];
   return {
     ...(view.traits as Omit<UnifiedProfile, 'customer_id' | 'version'>),
     customer_id: view.customerId,
     version: view.version,
+    ...(pointsUpdatedAt === undefined ? {} : { points_updated_at: pointsUpdatedAt }),
     ...(view.email === undefined ? {} : { email: view.email.value }),
     ...(view.phone === undefined ? {} : { phone: view.phone.value }),
     marketing_consent: {

@@ -71,6 +71,8 @@ export interface DeadLetterCountFilter {
   brand?: string;
   destinationId?: string;
   errorClass?: DeadLetterErrorClass;
+  /** Letters whose (masked) error contains this text, ignoring case. */
+  errorContains?: string;
   /** Also letters already replayed; by default only waiting ones. */
   includeReplayed?: boolean;
 }
@@ -87,6 +89,8 @@ export interface ReplayFilter {
   brand?: string;
   destinationId?: string;
   errorClass?: DeadLetterErrorClass;
+  /** Letters whose (masked) error contains this text, ignoring case. */
+  errorContains?: string;
   /** At most 1,000. */
   limit: number;
 }
@@ -187,11 +191,17 @@ function clearText(text: string): string {
   return truncateUtf8(redactContactPoints(text), DEAD_LETTER_TEXT_BYTES);
 }
 
+/** An ILIKE pattern matching `text` anywhere, its own `%`, `_` and `\` taken literally. */
+function containsPattern(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+}
+
 function filterConditions(filter: DeadLetterCountFilter & { afterId?: number }) {
   const { conditions, params } = sqlConditions([
     ['brand =', filter.brand],
     ['destination_id =', filter.destinationId],
     ['error_class =', filter.errorClass],
+    ['error ILIKE', containsPattern(filter.errorContains)],
     ['id >', filter.afterId],
   ]);
   if (filter.includeReplayed !== true) conditions.push('replayed_at IS NULL');
@@ -313,6 +323,15 @@ export class DeadLetterBox {
     return rows.map(toView);
   }
 
+  /** One letter, waiting or replayed, without its item; undefined when there is none with this id. */
+  async get(id: number): Promise<DeadLetterView | undefined> {
+    const [row] = await this.store.query<ViewRow>(
+      `SELECT ${VIEW_COLUMNS.join(', ')} FROM dead_letters WHERE id = $1`,
+      [id],
+    );
+    return row === undefined ? undefined : toView(row);
+  }
+
   async count(filter: DeadLetterCountFilter = {}): Promise<number> {
     const { conditions, params } = filterConditions({ ...filter, afterId: undefined });
     const [row] = await this.store.query<{ n: number }>(
@@ -322,11 +341,16 @@ export class DeadLetterBox {
     return row?.n ?? 0;
   }
 
-  /** Waiting letters per destination (the dead-letter size metric); destinations with none are absent. */
-  async countByDestination(): Promise<Map<string, number>> {
+  /**
+   * Waiting letters per destination (the dead-letter size metric), or those matching `filter`; destinations
+   * with none are absent.
+   */
+  async countByDestination(filter: DeadLetterCountFilter = {}): Promise<Map<string, number>> {
+    const { conditions, params } = filterConditions({ ...filter, afterId: undefined });
     const rows = await this.store.query<{ destination_id: string; n: number }>(
-      `SELECT destination_id, count(*)::int AS n FROM dead_letters WHERE replayed_at IS NULL
+      `SELECT destination_id, count(*)::int AS n FROM dead_letters ${whereClause(conditions)}
         GROUP BY destination_id ORDER BY destination_id`,
+      params,
     );
     return new Map(rows.map((row) => [row.destination_id, row.n]));
   }
@@ -343,6 +367,7 @@ export class DeadLetterBox {
       ['brand =', filter.brand],
       ['destination_id =', filter.destinationId],
       ['error_class =', filter.errorClass],
+      ['error ILIKE', containsPattern(filter.errorContains)],
     ]);
     if (filter.ids !== undefined) {
       params.push([...filter.ids]);

@@ -140,16 +140,18 @@ export class DestinationStateBook {
 
   /**
    * Sets a destination's state (an operator's action, or the system's). Enabling clears the auth-failure
-   * count, so a re-enabled destination gets its full allowance again.
+   * count, so a re-enabled destination gets its full allowance again. Pass `executor` to change it inside a
+   * caller's transaction (with its audit entry, say).
    */
   async setState(
     destinationId: string,
     state: DestinationState,
     change: StateChange,
+    executor?: SqlExecutor,
   ): Promise<DestinationStateRow> {
     checkState(state, 'DestinationStateBook.setState');
     checkActor(change.actor, 'DestinationStateBook.setState');
-    const rows = await this.store.query<StateRow>(
+    const rows = await (executor ?? this.store).query<StateRow>(
       `UPDATE destination_states SET
          state = $2, reason = $3, changed_by = $4, changed_at = $5,
          consecutive_auth_failures = CASE WHEN $2 = 'enabled' THEN 0 ELSE consecutive_auth_failures END,
@@ -213,10 +215,15 @@ export class DestinationStateBook {
     );
   }
 
-  /** Holds (or releases) a source: its events are kept, not processed. */
-  async setSourceHold(sourceId: string, held: boolean, change: StateChange): Promise<SourceHold> {
+  /** Holds (or releases) a source: its events are kept, not processed. `executor`: as for `setState`. */
+  async setSourceHold(
+    sourceId: string,
+    held: boolean,
+    change: StateChange,
+    executor?: SqlExecutor,
+  ): Promise<SourceHold> {
     checkActor(change.actor, 'DestinationStateBook.setSourceHold');
-    const [row] = await this.store.query<HoldRow>(
+    const [row] = await (executor ?? this.store).query<HoldRow>(
       `INSERT INTO source_holds (source_id, held, reason, changed_by, changed_at)
        VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (source_id) DO UPDATE SET

@@ -165,4 +165,47 @@ describe.each(STORE_DRIVERS)('RouteStage on %s', (driver) => {
     expect(outcome.items.size).toBe(0);
     expect(delivered.size).toBe(0);
   });
+
+  it('adds a mergeProfiles for a membership.merged only where the definition declares it, with or without a grant', async () => {
+    const withdrawn = await member('C30', 'c30@example.com', 'withdrawn');
+    const merged: ResolvedEvent = {
+      ...withdrawn,
+      key: { ...withdrawn.key, eventId: 'merge-C29-C30' },
+      event: {
+        specversion: '1.0',
+        id: 'merge-C29-C30',
+        source: 'loyalty-platform',
+        type: 'membership.merged',
+        time: '2026-11-24T09:30:00Z',
+        data: { from_customer_id: 'C29', to_customer_id: 'C30', email: 'c30@example.com' },
+      } as ResolvedEvent['event'],
+    };
+    destinations = [
+      { id: 'sd-braze', type: 'braze', state: 'enabled', plugins: [], supports: new Set(['mergeProfiles']) },
+      {
+        id: 'sd-klaviyo',
+        type: 'klaviyo',
+        state: 'enabled',
+        plugins: [],
+        supports: new Set(['upsertProfiles']),
+      },
+    ];
+
+    const outcome = await stage.handle([merged]);
+
+    expect(delivered.get('sd-braze')?.map((item) => item.operation)).toEqual([
+      {
+        operation: 'mergeProfiles',
+        item: {
+          customerId: 'C30',
+          mergedCustomerId: 'C29',
+          mergedWasGuest: false,
+          basis: 'deterministic',
+          mergedAt: '2026-11-24T09:30:00Z',
+        },
+      },
+    ]);
+    expect(delivered.has('sd-klaviyo')).toBe(false);
+    expect(outcome.refused.size).toBe(0);
+  });
 });

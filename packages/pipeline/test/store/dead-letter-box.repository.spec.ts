@@ -183,6 +183,41 @@ describe.each(STORE_DRIVERS)('DeadLetterBox on %s', (driver) => {
     expect(counts).toEqual([{ replay_count: 1, n: 200 }]);
   });
 
+  it('finds letters by a piece of their error, ignoring case and taking % and _ literally', async () => {
+    const [refused, percent] = await box.add([
+      letter('r1', { error: 'Braze: REFUSED by policy' }),
+      letter('r2', { error: '100% over quota_limit' }),
+      letter('r3', { error: 'invalid profile', destinationId: 'sd-braze' }),
+    ]);
+    expect((await box.list({ errorContains: 'refused', limit: 10 })).map((view) => view.id)).toEqual([
+      refused,
+    ]);
+    expect((await box.list({ errorContains: '0% over quota_', limit: 10 })).map((view) => view.id)).toEqual([
+      percent,
+    ]);
+    expect(await box.count({ errorContains: '_' })).toBe(1);
+    expect(await box.count({ errorContains: '%' })).toBe(1);
+    expect(await box.countByDestination({ errorContains: 'invalid' })).toEqual(new Map([['sd-braze', 1]]));
+    expect(await box.countByDestination()).toEqual(
+      new Map([
+        ['sd-braze', 1],
+        ['sd-klaviyo', 2],
+      ]),
+    );
+
+    const taken = await box.takeForReplay({ errorContains: 'REFUSED', limit: 10 });
+    expect(taken.map((letter) => letter.id)).toEqual([refused]);
+  });
+
+  it('gets one letter by id, waiting or replayed, without its item', async () => {
+    const [id] = await box.add([letter('g1')]);
+    expect(await box.get(id)).toMatchObject({ id, itemKey: 'g1', replayCount: 0 });
+    expect(await box.get(id)).not.toHaveProperty('item');
+    await box.takeForReplay({ ids: [id], limit: 1 });
+    expect(await box.get(id)).toMatchObject({ id, replayedAt: NOW, replayCount: 1 });
+    expect(await box.get(id + 1000)).toBeUndefined();
+  });
+
   // Row locks are PostgreSQL's (PGlite has one connection): registered on PostgreSQL only, never skipped.
   if (driver === 'postgres') {
     it('skips letters another replay is taking, without waiting', async () => {

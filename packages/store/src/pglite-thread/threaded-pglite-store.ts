@@ -1,0 +1,179 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { PgliteFolderLock } from '../pglite-folder-lock';
+import type { SqlExecutor, Store } from '../store';
+import {
+  restoreError,
+  type PgliteThreadData,
+  type PgliteThreadRequest,
+  type PgliteThreadResponse,
+} from './pglite-thread-protocol';
+
+type RequestBody = PgliteThreadRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
+
+// Built output runs the .js beside this file; from source (tests, `npm start`) the .ts goes through SWC.
+const WORKER_ENTRY = ['pglite-thread.worker.js', 'pglite-thread.worker.ts']
+  .map((file) => join(__dirname, file))
+  .find((file) => existsSync(file));
+
+let swcPinned = false;
+
+/** The thread runs TypeScript like the app does: through @swc-node/register, unless the process has it. */
+function startThread(data: PgliteThreadData): Worker {
+  if (WORKER_ENTRY === undefined) throw new Error(`PGlite thread entry not found in ${__dirname}`);
+  const inherited = process.execArgv;
+  const register = inherited.some((arg) => arg.includes('@swc-node/register'))
+    ? []
+    : ['-r', require.resolve('@swc-node/register')];
+  if (register.length > 0 && !swcPinned) {
+    // Node unloads an addon with the last thread that loaded it; SWC's binding must outlive the thread.
+    require('@swc/core');
+    swcPinned = true;
+  }
+  try {
+    return new Worker(WORKER_ENTRY, { workerData: data, execArgv: [...inherited, ...register] });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(WORKER_ENTRY, { workerData: data, execArgv: register });
+  }
+}
+
+/**
+ * The rows of an answer. A message's Dates are made in the realm that receives it, which in a test runner's
+ * sandbox is not the code's: those are remade here, so `instanceof Date` holds (no cost when it already does).
+ */
+function rowsOf<Row>(response: PgliteThreadResponse & { ok: true }): Row[] {
+  const rows = (response.rows ?? []) as Record<string, unknown>[];
+  for (const row of rows) {
+    for (const column in row) {
+      const value = row[column];
+      if (
+        typeof value === 'object' &&
+        value !== null &&
+        !(value instanceof Date) &&
+        Object.prototype.toString.call(value) === '[object Date]'
+      ) {
+        row[column] = new Date((value as Date).getTime());
+      }
+    }
+  }
+  return rows as Row[];
+}
+
+/**
+ * PGlite on a thread of its own: the embedded PostgreSQL's WebAssembly and its file writes run beside the
+ * application's JavaScript instead of taking turns with it on one event loop (over half of a busy pipeline's
+ * main thread went to PGlite). Same semantics as `PgliteStore`: one statement at a time, a transaction holds
+ * the database until it ends. Rows and parameters cross by structured clone (Dates, arrays, objects and
+ * byte arrays survive); errors keep their message and PostgreSQL fields (`code`, `detail`, …).
+ */
+export class ThreadedPgliteStore implements Store {
+  readonly driver = 'pglite';
+  private nextId = 1;
+  private readonly pending = new Map<
+    number,
+    { resolve: (response: PgliteThreadResponse & { ok: true }) => void; reject: (error: Error) => void }
+  >();
+  private exited: Error | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly lock: PgliteFolderLock | undefined,
+  ) {
+    worker.on('message', (response: PgliteThreadResponse) => {
+      const waiting = this.pending.get(response.id);
+      if (waiting === undefined) return;
+      this.pending.delete(response.id);
+      if (response.ok) waiting.resolve(response);
+      else waiting.reject(restoreError(response.error));
+    });
+    const failAll = (error: Error) => {
+      this.exited = error;
+      for (const waiting of this.pending.values()) waiting.reject(error);
+      this.pending.clear();
+    };
+    worker.on('error', failAll);
+    worker.on('exit', (code) => failAll(new Error(`the PGlite thread exited (code ${code})`)));
+  }
+
+  /**
+   * Takes the folder's lock (a second open, here or in another process, throws `StoreInUseError`), starts the
+   * thread and opens PGlite in `dataDir` there; in memory when no folder is given.
+   */
+  static async open(dataDir?: string): Promise<ThreadedPgliteStore> {
+    const lock = dataDir === undefined ? undefined : PgliteFolderLock.acquire(dataDir);
+    let worker: Worker;
+    try {
+      worker = startThread(dataDir === undefined ? {} : { dataDir });
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (response: PgliteThreadResponse) => {
+        if (response.id !== 0) return;
+        worker.off('message', onMessage);
+        worker.off('error', reject);
+        if (response.ok) resolve();
+        else reject(restoreError(response.error));
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    }).catch(async (error: unknown) => {
+      await worker.terminate();
+      lock?.release();
+      throw error;
+    });
+    return new ThreadedPgliteStore(worker, lock);
+  }
+
+  private request(body: RequestBody): Promise<PgliteThreadResponse & { ok: true }> {
+    if (this.exited !== undefined) return Promise.reject(this.exited);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...body, id });
+    });
+  }
+
+  async query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]> {
+    return rowsOf<Row>(
+      await this.request({ kind: 'query', sql: text, ...(params === undefined ? {} : { params }) }),
+    );
+  }
+
+  async execScript(sql: string): Promise<void> {
+    await this.request({ kind: 'exec', sql });
+  }
+
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const { tx } = await this.request({ kind: 'begin' });
+    if (tx === undefined) throw new Error('the PGlite thread began no transaction');
+    let result: T;
+    try {
+      result = await work({
+        query: async <Row>(text: string, params?: readonly unknown[]) =>
+          ((await this.request({ kind: 'query', sql: text, tx, ...(params === undefined ? {} : { params }) }))
+            .rows ?? []) as Row[],
+        execScript: async (sql: string) => {
+          await this.request({ kind: 'exec', sql, tx });
+        },
+      });
+    } catch (error) {
+      await this.request({ kind: 'rollback', tx });
+      throw error;
+    }
+    await this.request({ kind: 'commit', tx });
+    return result;
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (this.exited === undefined) await this.request({ kind: 'close' });
+    } finally {
+      await this.worker.terminate();
+      this.lock?.release();
+    }
+  }
+}
