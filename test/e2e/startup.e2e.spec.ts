@@ -168,6 +168,7 @@ describe('start-up', () => {
         'consent',
         'pipeline',
         'scheduled_work',
+        'retired_identifiers',
       ]);
       // The embedded store was not created: the data folder holds no PGlite.
       expect(() => statSync(join(dataDir, 'pglite'))).toThrow();

@@ -3,9 +3,11 @@ import type { PiiVault, SqlExecutor, Store } from '@tessera/store';
 import {
   DEFAULT_IDENTITY_CONFIG,
   identifierLabel,
+  normalizeIdentifiers,
   normalizeIdentifierValue,
   type IdentifierType,
   type IdentityGraphConfig,
+  type NormalizedIdentifier,
 } from './identifiers';
 import { PROFILE_TRAITS, type TraitValues } from './profiles/profile-traits';
 import { ProfileBook } from './profiles/profile-book';
@@ -23,8 +25,10 @@ import {
   identifiersOfCustomers,
   IdentifierKeys,
   type IdentifierRow,
+  prepareIdentifierRows,
   profilesOfIdentifiers,
   retractEdges,
+  upsertIdentifiers,
   type NewEdge,
 } from './resolution/graph-repository';
 import {
@@ -102,6 +106,24 @@ export interface ProfileView {
   identifiers: ProfileIdentifierView[];
   lineage: LineageView[];
 }
+
+/** A merge the loyalty platform made and announced (`membership.merged`): `from` was folded into `to`. */
+export interface PlatformMerge {
+  fromCustomerId: string;
+  toCustomerId: string;
+  /** The event that announced it: the edge, the lineage and any refusal name it. */
+  eventSource: string;
+  eventId: string;
+  eventTime: Date;
+  reason?: string;
+}
+
+/**
+ * What became of a platform merge: `merged` (one profile now; `customerId` is the survivor), `unchanged` (they
+ * already were one), or `refused` by the graph's rules (nothing written; the reason says why).
+ */
+export type PlatformMergeOutcome =
+  { status: 'merged' | 'unchanged'; customerId: string } | { status: 'refused'; reason: string };
 
 /** A merge, unmerge or review decision the graph's rules refuse (e.g. an anchor conflict). */
 export class IdentityChangeRefusedError extends Error {}
@@ -222,6 +244,24 @@ export class IdentityGraph {
       if (row !== undefined) return row.customer_id;
     }
     return (await this.findIdentifier(executor, parsed))?.customerId;
+  }
+
+  /** Where each customer id lives now (its active profile, following merges), in one statement. */
+  async survivorsOf(executor: SqlExecutor, customerIds: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (customerIds.length === 0) return found;
+    const rows = await executor.query<{ start: string; customer_id: string }>(
+      `WITH RECURSIVE chain (start, customer_id, merged_into, depth) AS (
+         SELECT customer_id, customer_id, merged_into, 0 FROM identity_profiles
+          WHERE customer_id = ANY ($1::text[])
+         UNION ALL
+         SELECT c.start, p.customer_id, p.merged_into, c.depth + 1 FROM identity_profiles p
+           JOIN chain c ON p.customer_id = c.merged_into WHERE c.depth < 64)
+       SELECT start, customer_id FROM chain WHERE merged_into IS NULL`,
+      [[...new Set(customerIds)]],
+    );
+    for (const row of rows) found.set(row.start, row.customer_id);
+    return found;
   }
 
   /** A profile by any identifier, with its identifiers and lineage; PII in the clear only with `revealPii`. */
@@ -387,16 +427,20 @@ export class IdentityGraph {
     edges: NewEdge[],
     cause: ChangeCause,
     expectJoined: Array<[number, number]> = [],
+    /** Identifiers just written by the caller (new ones are not yet a profile of their own: no merge). */
+    seedNodes: IdentifierRow[] = [],
   ): Promise<RecomputeResult> {
     const written = await appendEdges(tx, edges);
     const ids = [...new Set(edges.flatMap((edge) => [edge.a, edge.b]))];
     const seeds = await profilesOfIdentifiers(tx, ids);
     const book = new ProfileBook(this.options.vault);
+    const origin = { eventSource: cause.eventSource ?? null, eventId: cause.eventId ?? null };
     const result = await recomputeComponents(
       tx,
       {
         seedCustomerIds: seeds,
-        newEdges: new Map([...written.values()].map((id) => [id, { eventSource: null, eventId: null }])),
+        seedNodes,
+        newEdges: new Map([...written.values()].map((id) => [id, origin])),
         cause,
       },
       book,
@@ -449,6 +493,98 @@ export class IdentityGraph {
   }
 
   /**
+   * Applies merges the loyalty platform made (`membership.merged`), in order, each deterministic and
+   * attributed to its event. The platform issues group customer ids, and two of them never share a profile
+   * (an anchor conflict), so the merged-away id is retired into the survivor's (`retired_into`): it keeps
+   * resolving, to the survivor, but is no anchor there. An `event` edge joins the two; lineage and outbox
+   * record the merge like any other. A customer id never seen is created from the event: an unknown merged-away
+   * id simply joins the survivor (no merge to announce), an unknown survivor takes over the other profile.
+   * Each merge is all or nothing (a savepoint): one the rules refuse (another anchor conflict, a blocked pair,
+   * a cap) writes nothing and comes back `refused` with the reason, and the others go on. Runs in the caller's
+   * transaction under the graph's write lock (`write`, or `resolveIdentities`' `alsoInTransaction`, where the
+   * resolve stage marks the event resolved: a merge is applied once). Repeating one changes nothing.
+   */
+  async mergeByEvents(tx: SqlExecutor, merges: readonly PlatformMerge[]): Promise<PlatformMergeOutcome[]> {
+    const outcomes: PlatformMergeOutcome[] = [];
+    for (const merge of merges) outcomes.push(await this.applyPlatformMerge(tx, merge));
+    return outcomes;
+  }
+
+  /** One platform merge in a transaction of its own (see `mergeByEvents`). */
+  mergeByEvent(merge: PlatformMerge): Promise<PlatformMergeOutcome> {
+    return this.write(async (tx) => (await this.mergeByEvents(tx, [merge]))[0]);
+  }
+
+  private async applyPlatformMerge(tx: SqlExecutor, merge: PlatformMerge): Promise<PlatformMergeOutcome> {
+    const customerIdentifier = (
+      field: string,
+      value: string,
+    ): { identifier: NormalizedIdentifier } | { reason: string } => {
+      const { identifiers, dropped } = normalizeIdentifiers(
+        { customer_id: value },
+        { defaultCountry: '' },
+        this.config,
+      );
+      return identifiers[0] === undefined
+        ? { reason: `${field}: ${dropped[0]?.reason ?? 'not a customer id'}` }
+        : { identifier: identifiers[0] };
+    };
+    const from = customerIdentifier('from_customer_id', merge.fromCustomerId);
+    if ('reason' in from) return { status: 'refused', reason: from.reason };
+    const to = customerIdentifier('to_customer_id', merge.toCustomerId);
+    if ('reason' in to) return { status: 'refused', reason: to.reason };
+    if (from.identifier.value === to.identifier.value)
+      return { status: 'refused', reason: 'a profile cannot be merged with itself' };
+
+    await tx.query('SAVEPOINT platform_merge');
+    try {
+      const rows = await upsertIdentifiers(
+        tx,
+        prepareIdentifierRows(
+          [from, to].map(({ identifier }) => ({ identifier, seenAt: merge.eventTime })),
+          this.keys,
+          this.config,
+        ),
+      );
+      const fromRow = entryOf(rows, this.keys.key(from.identifier));
+      const toRow = entryOf(rows, this.keys.key(to.identifier));
+      const apart = fromRow.isNew || toRow.isNew || fromRow.customerId !== toRow.customerId;
+      // A later merge of the same id elsewhere keeps the first retirement: the edge decides where it lives.
+      await tx.query(
+        'UPDATE identity_identifiers SET retired_into = $2 WHERE id = $1 AND retired_into IS NULL',
+        [fromRow.id, to.identifier.value],
+      );
+      const result = await this.connect(
+        tx,
+        [
+          {
+            a: fromRow.id,
+            b: toRow.id,
+            kind: 'event',
+            eventTime: merge.eventTime,
+            eventSource: merge.eventSource,
+            eventId: merge.eventId,
+          },
+        ],
+        {
+          rule: `platform merge: ${merge.reason ?? 'membership.merged'}`,
+          eventSource: merge.eventSource,
+          eventId: merge.eventId,
+        },
+        [[fromRow.id, toRow.id]],
+        [{ ...fromRow, anchor: false, retired: true }, toRow],
+      );
+      await tx.query('RELEASE SAVEPOINT platform_merge');
+      return { status: apart ? 'merged' : 'unchanged', customerId: entryOf(result.customerIdOf, toRow.id) };
+    } catch (error) {
+      await tx.query('ROLLBACK TO SAVEPOINT platform_merge');
+      await tx.query('RELEASE SAVEPOINT platform_merge');
+      if (error instanceof IdentityChangeRefusedError) return { status: 'refused', reason: error.message };
+      throw error;
+    }
+  }
+
+  /**
    * Reverses a merge: retracts the edges that made it, blocks those pairs so replaying old events cannot
    * link them again, recomputes only that component and gives the split-off part a new id (a group
    * `customer_id` keeps its own). Emits `membership.split`.
@@ -479,6 +615,15 @@ export class IdentityGraph {
       }
       const reason = `unmerge of ${input.lineageId}: ${input.reason}`;
       const edges = await retractEdges(tx, { edgeIds: merge.edge_ids }, reason);
+      // A platform merge retired the merged-away customer id into the survivor's across one of these edges:
+      // reversing it gives that id its anchor back.
+      await tx.query(
+        `UPDATE identity_identifiers r SET retired_into = NULL
+           FROM unnest($1::bigint[], $2::bigint[]) AS e(low, high)
+           JOIN identity_identifiers o ON o.id IN (e.low, e.high)
+          WHERE r.id IN (e.low, e.high) AND r.id <> o.id AND r.retired_into = o.own_customer_id`,
+        [edges.map((edge) => edge.low_identifier), edges.map((edge) => edge.high_identifier)],
+      );
       await blockPairs(
         tx,
         edges.map((edge) => [edge.low_identifier, edge.high_identifier]),

@@ -7,6 +7,8 @@ export type {
   ProfileView,
   ProfileIdentifierView,
   LineageView,
+  PlatformMerge,
+  PlatformMergeOutcome,
 } from './identity-graph';
 export { parseProfileReference, ProfileReferenceError, type ProfileReference } from './profile-reference';
 export type { IdentityRecord, ResolvedRecord, ResolutionResult } from './resolution/identity-resolver';

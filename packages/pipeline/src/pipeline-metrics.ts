@@ -73,7 +73,7 @@ export class PipelineMetrics {
     });
     this.stageEvents = new Counter({
       name: 'tessera_stage_events_total',
-      help: 'Events through the resolve and route stages by outcome (resolved, duplicate, unresolved, routed).',
+      help: 'Events through the resolve and route stages by outcome (resolved, duplicate, unresolved, routed, merged, merge_refused).',
       labelNames: ['stage', 'outcome'],
       registers: [registry],
     });

@@ -97,6 +97,14 @@ export interface PipelineWorkerOptions {
   clock?: () => Date;
 }
 
+/** What one replay did: items queued again, items found delivered since, letters left for another process. */
+export interface DeadLetterReplayOutcome {
+  replayed: number;
+  alreadyDelivered: number;
+  /** Waiting letters the filter matched at destinations this process does not run: left waiting, untouched. */
+  notRunHere: { destinationId: string; letters: number }[];
+}
+
 /** Where a rehydration is: events read from the raw event log, and those queued for routing. */
 export interface RehydrationProgress {
   read: number;
@@ -178,9 +186,10 @@ export class PipelineWorker {
     });
     this.cursors = new InboundCursorBook(store);
     const clock = options.clock ?? (() => new Date());
+    const lineage = new IdentityLineageReader(store);
     this.lineagePublisher = new LineagePublisher({
       outbox: new IdentityOutbox(store),
-      lineage: new IdentityLineageReader(store),
+      lineage,
       brands: new CustomerBrands(store),
       route: (events, jobId) => this.enqueueRouteJob(events, jobId),
       now: clock,
@@ -272,6 +281,7 @@ export class PipelineWorker {
       requeue: (destinationId, items, delayMs, holder) =>
         this.enqueueDeliver(destinationId, items, delayMs, `after:${holder}`),
       versions: this.versions,
+      mergesStanding: (merges) => lineage.mergesStanding(merges),
       authFailed: (destinationId, reason) => this.authFailed(destinationId, reason),
       // Only a destination this process saw refused needs its counter reset: no statement per job otherwise.
       authSucceeded: async (destinationId) => {
@@ -307,6 +317,8 @@ export class PipelineWorker {
             this.options.metrics.stage('resolve', 'resolved', outcome.resolved);
             this.options.metrics.stage('resolve', 'duplicate', outcome.duplicates);
             this.options.metrics.stage('resolve', 'unresolved', outcome.unresolved);
+            this.options.metrics.stage('resolve', 'merged', outcome.merged);
+            this.options.metrics.stage('resolve', 'merge_refused', outcome.mergesRefused.length);
             return outcome;
           },
         },
@@ -543,9 +555,14 @@ export class PipelineWorker {
   /**
    * Replays dead letters (by ids or a filter): each is taken once (even with two replays at once), items
    * already delivered since are skipped, the rest go back to their destination's queue as fresh attempts.
+   * Only letters of destinations this process runs are taken; the others stay waiting, counted in `notRunHere`.
    */
-  async replayDeadLetters(filter: ReplayFilter): Promise<{ replayed: number; alreadyDelivered: number }> {
-    const letters = await this.deadLetters.takeForReplay(filter);
+  async replayDeadLetters(filter: ReplayFilter): Promise<DeadLetterReplayOutcome> {
+    const runHere = [...this.deliverQueues.keys()];
+    const letters = await this.deadLetters.takeForReplay({
+      ...filter,
+      destinationIds: (filter.destinationIds ?? runHere).filter((id) => this.deliverQueues.has(id)),
+    });
     let replayed = 0;
     let alreadyDelivered = 0;
     const byDestination = new Map<string, DeliveryItem[]>();
@@ -564,11 +581,13 @@ export class PipelineWorker {
         .filter((item) => !delivered.has(item.itemKey))
         .map(({ firstFailedAt: _dropped, ...item }) => item);
       alreadyDelivered += items.length - fresh.length;
-      if (fresh.length === 0 || !this.deliverQueues.has(destinationId)) continue;
+      if (fresh.length === 0) continue;
       await this.enqueueDeliver(destinationId, fresh, 0, `replay-${Date.now()}`);
       replayed += fresh.length;
     }
-    return { replayed, alreadyDelivered };
+    const elsewhere = await this.deadLetters.waitingOutside(filter, runHere);
+    const notRunHere = [...elsewhere].map(([destinationId, count]) => ({ destinationId, letters: count }));
+    return { replayed, alreadyDelivered, notRunHere };
   }
 
   /**

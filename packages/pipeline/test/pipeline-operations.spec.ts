@@ -140,6 +140,22 @@ describe('PipelineOperations', () => {
     expect(entry).toMatchObject({ actor: 'ops-cli:test', detail: { replayed: 2, selection: { all: true } } });
   });
 
+  it('leaves waiting a letter asked for by id whose destination this deployment does not run', async () => {
+    const [gone] = await worker.deadLetters.list({ destinationId: 'gone-esp', limit: 10 });
+    const [local] = await worker.deadLetters.add([letter('c')]);
+
+    const report = await operations.replayDeadLetters({ ids: [gone?.id ?? 0, local ?? 0] });
+
+    expect(report).toEqual({
+      replayed: 1,
+      alreadyDelivered: 0,
+      notWaiting: [],
+      skipped: [{ destinationId: 'gone-esp', letters: 1 }],
+    });
+    expect(await worker.deadLetters.get(gone?.id ?? 0)).toMatchObject({ replayCount: 0 });
+    expect(await worker.deadLetters.count({ destinationId: 'echo-1' })).toBe(0);
+  });
+
   it('refuses an unknown letter, destination, brand or source before writing anything', async () => {
     const before = await worker.states.fingerprint();
     await expect(operations.replayDeadLetters({ ids: [999_999] })).rejects.toThrow(

@@ -15,12 +15,13 @@ import {
   defineDestination,
   EspSandbox,
   CaptureEmulator,
+  type ProfileMerge,
   type SandboxRequest,
   type SandboxResponse,
 } from '@tessera/destination-kit';
 import type { CatalogEvent } from '@tessera/events';
 import { IdentityGraph } from '@tessera/identity-graph';
-import { JobQueue, QUEUE_PAYLOAD_KEY_PURPOSE, type IngestedEvent } from '@tessera/queues';
+import { JobQueue, QUEUE_PAYLOAD_KEY_PURPOSE, type DeliveryItem, type IngestedEvent } from '@tessera/queues';
 import { openScratchStore, PiiVault, type Store } from '@tessera/store';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { compileRules } from '@tessera/transform';
@@ -53,6 +54,23 @@ const echo = defineDestination<{ baseUrl: string; apiKey: string }>({
   },
 });
 
+/** The echo destination that also merges profiles, by posting them to /merges. */
+const merger = defineDestination<{ baseUrl: string; apiKey: string }>({
+  ...echo,
+  type: 'merger',
+  name: 'Merger',
+  operations: {
+    ...echo.operations,
+    mergeProfiles: {
+      batchSize: 10,
+      perform: async (items, { http }) => {
+        await http.post('/merges', items);
+        return items.map(() => ({ status: 'ok' }));
+      },
+    },
+  },
+});
+
 async function waitFor<T>(read: () => Promise<T> | T, done: (value: T) => boolean, what: string): Promise<T> {
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -74,13 +92,21 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
   let received: string[];
   let worker: PipelineWorker;
   let gate: ConsentGate;
+  let graph: IdentityGraph;
+  let merges: ProfileMerge[];
+  let sequence = 0;
 
   beforeAll(async () => {
     store = await openScratchStore('postgres');
     redis = new Redis(TEST_REDIS_URL);
     refused = new Set(['BAD']);
     received = [];
+    merges = [];
     const capture = new CaptureEmulator((request: SandboxRequest): SandboxResponse => {
+      if (request.path.endsWith('/merges')) {
+        merges.push(...(JSON.parse(request.rawBody.toString('utf8')) as ProfileMerge[]));
+        return { status: 200, body: {} };
+      }
       const items = JSON.parse(request.rawBody.toString('utf8')) as { customerId: string }[];
       for (const item of items) received.push(item.customerId);
       return {
@@ -91,7 +117,7 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
     sandbox = new EspSandbox([capture], { limitsLifted: true });
     const root = await sandbox.listen();
     const vault = new PiiVault([masterKey]);
-    const graph = new IdentityGraph({ store, vault, brands: [{ id: 'sd', defaultCountry: 'GB' }] });
+    graph = new IdentityGraph({ store, vault, brands: [{ id: 'sd', defaultCountry: 'GB' }] });
     gate = new ConsentGate({ reader: new StoreConsentStateReader(store), redis, prefix });
     await gate.start();
     worker = new PipelineWorker({
@@ -116,6 +142,16 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
           settings: { apiKey: 'k', baseUrl: `${root}/capture` },
           initialState: 'enabled',
           rules: compileRules({ mappings: { points: 'profile.?points_balance.orValue(0)' } }),
+          plugins: [],
+        },
+        {
+          // Another brand's: nothing the tests ingest is routed to it.
+          id: 'merge-1',
+          brand: 'fl',
+          type: 'merger',
+          definition: merger as unknown as PipelineDestination['definition'],
+          settings: { apiKey: 'k', baseUrl: `${root}/capture` },
+          initialState: 'enabled',
           plugins: [],
         },
       ],
@@ -185,8 +221,8 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
     const first = await worker.replayDeadLetters({ destinationId: 'echo-1', limit: 100 });
     const second = await worker.replayDeadLetters({ destinationId: 'echo-1', limit: 100 });
 
-    expect(first).toEqual({ replayed: 1, alreadyDelivered: 0 });
-    expect(second).toEqual({ replayed: 0, alreadyDelivered: 0 });
+    expect(first).toEqual({ replayed: 1, alreadyDelivered: 0, notRunHere: [] });
+    expect(second).toEqual({ replayed: 0, alreadyDelivered: 0, notRunHere: [] });
     await waitFor(delivered, (n) => n === 2, 'the replayed item delivered');
     expect(received.filter((id) => id === 'BAD')).toHaveLength(2); // refused once, then delivered once
   });
@@ -221,6 +257,7 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
     expect(await worker.replayDeadLetters({ destinationId: 'echo-1', limit: 100 })).toEqual({
       replayed: 0,
       alreadyDelivered: 1,
+      notRunHere: [],
     });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(received.length).toBe(before);
@@ -239,5 +276,118 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
       'GOOD delivered again',
     );
     expect(await worker.rehydrate({ customerId: 'NOBODY' })).toEqual({ events: 0 });
+  });
+
+  it('leaves waiting, and reports, the letters of a destination this process does not run', async () => {
+    const upsertLetter = (destinationId: string, customerId: string) => ({
+      brand: 'sd',
+      destinationId,
+      operation: 'upsertProfiles',
+      itemKey: `late-${customerId}`,
+      item: {
+        operation: { operation: 'upsertProfiles', item: { customerId, version: 1, attributes: {} } },
+        itemKey: `late-${customerId}`,
+        receivedAt: new Date().toISOString(),
+        attempts: 0,
+      },
+      errorClass: 'rejected' as const,
+      error: `refused ${customerId}`,
+      attempts: 1,
+    });
+    await worker.deadLetters.add([upsertLetter('echo-1', 'LATE'), upsertLetter('elsewhere-esp', 'AWAY')]);
+
+    expect(await worker.replayDeadLetters({ destinationId: 'elsewhere-esp', limit: 100 })).toEqual({
+      replayed: 0,
+      alreadyDelivered: 0,
+      notRunHere: [{ destinationId: 'elsewhere-esp', letters: 1 }],
+    });
+    expect(await worker.replayDeadLetters({ limit: 100 })).toEqual({
+      replayed: 1,
+      alreadyDelivered: 0,
+      notRunHere: [{ destinationId: 'elsewhere-esp', letters: 1 }],
+    });
+
+    const [away] = await worker.deadLetters.list({ destinationId: 'elsewhere-esp', limit: 10 });
+    expect(away).toMatchObject({ itemKey: 'late-AWAY', replayCount: 0 });
+    expect(away?.replayedAt).toBeUndefined();
+    await waitFor(
+      () => received.filter((id) => id === 'LATE').length,
+      (n) => n === 1,
+      'the replayed letter of echo-1 delivered',
+    );
+  });
+
+  it('drops, at delivery, a merge an operator reversed since it was routed, and sends the standing one', async () => {
+    sequence += 1;
+    const resolve = async (identifiers: Record<string, string>) =>
+      (
+        await graph.resolveIdentities([
+          {
+            brand: 'sd',
+            eventTime: new Date(),
+            eventSource: 'test',
+            eventId: `merge-test-${sequence}-${JSON.stringify(identifiers)}`,
+            identifiers,
+          },
+        ])
+      ).records[0]?.customerId ?? '';
+    const guest = await resolve({ anonymous_id: 'device-m1', email: 'm1@example.com' });
+    await resolve({ anonymous_id: 'device-m1', customer_id: 'M1' });
+    const left = await resolve({ email: 'left@example.com' });
+    const right = await resolve({ email: 'right@example.com' });
+    const hand = await graph.merge({ customerIds: [left, right], actor: 'ops', reason: 'same person' });
+    const [handMerge] = hand.merges;
+    await graph.unmerge({ lineageId: handMerge?.lineageId ?? 0, actor: 'ops', reason: 'two people' });
+    const mergeItem = (merge: ProfileMerge, itemKey: string): DeliveryItem => ({
+      operation: { operation: 'mergeProfiles', item: merge },
+      itemKey,
+      customerId: merge.customerId,
+      receivedAt: new Date().toISOString(),
+      attempts: 3,
+    });
+    const standing: ProfileMerge = {
+      customerId: 'M1',
+      mergedCustomerId: guest,
+      mergedWasGuest: true,
+      basis: 'deterministic',
+      mergedAt: new Date().toISOString(),
+    };
+    const reversed: ProfileMerge = {
+      customerId: handMerge?.to ?? '',
+      mergedCustomerId: handMerge?.from ?? '',
+      mergedWasGuest: false,
+      basis: 'human',
+      mergedAt: new Date().toISOString(),
+    };
+    const items = [mergeItem(standing, 'merge-standing'), mergeItem(reversed, 'merge-reversed')];
+    const jobId = 'test-merges';
+    await worker.deliverQueue('merge-1')?.add(
+      'deliver.items',
+      {
+        destinationId: 'merge-1',
+        count: items.length,
+        items: new KeyRing([masterKey], QUEUE_PAYLOAD_KEY_PURPOSE).sealJson(items, jobId),
+      },
+      jobId,
+    );
+
+    const rows = await waitFor(
+      () =>
+        store.query<{ item_key: string; status: string; detail: string | null }>(
+          `SELECT item_key, status, detail FROM delivery_log WHERE destination_id = 'merge-1' ORDER BY item_key`,
+        ),
+      (found) => found.length === 2,
+      'both merges settled',
+    );
+    expect(rows).toEqual([
+      {
+        item_key: 'merge-reversed',
+        status: 'dropped',
+        detail: `merge undone: ${reversed.mergedCustomerId} no longer belongs to ${reversed.customerId}`,
+      },
+      { item_key: 'merge-standing', status: 'delivered', detail: null },
+    ]);
+    expect(merges).toEqual([standing]);
+    expect(await worker.deadLetters.count({ destinationId: 'merge-1' })).toBe(0);
   });
 });

@@ -39,7 +39,10 @@ export interface ResolvedEvent {
   receivedAt: string;
   customerId: string;
   event: CatalogEvent;
-  /** Set on the identity graph's own `membership.merged` events (the lineage publisher). */
+  /**
+   * Set on the identity graph's own `membership.merged` events (the lineage publisher): the only ones the route
+   * stage turns into an ESP merge (the loyalty platform's own event merges in the graph, which announces it).
+   */
   merge?: MergeLineage;
   /**
    * Set on events Tessera makes for one plugin (the points-stagnation check): only that plugin runs, and only

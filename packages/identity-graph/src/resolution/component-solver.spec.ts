@@ -393,6 +393,29 @@ describe('solveComponents', () => {
       expect(idOf(result, email)).toBe('own:customer_id:C1');
       expect(idOf(result, phone)).toBe('own:customer_id:C2');
     });
+
+    it('joins customer ids the platform retired into another: no anchor, no cap, never quarantined', () => {
+      const g = new Graph();
+      const c1 = { ...g.node('customer_id', 'C1', { firstSeen: 0 }), anchor: false, retired: true };
+      const c3 = { ...g.node('customer_id', 'C3', { firstSeen: 1 }), anchor: false, retired: true };
+      const c2 = g.node('customer_id', 'C2', { firstSeen: 5 });
+      g.nodes.splice(0, 2, c1, c3);
+      // Two anchors beside one retired id: a plain non-anchor value there would be quarantined.
+      const cards = [
+        g.node('loyalty_card', 'K1', { firstSeen: 6 }),
+        g.node('loyalty_card', 'K2', { firstSeen: 6 }),
+      ];
+      for (const card of cards) g.edge(c1, card, 'event', 1);
+      g.edge(c1, c2, 'event', 6);
+      g.edge(c3, c2, 'event', 7);
+
+      const result = g.solve();
+
+      expect(result.rejected.size).toBe(0);
+      expect(result.quarantined.size).toBe(0);
+      // The survivor's customer id names the profile, though the retired ones were seen first.
+      for (const node of [c1, c3, c2, ...cards]) expect(idOf(result, node)).toBe('own:customer_id:C2');
+    });
   });
 
   describe('caps', () => {

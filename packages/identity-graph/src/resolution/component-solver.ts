@@ -22,6 +22,11 @@ export interface GraphNode {
   priority: number;
   firstSeenAt: Date;
   ownCustomerId: string;
+  /**
+   * A customer id the loyalty platform merged into another (`retired_into`): it still links (events that
+   * carry it land in the survivor) but is no anchor and counts against no cap, nor is it ever quarantined.
+   */
+  retired?: boolean;
 }
 
 export interface GraphEdge {
@@ -108,7 +113,7 @@ export function solveComponents(
     components.set(node.id, {
       size: 1,
       nodes: [node],
-      counts: new Map([[capKey(node), 1]]),
+      counts: new Map(node.retired === true ? [] : [[capKey(node), 1]]),
       anchored: node.anchor,
     });
   }
@@ -225,7 +230,9 @@ function refusal(
 
 function withinWindow(nodes: GraphNode[], type: IdentifierType, at: Date, days: number): number {
   const from = at.getTime() - days * DAY_MS;
-  return nodes.filter((node) => node.type === type && node.firstSeenAt.getTime() >= from).length;
+  return nodes.filter(
+    (node) => node.type === type && node.retired !== true && node.firstSeenAt.getTime() >= from,
+  ).length;
 }
 
 /**
@@ -239,7 +246,7 @@ function quarantine(
 ): Map<number, string> {
   const anchorsByValue = new Map<number, Map<string, Set<number>>>();
   const note = (value: GraphNode, anchor: GraphNode) => {
-    if (value.anchor || !anchor.anchor) return;
+    if (value.anchor || value.retired === true || !anchor.anchor) return;
     const groups = anchorsByValue.get(value.id) ?? new Map<string, Set<number>>();
     const group = groups.get(capKey(anchor)) ?? new Set<number>();
     group.add(anchor.id);

@@ -30,14 +30,15 @@ interface IdentifierDbRow {
   own_customer_id: string;
   customer_id: string;
   quarantined_reason: string | null;
+  retired_into?: string | null;
   inserted?: boolean;
 }
 
 const IDENTIFIER_COLUMNS =
-  'id, type, scope, lookup_key, value_ciphertext, value_key_id, is_anchor, priority, first_seen_at, last_seen_at, own_customer_id, customer_id, quarantined_reason';
+  'id, type, scope, lookup_key, value_ciphertext, value_key_id, is_anchor, priority, first_seen_at, last_seen_at, own_customer_id, customer_id, quarantined_reason, retired_into';
 
 const RESOLUTION_COLUMNS =
-  'id, type, scope, lookup_key, NULL AS value_ciphertext, NULL AS value_key_id, is_anchor, priority, first_seen_at, last_seen_at, own_customer_id, customer_id, quarantined_reason';
+  'id, type, scope, lookup_key, NULL AS value_ciphertext, NULL AS value_key_id, is_anchor, priority, first_seen_at, last_seen_at, own_customer_id, customer_id, quarantined_reason, retired_into';
 
 /**
  * Runs `select` (which refers to the key as `k.key`) once per element of the array parameter $1, as an
@@ -52,7 +53,9 @@ const toIdentifier = (row: IdentifierDbRow): IdentifierRow => ({
   type: row.type,
   scope: row.scope,
   key: row.lookup_key,
-  anchor: row.is_anchor,
+  // A customer id the platform retired into another names no profile of its own any more.
+  anchor: row.is_anchor && (row.retired_into ?? null) === null,
+  retired: (row.retired_into ?? null) !== null,
   priority: row.priority,
   firstSeenAt: row.first_seen_at,
   lastSeenAt: row.last_seen_at,

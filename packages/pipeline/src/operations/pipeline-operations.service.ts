@@ -1,7 +1,7 @@
 import type { AuditLog } from '@tessera/consent';
 import type { Store } from '@tessera/store';
 import type { PipelineWorker, RehydrationProgress } from '../pipeline-worker';
-import type { DeadLetterErrorClass, DeadLetterView } from '../store/dead-letter-box.repository';
+import type { DeadLetterErrorClass, DeadLetterView, ReplayFilter } from '../store/dead-letter-box.repository';
 import type { DestinationState } from '../store/destination-state-book.repository';
 
 /** What an operator names that does not exist (a destination, a source, a brand, a letter): nothing changed. */
@@ -131,54 +131,37 @@ export class PipelineOperations {
   }
 
   /**
-   * Replays letters through the worker's replay (each taken once, items delivered since skipped), one
-   * destination at a time and only at destinations this deployment runs: another deployment's letters stay
-   * waiting rather than being taken and lost.
+   * Replays letters through the worker's replay (each taken once, items delivered since skipped), in batches;
+   * the worker takes only letters of destinations this deployment runs, and another deployment's stay waiting.
    */
   async replayDeadLetters(selection: ReplaySelection): Promise<ReplayReport> {
     const report: ReplayReport = { replayed: 0, alreadyDelivered: 0, notWaiting: [], skipped: [] };
-    const deployed = new Set(this.worker.directory.all().map((destination) => destination.id));
-    const plans: { destinationId: string; ids?: number[]; query: DeadLetterQuery }[] = [];
-    const skipped = new Map<string, number>();
-
+    let filter: Omit<ReplayFilter, 'limit'> | undefined;
     if ('ids' in selection) {
-      const byDestination = new Map<string, number[]>();
+      const waiting: number[] = [];
       for (const id of selection.ids) {
         const letter = await this.showDeadLetter(id);
-        if (letter.replayedAt !== undefined) {
-          report.notWaiting.push({ id, replayedAt: letter.replayedAt });
-        } else if (!deployed.has(letter.destinationId)) {
-          skipped.set(letter.destinationId, (skipped.get(letter.destinationId) ?? 0) + 1);
-        } else {
-          byDestination.set(letter.destinationId, [...(byDestination.get(letter.destinationId) ?? []), id]);
-        }
+        if (letter.replayedAt === undefined) waiting.push(id);
+        else report.notWaiting.push({ id, replayedAt: letter.replayedAt });
       }
-      for (const [destinationId, ids] of byDestination) plans.push({ destinationId, ids, query: {} });
+      if (waiting.length > 0) filter = { ids: waiting };
     } else {
-      const query: DeadLetterQuery = 'all' in selection ? {} : { ...selection.query, includeReplayed: false };
+      const query: DeadLetterQuery = 'all' in selection ? {} : selection.query;
       await this.checkQuery(query);
-      for (const [destinationId, letters] of await this.worker.deadLetters.countByDestination(query)) {
-        if (deployed.has(destinationId)) plans.push({ destinationId, query });
-        else skipped.set(destinationId, letters);
-      }
+      const { includeReplayed: _waitingOnly, ...rest } = query;
+      filter = rest;
     }
 
-    for (const plan of plans) {
-      const { includeReplayed: _waitingOnly, ...filter } = plan.query;
+    if (filter !== undefined) {
       for (;;) {
-        const outcome = await this.worker.replayDeadLetters({
-          ...filter,
-          destinationId: plan.destinationId,
-          ...(plan.ids === undefined ? {} : { ids: plan.ids }),
-          limit: REPLAY_BATCH,
-        });
+        const outcome = await this.worker.replayDeadLetters({ ...filter, limit: REPLAY_BATCH });
         report.replayed += outcome.replayed;
         report.alreadyDelivered += outcome.alreadyDelivered;
+        report.skipped = outcome.notRunHere;
         // A full batch may have left more behind it; anything less was the last of them.
         if (outcome.replayed + outcome.alreadyDelivered < REPLAY_BATCH) break;
       }
     }
-    report.skipped = [...skipped].map(([destinationId, letters]) => ({ destinationId, letters }));
 
     if (report.replayed + report.alreadyDelivered > 0) {
       await this.options.audit.record([

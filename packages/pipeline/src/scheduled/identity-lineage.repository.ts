@@ -9,7 +9,7 @@ export interface MergeRecord {
 /**
  * Reads the identity graph's lineage for the lineage publisher, set-based (one statement per question for a
  * whole page of outbox events): how each merge was made, where each profile lives now, and which merged-away
- * profiles were members.
+ * profiles were members; and, for the deliver stage, whether merges about to be sent still stand.
  */
 export class IdentityLineageReader {
   constructor(private readonly store: Store) {}
@@ -51,6 +51,36 @@ export class IdentityLineageReader {
     );
     for (const row of rows) found.set(row.start, row.customer_id);
     return found;
+  }
+
+  /**
+   * Whether each merge still stands, in one statement: the merged-away profile's canonical identifier (the one
+   * whose own id is `mergedCustomerId`) still lives in the survivor's current profile (following later merges),
+   * and that profile is not the merged-away one come back. Not `merged_into` alone: an unmerge leaves the
+   * retired profile pointing at the survivor and moves its identifiers to a new (or its own, reactivated) id.
+   */
+  async mergesStanding(
+    merges: readonly { customerId: string; mergedCustomerId: string }[],
+  ): Promise<boolean[]> {
+    if (merges.length === 0) return [];
+    const rows = await this.store.query<{ survivor: string; merged: string }>(
+      `WITH RECURSIVE chain (start, customer_id, merged_into, depth) AS (
+         SELECT customer_id, customer_id, merged_into, 0 FROM identity_profiles
+          WHERE customer_id = ANY ($1::text[])
+         UNION ALL
+         SELECT c.start, p.customer_id, p.merged_into, c.depth + 1
+           FROM identity_profiles p JOIN chain c ON p.customer_id = c.merged_into
+          WHERE c.depth < 64),
+       pairs (survivor, merged) AS (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]))
+       SELECT pairs.survivor, pairs.merged FROM pairs
+         JOIN chain ON chain.start = pairs.survivor AND chain.merged_into IS NULL
+        WHERE chain.customer_id <> pairs.merged
+          AND EXISTS (SELECT 1 FROM identity_identifiers i
+                       WHERE i.customer_id = chain.customer_id AND i.own_customer_id = pairs.merged)`,
+      [merges.map((merge) => merge.customerId), merges.map((merge) => merge.mergedCustomerId)],
+    );
+    const standing = new Set(rows.map((row) => JSON.stringify([row.survivor, row.merged])));
+    return merges.map((merge) => standing.has(JSON.stringify([merge.customerId, merge.mergedCustomerId])));
   }
 
   /**

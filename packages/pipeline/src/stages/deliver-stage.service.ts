@@ -6,6 +6,7 @@ import {
   type ItemResult,
   type OperationItems,
   type OperationName,
+  type ProfileMerge,
   type ProfileUpsert,
 } from '@tessera/destination-kit';
 import type { DeliveryItem } from '@tessera/queues';
@@ -47,6 +48,12 @@ export interface DeliverStageOptions {
    */
   requeue(destinationId: string, items: DeliveryItem[], delayMs: number, holder: string): Promise<void>;
   versions: ProfileVersionGuard;
+  /**
+   * Whether each merge still stands in the identity graph (one answer per merge, in order; one query for the
+   * batch). Asked just before merges are sent, since an ESP merge cannot be undone and an item may have waited
+   * out a cooling-off period during which an operator reversed the merge.
+   */
+  mergesStanding(merges: ProfileMerge[]): Promise<boolean[]>;
   /** Counts a refused credential; true when this refusal paused the destination (two in a row). */
   authFailed(destinationId: string, reason: string): Promise<boolean>;
   authSucceeded(destinationId: string): Promise<void>;
@@ -61,6 +68,8 @@ export interface DeliverOutcome {
   retried: number;
   deadLettered: number;
   stale: number;
+  /** Merges dropped unsent because the identity graph no longer holds them (reversed since). */
+  undoneMerges: number;
   /** Profile updates put back for a moment because another job has the same customer's update in flight. */
   deferred: number;
   /** True when the destination refused its credentials (the items wait on its queue). */
@@ -98,7 +107,8 @@ const compareStamps = (a: ProfileStamp, b: ProfileStamp) =>
 /**
  * The deliver stage, for one batch of one destination: items grouped by operation, profile updates
  * coalesced (latest version per customer) and checked against the version the destination last accepted,
- * run through the destination's runner (its batch sizes and rate limits), and each item's result acted on:
+ * merges checked against the identity graph (one reversed since is dropped, never sent), run through the
+ * destination's runner (its batch sizes and rate limits), and each item's result acted on:
  * delivered → logged; rejected → dead letter at once with the ESP's answer; retry → back on the queue
  * with backoff, until the retry window closes → dead letter. A refused credential puts every item back and
  * counts towards pausing the destination.
@@ -125,6 +135,7 @@ export class DeliverStage {
       retried: 0,
       deadLettered: 0,
       stale: 0,
+      undoneMerges: 0,
       deferred: 0,
       authFailed: false,
       paused: false,
@@ -144,8 +155,12 @@ export class DeliverStage {
       byOperation.set(item.operation.operation, list);
     }
     for (const name of OPERATION_ORDER) {
-      const group = byOperation.get(name);
+      let group = byOperation.get(name);
       if (group === undefined) continue;
+      if (name === 'mergeProfiles') {
+        group = await this.standingMerges(destinationId, group, records, outcome);
+        if (group.length === 0) continue;
+      }
       let results: ItemResult[];
       try {
         results = PROFILE_OPERATIONS.has(name)
@@ -258,6 +273,32 @@ export class DeliverStage {
     } finally {
       await this.options.versions.release(destinationId, holder, claimed);
     }
+  }
+
+  /** The merge items whose merge still stands; the others are logged dropped, never sent nor dead-lettered. */
+  private async standingMerges(
+    destinationId: string,
+    group: DeliveryItem[],
+    records: SettledItem[],
+    outcome: DeliverOutcome,
+  ): Promise<DeliveryItem[]> {
+    const merges = group.map((item) => item.operation.item as ProfileMerge);
+    const standing = await this.options.mergesStanding(merges);
+    if (standing.length !== merges.length)
+      throw new Error(`mergesStanding answered ${standing.length} merges for ${merges.length}`);
+    return group.filter((item, index) => {
+      if (standing[index] === true) return true;
+      const merge = merges[index] as ProfileMerge;
+      outcome.undoneMerges += 1;
+      records.push({
+        destinationId,
+        item,
+        status: 'dropped',
+        detail: `merge undone: ${merge.mergedCustomerId} no longer belongs to ${merge.customerId}`,
+        attempts: item.attempts,
+      });
+      return false;
+    });
   }
 
   private settle(

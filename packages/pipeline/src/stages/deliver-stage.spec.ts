@@ -1,6 +1,7 @@
 import {
   defineDestination,
   DestinationHarness,
+  type ProfileMerge,
   type SandboxRequest,
   type SandboxResponse,
 } from '@tessera/destination-kit';
@@ -15,7 +16,10 @@ import {
 } from './deliver-stage.service';
 import { RedisProfileVersionGuard } from './redis-profile-version-guard';
 
-/** A destination posting profiles to /profiles (batches of 2) and subscriptions to /subscriptions. */
+/**
+ * A destination posting profiles to /profiles (batches of 2), subscriptions to /subscriptions and merges to
+ * /merges (retried while the answer says they are cooling off, as Braze's are).
+ */
 const testDestination = defineDestination<{ baseUrl: string; apiKey: string }>({
   type: 'echo',
   name: 'Echo',
@@ -46,6 +50,16 @@ const testDestination = defineDestination<{ baseUrl: string; apiKey: string }>({
         return items.map(() => ({ status: 'ok' }));
       },
     },
+    mergeProfiles: {
+      batchSize: 10,
+      perform: async (items, { http }) => {
+        const response = await http.post<{ coolingOffMs?: number }>('/merges', items);
+        const wait = response.body?.coolingOffMs;
+        return items.map(() =>
+          wait === undefined ? { status: 'ok' } : { status: 'retry', afterMs: wait, reason: 'cooling off' },
+        );
+      },
+    },
   },
 });
 
@@ -58,6 +72,23 @@ const upsert = (customerId: string, version: number, attempts = 0, receivedAtMs 
   itemKey: `${customerId}-${version}`,
   customerId,
   receivedAt: new Date(receivedAtMs).toISOString(),
+  attempts,
+});
+
+const merge = (customerId: string, mergedCustomerId: string, attempts = 0): DeliveryItem => ({
+  operation: {
+    operation: 'mergeProfiles',
+    item: {
+      customerId,
+      mergedCustomerId,
+      mergedWasGuest: false,
+      basis: 'deterministic',
+      mergedAt: new Date(NOW).toISOString(),
+    },
+  },
+  itemKey: `merge-${mergedCustomerId}-${customerId}`,
+  customerId,
+  receivedAt: new Date(NOW).toISOString(),
   attempts,
 });
 
@@ -76,6 +107,9 @@ describe('DeliverStage', () => {
   let requeued: { items: DeliveryItem[]; delayMs: number; holder: string }[];
   let versions: RedisProfileVersionGuard;
   let authFailures: number;
+  /** Merged-away ids whose merge the identity graph no longer holds; every batch's question, in order. */
+  let undone: Set<string>;
+  let mergeChecks: ProfileMerge[][];
   let stage: DeliverStage;
 
   beforeEach(async () => {
@@ -91,12 +125,18 @@ describe('DeliverStage', () => {
     await deleteKeysWithPrefix(redis, prefix);
     versions = new RedisProfileVersionGuard(redis, prefix);
     authFailures = 0;
+    undone = new Set();
+    mergeChecks = [];
     stage = new DeliverStage({
       runnerOf: (id) => (id === 'echo-1' ? harness.runner : undefined),
       record: async (entries) => void records.push(...entries),
       deadLetter: async (entries) => void letters.push(...entries),
       requeue: async (_id, items, delayMs, holder) => void requeued.push({ items, delayMs, holder }),
       versions,
+      mergesStanding: async (merges) => {
+        mergeChecks.push(merges);
+        return merges.map((candidate) => !undone.has(candidate.mergedCustomerId));
+      },
       authFailed: async () => ++authFailures >= 2,
       authSucceeded: async () => {
         authFailures = 0;
@@ -186,6 +226,7 @@ describe('DeliverStage', () => {
       deadLetter: async (entries) => void letters.push(...entries),
       requeue: async (_id, items, delayMs, holder) => void requeued.push({ items, delayMs, holder }),
       versions,
+      mergesStanding: async (merges) => merges.map(() => true),
       authFailed: async () => false,
       authSucceeded: async () => undefined,
       now: () => NOW,
@@ -290,6 +331,64 @@ describe('DeliverStage', () => {
     ]);
     expect(records).toEqual([]);
     expect(letters).toEqual([]);
+  });
+
+  it('drops a merge the identity graph no longer holds, unsent and not dead-lettered; sends the standing one', async () => {
+    undone.add('G2');
+
+    const outcome = await stage.handle('echo-1', [upsert('C1', 1), merge('C1', 'G1'), merge('C9', 'G2')]);
+
+    expect(outcome).toMatchObject({
+      delivered: 2,
+      undoneMerges: 1,
+      deadLettered: 0,
+      rejected: 0,
+      retried: 0,
+    });
+    // One question for the batch's merges, asked once the record updates before them were sent.
+    expect(mergeChecks).toEqual([[merge('C1', 'G1').operation.item, merge('C9', 'G2').operation.item]]);
+    expect(bodies('/merges')).toEqual([
+      [expect.objectContaining({ customerId: 'C1', mergedCustomerId: 'G1' })],
+    ]);
+    expect(records.map((record) => [record.item.itemKey, record.status, record.detail])).toEqual([
+      ['C1-1', 'delivered', undefined],
+      ['merge-G2-C9', 'dropped', 'merge undone: G2 no longer belongs to C9'],
+      ['merge-G1-C1', 'delivered', undefined],
+    ]);
+    expect(letters).toEqual([]);
+    expect(requeued).toEqual([]);
+  });
+
+  it('drops a merge reversed while it waited out the ESP’s cooling-off period', async () => {
+    respond = (request) =>
+      request.path === '/merges'
+        ? { status: 200, body: { coolingOffMs: 3_600_000 } }
+        : { status: 200, body: {} };
+
+    const first = await stage.handle('echo-1', [merge('C1', 'G1')], 'job-a');
+    expect(first).toMatchObject({ retried: 1, undoneMerges: 0 });
+    const [waiting] = requeued;
+    expect(waiting?.delayMs).toBe(3_600_000);
+
+    undone.add('G1'); // an operator unmerged them meanwhile
+    const second = await stage.handle('echo-1', waiting?.items ?? [], 'job-b');
+
+    expect(second).toMatchObject({ delivered: 0, retried: 0, deadLettered: 0, undoneMerges: 1 });
+    expect(bodies('/merges')).toHaveLength(1); // the first attempt only
+    expect(records).toEqual([
+      expect.objectContaining({
+        status: 'dropped',
+        detail: 'merge undone: G1 no longer belongs to C1',
+        attempts: 1,
+      }),
+    ]);
+    expect(requeued).toHaveLength(1);
+  });
+
+  it('asks nothing of the identity graph for a batch without merges', async () => {
+    await stage.handle('echo-1', [upsert('C1', 1)]);
+
+    expect(mergeChecks).toEqual([]);
   });
 
   it('refuses a batch for a destination it has no runner for', async () => {

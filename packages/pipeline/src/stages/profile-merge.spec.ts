@@ -18,21 +18,21 @@ const merged = (data: Record<string, unknown>, extra: Partial<ResolvedEvent> = {
   ...extra,
 });
 
+const lineage = {
+  basis: 'deterministic',
+  mergedWasGuest: false,
+  mergedAt: '2026-02-28T09:00:00.000Z',
+} as const;
+
 describe('profileMergeOf', () => {
-  it('takes a merge the loyalty platform sent as deterministic, between members, at the event time', () => {
-    expect(profileMergeOf(merged({ from_customer_id: 'C1', to_customer_id: 'C2' }))).toEqual({
-      customerId: 'C2',
-      mergedCustomerId: 'C1',
-      mergedWasGuest: false,
-      basis: 'deterministic',
-      mergedAt: '2026-03-01T10:00:00Z',
-    });
+  it("asks nothing of the loyalty platform's own merge: the graph merges at resolution and announces it", () => {
+    expect(profileMergeOf(merged({ from_customer_id: 'C1', to_customer_id: 'C2' }))).toBeUndefined();
   });
 
   it('takes what the identity graph knows of its own merges', () => {
-    const lineage = { basis: 'human', mergedWasGuest: true, mergedAt: '2026-02-28T09:00:00.000Z' } as const;
+    const human = { basis: 'human', mergedWasGuest: true, mergedAt: '2026-02-28T09:00:00.000Z' } as const;
     expect(
-      profileMergeOf(merged({ from_customer_id: 'cus_guest', to_customer_id: 'C2' }, { merge: lineage })),
+      profileMergeOf(merged({ from_customer_id: 'cus_guest', to_customer_id: 'C2' }, { merge: human })),
     ).toEqual({
       customerId: 'C2',
       mergedCustomerId: 'cus_guest',
@@ -44,22 +44,19 @@ describe('profileMergeOf', () => {
 
   it('merges into the profile the event resolved to now, not an older survivor', () => {
     expect(
-      profileMergeOf(merged({ from_customer_id: 'C1', to_customer_id: 'C0' }, { customerId: 'C9' })),
+      profileMergeOf(
+        merged({ from_customer_id: 'C1', to_customer_id: 'C0' }, { customerId: 'C9', merge: lineage }),
+      ),
     ).toMatchObject({ customerId: 'C9', mergedCustomerId: 'C1' });
   });
 
-  it('falls back to the arrival time when the event has none', () => {
-    const event = merged({ from_customer_id: 'C1', to_customer_id: 'C2' });
-    delete event.event.time;
-    expect(profileMergeOf(event)?.mergedAt).toBe('2026-03-01T10:00:01Z');
-  });
-
   it('asks nothing of another event type, of a profile merged into itself, or of data without a merged id', () => {
-    const notMerge = merged({ customer_id: 'C2' });
+    const notMerge = merged({ customer_id: 'C2' }, { merge: lineage });
     notMerge.event = { ...notMerge.event, type: 'profile.updated' } as CatalogEvent;
     expect(profileMergeOf(notMerge)).toBeUndefined();
-    expect(profileMergeOf(merged({ from_customer_id: 'C2', to_customer_id: 'C2' }))).toBeUndefined();
-    expect(profileMergeOf(merged({ to_customer_id: 'C2' }))).toBeUndefined();
-    expect(profileMergeOf(merged({ from_customer_id: 42, to_customer_id: 'C2' }))).toBeUndefined();
+    const withLineage = (data: Record<string, unknown>) => profileMergeOf(merged(data, { merge: lineage }));
+    expect(withLineage({ from_customer_id: 'C2', to_customer_id: 'C2' })).toBeUndefined();
+    expect(withLineage({ to_customer_id: 'C2' })).toBeUndefined();
+    expect(withLineage({ from_customer_id: 42, to_customer_id: 'C2' })).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import type { ConsentLedger, ConsentEntry } from '@tessera/consent';
 import { entriesFromConsentEvent } from '@tessera/consent';
-import type { CatalogEvent } from '@tessera/events';
-import type { IdentityGraph } from '@tessera/identity-graph';
+import type { CatalogEvent, MembershipMergedData } from '@tessera/events';
+import type { IdentityGraph, PlatformMerge } from '@tessera/identity-graph';
 import type { EventKey, IngestedEvent, ResolvedEvent } from '@tessera/queues';
 import type { PiiVault, SqlExecutor } from '@tessera/store';
 import { eventKeyOf, eventKeyString, identityRecordOf } from './event-identity';
@@ -39,6 +39,10 @@ export interface ResolveOutcome {
   unresolved: number;
   /** Events handed to the route stage. */
   routed: number;
+  /** The loyalty platform's `membership.merged` events that joined two profiles in the identity graph now. */
+  merged: number;
+  /** Those the graph refused (anchor conflict, blocked pair, …), with its reason: they route all the same. */
+  mergesRefused: { key: EventKey; reason: string }[];
 }
 
 export interface ResolveStageOptions {
@@ -50,12 +54,29 @@ export interface ResolveStageOptions {
   route(events: ResolvedEvent[]): Promise<void>;
 }
 
+/** The graph merge a loyalty platform's `membership.merged` event asks for, or undefined for any other event. */
+function platformMergeOf(ingested: IngestedEvent): PlatformMerge | undefined {
+  if (ingested.event.type !== 'membership.merged') return undefined;
+  const data = (ingested.event.data ?? {}) as Partial<MembershipMergedData>;
+  if (typeof data.from_customer_id !== 'string' || typeof data.to_customer_id !== 'string') return undefined;
+  return {
+    fromCustomerId: data.from_customer_id,
+    toCustomerId: data.to_customer_id,
+    eventSource: ingested.event.source,
+    eventId: ingested.event.id,
+    eventTime: new Date(ingested.event.time ?? ingested.receivedAt),
+    ...(data.reason === undefined ? {} : { reason: data.reason }),
+  };
+}
+
 /**
  * The resolve stage, for one batch of accepted events:
  * 1. every event goes into the raw event log once (unique on source and id) — the authoritative dedupe;
  * 2. consent changes go into the consent ledger (idempotent: entries dedupe on the event);
  * 3. events not yet resolved are resolved by the identity graph, in the same transaction that marks them
- *    resolved, so a crash never applies an event twice (sums would double) nor loses it;
+ *    resolved, so a crash never applies an event twice (sums would double) nor loses it; the loyalty
+ *    platform's `membership.merged` events merge their two profiles there too (`mergeByEvents`), and resolve
+ *    to the survivor;
  * 4. resolved events not yet routed go to the route stage, then are marked routed.
  * A job run twice (a stalled job, a crash) redoes only what the log says is left.
  */
@@ -82,12 +103,46 @@ export class ResolveStage {
 
     const customerIds = new Map<string, string | null>();
     for (const [key, state] of progress) customerIds.set(key, state.customerId);
+    // Only platform merges take this path: an ordinary batch pays one pass over its types.
+    const merges = pending.flatMap((event, index) => {
+      const merge = platformMergeOf(event);
+      return merge === undefined ? [] : [{ index, merge }];
+    });
+    let merged = 0;
+    const mergesRefused: ResolveOutcome['mergesRefused'] = [];
     if (pending.length > 0) {
       await graph.resolveIdentities(pending.map(identityRecordOf), {
         alsoInTransaction: async (tx, result) => {
+          const resolvedTo = pending.map((_, index) => result.records[index]?.customerId ?? null);
+          if (merges.length > 0) {
+            const outcomes = await graph.mergeByEvents(
+              tx,
+              merges.map(({ merge }) => merge),
+            );
+            // Counted where they are applied: a re-run job finds the events resolved and merges nothing again.
+            outcomes.forEach((outcome, position) => {
+              const { index } = merges[position];
+              if (outcome.status === 'refused') {
+                mergesRefused.push({ key: eventKeyOf(pending[index]), reason: outcome.reason });
+                return;
+              }
+              if (outcome.status === 'merged') merged += 1;
+              resolvedTo[index] = outcome.customerId;
+            });
+            // A merge may have retired a profile other events of the batch resolved to: they go to its survivor.
+            if (merged > 0) {
+              const survivors = await graph.survivorsOf(
+                tx,
+                resolvedTo.filter((id): id is string => id !== null),
+              );
+              resolvedTo.forEach((id, index) => {
+                if (id !== null) resolvedTo[index] = survivors.get(id) ?? id;
+              });
+            }
+          }
           const assignments = pending.map((event, index) => ({
             key: eventKeyOf(event),
-            customerId: result.records[index]?.customerId ?? null,
+            customerId: resolvedTo[index],
           }));
           for (const assignment of assignments) {
             customerIds.set(eventKeyString(assignment.key), assignment.customerId);
@@ -123,6 +178,8 @@ export class ResolveStage {
       resolved: pending.length,
       unresolved,
       routed: toRoute.length,
+      merged,
+      mergesRefused,
     };
   }
 

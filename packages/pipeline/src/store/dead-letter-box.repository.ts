@@ -91,6 +91,8 @@ export interface ReplayFilter {
   errorClass?: DeadLetterErrorClass;
   /** Letters whose (masked) error contains this text, ignoring case. */
   errorContains?: string;
+  /** Only letters of these destinations (those the replaying process runs). */
+  destinationIds?: readonly string[];
   /** At most 1,000. */
   limit: number;
 }
@@ -194,6 +196,26 @@ function clearText(text: string): string {
 /** An ILIKE pattern matching `text` anywhere, its own `%`, `_` and `\` taken literally. */
 function containsPattern(text: string | undefined): string | undefined {
   return text === undefined ? undefined : `%${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+}
+
+/** The conditions of a replay filter: waiting letters only. */
+function replayConditions(filter: Omit<ReplayFilter, 'limit'>) {
+  const { conditions, params } = sqlConditions([
+    ['brand =', filter.brand],
+    ['destination_id =', filter.destinationId],
+    ['error_class =', filter.errorClass],
+    ['error ILIKE', containsPattern(filter.errorContains)],
+  ]);
+  if (filter.ids !== undefined) {
+    params.push([...filter.ids]);
+    conditions.push(`id = ANY($${params.length}::bigint[])`);
+  }
+  if (filter.destinationIds !== undefined) {
+    params.push([...filter.destinationIds]);
+    conditions.push(`destination_id = ANY($${params.length}::text[])`);
+  }
+  conditions.push('replayed_at IS NULL');
+  return { conditions, params };
 }
 
 function filterConditions(filter: DeadLetterCountFilter & { afterId?: number }) {
@@ -363,17 +385,7 @@ export class DeadLetterBox {
    */
   async takeForReplay(filter: ReplayFilter): Promise<DeadLetterForReplay[]> {
     const limit = pageSize(filter.limit, MAX_PAGE);
-    const { conditions, params } = sqlConditions([
-      ['brand =', filter.brand],
-      ['destination_id =', filter.destinationId],
-      ['error_class =', filter.errorClass],
-      ['error ILIKE', containsPattern(filter.errorContains)],
-    ]);
-    if (filter.ids !== undefined) {
-      params.push([...filter.ids]);
-      conditions.push(`id = ANY($${params.length}::bigint[])`);
-    }
-    conditions.push('replayed_at IS NULL');
+    const { conditions, params } = replayConditions(filter);
     params.push(limit, this.now());
     const returning = [...VIEW_COLUMNS, 'item_ciphertext', 'item_ciphertext_key_id']
       .map((column) => `d.${column}`)
@@ -392,6 +404,25 @@ export class DeadLetterBox {
         .then((taken) => taken.map((row) => ({ row, item: this.openItem(row) }))),
     );
     return rows.map(({ row, item }) => ({ ...toView(row), item })).sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Waiting letters a replay filter matches whose destination is not among `destinationIds`, per destination
+   * (absent: none): what a process running only those destinations leaves for another to replay.
+   */
+  async waitingOutside(
+    filter: Omit<ReplayFilter, 'limit'>,
+    destinationIds: readonly string[],
+  ): Promise<Map<string, number>> {
+    const { conditions, params } = replayConditions(filter);
+    params.push([...destinationIds]);
+    conditions.push(`NOT (destination_id = ANY($${params.length}::text[]))`);
+    const rows = await this.store.query<{ destination_id: string; n: number }>(
+      `SELECT destination_id, count(*)::int AS n FROM dead_letters ${whereClause(conditions)}
+        GROUP BY destination_id ORDER BY destination_id`,
+      params,
+    );
+    return new Map(rows.map((row) => [row.destination_id, row.n]));
   }
 
   private openItem(row: ReplayRow): unknown {

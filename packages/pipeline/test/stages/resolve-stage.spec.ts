@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { ConsentLedger, StoreConsentStateReader } from '@tessera/consent';
 import type { CatalogEvent } from '@tessera/events';
-import { IdentityGraph } from '@tessera/identity-graph';
+import { IdentityGraph, IdentityOutbox } from '@tessera/identity-graph';
 import type { IngestedEvent, ResolvedEvent } from '@tessera/queues';
 import { openScratchStore, PiiVault, STORE_DRIVERS, type Store } from '@tessera/store';
+import { IdentityLineageReader } from '../../src/scheduled/identity-lineage.repository';
+import { mergeBasisOf } from '../../src/scheduled/merge-basis';
 import { ResolveStage } from '../../src/stages/resolve-stage.service';
 import { RawEventLog } from '../../src/store/raw-event-log.repository';
 
@@ -23,6 +25,10 @@ function ingested(type: string, data: Record<string, unknown>, id = `evt-${++seq
     } as unknown as CatalogEvent,
   };
 }
+
+/** The loyalty platform's own merge: `from` folded into `to`. */
+const platformMerge = (from: string, to: string, data: Record<string, unknown> = {}) =>
+  ingested('membership.merged', { from_customer_id: from, to_customer_id: to, reason: 'duplicate', ...data });
 
 const purchase = (customerId: string, amount: number, id?: string) =>
   ingested(
@@ -67,11 +73,27 @@ describe.each(STORE_DRIVERS)('ResolveStage on %s', (driver) => {
   it('resolves and routes new events once; a repeat (same source and id) is a duplicate', async () => {
     const first = purchase('R1', 10);
     const outcome = await stage.handle([first, purchase('R2', 5), first]);
-    expect(outcome).toEqual({ received: 3, duplicates: 1, resolved: 2, unresolved: 0, routed: 2 });
+    expect(outcome).toEqual({
+      received: 3,
+      duplicates: 1,
+      resolved: 2,
+      unresolved: 0,
+      routed: 2,
+      merged: 0,
+      mergesRefused: [],
+    });
     expect(routed.flat().map((event) => event.customerId)).toEqual(['R1', 'R2']);
 
     const again = await stage.handle([first]);
-    expect(again).toEqual({ received: 1, duplicates: 1, resolved: 0, unresolved: 0, routed: 0 });
+    expect(again).toEqual({
+      received: 1,
+      duplicates: 1,
+      resolved: 0,
+      unresolved: 0,
+      routed: 0,
+      merged: 0,
+      mergesRefused: [],
+    });
     expect(await lifetimeValue('R1')).toBe(10);
   });
 
@@ -121,5 +143,119 @@ describe.each(STORE_DRIVERS)('ResolveStage on %s', (driver) => {
       [vault.blindIndex('email', 'r4@example.com')],
     );
     expect(rows[0]?.n).toBe(1);
+  });
+
+  describe("the loyalty platform's membership.merged", () => {
+    const member = (customerId: string, email: string) =>
+      ingested('profile.updated', { customer_id: customerId, email, first_name: customerId });
+    const outboxMergesOf = async (from: string) =>
+      (await new IdentityOutbox(store).pending(10_000)).filter(
+        (event) => event.type === 'membership.merged' && event.data.from_customer_id === from,
+      );
+
+    it('merges the two profiles in the graph, resolves to the survivor and announces a deterministic merge', async () => {
+      await stage.handle([member('M1', 'm1@example.com'), member('M2', 'm2@example.com')]);
+      routed = [];
+
+      const merge = platformMerge('M1', 'M2', { email: 'm1@example.com' });
+      const outcome = await stage.handle([merge]);
+
+      expect(outcome).toMatchObject({ resolved: 1, routed: 1, merged: 1, mergesRefused: [] });
+      expect(routed.flat().map((event) => [event.event.id, event.customerId])).toEqual([
+        [merge.event.id, 'M2'],
+      ]);
+      const views = await graph.customerViews(['M1', 'M2']);
+      expect([...views.keys()]).toEqual(['M2']);
+      const profile = await graph.getProfile('customer_id:M1');
+      expect(profile?.customerId).toBe('M2');
+      expect(profile?.identifiers.map((identifier) => identifier.label).sort()).toEqual([
+        'customer_id',
+        'customer_id',
+        'email',
+        'email',
+      ]);
+      expect(profile?.lineage).toEqual([
+        expect.objectContaining({ kind: 'merge', winner: 'M2', loser: 'M1', eventId: merge.event.id }),
+      ]);
+      const [announced, ...more] = await outboxMergesOf('M1');
+      expect(more).toEqual([]);
+      expect(announced?.data).toEqual({
+        from_customer_id: 'M1',
+        to_customer_id: 'M2',
+        reason: 'platform merge: duplicate',
+      });
+      // What the lineage publisher reads to set the merge's basis.
+      const lineageId = Number(announced?.eventId.replace('tessera-lineage-', ''));
+      const record = (await new IdentityLineageReader(store).merges([lineageId])).get(lineageId);
+      expect(record?.edgeKinds).toEqual(['event']);
+      expect(mergeBasisOf(record?.edgeKinds ?? [])).toBe('deterministic');
+    });
+
+    it('merges once when the job runs again, whether it had finished or crashed before routing', async () => {
+      await stage.handle([member('M3', 'm3@example.com'), member('M4', 'm4@example.com')]);
+      const merge = platformMerge('M3', 'M4');
+      failRoute = true;
+      await expect(stage.handle([merge])).rejects.toThrow('Redis is away');
+
+      failRoute = false;
+      routed = [];
+      const retried = await stage.handle([merge]);
+      const again = await stage.handle([merge]);
+
+      expect(retried).toMatchObject({ resolved: 0, routed: 1, merged: 0, mergesRefused: [] });
+      expect(routed.flat().map((event) => event.customerId)).toEqual(['M4']);
+      expect(again).toMatchObject({ duplicates: 1, resolved: 0, routed: 0, merged: 0 });
+      expect(await outboxMergesOf('M3')).toHaveLength(1);
+      expect(await store.query("SELECT count(*)::int AS n FROM identity_lineage WHERE loser = 'M3'")).toEqual(
+        [{ n: 1 }],
+      );
+    });
+
+    it('counts a merge the graph refuses, with its reason, and routes the event as before', async () => {
+      await stage.handle([
+        ingested('profile.updated', {
+          customer_id: 'M5',
+          member_id: 'SD5',
+          brand: 'sd',
+          email: 'm5@example.com',
+        }),
+        ingested('profile.updated', { customer_id: 'M6', member_id: 'SD6', brand: 'sd' }),
+      ]);
+      routed = [];
+      const merge = platformMerge('M5', 'M6', { email: 'm5@example.com' });
+
+      const outcome = await stage.handle([merge, purchase('M6', 3)]);
+
+      expect(outcome).toMatchObject({ resolved: 2, routed: 2, merged: 0 });
+      expect(outcome.mergesRefused).toEqual([
+        {
+          key: { sourceId: 'loyalty', eventSource: merge.event.source, eventId: merge.event.id },
+          reason: 'anchor conflict: two different member.sd values never merge',
+        },
+      ]);
+      expect(routed.flat().map((event) => event.customerId)).toEqual(['M5', 'M6']);
+      expect([...(await graph.customerViews(['M5', 'M6'])).keys()]).toEqual(['M5', 'M6']);
+      expect(await outboxMergesOf('M5')).toEqual([]);
+    });
+
+    it('creates customer ids it never saw, and sends events of the batch resolved to a merged-away profile to the survivor', async () => {
+      await stage.handle([member('M7', 'm7@example.com')]);
+      routed = [];
+
+      const outcome = await stage.handle([
+        purchase('M7', 4),
+        platformMerge('M7', 'M8'),
+        platformMerge('M9', 'M8'),
+      ]);
+
+      expect(outcome).toMatchObject({ resolved: 3, routed: 3, merged: 2, mergesRefused: [] });
+      expect(routed.flat().map((event) => event.customerId)).toEqual(['M8', 'M8', 'M8']);
+      expect((await graph.getProfile('customer_id:M9'))?.customerId).toBe('M8');
+      expect((await graph.getProfile('email:m7@example.com'))?.customerId).toBe('M8');
+      expect(await lifetimeValue('M8')).toBe(4);
+      // M9 merged nothing away at any destination: only M7's merge is announced.
+      expect(await outboxMergesOf('M7')).toHaveLength(1);
+      expect(await outboxMergesOf('M9')).toEqual([]);
+    });
   });
 });

@@ -5,7 +5,12 @@ import { IdentityGraph } from '@tessera/identity-graph';
 import type { DeliveryItem, ResolvedEvent } from '@tessera/queues';
 import { openScratchStore, PiiVault, STORE_DRIVERS, type Store } from '@tessera/store';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
-import { compileRules } from '@tessera/transform';
+import {
+  compileRules,
+  type ConfiguredPlugin,
+  type PluginPool,
+  type TransformInput,
+} from '@tessera/transform';
 import { RouteStage, type RoutingDestination } from '../../src/stages/route-stage.service';
 
 const BRAND = { id: 'sd', name: 'Sports Direct', defaultCountry: 'GB' };
@@ -166,22 +171,66 @@ describe.each(STORE_DRIVERS)('RouteStage on %s', (driver) => {
     expect(delivered.size).toBe(0);
   });
 
-  it('adds a mergeProfiles for a membership.merged only where the definition declares it, with or without a grant', async () => {
+  it("adds a mergeProfiles for the graph's membership.merged only where the definition declares it, not for the platform's own; merge-cleanup sees both", async () => {
     const withdrawn = await member('C30', 'c30@example.com', 'withdrawn');
-    const merged: ResolvedEvent = {
-      ...withdrawn,
-      key: { ...withdrawn.key, eventId: 'merge-C29-C30' },
-      event: {
+    const mergedEvent = (id: string, source: string): ResolvedEvent['event'] =>
+      ({
         specversion: '1.0',
-        id: 'merge-C29-C30',
-        source: 'loyalty-platform',
+        id,
+        source,
         type: 'membership.merged',
         time: '2026-11-24T09:30:00Z',
-        data: { from_customer_id: 'C29', to_customer_id: 'C30', email: 'c30@example.com' },
-      } as ResolvedEvent['event'],
+        data: { from_customer_id: 'C29', to_customer_id: 'C30', email: 'c29@example.com' },
+      }) as ResolvedEvent['event'];
+    // The loyalty platform's event: the graph merged the profiles at resolution and announces it itself.
+    const platform: ResolvedEvent = {
+      ...withdrawn,
+      key: { ...withdrawn.key, eventId: 'merge-C29-C30' },
+      event: mergedEvent('merge-C29-C30', 'loyalty-platform'),
+    };
+    // The lineage publisher's event for that merge, with how the graph made it.
+    const lineage: ResolvedEvent = {
+      ...withdrawn,
+      key: { sourceId: 'tessera', eventSource: 'tessera://identity-graph', eventId: 'tessera-lineage-7' },
+      event: mergedEvent('tessera-lineage-7', 'tessera://identity-graph'),
+      merge: { basis: 'deterministic', mergedWasGuest: false, mergedAt: '2026-11-24T09:30:01.000Z' },
+    };
+    const seen: { event: string; customerId: unknown; from: unknown }[] = [];
+    // The worker-thread pool's contract, in process: what merge-cleanup is given for each event.
+    const pool: Pick<PluginPool, 'run'> = {
+      run: async (_plugin: ConfiguredPlugin, inputs: TransformInput[]) => {
+        for (const input of inputs) {
+          const data = input.event.data as { from_customer_id?: unknown };
+          seen.push({
+            event: input.event.id,
+            customerId: input.profile.customer_id,
+            from: data.from_customer_id,
+          });
+        }
+        return inputs.map(() => ({ ok: true as const, operations: [] }));
+      },
+    };
+    const mergeCleanup: ConfiguredPlugin = {
+      name: 'merge-cleanup',
+      config: { action: 'suppress' },
+      module: 'unused-in-process',
+      exportName: 'unused',
+      plugin: {
+        name: 'merge-cleanup',
+        version: '1.0.0',
+        description: '',
+        configSchema: {},
+        transform: () => [],
+      },
     };
     destinations = [
-      { id: 'sd-braze', type: 'braze', state: 'enabled', plugins: [], supports: new Set(['mergeProfiles']) },
+      {
+        id: 'sd-braze',
+        type: 'braze',
+        state: 'enabled',
+        plugins: [mergeCleanup],
+        supports: new Set(['mergeProfiles']),
+      },
       {
         id: 'sd-klaviyo',
         type: 'klaviyo',
@@ -190,22 +239,38 @@ describe.each(STORE_DRIVERS)('RouteStage on %s', (driver) => {
         supports: new Set(['upsertProfiles']),
       },
     ];
+    stage = new RouteStage({
+      graph,
+      gate,
+      pool,
+      destinationsOf: () => destinations,
+      brandOf: () => BRAND,
+      deliver: async (id, items) => void delivered.set(id, [...(delivered.get(id) ?? []), ...items]),
+      now: () => new Date('2026-11-24T10:00:00Z'),
+    });
 
-    const outcome = await stage.handle([merged]);
+    const outcome = await stage.handle([platform, lineage]);
 
-    expect(delivered.get('sd-braze')?.map((item) => item.operation)).toEqual([
-      {
-        operation: 'mergeProfiles',
-        item: {
-          customerId: 'C30',
-          mergedCustomerId: 'C29',
-          mergedWasGuest: false,
-          basis: 'deterministic',
-          mergedAt: '2026-11-24T09:30:00Z',
+    expect(delivered.get('sd-braze')?.map((item) => [item.event?.eventId, item.operation])).toEqual([
+      [
+        'tessera-lineage-7',
+        {
+          operation: 'mergeProfiles',
+          item: {
+            customerId: 'C30',
+            mergedCustomerId: 'C29',
+            mergedWasGuest: false,
+            basis: 'deterministic',
+            mergedAt: '2026-11-24T09:30:01.000Z',
+          },
         },
-      },
+      ],
     ]);
     expect(delivered.has('sd-klaviyo')).toBe(false);
     expect(outcome.refused.size).toBe(0);
+    expect(seen).toEqual([
+      { event: 'merge-C29-C30', customerId: 'C30', from: 'C29' },
+      { event: 'tessera-lineage-7', customerId: 'C30', from: 'C29' },
+    ]);
   });
 });

@@ -209,6 +209,42 @@ describe.each(STORE_DRIVERS)('DeadLetterBox on %s', (driver) => {
     expect(taken.map((letter) => letter.id)).toEqual([refused]);
   });
 
+  it('takes only the destinations a process runs, and counts the waiting letters it leaves to others', async () => {
+    const [klaviyo, braze, , waitingBraze] = await box.add([
+      letter('k1'),
+      letter('b1', { destinationId: 'sd-braze' }),
+      letter('m1', { destinationId: 'sd-mailchimp', errorClass: 'auth' }),
+      letter('b2', { destinationId: 'sd-braze' }),
+    ]);
+    await box.takeForReplay({ ids: [braze], limit: 10 });
+    const runHere = ['sd-klaviyo', 'sd-sfmc'];
+
+    expect(await box.waitingOutside({}, runHere)).toEqual(
+      new Map([
+        ['sd-braze', 1],
+        ['sd-mailchimp', 1],
+      ]),
+    );
+    expect(await box.waitingOutside({ errorClass: 'validation' }, runHere)).toEqual(
+      new Map([['sd-braze', 1]]),
+    );
+    expect(await box.waitingOutside({ ids: [klaviyo, waitingBraze] }, runHere)).toEqual(
+      new Map([['sd-braze', 1]]),
+    );
+    expect(await box.waitingOutside({}, [])).toEqual(
+      new Map([
+        ['sd-braze', 1],
+        ['sd-klaviyo', 1],
+        ['sd-mailchimp', 1],
+      ]),
+    );
+    expect(await box.takeForReplay({ destinationIds: [], limit: 10 })).toEqual([]);
+    expect((await box.takeForReplay({ destinationIds: runHere, limit: 10 })).map((t) => t.id)).toEqual([
+      klaviyo,
+    ]);
+    expect(await box.count()).toBe(2);
+  });
+
   it('gets one letter by id, waiting or replayed, without its item', async () => {
     const [id] = await box.add([letter('g1')]);
     expect(await box.get(id)).toMatchObject({ id, itemKey: 'g1', replayCount: 0 });
