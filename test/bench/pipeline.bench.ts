@@ -4,14 +4,16 @@
  *
  * 1. Baseline, same run, same Redis: raw BullMQ no-op rate — a Queue filled with `addBulk` and a Worker with
  *    an empty processor at the pipeline's deliver/route concurrency (2), counted for a few seconds.
- * 2. Per store (PGlite, the embedded default; PostgreSQL with BENCH_PIPELINE_STORES=pglite,postgres):
+ * 2. Per store (BENCH_PIPELINE_STORES, default all three: `pglite`, the embedded default; `postgres`; and
+ *    `postgres-split`, `npm run ingest` and `npm run worker` as two processes, the worker measured), each
+ *    process started with the heap flags of the npm scripts:
  *    - warm-up: one event per member (20,000 members), so the measured runs are the steady state;
  *    - sustained throughput: signed batches as fast as the pipeline takes them, with the events sent but not
  *      yet at the emulator bounded (so the rate measured is the pipeline's, not the intake's);
  *    - latency: 1,000 events/s paced for ~20 s, each event's send time to the emulator receiving the profile
  *      update that carries it (the event's `new_balance` is a sequence number, mapped by the destination's
  *      rules to the custom attribute `bench_seq`);
- *    - the all-in-one process's RSS (VmRSS of the child, sampled every 250 ms).
+ *    - the all-in-one process's (or the worker's) RSS (VmRSS, sampled every 250 ms), with its heap figures.
  * 3. Redis bytes per queued event: the intake alone (`apps/ingest`, no worker) queues events under its own
  *    prefix; the prefix's keys are sized with MEMORY USAGE (INFO used_memory delta beside it).
  * Writes the figures into docs/benchmarks.md between the pipeline markers; exits non-zero on a missed target.
@@ -34,12 +36,14 @@ import {
 import { DEFAULT_JOB_OPTIONS, deliverQueueName } from '@tessera/queues';
 import { newWebhookSecret } from '@tessera/runtime';
 import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
-import { REPO_ROOT, startTessera, type TesseraProcess } from '../support/tessera-process';
+import { REPO_ROOT, startEntry, startTessera, type TesseraProcess } from '../support/tessera-process';
 import { BENCHMARKS_DOC, writeBenchmarkSection } from './benchmark-report';
 
 const SECONDS = Number(process.env.BENCH_PIPELINE_SECONDS ?? 60);
 const LATENCY_SECONDS = Number(process.env.BENCH_PIPELINE_LATENCY_SECONDS ?? 20);
-const STORES = (process.env.BENCH_PIPELINE_STORES ?? 'pglite').split(',').map((store) => store.trim());
+const STORES = (process.env.BENCH_PIPELINE_STORES ?? 'pglite,postgres,postgres-split')
+  .split(',')
+  .map((store) => store.trim());
 const MEMBERS = Number(process.env.BENCH_PIPELINE_MEMBERS ?? 20_000);
 // Extra Node flags for the all-in-one process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to find the hot spots.
 const HEAP_METRICS = [
@@ -276,8 +280,9 @@ async function latencyBuckets(baseUrl: string): Promise<Map<string, number>> {
 }
 
 /** LATENCY_RATE events/s for LATENCY_SECONDS in small batches on a fixed schedule; members in turn. */
-async function paced(target: Target): Promise<LatencyResult> {
-  const before = await latencyBuckets(target.baseUrl);
+/** `metricsUrl`: the process that delivers (the all-in-one, or the worker when split) observes the latency. */
+async function paced(target: Target, metricsUrl: string): Promise<LatencyResult> {
+  const before = await latencyBuckets(metricsUrl);
   const perTick = (LATENCY_RATE * LATENCY_TICK_MS) / 1000;
   const ticks = Math.round((LATENCY_SECONDS * 1000) / LATENCY_TICK_MS);
   const first = nextSeq;
@@ -307,7 +312,7 @@ async function paced(target: Target): Promise<LatencyResult> {
   }
   latencies.sort((a, b) => a - b);
   await sleep(1500); // the worker records its histogram after the ESP answers
-  const after = await latencyBuckets(target.baseUrl);
+  const after = await latencyBuckets(metricsUrl);
   const delta = (le: string) => (after.get(le) ?? 0) - (before.get(le) ?? 0);
   return {
     rate: accepted / seconds,
@@ -503,27 +508,31 @@ async function benchStore(
   const prefix = uniqueRedisPrefix();
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-bench-pipeline-'));
   const secret = newWebhookSecret();
-  const database = store === 'postgres' ? await scratchDatabase() : undefined;
+  const database = store === 'pglite' ? undefined : await scratchDatabase();
+  // `postgres-split`: `npm run ingest` and `npm run worker` as two processes; the worker is the one measured.
+  const split = store === 'postgres-split';
   let tessera: TesseraProcess | undefined;
+  let ingest: TesseraProcess | undefined;
   const samples: number[] = [];
   let sampler: NodeJS.Timeout | undefined;
   let heapSampler: NodeJS.Timeout | undefined;
   const heapPeaks = new Map<string, number>();
   try {
-    tessera = await startTessera(
-      {
-        REDIS_URL: TEST_REDIS_URL,
-        TESSERA_REDIS_PREFIX: prefix,
-        TESSERA_DATA_DIR: dataDir,
-        TESSERA_WORKSPACE_FILE: workspaceFile(dataDir, secret, sandboxRoot),
-        TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-        TESSERA_DEMO: 'off',
-        TESSERA_INGEST_MAX_QUEUE_DEPTH: '100000000',
-        LOG_LEVEL: 'warn',
-        ...(database === undefined ? {} : { DATABASE_URL: database.url }),
-      },
-      NODE_ARGS,
-    );
+    const env = {
+      REDIS_URL: TEST_REDIS_URL,
+      TESSERA_REDIS_PREFIX: prefix,
+      TESSERA_DATA_DIR: dataDir,
+      TESSERA_WORKSPACE_FILE: workspaceFile(dataDir, secret, sandboxRoot),
+      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+      TESSERA_DEMO: 'off',
+      TESSERA_INGEST_MAX_QUEUE_DEPTH: '100000000',
+      LOG_LEVEL: 'warn',
+      ...(database === undefined ? {} : { DATABASE_URL: database.url }),
+    };
+    if (split) {
+      ingest = await startEntry('apps/ingest/src/main.ts', env, 'ingest', NODE_ARGS);
+      tessera = await startEntry('apps/worker/src/main.ts', env, 'health', NODE_ARGS);
+    } else tessera = await startTessera(env, NODE_ARGS);
     const pid = tessera.child.pid ?? 0;
     sampler = setInterval(() => samples.push(rssOf(pid)), 250);
     // Where the memory is: the process's own heap figures (prom-client's default metrics), every 2 s.
@@ -540,7 +549,11 @@ async function benchStore(
         })
         .catch(() => undefined);
     }, 2_000);
-    const target: Target = { baseUrl: tessera.baseUrl, secret, runId: `bench-${process.pid}-${Date.now()}` };
+    const target: Target = {
+      baseUrl: (ingest ?? tessera).baseUrl,
+      secret,
+      runId: `bench-${process.pid}-${Date.now()}`,
+    };
 
     // Warm-up: every member once, in order, so the runs below meet known members (the steady state).
     let member = 0;
@@ -568,7 +581,7 @@ async function benchStore(
     );
     const sustainedStages = await stageTimings(redis, prefix, sustainedFrom);
     const latencyFrom = Date.now();
-    const latency = await paced(target);
+    const latency = await paced(target, tessera.baseUrl);
     const latencyStages = await stageTimings(redis, prefix, latencyFrom);
     for (const [phase, timings] of [
       ['sustained', sustainedStages],
@@ -611,6 +624,7 @@ async function benchStore(
   } finally {
     if (sampler !== undefined) clearInterval(sampler);
     if (heapSampler !== undefined) clearInterval(heapSampler);
+    await ingest?.stop();
     const code = await tessera?.stop();
     if (code !== 0 && tessera !== undefined) {
       process.stdout.write(`${store}: all-in-one exited with ${code}:\n${tessera.output().slice(-2000)}\n`);
@@ -730,6 +744,7 @@ async function redisBytesPerEvent(redis: Redis, sandboxRoot: string): Promise<Re
 const STORE_NAMES: Record<string, string> = {
   pglite: 'PGlite (embedded default, on disk in the data dir)',
   postgres: 'PostgreSQL 15 (loopback, scratch database)',
+  'postgres-split': 'PostgreSQL 15, separate ingest and worker processes (RSS: the worker)',
 };
 
 async function main(): Promise<void> {
@@ -795,7 +810,7 @@ async function main(): Promise<void> {
         `${SECONDS} s sustained, ${LATENCY_SECONDS} s paced at ${fmt(LATENCY_RATE)} events/s; ${fmt(MEMBERS)} members, batches of ${BATCH}, ${REQUESTS_IN_FLIGHT} requests in flight, at most ${fmt(BACKLOG)} events between sender and ESP. ` +
         `Baseline in the same run: raw BullMQ no-op worker, concurrency 2: **${fmt(raw)} jobs/s**.`,
       '',
-      '| store | accepted by ingest | delivered to the sandbox (sustained) | delivered ÷ raw BullMQ | end-to-end latency at 1,000 events/s | all-in-one RSS |',
+      '| store | accepted by ingest | delivered to the sandbox (sustained) | delivered ÷ raw BullMQ | end-to-end latency at 1,000 events/s | RSS (all-in-one, or the worker when split) |',
       '| --- | --- | --- | --- | --- | --- |',
       ...rows,
       '',

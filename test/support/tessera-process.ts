@@ -1,7 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
+
+/**
+ * The heap flags `npm start` gives Node (package.json's `start` script), read from there so that processes
+ * started here run as the scripts run them.
+ */
+export const NODE_HEAP_FLAGS: readonly string[] = (
+  (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+    .scripts.start ?? ''
+)
+  .split(/\s+/)
+  .filter((token) => /^--max-(old|semi)-space-size=\d+$/.test(token));
 
 export interface TesseraProcess {
   baseUrl: string;
@@ -30,11 +42,15 @@ export function startEntry(
   /** Extra Node flags (a benchmark's `--cpu-prof`, say). */
   nodeArgs: readonly string[] = [],
 ): Promise<TesseraProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, '-r', '@swc-node/register', entry], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...NODE_HEAP_FLAGS, ...nodeArgs, '-r', '@swc-node/register', entry],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {

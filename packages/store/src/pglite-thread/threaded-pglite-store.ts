@@ -19,21 +19,24 @@ const WORKER_ENTRY = ['pglite-thread.worker.js', 'pglite-thread.worker.ts']
 
 let swcPinned = false;
 
-/** The thread runs TypeScript like the app does: through @swc-node/register, unless the process has it. */
+/** The thread runs TypeScript like the app does: through @swc-node/register. */
 function startThread(data: PgliteThreadData): Worker {
   if (WORKER_ENTRY === undefined) throw new Error(`PGlite thread entry not found in ${__dirname}`);
-  const inherited = process.execArgv;
-  const register = inherited.some((arg) => arg.includes('@swc-node/register'))
-    ? []
-    : ['-r', require.resolve('@swc-node/register')];
-  if (register.length > 0 && !swcPinned) {
+  if (!swcPinned) {
     // Node unloads an addon with the last thread that loaded it; SWC's binding must outlive the thread.
     require('@swc/core');
     swcPinned = true;
   }
+  const register = ['-r', require.resolve('@swc-node/register')];
+  const inherited = process.execArgv;
+  const hasRegister = inherited.some((arg) => arg.includes('@swc-node/register'));
   try {
-    return new Worker(WORKER_ENTRY, { workerData: data, execArgv: [...inherited, ...register] });
+    return new Worker(WORKER_ENTRY, {
+      workerData: data,
+      execArgv: hasRegister ? inherited : [...inherited, ...register],
+    });
   } catch (error) {
+    // Process-wide flags (heap sizes, …) are refused in worker threads: start it with the register alone.
     if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
     return new Worker(WORKER_ENTRY, { workerData: data, execArgv: register });
   }

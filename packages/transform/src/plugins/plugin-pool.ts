@@ -84,13 +84,14 @@ function pinSwcBinding(): void {
 function createWorker(options: WorkerOptions): Worker {
   if (WORKER_ENTRY === undefined) throw new Error(`Plugin pool worker entry not found in ${__dirname}`);
   const { inherited, register } = workerExecArgv();
-  if (register.length > 0) pinSwcBinding();
+  pinSwcBinding();
   try {
     return new Worker(WORKER_ENTRY, { ...options, execArgv: [...inherited, ...register] });
   } catch (error) {
-    // Some process-wide flags are refused in worker threads: start the worker without the inherited ones.
+    // Some process-wide flags (heap sizes, …) are refused in worker threads: start the worker with the
+    // register alone (the inherited one went with the refused flags).
     if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-    return new Worker(WORKER_ENTRY, { ...options, execArgv: register });
+    return new Worker(WORKER_ENTRY, { ...options, execArgv: ['-r', require.resolve('@swc-node/register')] });
   }
 }
 
