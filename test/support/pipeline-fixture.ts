@@ -1,19 +1,14 @@
+import { waitFor as waitUntil } from '@tessera/testing';
 import { PostgresStore, TEST_POSTGRES_URL } from '@tessera/store';
 
-/** Reads until `done` holds (every 100 ms), or fails after `ms` naming what it waited for and the last value. */
+/** Waiting helper shared with the packages' tests (every 100 ms here: these wait on whole processes). */
 export async function waitFor<T>(
   read: () => T | Promise<T>,
   done: (value: T) => boolean,
   what: string,
   ms = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return waitUntil(read, done, what, { timeoutMs: ms, intervalMs: 100 });
 }
 
 /** A fresh database on the test PostgreSQL, for a process under test and the test to share; dropped after. */

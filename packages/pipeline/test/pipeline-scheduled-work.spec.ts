@@ -19,7 +19,7 @@ import {
 } from '@tessera/destination-kit';
 import { IdentityGraph } from '@tessera/identity-graph';
 import { openScratchStore, PiiVault, type Store } from '@tessera/store';
-import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix, waitFor } from '@tessera/testing';
 import { PipelineMetrics, PipelineWorker, type PipelineDestination } from '../src';
 
 /** A Braze-like destination: it declares mergeProfiles and posts each batch of merges to /merges. */
@@ -43,16 +43,6 @@ const mergingEsp = defineDestination<{ baseUrl: string }>({
     },
   },
 });
-
-async function waitFor<T>(read: () => Promise<T> | T, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 // The scheduled work in a running worker on the real PostgreSQL and Redis: the job schedulers, and a merge
 // in the identity graph reaching a destination as a mergeProfiles call with nothing but the scheduler.

@@ -23,7 +23,7 @@ import type { CatalogEvent } from '@tessera/events';
 import { IdentityGraph } from '@tessera/identity-graph';
 import { JobQueue, QUEUE_PAYLOAD_KEY_PURPOSE, type DeliveryItem, type IngestedEvent } from '@tessera/queues';
 import { openScratchStore, PiiVault, type Store } from '@tessera/store';
-import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix, waitFor } from '@tessera/testing';
 import { compileRules } from '@tessera/transform';
 import { PipelineMetrics, PipelineWorker, type PipelineDestination } from '../src';
 
@@ -70,16 +70,6 @@ const merger = defineDestination<{ baseUrl: string; apiKey: string }>({
     },
   },
 });
-
-async function waitFor<T>(read: () => Promise<T> | T, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 // The worker in-process on the real PostgreSQL and Redis, delivering to a capture server on loopback.
 describe('PipelineWorker: dead-letter replay and rehydration', () => {

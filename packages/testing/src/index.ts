@@ -2,3 +2,4 @@ export { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from './redis
 export { signedHeaders, type SigningOptions } from './signed-request';
 export { createTestRuntime, testWorkspace, type TestRuntime } from './test-runtime';
 export { queuedEvents } from './queued-events';
+export { waitFor } from './wait-for';
