@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -17,7 +17,7 @@ import { deliverQueueName, JobQueue } from '@tessera/queues';
 import { newWebhookSecret } from '@tessera/runtime';
 import { PostgresStore } from '@tessera/store';
 import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
-import { createScratchDatabase, waitFor } from '../support/pipeline-fixture';
+import { createScratchDatabase, waitFor, writeSportsWorkspace } from '../support/pipeline-fixture';
 import { REPO_ROOT, startTessera, type TesseraProcess } from '../support/tessera-process';
 
 // The operator's command line (`npm run ops -- …`) run as a child process, exactly as the npm script runs it,
@@ -105,31 +105,10 @@ describe('npm run ops', () => {
   beforeAll(async () => {
     database = await createScratchDatabase('ops');
     const root = await sandbox.listen();
-    const workspaceFile = join(dataDir, 'workspace.json');
-    const mappings = { mappings: { points: 'profile.?points_balance.orValue(0)' } };
-    writeFileSync(
-      workspaceFile,
-      JSON.stringify({
-        brands: [{ id: 'sd', name: 'Sports Direct', defaultCountry: 'GB' }],
-        sources: [{ id: 'sd-loyalty', brand: 'sd', secrets: [secret] }],
-        destinations: [
-          {
-            id: 'sd-braze',
-            brand: 'sd',
-            type: 'braze',
-            settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` },
-            mappings,
-          },
-          {
-            id: 'sd-klaviyo',
-            brand: 'sd',
-            type: 'klaviyo',
-            settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` },
-            mappings,
-          },
-        ],
-      }),
-    );
+    const workspaceFile = writeSportsWorkspace(dataDir, secret, [
+      { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` } },
+      { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` } },
+    ]);
     env = {
       REDIS_URL: TEST_REDIS_URL,
       TESSERA_REDIS_PREFIX: prefix,

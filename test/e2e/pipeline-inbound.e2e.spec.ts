@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -10,7 +10,7 @@ import { MailchimpEmulator } from '@tessera/destination-mailchimp';
 import { PostgresStore } from '@tessera/store';
 import { newWebhookSecret } from '@tessera/runtime';
 import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
-import { createScratchDatabase, waitFor } from '../support/pipeline-fixture';
+import { createScratchDatabase, waitFor, writeSportsWorkspace } from '../support/pipeline-fixture';
 import { startTessera, type TesseraProcess } from '../support/tessera-process';
 
 // Two-way sync: an opt-out reported by one ESP (its signed webhook, or a poll) reaches the consent ledger and
@@ -34,43 +34,22 @@ describe('inbound opt-outs, end to end', () => {
   beforeAll(async () => {
     database = await createScratchDatabase('inbound');
     const root = await sandbox.listen();
-    const workspaceFile = join(dataDir, 'workspace.json');
-    const mappings = { mappings: { points: 'profile.?points_balance.orValue(0)' } };
-    writeFileSync(
-      workspaceFile,
-      JSON.stringify({
-        brands: [{ id: 'sd', name: 'Sports Direct', defaultCountry: 'GB' }],
-        sources: [{ id: 'sd-loyalty', brand: 'sd', secrets: [secret] }],
-        destinations: [
-          {
-            id: 'sd-klaviyo',
-            brand: 'sd',
-            type: 'klaviyo',
-            settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo`, webhookSecret: klaviyoSecret },
-            mappings,
-          },
-          {
-            id: 'sd-braze',
-            brand: 'sd',
-            type: 'braze',
-            settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` },
-            mappings,
-          },
-          {
-            id: 'sd-mailchimp',
-            brand: 'sd',
-            type: 'mailchimp',
-            settings: {
-              apiKey: '0123456789abcdef0123456789abcdef-us21',
-              listId: 'list01',
-              baseUrl: `${root}/mailchimp`,
-              webhookSecret: mailchimpSecret,
-            },
-            mappings,
-          },
-        ],
-      }),
-    );
+    const workspaceFile = writeSportsWorkspace(dataDir, secret, [
+      {
+        type: 'klaviyo',
+        settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo`, webhookSecret: klaviyoSecret },
+      },
+      { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` } },
+      {
+        type: 'mailchimp',
+        settings: {
+          apiKey: '0123456789abcdef0123456789abcdef-us21',
+          listId: 'list01',
+          baseUrl: `${root}/mailchimp`,
+          webhookSecret: mailchimpSecret,
+        },
+      },
+    ]);
     tessera = await startTessera({
       REDIS_URL: TEST_REDIS_URL,
       TESSERA_REDIS_PREFIX: prefix,

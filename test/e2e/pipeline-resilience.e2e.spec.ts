@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -13,7 +13,7 @@ import { JobQueue } from '@tessera/queues';
 import { newWebhookSecret } from '@tessera/runtime';
 import { PiiVault, PostgresStore } from '@tessera/store';
 import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
-import { createScratchDatabase, waitFor } from '../support/pipeline-fixture';
+import { createScratchDatabase, waitFor, writeSportsWorkspace } from '../support/pipeline-fixture';
 import { startTessera, type TesseraProcess } from '../support/tessera-process';
 
 // Destination states and failures of one ESP, on the all-in-one process backed by a PostgreSQL database the
@@ -36,31 +36,10 @@ describe('pipeline resilience', () => {
   beforeAll(async () => {
     database = await createScratchDatabase('resilience');
     const root = await sandbox.listen();
-    const workspaceFile = join(dataDir, 'workspace.json');
-    const mappings = { mappings: { points: 'profile.?points_balance.orValue(0)' } };
-    writeFileSync(
-      workspaceFile,
-      JSON.stringify({
-        brands: [{ id: 'sd', name: 'Sports Direct', defaultCountry: 'GB' }],
-        sources: [{ id: 'sd-loyalty', brand: 'sd', secrets: [secret] }],
-        destinations: [
-          {
-            id: 'sd-klaviyo',
-            brand: 'sd',
-            type: 'klaviyo',
-            settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` },
-            mappings,
-          },
-          {
-            id: 'sd-braze',
-            brand: 'sd',
-            type: 'braze',
-            settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` },
-            mappings,
-          },
-        ],
-      }),
-    );
+    const workspaceFile = writeSportsWorkspace(dataDir, secret, [
+      { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` } },
+      { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` } },
+    ]);
     tessera = await startTessera({
       REDIS_URL: TEST_REDIS_URL,
       TESSERA_REDIS_PREFIX: prefix,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -12,7 +12,7 @@ import {
 } from '@tessera/destination-kit';
 import { newWebhookSecret } from '@tessera/runtime';
 import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
-import { createScratchDatabase, waitFor } from '../support/pipeline-fixture';
+import { createScratchDatabase, waitFor, writeSportsWorkspace } from '../support/pipeline-fixture';
 import { startEntry, type TesseraProcess } from '../support/tessera-process';
 
 // Scale-out as documented: one ingest process and two worker processes on one Redis and one PostgreSQL. A
@@ -54,23 +54,9 @@ describe('scale-out: separate ingest and worker processes', () => {
   beforeAll(async () => {
     database = await createScratchDatabase('scale');
     const root = await sandbox.listen();
-    const workspaceFile = join(dataDir, 'workspace.json');
-    writeFileSync(
-      workspaceFile,
-      JSON.stringify({
-        brands: [{ id: 'sd', name: 'Sports Direct', defaultCountry: 'GB' }],
-        sources: [{ id: 'sd-loyalty', brand: 'sd', secrets: [secret] }],
-        destinations: [
-          {
-            id: 'sd-braze',
-            brand: 'sd',
-            type: 'braze',
-            settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` },
-            mappings: { mappings: { points: 'profile.?points_balance.orValue(0)' } },
-          },
-        ],
-      }),
-    );
+    const workspaceFile = writeSportsWorkspace(dataDir, secret, [
+      { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` } },
+    ]);
     env = {
       REDIS_URL: TEST_REDIS_URL,
       TESSERA_REDIS_PREFIX: prefix,

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { waitFor as waitUntil } from '@tessera/testing';
 import { PostgresStore, TEST_POSTGRES_URL } from '@tessera/store';
 
@@ -27,4 +29,35 @@ export async function createScratchDatabase(label: string): Promise<{ url: strin
       await dropper.close();
     },
   };
+}
+
+/** The points mapping every test destination of the sports brand carries. */
+export const POINTS_MAPPING = { mappings: { points: 'profile.?points_balance.orValue(0)' } };
+
+/**
+ * Writes the e2e tests' workspace file into `dataDir` and returns its path: the brand `sd` (Sports Direct), its
+ * source `sd-loyalty` signed with `secret`, and one destination `sd-<type>` per entry, in the order given,
+ * each with the points mapping.
+ */
+export function writeSportsWorkspace(
+  dataDir: string,
+  secret: string,
+  destinations: readonly { type: string; settings: Record<string, unknown> }[],
+): string {
+  const workspaceFile = join(dataDir, 'workspace.json');
+  writeFileSync(
+    workspaceFile,
+    JSON.stringify({
+      brands: [{ id: 'sd', name: 'Sports Direct', defaultCountry: 'GB' }],
+      sources: [{ id: 'sd-loyalty', brand: 'sd', secrets: [secret] }],
+      destinations: destinations.map(({ type, settings }) => ({
+        id: `sd-${type}`,
+        brand: 'sd',
+        type,
+        settings,
+        mappings: POINTS_MAPPING,
+      })),
+    }),
+  );
+  return workspaceFile;
 }

@@ -26,33 +26,10 @@ import { openScratchStore, PiiVault, type Store } from '@tessera/store';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix, waitFor } from '@tessera/testing';
 import { compileRules } from '@tessera/transform';
 import { PipelineMetrics, PipelineWorker, type PipelineDestination } from '../src';
+import { echoDestination } from './support/echo-destination';
 
-/** A destination posting profiles to /profiles; the capture server refuses the customers it is told to. */
-const echo = defineDestination<{ baseUrl: string; apiKey: string }>({
-  type: 'echo',
-  name: 'Echo',
-  settingsSchema: {
-    type: 'object',
-    properties: { baseUrl: { type: 'string', default: 'https://echo.invalid' }, apiKey: { type: 'string' } },
-    required: ['apiKey'],
-  },
-  requestHeaders: (settings): Record<string, string> => ({ 'x-api-key': settings.apiKey }),
-  testConnection: async () => undefined,
-  operations: {
-    upsertProfiles: {
-      batchSize: 100,
-      perform: async (items, { http }) => {
-        const response = await http.post<{ refused?: string[] }>('/profiles', items);
-        const refused = new Set(response.body?.refused ?? []);
-        return items.map((item) =>
-          refused.has(item.customerId)
-            ? { status: 'rejected', reason: `refused ${item.customerId}` }
-            : { status: 'ok' },
-        );
-      },
-    },
-  },
-});
+/** Profiles to /profiles; the capture server refuses the customers it is told to. */
+const echo = echoDestination(100);
 
 /** The echo destination that also merges profiles, by posting them to /merges. */
 const merger = defineDestination<{ baseUrl: string; apiKey: string }>({

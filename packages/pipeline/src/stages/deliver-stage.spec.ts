@@ -14,35 +14,18 @@ import {
   DeliverStage,
   type SettledItem,
 } from './deliver-stage.service';
+import { echoDestination } from '../../test/support/echo-destination';
 import { RedisProfileVersionGuard } from './redis-profile-version-guard';
 
 /**
  * A destination posting profiles to /profiles (batches of 2), subscriptions to /subscriptions and merges to
  * /merges (retried while the answer says they are cooling off, as Braze's are).
  */
+const echo = echoDestination(2);
 const testDestination = defineDestination<{ baseUrl: string; apiKey: string }>({
-  type: 'echo',
-  name: 'Echo',
-  settingsSchema: {
-    type: 'object',
-    properties: { baseUrl: { type: 'string', default: 'https://echo.invalid' }, apiKey: { type: 'string' } },
-    required: ['apiKey'],
-  },
-  requestHeaders: (settings): Record<string, string> => ({ 'x-api-key': settings.apiKey }),
-  testConnection: async () => undefined,
+  ...echo,
   operations: {
-    upsertProfiles: {
-      batchSize: 2,
-      perform: async (items, { http }) => {
-        const response = await http.post<{ refused?: string[] }>('/profiles', items);
-        const refused = new Set(response.body?.refused ?? []);
-        return items.map((item) =>
-          refused.has(item.customerId)
-            ? { status: 'rejected', reason: `refused ${item.customerId}` }
-            : { status: 'ok' },
-        );
-      },
-    },
+    ...echo.operations,
     subscribe: {
       batchSize: 10,
       perform: async (items, { http }) => {

@@ -16,7 +16,7 @@ export interface ProfileClaim {
 
 /**
  * Keeps each destination's profile updates in order per customer across jobs and worker processes: an update
- * is sent only by the job that claimed the customer with a stamp at least as new as any claimed before, and
+ * is sent only by the job that claimed the customer with a stamp no older than every one claimed before, and
  * while one job has a customer's update in flight, another job's update of that customer waits (`busy`), so
  * requests for one customer never race each other to the ESP.
  */
