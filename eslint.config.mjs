@@ -9,7 +9,7 @@ export default [
   ...nx.configs['flat/typescript'],
   { ignores: ['**/node_modules', '**/dist', '**/.nx', '**/.tessera', '**/coverage'] },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     rules: {
       '@nx/enforce-module-boundaries': [
         'error',
@@ -33,6 +33,8 @@ export default [
               sourceTag: 'type:registry',
               onlyDependOnLibsWithTags: ['type:core', 'type:destination', 'type:plugin'],
             },
+            // The console's web UI is a browser bundle: it talks to the API over HTTP and imports no package.
+            { sourceTag: 'type:web', onlyDependOnLibsWithTags: [] },
             // Core packages are the logic: they never reach into apps or a specific destination.
             { sourceTag: 'type:core', onlyDependOnLibsWithTags: ['type:core'] },
             // A destination or plugin sees only the SDK: destination-kit, transform and events.

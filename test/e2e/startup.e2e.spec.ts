@@ -169,6 +169,7 @@ describe('start-up', () => {
         'pipeline',
         'scheduled_work',
         'retired_identifiers',
+        'control_plane',
       ]);
       // The embedded store was not created: the data folder holds no PGlite.
       expect(() => statSync(join(dataDir, 'pglite'))).toThrow();

@@ -10,7 +10,7 @@ import {
   StoreConsentStateReader,
   SuppressionList,
 } from '@tessera/consent';
-import { deploymentDestinations } from '@tessera/destination-registry';
+import { adoptStoredWorkspace, deploymentDestinations } from '@tessera/destination-registry';
 import { IdentityGraph } from '@tessera/identity-graph';
 import { PipelineMetrics, PipelineOperations, PipelineWorker } from '@tessera/pipeline';
 import { bootRuntime, createLogger, LOG_LEVELS, type LogLevel, type TesseraRuntime } from '@tessera/runtime';
@@ -50,6 +50,7 @@ export async function openOpsSession(
   redis.on('error', (error: Error) => logger.warn({ error: error.message }, 'redis connection error'));
   let worker: PipelineWorker | undefined;
   try {
+    runtime.workspace = await adoptStoredWorkspace(runtime);
     const { store, settings, workspace } = runtime;
     const vault = new PiiVault(runtime.masterKeys);
     const destinations = deploymentDestinations(workspace, settings.destinations).map((destination) => ({

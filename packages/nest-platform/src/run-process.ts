@@ -7,6 +7,7 @@ import {
   RedisUnavailableError,
   type TesseraRuntime,
 } from '@tessera/runtime';
+import { adoptStoredWorkspace } from '@tessera/destination-registry';
 import { createHttpApp } from './http-app';
 
 export interface ProcessDefinition {
@@ -54,9 +55,12 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
   try {
     runtime = await bootRuntime();
     started.runtime = runtime;
+    // The store is the workspace's home: the file and the demo are applied to it, console changes kept.
+    runtime.workspace = await adoptStoredWorkspace(runtime);
   } catch (error) {
     if (error instanceof ConfigurationError || error instanceof RedisUnavailableError) {
       process.stderr.write(`tessera: cannot start: ${error.message}\n`);
+      await Promise.all([started.runtime?.redis.stop?.(), started.runtime?.store.close()]);
       process.exit(1);
     }
     throw error;

@@ -1,0 +1,332 @@
+// The shapes of the control-plane API, as docs/console-api.md describes them. Timestamps are ISO strings.
+// Fields the contract leaves open are typed loosely (optional, or `unknown`) and shown as JSON.
+
+/** The permission names of packages/control-plane's access policy; `GET /v1/session` lists a key's. */
+export type Permission =
+  | 'workspace.read'
+  | 'workspace.write'
+  | 'secrets.manage'
+  | 'destinations.toggle'
+  | 'destinations.pause'
+  | 'mappings.write'
+  | 'mappings.preview'
+  | 'profiles.read'
+  | 'profiles.merge'
+  | 'pii.read'
+  | 'dead-letters.read'
+  | 'dead-letters.replay'
+  | 'sources.hold'
+  | 'reviews.read'
+  | 'reviews.decide'
+  | 'dsr.read'
+  | 'dsr.write'
+  | 'audit.read'
+  | 'dashboard.read';
+
+export type Role = 'admin' | 'marketer' | 'operator' | 'auditor';
+export const ROLES: readonly Role[] = ['admin', 'marketer', 'operator', 'auditor'];
+
+export interface Session {
+  keyId: string;
+  name: string;
+  role: Role;
+  permissions: string[];
+}
+
+/** One problem the API found, at a JSON Pointer into what was sent. */
+export interface ApiIssue {
+  path: string;
+  message: string;
+  expression?: string;
+}
+
+export interface Brand {
+  id: string;
+  name: string;
+  defaultCountry: string;
+}
+
+export interface SourceSecret {
+  id: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface Source {
+  id: string;
+  brand: string;
+  typeMap: Record<string, string>;
+  rateLimit: number | null;
+  held: boolean;
+  holdReason: string | null;
+  secrets: SourceSecret[];
+}
+
+export interface CreatedSource {
+  source: Source;
+  secret: string;
+}
+
+export interface RotatedSecret {
+  secret: string;
+  secretId: string;
+  previousExpiresAt: string | null;
+}
+
+export interface DestinationType {
+  type: string;
+  title: string;
+  selected: boolean;
+  settingsSchema: unknown;
+  secretSettings: string[];
+  operations: string[];
+}
+
+export type DestinationState = 'enabled' | 'paused' | 'disabled';
+export const DESTINATION_STATES: readonly DestinationState[] = ['enabled', 'paused', 'disabled'];
+
+export interface Destination {
+  id: string;
+  brand: string;
+  type: string;
+  state: DestinationState;
+  reason: string | null;
+  changedBy: string | null;
+  changedAt: string | null;
+  authFailures: number;
+  deadLetters: number;
+  deployed: boolean;
+  settings: Record<string, unknown>;
+  plugins: { name: string; config: unknown }[];
+  mappingsVersion: number;
+}
+
+/** A destination's rule set as the transform package reads it; edited as JSON text. */
+export type Rules = Record<string, unknown>;
+
+export interface Mappings {
+  version: number;
+  rules: Rules;
+  savedAt: string | null;
+  savedBy: string | null;
+}
+
+export interface RulesValidation {
+  valid: boolean;
+  errors: ApiIssue[];
+}
+
+export interface CloudEventInput {
+  specversion?: string;
+  type: string;
+  source: string;
+  id: string;
+  data?: unknown;
+  [attribute: string]: unknown;
+}
+
+export interface RecentEvent {
+  source: string;
+  id: string;
+  type: string;
+  time: string;
+  sourceId: string;
+}
+
+export interface PreviewRequest {
+  destinationId: string;
+  event?: CloudEventInput;
+  recentEvent?: { source: string; id: string };
+  rules?: Rules;
+}
+
+export interface PreviewOperation {
+  operation: string;
+  customerId: string;
+  [field: string]: unknown;
+}
+
+export interface PreviewHttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export interface Preview {
+  operations: PreviewOperation[];
+  requests: PreviewHttpRequest[];
+  notes: string[];
+}
+
+export interface ProfileIdentifier {
+  type: string;
+  value: string;
+  brand?: string;
+}
+
+export interface ConsentEntry {
+  brand: string;
+  channel: string;
+  purpose: string;
+  status: string;
+  subject: string;
+  changedAt: string;
+}
+
+export interface ProfileLookup {
+  customerId: string;
+  profile: unknown;
+  identifiers: ProfileIdentifier[];
+  lineage: unknown[];
+  consent: ConsentEntry[];
+  deliveries: unknown[];
+}
+
+export type ErrorClass = 'validation' | 'auth' | 'retryable' | 'rejected';
+export const ERROR_CLASSES: readonly ErrorClass[] = ['validation', 'auth', 'retryable', 'rejected'];
+
+export interface DeadLetter {
+  id: number | string;
+  brand: string;
+  destinationId: string;
+  operation: string;
+  itemKey?: string;
+  sourceId?: string;
+  eventSource?: string;
+  eventId?: string;
+  customerId?: string;
+  errorClass: ErrorClass;
+  error: string;
+  espAnswer?: string;
+  attempts: number;
+  firstFailedAt?: string;
+  lastFailedAt: string;
+  replayedAt?: string | null;
+  replayCount?: number;
+  [field: string]: unknown;
+}
+
+export interface DeadLetterQuery {
+  brand?: string;
+  destination?: string;
+  errorClass?: string;
+  error?: string;
+  includeReplayed?: boolean;
+  limit?: number;
+}
+
+export interface ReplayOutcome {
+  replayed: number;
+  alreadyDelivered: number;
+  notWaiting: number;
+  skipped: number;
+}
+
+export interface Review {
+  id: number | string;
+  customerIds?: string[];
+  score?: number;
+  modelVersion?: string;
+  comparisons?: unknown;
+  status: string;
+  createdAt?: string;
+  decidedBy?: string | null;
+  decidedAt?: string | null;
+  [field: string]: unknown;
+}
+
+export type DsrType = 'access' | 'erasure';
+
+export interface DsrRequest {
+  id: string;
+  type: DsrType;
+  status?: string;
+  createdAt?: string;
+  [field: string]: unknown;
+}
+
+export interface DsrInput {
+  type: DsrType;
+  email?: string;
+  phone?: string;
+  customerId?: string;
+}
+
+export interface AuditEntry {
+  id: number | string;
+  at: string;
+  actor: string;
+  action: string;
+  customerId: string | null;
+  detail: { entity?: string; id?: string; before?: unknown; after?: unknown } | null;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  createdBy: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface CreatedApiKey {
+  key: ApiKey;
+  apiKey: string;
+}
+
+// Dashboard figures: one sample, every 2 s on the stream.
+
+export interface DeliveriesOfDestination {
+  destinationId: string;
+  ok: number;
+  failed: number;
+}
+
+export interface FailuresByClass {
+  validation: number;
+  auth: number;
+  retryable: number;
+  rejected: number;
+}
+
+/** End-to-end latency quantiles, in seconds. */
+export interface LatencyQuantiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface QueueDepth {
+  queue: string;
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+}
+
+export interface PausedDestination {
+  id: string;
+  brand: string;
+  reason: string | null;
+  changedAt: string | null;
+}
+
+export interface DashboardFigures {
+  at: string;
+  eventsPerSecond: number;
+  deliveriesByDestination: DeliveriesOfDestination[];
+  failuresByClass: FailuresByClass;
+  latency: LatencyQuantiles;
+  queueDepths: QueueDepth[];
+  deadLetters: number;
+  /** Share (0–1) of updates at the ESP within 10 minutes. */
+  withinTenMinutesShare: number;
+  conflictingConsentProfiles: number;
+  /** 0–1. */
+  accountLinkRate: number;
+  pausedDestinations: PausedDestination[];
+}

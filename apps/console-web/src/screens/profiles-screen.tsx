@@ -1,0 +1,130 @@
+import { useState, type FormEvent } from 'react';
+import { errorMessageOf } from '../api-client';
+import type { ProfileLookup } from '../api-types';
+import { JsonBlock } from '../components/json-block';
+import { ProblemAlert } from '../components/problem-alert';
+import { useConsole } from '../console-context';
+import { formatDateTime } from '../display-format';
+
+/** Looks a profile up by one identifier (`email:ana@example.com`, `customer_id:C1`, `member.sd:123`…). */
+export function ProfilesScreen() {
+  const { api, can } = useConsole();
+  const [reference, setReference] = useState('');
+  const [profile, setProfile] = useState<ProfileLookup | undefined>(undefined);
+  const [problem, setProblem] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+
+  async function lookUp(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const wanted = reference.trim();
+    if (!/^[^:]+:.+$/.test(wanted)) {
+      setProblem('Write the identifier as type:value, e.g. email:ana@example.com.');
+      return;
+    }
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      setProfile(await api.profile(wanted));
+    } catch (failure) {
+      setProfile(undefined);
+      setProblem(errorMessageOf(failure));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <h1>Profiles</h1>
+      <form onSubmit={lookUp} className="filters">
+        <div className="field">
+          <label htmlFor="profile-identifier">Identifier</label>
+          <input
+            id="profile-identifier"
+            type="search"
+            placeholder="email:ana@example.com"
+            aria-describedby="profile-identifier-help"
+            value={reference}
+            onChange={(event) => setReference(event.target.value)}
+          />
+          <p id="profile-identifier-help" className="muted">
+            type:value, where type is customer_id, email, phone, loyalty_card, anonymous_id or member.brand.
+          </p>
+        </div>
+        <button type="submit" disabled={busy}>
+          Look up
+        </button>
+      </form>
+      <p role="status" className="status">
+        {busy ? 'Looking up…' : profile ? `Customer ${profile.customerId}` : ''}
+      </p>
+      <ProblemAlert summary={problem} />
+      {profile ? (
+        <>
+          {can('pii.read') ? null : <p className="muted">Personal data is masked for your role.</p>}
+          <h2>Profile</h2>
+          <JsonBlock value={profile.profile} label="Profile" />
+
+          <table>
+            <caption>Identifiers</caption>
+            <thead>
+              <tr>
+                <th scope="col">Type</th>
+                <th scope="col">Value</th>
+                <th scope="col">Brand</th>
+              </tr>
+            </thead>
+            <tbody>
+              {profile.identifiers.map((identifier, index) => (
+                <tr key={index}>
+                  <td>{identifier.type}</td>
+                  <td>{identifier.value}</td>
+                  <td>{identifier.brand ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+
+          <table>
+            <caption>Consent</caption>
+            <thead>
+              <tr>
+                <th scope="col">Brand</th>
+                <th scope="col">Channel</th>
+                <th scope="col">Purpose</th>
+                <th scope="col">Status</th>
+                <th scope="col">Subject</th>
+                <th scope="col">Changed</th>
+              </tr>
+            </thead>
+            <tbody>
+              {profile.consent.map((entry, index) => (
+                <tr key={index}>
+                  <td>{entry.brand}</td>
+                  <td>{entry.channel}</td>
+                  <td>{entry.purpose}</td>
+                  <td>{entry.status}</td>
+                  <td>{entry.subject}</td>
+                  <td>{formatDateTime(entry.changedAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+
+          <h2>Lineage</h2>
+          {profile.lineage.length === 0 ? (
+            <p>No merges.</p>
+          ) : (
+            <JsonBlock value={profile.lineage} label="Lineage" />
+          )}
+          <h2>Recent deliveries</h2>
+          {profile.deliveries.length === 0 ? (
+            <p>No deliveries.</p>
+          ) : (
+            <JsonBlock value={profile.deliveries} label="Recent deliveries" />
+          )}
+        </>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,27 @@
+import { can, permissionsOf, refusal, ROLES } from './access-policy';
+
+describe('access policy', () => {
+  it('gives admin everything and the auditor no change at all', () => {
+    expect(permissionsOf('admin')).toHaveLength(19);
+    const changes = permissionsOf('auditor').filter((permission) => !permission.endsWith('.read'));
+    expect(changes).toEqual([]);
+    expect(can('auditor', 'audit.read')).toBe(true);
+  });
+
+  it('keeps secrets and raw PII from marketers, and dead letters to operators', () => {
+    expect(can('marketer', 'destinations.toggle')).toBe(true);
+    expect(can('marketer', 'mappings.write')).toBe(true);
+    expect(can('marketer', 'secrets.manage')).toBe(false);
+    expect(can('marketer', 'pii.read')).toBe(false);
+    expect(can('marketer', 'dead-letters.replay')).toBe(false);
+    expect(can('operator', 'dead-letters.replay')).toBe(true);
+    expect(can('operator', 'destinations.toggle')).toBe(false);
+    expect(ROLES.filter((role) => can(role, 'pii.read'))).toEqual(['admin']);
+  });
+
+  it('words a refusal as the role and the act', () => {
+    expect(refusal('marketer', 'dead-letters.replay')).toBe(
+      'role marketer may not replay or discard dead letters',
+    );
+  });
+});
