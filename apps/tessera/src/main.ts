@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { ConsoleModule, consolePaths } from '@tessera/console';
 import { IngestModule, ingestPaths } from '@tessera/ingest';
 import { runProcess } from '@tessera/nest-platform';
 import { SandboxModule, sandboxPaths } from '@tessera/sandbox';
@@ -7,6 +8,6 @@ import { PipelineModule } from '@tessera/worker';
 // The all-in-one process of the embedded default: every app module in one Nest application on one port.
 void runProcess({
   name: 'all-in-one',
-  modules: [IngestModule, SandboxModule, PipelineModule],
-  paths: (runtime) => [...ingestPaths(runtime), ...sandboxPaths(runtime)],
+  modules: [IngestModule, SandboxModule, PipelineModule, ConsoleModule],
+  paths: (runtime) => [...ingestPaths(runtime), ...consolePaths(runtime), ...sandboxPaths(runtime)],
 });

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuditInput, AuditLog } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
+import { eventCatalog } from '@tessera/events';
 import {
   type DestinationDefinition,
   redactSettings,
@@ -310,6 +311,15 @@ export class WorkspaceCatalog {
       throw new ControlPlaneError('invalid', `unknown brand "${input.brand}"`, [
         { path: '/brand', message: `unknown brand "${input.brand}"` },
       ]);
+    const catalog = eventCatalog();
+    for (const [from, to] of Object.entries(input.typeMap ?? {})) {
+      if (!catalog.has(to) || catalog.entry(to).origin !== 'source') {
+        const path = `/typeMap/${from.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+        throw new ControlPlaneError('invalid', `${path} "${to}" is not an event type sources may send`, [
+          { path, message: `"${to}" is not an event type sources may send` },
+        ]);
+      }
+    }
     if ((await this.source(input.id)) !== undefined)
       throw new ControlPlaneError('conflict', `source "${input.id}" already exists`);
     const secret = newSourceSecret();
@@ -473,6 +483,11 @@ export class WorkspaceCatalog {
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
+  }
+
+  /** Every destination type of the build. */
+  destinationTypes(): readonly DestinationDefinition<Record<string, unknown>>[] {
+    return this.options.destinationTypes;
   }
 
   definitionOf(type: string): DestinationDefinition<Record<string, unknown>> | undefined {
@@ -666,6 +681,19 @@ export class WorkspaceCatalog {
 
   rulesHistory(destinationId: string): Promise<SavedRules[]> {
     return this.rules.history(destinationId);
+  }
+
+  /** Checks rules without saving them: throws the `invalid_rules` (or `invalid`) ControlPlaneError. */
+  checkRules(rules: unknown): void {
+    compileOrRefuse(rules);
+  }
+
+  /** The version of the rules in force, per destination that has any. */
+  async rulesVersions(): Promise<Map<string, number>> {
+    const rows = await this.store.query<{ destination_id: string; version: number }>(
+      'SELECT destination_id, max(version)::int AS version FROM transform_rule_versions GROUP BY destination_id',
+    );
+    return new Map(rows.map((row) => [row.destination_id, row.version]));
   }
 
   /** Checks the rules (parse, type-check, bounds) and saves them as the destination's next version. */

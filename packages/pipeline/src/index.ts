@@ -5,3 +5,5 @@ export * from './pipeline-metrics';
 export * from './pipeline-worker';
 export * from './inbound';
 export * from './operations/pipeline-operations.service';
+export * from './operations/delivery-dashboard.service';
+export * from './preview';

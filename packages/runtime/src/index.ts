@@ -1,6 +1,8 @@
 export { bootRuntime, redactDatabaseUrl, type BootOptions, type TesseraRuntime } from './boot-runtime';
 export { ConfigurationError, loadSettings, LOG_LEVELS, type LogLevel, type Settings } from './settings';
 export {
+  BRAND_SCHEMA,
+  SOURCE_SCHEMA,
   loadWorkspaceFile,
   mergeWorkspaces,
   parseWorkspace,

@@ -29,7 +29,16 @@ describe('loadSettings', () => {
       ingestMaxQueueDepth: 100_000,
       sourceRateLimit: 5000,
       destinations: 'all',
+      adminKey: undefined,
     });
+  });
+
+  it('takes the console admin key from TESSERA_ADMIN_KEY, refusing a short one', () => {
+    const key = 'tsk_0123456789abcdef0123456789abcdef0123456';
+    expect(loadSettings({ TESSERA_ADMIN_KEY: key }, CWD).adminKey).toBe(key);
+    expect(() => loadSettings({ TESSERA_ADMIN_KEY: 'short' }, CWD)).toThrow(
+      'TESSERA_ADMIN_KEY: expected 32 to 512 characters without spaces (e.g. tsk_ + 43 random base64url characters)',
+    );
   });
 
   it('listens on every interface in production, where a master key is given', () => {

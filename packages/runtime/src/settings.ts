@@ -41,6 +41,8 @@ export interface Settings {
   sourceRateLimit: number;
   /** Destination packages this deployment runs (TESSERA_DESTINATIONS): `'all'` or their types. */
   destinations: 'all' | string[];
+  /** TESSERA_ADMIN_KEY: the console's admin API key, when the deployment provides it (≥ 32 characters). */
+  adminKey?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -87,6 +89,17 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
     throw new ConfigurationError(name, `expected ${protocols.join(' or ')} URL, got ${parsed.protocol}`);
   }
   return raw;
+}
+
+function adminKey(env: Env): string | undefined {
+  const key = text(env, 'TESSERA_ADMIN_KEY');
+  if (key !== undefined && (key.length < 32 || key.length > 512 || /\s/.test(key))) {
+    throw new ConfigurationError(
+      'TESSERA_ADMIN_KEY',
+      'expected 32 to 512 characters without spaces (e.g. tsk_ + 43 random base64url characters)',
+    );
+  }
+  return key;
 }
 
 /** Reads and validates every setting once, at start-up. */
@@ -138,5 +151,6 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
     ingestMaxQueueDepth: integer(env, 'TESSERA_INGEST_MAX_QUEUE_DEPTH', 100_000, 1, 100_000_000),
     sourceRateLimit: integer(env, 'TESSERA_SOURCE_RATE_LIMIT', 5_000, 1, 10_000_000),
     destinations: destinationList(env),
+    adminKey: adminKey(env),
   };
 }

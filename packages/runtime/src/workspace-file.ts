@@ -30,6 +30,42 @@ export interface WorkspaceDefinition {
 
 const SLUG = '^[a-z0-9][a-z0-9-]{0,62}$';
 
+/** A brand as the workspace file declares it; the console validates with the same schema. */
+export const BRAND_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'name', 'defaultCountry'],
+  properties: {
+    id: { type: 'string', pattern: SLUG },
+    name: { type: 'string', minLength: 1, maxLength: 128 },
+    defaultCountry: { type: 'string', pattern: '^[A-Z]{2}$' },
+  },
+} as const;
+
+/** A source as the workspace file declares it; the console validates with the same schema. */
+export const SOURCE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'brand', 'secrets'],
+  properties: {
+    id: { type: 'string', pattern: SLUG },
+    brand: { type: 'string', pattern: SLUG },
+    secrets: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 2,
+      items: { type: 'string', pattern: '^whsec_[A-Za-z0-9+/]+={0,2}$', maxLength: 200 },
+    },
+    typeMap: {
+      type: 'object',
+      maxProperties: 500,
+      propertyNames: { minLength: 1, maxLength: 256 },
+      additionalProperties: { type: 'string' },
+    },
+    rateLimit: { type: 'integer', minimum: 1, maximum: 10000000 },
+  },
+} as const;
+
 const workspaceSchema = {
   type: 'object',
   additionalProperties: false,
@@ -37,42 +73,12 @@ const workspaceSchema = {
     brands: {
       type: 'array',
       maxItems: 1000,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['id', 'name', 'defaultCountry'],
-        properties: {
-          id: { type: 'string', pattern: SLUG },
-          name: { type: 'string', minLength: 1, maxLength: 128 },
-          defaultCountry: { type: 'string', pattern: '^[A-Z]{2}$' },
-        },
-      },
+      items: BRAND_SCHEMA,
     },
     sources: {
       type: 'array',
       maxItems: 10000,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['id', 'brand', 'secrets'],
-        properties: {
-          id: { type: 'string', pattern: SLUG },
-          brand: { type: 'string', pattern: SLUG },
-          secrets: {
-            type: 'array',
-            minItems: 1,
-            maxItems: 2,
-            items: { type: 'string', pattern: '^whsec_[A-Za-z0-9+/]+={0,2}$', maxLength: 200 },
-          },
-          typeMap: {
-            type: 'object',
-            maxProperties: 500,
-            propertyNames: { minLength: 1, maxLength: 256 },
-            additionalProperties: { type: 'string' },
-          },
-          rateLimit: { type: 'integer', minimum: 1, maximum: 10000000 },
-        },
-      },
+      items: SOURCE_SCHEMA,
     },
     destinations: { type: 'array', maxItems: 1000, items: { type: 'object' } },
   },

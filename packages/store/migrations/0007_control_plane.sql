@@ -77,3 +77,10 @@ CREATE TABLE api_keys (
 );
 
 CREATE INDEX audit_log_action ON audit_log (action, at);
+
+-- An operator may discard a dead letter (it will never be sent). A discarded letter is closed like a
+-- replayed one (`replayed_at` set: it no longer waits, and a new failure of the item starts a new letter);
+-- these say that it was discarded, by whom and why.
+ALTER TABLE dead_letters ADD COLUMN discarded_at timestamptz;
+ALTER TABLE dead_letters ADD COLUMN discarded_by text;
+ALTER TABLE dead_letters ADD COLUMN discard_reason text;

@@ -26,6 +26,7 @@ export interface AuditRecord {
 
 export interface AuditQuery {
   customerId?: string;
+  actor?: string;
   subjectKey?: string;
   action?: string;
   /** Inclusive. */
@@ -98,6 +99,7 @@ export class AuditLog {
   async query(filter: AuditQuery = {}): Promise<AuditRecord[]> {
     const { where, params } = sqlFilter([
       ['customer_id =', filter.customerId],
+      ['actor =', filter.actor],
       ['subject_key =', filter.subjectKey],
       ['action =', filter.action],
       ['at >=', filter.from],

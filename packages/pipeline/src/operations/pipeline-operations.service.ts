@@ -131,6 +131,39 @@ export class PipelineOperations {
   }
 
   /**
+   * Discards waiting letters: they will never be sent. Audited in the same transaction, with the reason.
+   * Returns the ids discarded and those that were not waiting (unknown, replayed or discarded before).
+   */
+  async discardDeadLetters(
+    ids: readonly number[],
+    reason: string,
+  ): Promise<{ discarded: number[]; notWaiting: number[] }> {
+    const { actor } = this.options;
+    const discarded = await this.options.store.transaction(async (tx) => {
+      const closed = await this.worker.deadLetters.discard(ids, { actor, reason }, tx);
+      if (closed.length > 0)
+        await this.options.audit.record(
+          [
+            {
+              actor,
+              action: 'dead_letters.discarded',
+              detail: {
+                entity: 'dead-letters',
+                id: closed.join(','),
+                before: { waiting: closed },
+                after: { discarded: closed, reason },
+              },
+            },
+          ],
+          tx,
+        );
+      return closed;
+    });
+    const closed = new Set(discarded);
+    return { discarded, notWaiting: [...new Set(ids)].filter((id) => !closed.has(id)).sort((a, b) => a - b) };
+  }
+
+  /**
    * Replays letters through the worker's replay (each taken once, items delivered since skipped), in batches;
    * the worker takes only letters of destinations this deployment runs, and another deployment's stay waiting.
    */
@@ -141,8 +174,9 @@ export class PipelineOperations {
       const waiting: number[] = [];
       for (const id of selection.ids) {
         const letter = await this.showDeadLetter(id);
-        if (letter.replayedAt === undefined) waiting.push(id);
-        else report.notWaiting.push({ id, replayedAt: letter.replayedAt });
+        const closedAt = letter.replayedAt ?? letter.discardedAt;
+        if (closedAt === undefined) waiting.push(id);
+        else report.notWaiting.push({ id, replayedAt: closedAt });
       }
       if (waiting.length > 0) filter = { ids: waiting };
     } else {
@@ -296,7 +330,15 @@ export class PipelineOperations {
           {
             actor,
             action: `destination.${target}`,
-            detail: { destinationId, from: current.state, ...(reason === undefined ? {} : { reason }) },
+            detail: {
+              entity: 'destination',
+              id: destinationId,
+              before: { state: current.state },
+              after: { state: target, reason: reason ?? null },
+              destinationId,
+              from: current.state,
+              ...(reason === undefined ? {} : { reason }),
+            },
           },
         ],
         tx,
@@ -365,7 +407,14 @@ export class PipelineOperations {
           {
             actor,
             action: held ? 'source.held' : 'source.released',
-            detail: { sourceId, ...(reason === undefined ? {} : { reason }) },
+            detail: {
+              entity: 'source',
+              id: sourceId,
+              before: { held: current.held },
+              after: { held, reason: reason ?? null },
+              sourceId,
+              ...(reason === undefined ? {} : { reason }),
+            },
           },
         ],
         tx,

@@ -61,6 +61,10 @@ export interface DeadLetterView {
   lastFailedAt: Date;
   replayedAt?: Date;
   replayCount: number;
+  /** Set when an operator discarded it: it will never be sent. */
+  discardedAt?: Date;
+  discardedBy?: string;
+  discardReason?: string;
 }
 
 export interface DeadLetterForReplay extends DeadLetterView {
@@ -135,6 +139,9 @@ const VIEW_COLUMNS = [
   'last_failed_at',
   'replayed_at',
   'replay_count',
+  'discarded_at',
+  'discarded_by',
+  'discard_reason',
 ];
 
 interface ViewRow {
@@ -155,6 +162,9 @@ interface ViewRow {
   last_failed_at: Date;
   replayed_at: Date | null;
   replay_count: number;
+  discarded_at: Date | null;
+  discarded_by: string | null;
+  discard_reason: string | null;
 }
 
 interface ReplayRow extends ViewRow {
@@ -184,8 +194,15 @@ function toView(row: ViewRow): DeadLetterView {
     attempts: row.attempts,
     firstFailedAt: row.first_failed_at,
     lastFailedAt: row.last_failed_at,
-    ...(row.replayed_at === null ? {} : { replayedAt: row.replayed_at }),
+    ...(row.replayed_at === null || row.discarded_at !== null ? {} : { replayedAt: row.replayed_at }),
     replayCount: row.replay_count,
+    ...(row.discarded_at === null
+      ? {}
+      : {
+          discardedAt: row.discarded_at,
+          discardedBy: row.discarded_by ?? '',
+          discardReason: row.discard_reason ?? '',
+        }),
   };
 }
 
@@ -343,6 +360,24 @@ export class DeadLetterBox {
       params,
     );
     return rows.map(toView);
+  }
+
+  /**
+   * Discards waiting letters (they will never be sent): closed in one statement, with who and why. Returns the
+   * ids discarded; ids not waiting (replayed or discarded before, or unknown) are left as they are.
+   */
+  async discard(
+    ids: readonly number[],
+    by: { actor: string; reason: string },
+    executor: SqlExecutor = this.store,
+  ): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const rows = await executor.query<{ id: number }>(
+      `UPDATE dead_letters SET replayed_at = $2, discarded_at = $2, discarded_by = $3, discard_reason = $4
+        WHERE id = ANY ($1::bigint[]) AND replayed_at IS NULL RETURNING id`,
+      [[...new Set(ids)], new Date(), by.actor, by.reason],
+    );
+    return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
   }
 
   /** One letter, waiting or replayed, without its item; undefined when there is none with this id. */

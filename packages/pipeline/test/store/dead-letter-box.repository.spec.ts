@@ -245,6 +245,23 @@ describe.each(STORE_DRIVERS)('DeadLetterBox on %s', (driver) => {
     expect(await box.count()).toBe(2);
   });
 
+  it('discards waiting letters once, with who and why; they no longer wait and cannot be replayed', async () => {
+    const [first, second] = await box.add([letter('k1'), letter('k2')]);
+    const ids = [first ?? 0, second ?? 0];
+    expect(await box.discard([...ids, 999], { actor: 'console:key_ops', reason: 'test data' })).toEqual(ids);
+    expect(await box.discard(ids, { actor: 'console:key_ops', reason: 'again' })).toEqual([]);
+    expect(await box.count()).toBe(0);
+    expect(await box.get(first ?? 0)).toMatchObject({
+      discardedBy: 'console:key_ops',
+      discardReason: 'test data',
+      discardedAt: expect.any(Date),
+    });
+    expect((await box.get(first ?? 0))?.replayedAt).toBeUndefined();
+    expect(await box.takeForReplay({ ids, limit: 10 })).toEqual([]);
+    const [renewed] = await box.add([letter('k1')]);
+    expect(renewed).not.toBe(first);
+  });
+
   it('gets one letter by id, waiting or replayed, without its item', async () => {
     const [id] = await box.add([letter('g1')]);
     expect(await box.get(id)).toMatchObject({ id, itemKey: 'g1', replayCount: 0 });

@@ -1,0 +1,18 @@
+import { AccessController } from './access.controller';
+import { DashboardController } from './dashboard.controller';
+import { DeadLettersController } from './dead-letters.controller';
+import { DsrController } from './dsr.controller';
+import { ProfilesController } from './profiles.controller';
+import { ReviewsController } from './reviews.controller';
+import { WorkspaceController } from './workspace.controller';
+
+/** Every control-plane controller: the module mounts them, the OpenAPI document reads them. */
+export const CONSOLE_CONTROLLERS = [
+  AccessController,
+  WorkspaceController,
+  ProfilesController,
+  DeadLettersController,
+  ReviewsController,
+  DsrController,
+  DashboardController,
+];
