@@ -20,7 +20,18 @@ function newestSource(folder) {
 
 if (existsSync(built) && statSync(built).mtimeMs >= newestSource(app)) process.exit(0);
 process.stderr.write('building the console web UI (vite)…\n');
-execFileSync(process.execPath, [join(dirname(require.resolve('vite/package.json')), 'bin', 'vite.js'), 'build', '--config', join(app, 'vite.config.ts'), '--logLevel', 'warn'], {
-  stdio: 'inherit',
-  cwd: join(__dirname, '..'),
-});
+execFileSync(
+  process.execPath,
+  [
+    join(dirname(require.resolve('vite/package.json')), 'bin', 'vite.js'),
+    'build',
+    '--config',
+    join(app, 'vite.config.ts'),
+    '--logLevel',
+    'warn',
+  ],
+  {
+    stdio: 'inherit',
+    cwd: join(__dirname, '..'),
+  },
+);

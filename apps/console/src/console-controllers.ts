@@ -2,6 +2,7 @@ import { AccessController } from './access.controller';
 import { DashboardController } from './dashboard.controller';
 import { DeadLettersController } from './dead-letters.controller';
 import { DsrController } from './dsr.controller';
+import { PreviewController } from './preview.controller';
 import { ProfilesController } from './profiles.controller';
 import { ReviewsController } from './reviews.controller';
 import { WorkspaceController } from './workspace.controller';
@@ -10,6 +11,7 @@ import { WorkspaceController } from './workspace.controller';
 export const CONSOLE_CONTROLLERS = [
   AccessController,
   WorkspaceController,
+  PreviewController,
   ProfilesController,
   DeadLettersController,
   ReviewsController,

@@ -219,3 +219,41 @@ export const API_KEY_INPUT: JsonSchema = {
 };
 
 export const EMPTY_QUERY: JsonSchema = { type: 'object', additionalProperties: false, properties: {} };
+
+export const PREVIEW_INPUT: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['destinationId'],
+  oneOf: [{ required: ['event'] }, { required: ['recentEvent'] }],
+  properties: {
+    destinationId: SLUG,
+    event: {
+      type: 'object',
+      required: ['type', 'data'],
+      properties: {
+        type: { type: 'string', minLength: 1, maxLength: 200 },
+        source: { type: 'string', minLength: 1, maxLength: 1000 },
+        id: { type: 'string', minLength: 1, maxLength: 1000 },
+        time: { type: 'string' },
+        data: { type: 'object' },
+      },
+    },
+    recentEvent: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['source', 'id'],
+      properties: {
+        sourceId: { type: 'string', minLength: 1, maxLength: 200 },
+        source: { type: 'string', minLength: 1, maxLength: 1000 },
+        id: { type: 'string', minLength: 1, maxLength: 1000 },
+      },
+    },
+    rules: { type: 'object' },
+  },
+};
+
+export const RECENT_EVENTS_QUERY: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { brand: SLUG, limit: { type: 'integer', minimum: 1, maximum: 200, default: 20 } },
+};

@@ -1,19 +1,18 @@
-import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import { KeyRing } from '@tessera/crypto';
 import { eventCatalog } from '@tessera/events';
 import {
   EventIntake,
-  InMemorySourceDirectory,
   IntakeMetrics,
   RedisEventAdmission,
+  ReloadingSourceDirectory,
   SourceRateLimiter,
   WebhookSignatureVerifier,
 } from '@tessera/intake';
 import { METRICS_REGISTRY, REDIS, RUNTIME } from '@tessera/nest-platform';
-import { DestinationRunner } from '@tessera/destination-kit';
-import { deploymentDestinations } from '@tessera/destination-registry';
+import { workspaceCatalogOf } from '@tessera/destination-registry';
 import { InboundQueue, InboundReceiver } from '@tessera/pipeline';
 import {
   JobQueue,
@@ -25,14 +24,21 @@ import type { TesseraRuntime } from '@tessera/runtime';
 import { CatalogController } from './catalog.controller';
 import { InboundController } from './inbound.controller';
 import { IntakeController } from './intake.controller';
+import { StoredIngestWorkspace } from './stored-ingest-workspace';
 
-class IntakeShutdown implements OnApplicationShutdown {
+class IntakeLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(RedisEventAdmission) private readonly admission: RedisEventAdmission,
     @Inject(InboundQueue) private readonly inbound: InboundQueue,
+    @Inject(ReloadingSourceDirectory) private readonly sources: ReloadingSourceDirectory,
   ) {}
 
+  onModuleInit(): void {
+    this.sources.start();
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    await this.sources.close();
     await this.admission.resolveQueue.close();
     await this.inbound.close();
   }
@@ -52,30 +58,49 @@ class IntakeShutdown implements OnApplicationShutdown {
         ),
     },
     {
+      provide: StoredIngestWorkspace,
+      inject: [RUNTIME, REDIS],
+      useFactory: (runtime: TesseraRuntime, redis: Redis) =>
+        new StoredIngestWorkspace({
+          catalog: workspaceCatalogOf(runtime),
+          initial: runtime.workspace,
+          selection: runtime.settings.destinations,
+          defaultRateLimit: runtime.settings.sourceRateLimit,
+          // Runners only to verify webhooks and answer handshakes (SFMC's calls back with a shared token).
+          tokenCache: new RedisTokenCache(
+            redis,
+            runtime.settings.redisPrefix,
+            new KeyRing(runtime.masterKeys, TOKEN_CACHE_KEY_PURPOSE),
+          ),
+          logger: runtime.logger,
+        }),
+    },
+    {
+      // Sources follow the store: a console change applies within a second, without a restart.
+      provide: ReloadingSourceDirectory,
+      inject: [RUNTIME, StoredIngestWorkspace],
+      useFactory: (runtime: TesseraRuntime, workspace: StoredIngestWorkspace) =>
+        new ReloadingSourceDirectory({
+          initial: workspace.sourcesOf(runtime.workspace),
+          fingerprint: () => workspace.fingerprint(),
+          load: () => workspace.loadSources(),
+          onReloadFailed: (error) =>
+            runtime.logger.warn(
+              { error: error.message },
+              'could not reload the sources; the intake keeps the ones it has',
+            ),
+          onReloaded: (change) =>
+            runtime.logger.info({ ...change }, `sources reloaded: ${change.sources} sources`),
+        }),
+    },
+    {
       provide: InboundReceiver,
-      inject: [RUNTIME, REDIS, InboundQueue],
-      useFactory: (runtime: TesseraRuntime, redis: Redis, queue: InboundQueue) => {
-        // Runners only to verify webhooks and answer handshakes (SFMC's calls back with a shared token).
-        const tokenCache = new RedisTokenCache(
-          redis,
-          runtime.settings.redisPrefix,
-          new KeyRing(runtime.masterKeys, TOKEN_CACHE_KEY_PURPOSE),
-        );
-        const runners = new Map(
-          deploymentDestinations(runtime.workspace, runtime.settings.destinations).map((destination) => [
-            destination.id,
-            new DestinationRunner(destination.package.definition, {
-              settings: destination.settings,
-              tokenCache,
-              instanceKey: destination.id,
-            }),
-          ]),
-        );
-        return new InboundReceiver({
-          runnerOf: (id) => runners.get(id),
+      inject: [InboundQueue, StoredIngestWorkspace],
+      useFactory: (queue: InboundQueue, workspace: StoredIngestWorkspace) =>
+        new InboundReceiver({
+          runnerOf: (id) => workspace.runnerOf(id),
           enqueue: (destinationId, changes, jobId) => queue.add(destinationId, changes, jobId),
-        });
-      },
+        }),
     },
     {
       provide: RedisEventAdmission,
@@ -91,18 +116,10 @@ class IntakeShutdown implements OnApplicationShutdown {
     },
     {
       provide: EventIntake,
-      inject: [RUNTIME, RedisEventAdmission, METRICS_REGISTRY],
-      useFactory: (runtime: TesseraRuntime, admission: RedisEventAdmission, registry: Registry) =>
+      inject: [RedisEventAdmission, METRICS_REGISTRY, ReloadingSourceDirectory],
+      useFactory: (admission: RedisEventAdmission, registry: Registry, sources: ReloadingSourceDirectory) =>
         new EventIntake({
-          sources: new InMemorySourceDirectory(
-            runtime.workspace.sources.map((source) => ({
-              id: source.id,
-              brand: source.brand,
-              secrets: source.secrets,
-              typeMap: source.typeMap ?? {},
-              rateLimit: source.rateLimit ?? runtime.settings.sourceRateLimit,
-            })),
-          ),
+          sources,
           catalog: eventCatalog(),
           verifier: new WebhookSignatureVerifier(),
           rateLimiter: new SourceRateLimiter(),
@@ -110,7 +127,7 @@ class IntakeShutdown implements OnApplicationShutdown {
           metrics: new IntakeMetrics(registry, admission.resolveQueue),
         }),
     },
-    IntakeShutdown,
+    IntakeLifecycle,
   ],
 })
 export class IngestModule {}

@@ -9,14 +9,25 @@ import {
   type RetentionPolicy,
   SuppressionList,
 } from '@tessera/consent';
-import { deploymentDestinations } from '@tessera/destination-registry';
+import {
+  deploymentDestinations,
+  type ResolvedDestination,
+  resolveEachDestination,
+  workspaceCatalogOf,
+} from '@tessera/destination-registry';
 import { IdentityGraph } from '@tessera/identity-graph';
 import { METRICS_REGISTRY, REDIS, RUNTIME, STORE } from '@tessera/nest-platform';
-import { type PipelineDestination, PipelineMetrics, PipelineWorker } from '@tessera/pipeline';
+import {
+  type PipelineDestination,
+  PipelineMetrics,
+  PipelineWorker,
+  type PipelineWorkspace,
+} from '@tessera/pipeline';
 import type { TesseraRuntime } from '@tessera/runtime';
 import { PiiVault, type Store } from '@tessera/store';
-import { PluginPool } from '@tessera/transform';
+import { PluginCatalog } from '@tessera/transform';
 import { ConsentModule, RETENTION_POLICY } from './consent.module';
+import { OnDemandPluginPool } from './on-demand-plugin-pool';
 import {
   DESTINATION_PLUGINS,
   DESTINATION_RULES,
@@ -27,13 +38,13 @@ import {
 
 /** The workspace's destinations this deployment runs, validated, with their rules and plugins. */
 export const PIPELINE_DESTINATIONS = Symbol('PIPELINE_DESTINATIONS');
-/** The plugin pool, or undefined when no destination uses a plugin. */
+/** The plugin pool: started at start-up when a destination uses a plugin, else when a reload brings one. */
 export const PLUGIN_POOL = Symbol('PLUGIN_POOL');
 
 class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(PipelineWorker) private readonly worker: PipelineWorker,
-    @Inject(PLUGIN_POOL) private readonly pool: PluginPool | undefined,
+    @Inject(PLUGIN_POOL) private readonly pool: OnDemandPluginPool,
   ) {}
 
   onModuleInit(): Promise<void> {
@@ -42,8 +53,46 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.worker.close();
-    await this.pool?.close();
+    await this.pool.close();
   }
+}
+
+/** A destination as the pipeline runs it, from the registry's resolution. */
+function pipelineDestinationOf(destination: ResolvedDestination): PipelineDestination {
+  return {
+    id: destination.id,
+    brand: destination.brand,
+    type: destination.type,
+    definition: destination.package.definition,
+    settings: destination.settings,
+    initialState: destination.initialState,
+    ...(destination.rules === undefined ? {} : { rules: destination.rules }),
+    plugins: destination.plugins,
+  };
+}
+
+/**
+ * The stored workspace as the worker reloads it: resolved one destination at a time as start-up resolves
+ * them (settings, rules, plugins), the types this deployment does not run left out.
+ */
+function storedPipelineWorkspace(runtime: TesseraRuntime, plugins: PluginCatalog) {
+  const catalog = workspaceCatalogOf(runtime);
+  return {
+    fingerprint: () => catalog.fingerprint(),
+    load: async (): Promise<PipelineWorkspace> => {
+      const workspace = await catalog.load();
+      const { resolved, unresolved } = resolveEachDestination(
+        workspace,
+        runtime.settings.destinations,
+        plugins,
+      );
+      return {
+        brands: workspace.brands,
+        destinations: resolved.map(pipelineDestinationOf),
+        unresolved,
+      };
+    },
+  };
 }
 
 /**
@@ -62,22 +111,23 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
         rules: DestinationRules,
         plugins: DestinationPlugins,
       ): PipelineDestination[] =>
-        deploymentDestinations(runtime.workspace, runtime.settings.destinations).map((destination) => ({
-          id: destination.id,
-          brand: destination.brand,
-          type: destination.type,
-          definition: destination.package.definition,
-          settings: destination.settings,
-          initialState: destination.initialState,
-          ...(rules.has(destination.id) ? { rules: rules.get(destination.id) } : {}),
-          plugins: plugins.get(destination.id) ?? [],
-        })),
+        deploymentDestinations(runtime.workspace, runtime.settings.destinations).map((destination) => {
+          const compiled = rules.get(destination.id);
+          return pipelineDestinationOf({
+            ...destination,
+            ...(compiled === undefined ? {} : { rules: compiled }),
+            plugins: plugins.get(destination.id) ?? [],
+          });
+        }),
     },
     {
       provide: PLUGIN_POOL,
       inject: [PIPELINE_DESTINATIONS],
-      useFactory: (destinations: PipelineDestination[]): Promise<PluginPool | undefined> | undefined =>
-        destinations.some((destination) => destination.plugins.length > 0) ? PluginPool.start() : undefined,
+      useFactory: async (destinations: PipelineDestination[]): Promise<OnDemandPluginPool> => {
+        const pool = new OnDemandPluginPool();
+        if (destinations.some((destination) => destination.plugins.length > 0)) await pool.ready();
+        return pool;
+      },
     },
     {
       provide: PipelineWorker,
@@ -92,6 +142,7 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
         PIPELINE_DESTINATIONS,
         PLUGIN_POOL,
         RETENTION_POLICY,
+        PluginCatalog,
       ],
       useFactory: (
         runtime: TesseraRuntime,
@@ -102,8 +153,9 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
         ledger: ConsentLedger,
         suppressions: SuppressionList,
         destinations: PipelineDestination[],
-        pool: PluginPool | undefined,
+        pool: OnDemandPluginPool,
         retention: RetentionPolicy,
+        plugins: PluginCatalog,
       ): PipelineWorker => {
         const vault = new PiiVault(runtime.masterKeys);
         const brands = runtime.workspace.brands;
@@ -139,7 +191,9 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
           audit: new AuditLog(store),
           brands,
           destinations,
-          ...(pool === undefined ? {} : { pool }),
+          pool,
+          // Console changes (sources aside: the intake's) apply without a restart, within the state refresh.
+          workspace: storedPipelineWorkspace(runtime, plugins),
           metrics,
           inboundPollMs: runtime.settings.inboundPollSeconds * 1000,
           concurrency: { deliver: runtime.settings.deliverConcurrency },

@@ -102,7 +102,9 @@ export class ApiKeyBook {
 
   /** Revokes a key; refuses to revoke the last admin key (nobody could manage keys after it). */
   async revoke(id: string, executor: SqlExecutor = this.store): Promise<ApiKeyRecord> {
-    const key = await this.get(id);
+    // Through the executor: inside a caller's transaction, the embedded store has one connection only.
+    const [found] = await executor.query<KeyRow>(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [id]);
+    const key = found === undefined ? undefined : toRecord(found);
     if (key === undefined) throw notFound('API key', id);
     if (key.revokedAt !== null) return key;
     if (key.role === 'admin') {

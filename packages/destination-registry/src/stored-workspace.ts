@@ -1,10 +1,11 @@
 import { AuditLog } from '@tessera/consent';
 import { WorkspaceCatalog } from '@tessera/control-plane';
 import type { TesseraRuntime, WorkspaceDefinition } from '@tessera/runtime';
+import type { CompiledRules, ConfiguredPlugin, PluginCatalog } from '@tessera/transform';
 import { DESTINATION_PACKAGES, selectDestinationPackages } from './destination-registry';
 import { pluginCatalog, resolveWorkspacePlugins } from './plugin-registry';
 import { compileWorkspaceRules } from './workspace-rules';
-import { deploymentDestinations } from './workspace-destinations';
+import { deploymentDestinations, type WorkspaceDestination } from './workspace-destinations';
 
 /** The workspace catalog of this build: its destination types, the deployment's selection, its plugins. */
 export function workspaceCatalogOf(
@@ -57,4 +58,49 @@ export function runnableWorkspace(
     ...workspace,
     destinations: workspace.destinations.filter((destination) => types.has(String(destination['type']))),
   };
+}
+
+/** A stored destination resolved as start-up resolves it: validated settings, compiled rules, resolved plugins. */
+export interface ResolvedDestination extends WorkspaceDestination {
+  rules?: CompiledRules;
+  plugins: ConfiguredPlugin[];
+}
+
+/** What one destination at a time resolved to: those that did, and why each of the others did not. */
+export interface ResolvedDestinations {
+  resolved: ResolvedDestination[];
+  unresolved: { id: string; reason: string }[];
+}
+
+/**
+ * Resolves the workspace's runnable destinations one at a time, as start-up does (settings, rules, plugins),
+ * for a running process that reloads the stored workspace: where start-up stops on the first problem, a
+ * reload must keep going, so a destination that does not resolve is reported (the process keeps its previous
+ * config) and the others apply.
+ */
+export function resolveEachDestination(
+  workspace: WorkspaceDefinition,
+  selection: 'all' | readonly string[],
+  plugins: PluginCatalog = pluginCatalog(),
+): ResolvedDestinations {
+  const outcome: ResolvedDestinations = { resolved: [], unresolved: [] };
+  for (const declared of runnableWorkspace(workspace, selection).destinations) {
+    const id = String(declared['id']);
+    try {
+      const [destination] = deploymentDestinations(
+        { brands: workspace.brands, destinations: [declared] },
+        selection,
+      );
+      if (destination === undefined) continue;
+      const rules = compileWorkspaceRules([declared]).get(id);
+      outcome.resolved.push({
+        ...destination,
+        ...(rules === undefined ? {} : { rules }),
+        plugins: resolveWorkspacePlugins([declared], plugins).get(id) ?? [],
+      });
+    } catch (error) {
+      outcome.unresolved.push({ id, reason: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return outcome;
 }

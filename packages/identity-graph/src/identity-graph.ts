@@ -144,7 +144,7 @@ const mask = (type: IdentifierType, value: string) =>
 export class IdentityGraph {
   readonly config: IdentityGraphConfig;
   readonly keys: IdentifierKeys;
-  private readonly countries: Map<string, string>;
+  private countries: Map<string, string>;
   private readonly clock: () => Date;
 
   constructor(private readonly options: IdentityGraphOptions) {
@@ -164,6 +164,11 @@ export class IdentityGraph {
 
   now(): Date {
     return this.clock();
+  }
+
+  /** Replaces the brands' default countries (the workspace reloaded: a brand added or changed). */
+  useBrands(brands: ReadonlyArray<{ id: string; defaultCountry: string }>): void {
+    this.countries = new Map(brands.map((brand) => [brand.id, brand.defaultCountry]));
   }
 
   defaultCountry(brand: string): string {

@@ -24,7 +24,13 @@ export {
   type RawEvent,
 } from './request-body';
 export { SourceRateLimiter, type RateDecision } from './source-rate-limiter';
-export { InMemorySourceDirectory, type RegisteredSource, type SourceDirectory } from './source-directory';
+export {
+  InMemorySourceDirectory,
+  ReloadingSourceDirectory,
+  type RegisteredSource,
+  type ReloadingSourceDirectoryOptions,
+  type SourceDirectory,
+} from './source-directory';
 export {
   SIGNATURE_TOLERANCE_SECONDS,
   WebhookSignatureVerifier,

@@ -21,6 +21,7 @@ export interface PipelineDestination {
  * The deployment's destinations and their current state. States live in the store (an operator's change, the
  * auth breaker's pause); `refresh` reloads them when the store's fingerprint moved, and reports which
  * destinations changed, so that a toggle applies everywhere within the refresh interval without a restart.
+ * The destinations themselves change when the worker reloads the workspace (`adopt`, `remove`).
  */
 export class DestinationDirectory {
   private readonly byId = new Map<string, PipelineDestination>();
@@ -33,14 +34,45 @@ export class DestinationDirectory {
     destinations: readonly PipelineDestination[],
     private readonly book: DestinationStateBook,
   ) {
-    for (const destination of destinations) {
-      this.byId.set(destination.id, destination);
-      this.states.set(destination.id, destination.initialState);
-      this.supports.set(
-        destination.id,
-        new Set(Object.keys(destination.definition.operations) as OperationName[]),
+    for (const destination of destinations) this.put(destination);
+  }
+
+  /**
+   * Takes a destination's new config (the workspace reloaded): the route stage sees its rules, plugins and
+   * brand from the next batch on. A destination not seen before gets its state row (kept if one exists) and
+   * the states are re-read at the next refresh.
+   */
+  async adopt(destinations: readonly PipelineDestination[]): Promise<void> {
+    const fresh = destinations.filter((destination) => !this.byId.has(destination.id));
+    if (fresh.length > 0) {
+      await this.book.ensure(
+        fresh.map((destination) => ({
+          id: destination.id,
+          brand: destination.brand,
+          type: destination.type,
+          state: destination.initialState,
+        })),
       );
+      // Their rows may predate this fingerprint (created with the destination, before it was routed here).
+      this.fingerprint = undefined;
     }
+    for (const destination of destinations) this.put(destination);
+  }
+
+  /** Stops routing to a destination the workspace no longer has. */
+  remove(id: string): void {
+    this.byId.delete(id);
+    this.states.delete(id);
+    this.supports.delete(id);
+  }
+
+  private put(destination: PipelineDestination): void {
+    this.byId.set(destination.id, destination);
+    if (!this.states.has(destination.id)) this.states.set(destination.id, destination.initialState);
+    this.supports.set(
+      destination.id,
+      new Set(Object.keys(destination.definition.operations) as OperationName[]),
+    );
   }
 
   /** Records the workspace's destinations (states an operator changed are kept) and loads the states. */

@@ -75,10 +75,19 @@ export interface PipelineWorkerOptions {
   audit: AuditLog;
   brands: readonly BrandContext[];
   destinations: readonly PipelineDestination[];
-  pool?: PluginPool;
+  /** Runs the destinations' plugins (a pool started on first use may stand in for it). */
+  pool?: Pick<PluginPool, 'run'>;
+  /**
+   * The stored workspace, when the process follows it: read at every state refresh, reloaded and applied
+   * (`reloadWorkspace`) when its fingerprint moved. Without it, the destinations are those given at start.
+   */
+  workspace?: {
+    fingerprint(): Promise<string>;
+    load(): Promise<PipelineWorkspace>;
+  };
   metrics: PipelineMetrics;
   logger: PipelineLogger;
-  /** How often destination states are re-read (default 1 s: a toggle applies within 5 s). */
+  /** How often destination states (and the workspace) are re-read (default 1 s: a toggle applies within 5 s). */
   stateRefreshMs?: number;
   /** How often polling ESPs (Braze, Klaviyo) are asked for opt-outs (default 5 minutes). */
   inboundPollMs?: number;
@@ -95,6 +104,24 @@ export interface PipelineWorkerOptions {
   lineagePublishMs?: number;
   /** The clock of routing and the scheduled checks (tests set it; default the system clock). */
   clock?: () => Date;
+}
+
+/** The workspace as a reload gives it: its brands, and its destinations this process runs, resolved. */
+export interface PipelineWorkspace {
+  brands: readonly BrandContext[];
+  destinations: readonly PipelineDestination[];
+  /** Stored destinations whose config did not resolve (bad settings, rules, plugins): they keep the one they run. */
+  unresolved: readonly { id: string; reason: string }[];
+}
+
+/** What a workspace reload changed. */
+export interface WorkspaceReloadOutcome {
+  added: string[];
+  removed: string[];
+  /** Destinations whose settings (or type) changed: their runner was replaced. */
+  reconfigured: string[];
+  /** Destinations kept on their previous config because the new one did not resolve. */
+  kept: string[];
 }
 
 /** What one replay did: items queued again, items found delivered since, letters left for another process. */
@@ -150,6 +177,15 @@ export class PipelineWorker {
   private readonly deliverQueues = new Map<string, JobQueue<'deliver'>>();
   private readonly runners = new Map<string, DestinationRunner>();
   private readonly workers: Worker[] = [];
+  private readonly deliverWorkers = new Map<string, Worker>();
+  /** Deliver workers of removed destinations, draining: `close` waits for them. */
+  private readonly retiring = new Set<Promise<void>>();
+  private readonly tokenCache: RedisTokenCache;
+  private readonly rateGate: RedisRateGate;
+  private readonly connectionGate: RedisConnectionGate;
+  private brands: Map<string, BrandContext>;
+  private workspaceFingerprint: string | undefined;
+  private started = false;
   private readonly connections: Redis[] = [];
   private readonly resolveStage: ResolveStage;
   private readonly routeStage: RouteStage;
@@ -210,31 +246,22 @@ export class PipelineWorker {
       now: clock,
     });
 
-    const tokenCache = new RedisTokenCache(
+    this.tokenCache = new RedisTokenCache(
       redis,
       prefix,
       new KeyRing(options.masterKeys, TOKEN_CACHE_KEY_PURPOSE),
     );
-    const rateGate = new RedisRateGate(redis, prefix);
-    const connectionGate = new RedisConnectionGate(redis, prefix);
+    this.rateGate = new RedisRateGate(redis, prefix);
+    this.connectionGate = new RedisConnectionGate(redis, prefix);
     for (const destination of options.destinations) {
       this.deliverQueues.set(
         destination.id,
         new JobQueue('deliver', redis, prefix, deliverQueueName(destination.id)),
       );
-      this.runners.set(
-        destination.id,
-        new DestinationRunner(destination.definition, {
-          settings: destination.settings,
-          tokenCache,
-          rateGate,
-          connectionGate,
-          instanceKey: destination.id,
-        }),
-      );
+      this.runners.set(destination.id, this.runnerFor(destination));
     }
 
-    const brands = new Map(options.brands.map((brand) => [brand.id, brand]));
+    this.brands = new Map(options.brands.map((brand) => [brand.id, brand]));
     this.resolveStage = new ResolveStage({
       journal: this.rawLog,
       graph: options.graph,
@@ -246,7 +273,7 @@ export class PipelineWorker {
       graph: options.graph,
       gate: options.gate,
       destinationsOf: (brand) => this.directory.destinationsOf(brand),
-      brandOf: (brand) => brands.get(brand) ?? { id: brand, name: brand, defaultCountry: 'GB' },
+      brandOf: (brand) => this.brands.get(brand) ?? { id: brand, name: brand, defaultCountry: 'GB' },
       ...(options.pool === undefined ? {} : { pool: options.pool }),
       deliver: (destinationId, items) => this.enqueueDeliver(destinationId, items, 0, 'route'),
       now: clock,
@@ -429,40 +456,59 @@ export class PipelineWorker {
         },
       }),
     );
-    for (const destination of this.directory.all()) {
-      this.workers.push(
-        startStageWorker({
-          stage: 'deliver',
-          queueName: deliverQueueName(destination.id),
-          connection: this.connection(),
-          prefix,
-          concurrency: concurrency.deliver ?? 2,
-          handlers: {
-            'deliver.items': async (data, job) => {
-              const items = this.keyRing.openJson(data.items, job.id);
-              const outcome = await this.deliverStage.handle(data.destinationId, items, String(job.id));
-              this.observe(data.destinationId, outcome);
-              return outcome;
-            },
-          },
-        }),
-      );
-    }
-    for (const worker of this.workers) {
-      worker.on('failed', (job, error) =>
-        this.options.logger.error({ queue: worker.name, job: job?.id, error: error.message }, 'job failed'),
-      );
-    }
+    for (const worker of this.workers) this.reportFailures(worker);
+    for (const destination of this.directory.all()) this.startDeliverWorker(destination.id);
+    this.started = true;
     const every = this.options.stateRefreshMs ?? 1000;
     this.refreshTimer = setInterval(() => void this.refreshStates(), every);
     this.refreshTimer.unref();
+  }
+
+  private startDeliverWorker(destinationId: string): void {
+    const worker = startStageWorker({
+      stage: 'deliver',
+      queueName: deliverQueueName(destinationId),
+      connection: this.connection(),
+      prefix: this.options.prefix,
+      concurrency: this.options.concurrency?.deliver ?? 2,
+      handlers: {
+        'deliver.items': async (data, job) => {
+          const items = this.keyRing.openJson(data.items, job.id);
+          const outcome = await this.deliverStage.handle(data.destinationId, items, String(job.id));
+          this.observe(data.destinationId, outcome);
+          return outcome;
+        },
+      },
+    });
+    this.reportFailures(worker);
+    this.deliverWorkers.set(destinationId, worker);
+  }
+
+  private reportFailures(worker: Worker): void {
+    worker.on('failed', (job, error) =>
+      this.options.logger.error({ queue: worker.name, job: job?.id, error: error.message }, 'job failed'),
+    );
+  }
+
+  private runnerFor(destination: PipelineDestination): DestinationRunner {
+    return new DestinationRunner(destination.definition, {
+      settings: destination.settings,
+      tokenCache: this.tokenCache,
+      rateGate: this.rateGate,
+      connectionGate: this.connectionGate,
+      instanceKey: destination.id,
+    });
   }
 
   /** Drains: jobs in progress finish, no new one starts; then queues and connections close. */
   async close(): Promise<void> {
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
     await this.refreshing;
-    await Promise.all(this.workers.map((worker) => worker.close()));
+    await Promise.all([
+      ...this.workers.map((worker) => worker.close()),
+      ...[...this.deliverWorkers.values()].map((worker) => worker.close()),
+      ...this.retiring,
+    ]);
     await this.routeQueue.close();
     await this.resolveQueue.close();
     await this.inboundQueue.close();
@@ -529,12 +575,16 @@ export class PipelineWorker {
     const every = this.options.inboundPollMs ?? 5 * 60_000;
     for (const destination of this.directory.all()) {
       if (destination.definition.pollInboundUnsubscribes === undefined) continue;
-      await this.inboundQueue.queue.upsertJobScheduler(
-        `poll-${destination.id}`,
-        { every },
-        { name: 'inbound.poll', data: { destinationId: destination.id } },
-      );
+      await this.schedulePoll(destination.id, every);
     }
+  }
+
+  private async schedulePoll(destinationId: string, every: number): Promise<void> {
+    await this.inboundQueue.queue.upsertJobScheduler(
+      `poll-${destinationId}`,
+      { every },
+      { name: 'inbound.poll', data: { destinationId } },
+    );
   }
 
   /** The deliver queue of a destination (tests, metrics, the console). */
@@ -642,11 +692,15 @@ export class PipelineWorker {
     return { events: queued };
   }
 
-  /** Reads destination states again and applies what changed (pause or resume the deliver queue). */
+  /**
+   * Reloads the workspace if its fingerprint moved (when the process follows the store), then reads
+   * destination states again and applies what changed (pause or resume the deliver queue).
+   */
   async refreshStates(): Promise<void> {
     if (this.refreshing !== undefined) return this.refreshing;
     this.refreshing = (async () => {
       try {
+        await this.followWorkspace();
         const changed = await this.directory.refresh();
         for (const id of changed.keys()) await this.applyState(id);
       } catch (error) {
@@ -656,6 +710,113 @@ export class PipelineWorker {
       }
     })();
     return this.refreshing;
+  }
+
+  private async followWorkspace(): Promise<void> {
+    const source = this.options.workspace;
+    if (source === undefined) return;
+    try {
+      const fingerprint = await source.fingerprint();
+      if (fingerprint === this.workspaceFingerprint) return;
+      await this.reloadWorkspace(await source.load());
+      this.workspaceFingerprint = fingerprint;
+    } catch (error) {
+      // The store is down, say: everything runs on as it was, and the next refresh tries again.
+      this.options.logger.warn(
+        { error: (error as Error).message },
+        'could not reload the workspace; running on the previous one',
+      );
+    }
+  }
+
+  /**
+   * Applies a reloaded workspace: brands (their default countries) for routing and the identity graph; for
+   * each destination, its rules and plugins from the next route batch, a new runner when its settings changed
+   * (the next deliver job uses it); a new destination gets its queue, runner, state and deliver worker (and
+   * its opt-out poll); a removed one is no longer routed to and its deliver worker drains and closes. A
+   * destination whose new config did not resolve keeps the one it runs with. Call it after `start`.
+   */
+  async reloadWorkspace(workspace: PipelineWorkspace): Promise<WorkspaceReloadOutcome> {
+    if (!this.started) throw new Error('PipelineWorker.reloadWorkspace: start the worker first');
+    const outcome: WorkspaceReloadOutcome = { added: [], removed: [], reconfigured: [], kept: [] };
+    this.brands = new Map(workspace.brands.map((brand) => [brand.id, brand]));
+    this.options.graph.useBrands(workspace.brands);
+
+    const unresolved = new Map(workspace.unresolved.map((entry) => [entry.id, entry.reason]));
+    for (const [id, reason] of unresolved) {
+      this.options.logger.warn(
+        { destinationId: id, reason, running: this.directory.get(id) !== undefined },
+        `destination ${id}: its stored config does not resolve; it keeps the config it runs with`,
+      );
+      if (this.directory.get(id) !== undefined) outcome.kept.push(id);
+    }
+    const wanted = new Map(workspace.destinations.map((destination) => [destination.id, destination]));
+    for (const destination of this.directory.all()) {
+      if (wanted.has(destination.id) || unresolved.has(destination.id)) continue;
+      this.retire(destination.id);
+      outcome.removed.push(destination.id);
+    }
+
+    for (const destination of wanted.values()) {
+      const running = this.directory.get(destination.id);
+      if (running === undefined) outcome.added.push(destination.id);
+      else if (
+        running.definition !== destination.definition ||
+        stableJson(running.settings) !== stableJson(destination.settings)
+      )
+        outcome.reconfigured.push(destination.id);
+    }
+    // Runners first: a route batch that sees a new destination finds its queue, and its first job its runner.
+    for (const id of [...outcome.added, ...outcome.reconfigured]) {
+      const destination = wanted.get(id);
+      if (destination === undefined) continue;
+      this.runners.set(id, this.runnerFor(destination));
+      if (!this.deliverQueues.has(id))
+        this.deliverQueues.set(
+          id,
+          new JobQueue('deliver', this.options.redis, this.options.prefix, deliverQueueName(id)),
+        );
+    }
+    await this.directory.adopt([...wanted.values()]);
+    if (outcome.added.length > 0) {
+      await this.directory.refresh();
+      const every = this.options.inboundPollMs ?? 5 * 60_000;
+      for (const id of outcome.added) {
+        await this.applyState(id);
+        if (!this.deliverWorkers.has(id)) this.startDeliverWorker(id);
+        if (wanted.get(id)?.definition.pollInboundUnsubscribes !== undefined)
+          await this.schedulePoll(id, every);
+      }
+    }
+    if (outcome.added.length + outcome.removed.length + outcome.reconfigured.length + outcome.kept.length > 0)
+      this.options.logger.info({ ...outcome }, 'workspace reloaded');
+    return outcome;
+  }
+
+  /** A destination the workspace no longer has: no new routing to it; its deliver worker drains, then closes. */
+  private retire(destinationId: string): void {
+    this.directory.remove(destinationId);
+    const worker = this.deliverWorkers.get(destinationId);
+    this.deliverWorkers.delete(destinationId);
+    const retired = (async () => {
+      try {
+        await worker?.close();
+        await this.inboundQueue.queue.removeJobScheduler(`poll-${destinationId}`);
+        // Unless it came back meanwhile: its items wait on its queue for a worker that runs it again.
+        if (this.directory.get(destinationId) === undefined) {
+          this.runners.delete(destinationId);
+          await this.deliverQueues.get(destinationId)?.close();
+          this.deliverQueues.delete(destinationId);
+        }
+      } catch (error) {
+        this.options.logger.warn(
+          { destinationId, error: (error as Error).message },
+          'could not close the deliver worker of a removed destination',
+        );
+      }
+    })();
+    this.retiring.add(retired);
+    void retired.finally(() => this.retiring.delete(retired));
   }
 
   private async applyState(destinationId: string): Promise<void> {
@@ -805,4 +966,16 @@ function eventColumns(item: DeliveryItem): {
       : { sourceId: item.event.sourceId, eventSource: item.event.eventSource, eventId: item.event.eventId }),
     ...(item.customerId === undefined ? {} : { customerId: item.customerId }),
   };
+}
+
+/** JSON with object keys sorted: settings read back from the store compare equal whatever their key order. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${stableJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }

@@ -78,7 +78,7 @@ export interface DeliverOutcome {
 }
 
 /** Operations in the order one batch applies them: the record first, erasure last. */
-const OPERATION_ORDER: readonly OperationName[] = [
+export const OPERATION_ORDER: readonly OperationName[] = [
   'upsertProfiles',
   'updateAttributes',
   'mergeProfiles',

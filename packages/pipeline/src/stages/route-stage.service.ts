@@ -52,7 +52,17 @@ export interface RouteStageOptions {
   pool?: Pick<PluginPool, 'run'>;
   /** Hands items to a destination's deliver queue; idempotent for the same items (deterministic job ids). */
   deliver(destinationId: string, items: DeliveryItem[]): Promise<void>;
+  /** Told of each operation's consent decision, allowed or not: the mapping preview lists them all. */
+  onDecision?(destinationId: string, decision: RouteDecision): void;
   now?: () => Date;
+}
+
+/** One operation as the consent gate judged it for one destination. */
+export interface RouteDecision {
+  operation: DestinationOperation;
+  customerId: string;
+  verdict: ConsentVerdict;
+  allowed: boolean;
 }
 
 /** Paused destinations still receive (their queue is paused: events wait, nothing is lost); disabled ones drop. */
@@ -124,7 +134,14 @@ export class RouteStage {
         if (merge !== undefined) produced.push({ operation: 'mergeProfiles', item: merge });
         produced.forEach((operation, position) => {
           const verdict = verdictFor(operation, view, verdicts, origin.brand);
-          if (!verdict.allowedOperations.has(operation.operation)) {
+          const allowed = verdict.allowedOperations.has(operation.operation);
+          this.options.onDecision?.(destination.id, {
+            operation,
+            customerId: origin.customerId,
+            verdict,
+            allowed,
+          });
+          if (!allowed) {
             increment(outcome.refused, destination.id);
             return;
           }

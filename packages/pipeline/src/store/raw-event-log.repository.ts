@@ -364,6 +364,35 @@ export class RawEventLog {
    * Retention: deletes events received before `cutoff` (at most `limit`, oldest first, when given: the
    * retention job's batches keep each statement short); returns how many.
    */
+  /** The newest events received (of a brand), without their payloads: what a person picks a sample from. */
+  async recent(filter: {
+    brand?: string;
+    limit: number;
+  }): Promise<
+    { sourceId: string; source: string; id: string; type: string; brand: string; receivedAt: Date }[]
+  > {
+    const rows = await this.store.query<{
+      source_id: string;
+      event_source: string;
+      event_id: string;
+      type: string;
+      brand: string;
+      received_at: Date;
+    }>(
+      `SELECT source_id, event_source, event_id, type, brand, received_at FROM raw_events
+        WHERE ($1::text IS NULL OR brand = $1) ORDER BY received_at DESC LIMIT $2`,
+      [filter.brand ?? null, Math.max(1, Math.min(filter.limit, 200))],
+    );
+    return rows.map((row) => ({
+      sourceId: row.source_id,
+      source: row.event_source,
+      id: row.event_id,
+      type: row.type,
+      brand: row.brand,
+      receivedAt: row.received_at,
+    }));
+  }
+
   async deleteReceivedBefore(cutoff: Date, limit?: number): Promise<number> {
     const rows = await this.store.query<{ n: number }>(
       limit === undefined

@@ -1,0 +1,4 @@
+export * from './mapping-preview.service';
+export * from './preview-errors';
+export type { PreviewRequest } from './emulated-delivery';
+export { InProcessPluginRunner } from './in-process-plugin-runner';
