@@ -86,8 +86,9 @@ export function startEntry(
 /** Runs the entry expecting it to refuse to start; resolves with its exit code and output. */
 export function runTesseraExpectingFailure(
   env: Record<string, string>,
+  entry = 'apps/tessera/src/main.ts',
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/tessera/src/main.ts'], {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

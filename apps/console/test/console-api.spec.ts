@@ -8,6 +8,7 @@ import { createHttpApp } from '@tessera/nest-platform';
 import { PipelineWorker } from '@tessera/pipeline';
 import { PiiVault } from '@tessera/store';
 import { createTestRuntime, testWorkspace, waitFor, type TestRuntime } from '@tessera/testing';
+import { PipelineModule } from '@tessera/worker';
 import { ConsoleModule } from '../src';
 
 // The control-plane API over Fastify's inject, on a real runtime: PGlite in a data folder, the real Redis,
@@ -42,7 +43,7 @@ describe('the control-plane API', () => {
       { TESSERA_ADMIN_KEY: ADMIN_KEY },
     );
     t.runtime.workspace = await adoptStoredWorkspace(t.runtime);
-    app = await createHttpApp(t.runtime, [ConsoleModule]);
+    app = await createHttpApp(t.runtime, [ConsoleModule.forRoot(PipelineModule)]);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
     for (const role of ['marketer', 'operator', 'auditor'] as const) {

@@ -8,6 +8,6 @@ import { PipelineModule } from '@tessera/worker';
 // The all-in-one process of the embedded default: every app module in one Nest application on one port.
 void runProcess({
   name: 'all-in-one',
-  modules: [IngestModule, SandboxModule, PipelineModule, ConsoleModule],
+  modules: [IngestModule, SandboxModule, PipelineModule, ConsoleModule.forRoot(PipelineModule)],
   paths: (runtime) => [...ingestPaths(runtime), ...consolePaths(runtime), ...sandboxPaths(runtime)],
 });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Module, type OnApplicationShutdown, type OnModuleInit, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import {
@@ -95,6 +95,116 @@ function storedPipelineWorkspace(runtime: TesseraRuntime, plugins: PluginCatalog
   };
 }
 
+/** How the pipeline is built: shared by the module that runs it and the one that only reads and replays. */
+const PIPELINE_PROVIDERS: Provider[] = [
+  {
+    provide: PIPELINE_DESTINATIONS,
+    inject: [RUNTIME, DESTINATION_RULES, DESTINATION_PLUGINS],
+    useFactory: (
+      runtime: TesseraRuntime,
+      rules: DestinationRules,
+      plugins: DestinationPlugins,
+    ): PipelineDestination[] =>
+      deploymentDestinations(runtime.workspace, runtime.settings.destinations).map((destination) => {
+        const compiled = rules.get(destination.id);
+        return pipelineDestinationOf({
+          ...destination,
+          ...(compiled === undefined ? {} : { rules: compiled }),
+          plugins: plugins.get(destination.id) ?? [],
+        });
+      }),
+  },
+  {
+    provide: PLUGIN_POOL,
+    inject: [PIPELINE_DESTINATIONS],
+    useFactory: async (destinations: PipelineDestination[]): Promise<OnDemandPluginPool> => {
+      const pool = new OnDemandPluginPool();
+      if (destinations.some((destination) => destination.plugins.length > 0)) await pool.ready();
+      return pool;
+    },
+  },
+  {
+    provide: PipelineWorker,
+    inject: [
+      RUNTIME,
+      REDIS,
+      STORE,
+      METRICS_REGISTRY,
+      ConsentGate,
+      ConsentLedger,
+      SuppressionList,
+      PIPELINE_DESTINATIONS,
+      PLUGIN_POOL,
+      RETENTION_POLICY,
+      PluginCatalog,
+    ],
+    useFactory: (
+      runtime: TesseraRuntime,
+      redis: Redis,
+      store: Store,
+      registry: Registry,
+      gate: ConsentGate,
+      ledger: ConsentLedger,
+      suppressions: SuppressionList,
+      destinations: PipelineDestination[],
+      pool: OnDemandPluginPool,
+      retention: RetentionPolicy,
+      plugins: PluginCatalog,
+    ): PipelineWorker => {
+      const vault = new PiiVault(runtime.masterKeys);
+      const brands = runtime.workspace.brands;
+      // The metrics read the worker on each scrape; it is built right after them.
+      const built: { worker?: PipelineWorker } = {};
+      const metrics = new PipelineMetrics(registry, {
+        deadLetters: () => built.worker?.deadLetters.countByDestination() ?? Promise.resolve(new Map()),
+        queueDepths: async () => {
+          const depths: { queue: string; state: string; count: number }[] = [];
+          for (const queue of built.worker?.queues ?? []) {
+            const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+            for (const [state, count] of Object.entries(counts))
+              depths.push({ queue: queue.queueName, state, count });
+          }
+          return depths;
+        },
+      });
+      const worker = new PipelineWorker({
+        redis,
+        redisUrl: runtime.redis.url,
+        prefix: runtime.settings.redisPrefix,
+        masterKeys: runtime.masterKeys,
+        store,
+        vault,
+        graph: new IdentityGraph({
+          store,
+          vault,
+          brands: brands.map((brand) => ({ id: brand.id, defaultCountry: brand.defaultCountry })),
+        }),
+        ledger,
+        suppressions,
+        gate,
+        audit: new AuditLog(store),
+        brands,
+        destinations,
+        pool,
+        // Console changes (sources aside: the intake's) apply without a restart, within the state refresh.
+        workspace: storedPipelineWorkspace(runtime, plugins),
+        metrics,
+        inboundPollMs: runtime.settings.inboundPollSeconds * 1000,
+        concurrency: { deliver: runtime.settings.deliverConcurrency },
+        exportDir: join(runtime.settings.dataDir, 'exports'),
+        retention,
+        logger: {
+          info: (detail, message) => runtime.logger.info(detail, message),
+          warn: (detail, message) => runtime.logger.warn(detail, message),
+          error: (detail, message) => runtime.logger.error(detail, message),
+        },
+      });
+      built.worker = worker;
+      return worker;
+    },
+  },
+];
+
 /**
  * The pipeline's worker side: the resolve, route and deliver stages on their queues, wired from the runtime,
  * the consent and transformation modules and the destination registry. Start-up fails on a destination this
@@ -102,115 +212,30 @@ function storedPipelineWorkspace(runtime: TesseraRuntime, plugins: PluginCatalog
  */
 @Module({
   imports: [ConsentModule, TransformModule],
-  providers: [
-    {
-      provide: PIPELINE_DESTINATIONS,
-      inject: [RUNTIME, DESTINATION_RULES, DESTINATION_PLUGINS],
-      useFactory: (
-        runtime: TesseraRuntime,
-        rules: DestinationRules,
-        plugins: DestinationPlugins,
-      ): PipelineDestination[] =>
-        deploymentDestinations(runtime.workspace, runtime.settings.destinations).map((destination) => {
-          const compiled = rules.get(destination.id);
-          return pipelineDestinationOf({
-            ...destination,
-            ...(compiled === undefined ? {} : { rules: compiled }),
-            plugins: plugins.get(destination.id) ?? [],
-          });
-        }),
-    },
-    {
-      provide: PLUGIN_POOL,
-      inject: [PIPELINE_DESTINATIONS],
-      useFactory: async (destinations: PipelineDestination[]): Promise<OnDemandPluginPool> => {
-        const pool = new OnDemandPluginPool();
-        if (destinations.some((destination) => destination.plugins.length > 0)) await pool.ready();
-        return pool;
-      },
-    },
-    {
-      provide: PipelineWorker,
-      inject: [
-        RUNTIME,
-        REDIS,
-        STORE,
-        METRICS_REGISTRY,
-        ConsentGate,
-        ConsentLedger,
-        SuppressionList,
-        PIPELINE_DESTINATIONS,
-        PLUGIN_POOL,
-        RETENTION_POLICY,
-        PluginCatalog,
-      ],
-      useFactory: (
-        runtime: TesseraRuntime,
-        redis: Redis,
-        store: Store,
-        registry: Registry,
-        gate: ConsentGate,
-        ledger: ConsentLedger,
-        suppressions: SuppressionList,
-        destinations: PipelineDestination[],
-        pool: OnDemandPluginPool,
-        retention: RetentionPolicy,
-        plugins: PluginCatalog,
-      ): PipelineWorker => {
-        const vault = new PiiVault(runtime.masterKeys);
-        const brands = runtime.workspace.brands;
-        // The metrics read the worker on each scrape; it is built right after them.
-        const built: { worker?: PipelineWorker } = {};
-        const metrics = new PipelineMetrics(registry, {
-          deadLetters: () => built.worker?.deadLetters.countByDestination() ?? Promise.resolve(new Map()),
-          queueDepths: async () => {
-            const depths: { queue: string; state: string; count: number }[] = [];
-            for (const queue of built.worker?.queues ?? []) {
-              const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-              for (const [state, count] of Object.entries(counts))
-                depths.push({ queue: queue.queueName, state, count });
-            }
-            return depths;
-          },
-        });
-        const worker = new PipelineWorker({
-          redis,
-          redisUrl: runtime.redis.url,
-          prefix: runtime.settings.redisPrefix,
-          masterKeys: runtime.masterKeys,
-          store,
-          vault,
-          graph: new IdentityGraph({
-            store,
-            vault,
-            brands: brands.map((brand) => ({ id: brand.id, defaultCountry: brand.defaultCountry })),
-          }),
-          ledger,
-          suppressions,
-          gate,
-          audit: new AuditLog(store),
-          brands,
-          destinations,
-          pool,
-          // Console changes (sources aside: the intake's) apply without a restart, within the state refresh.
-          workspace: storedPipelineWorkspace(runtime, plugins),
-          metrics,
-          inboundPollMs: runtime.settings.inboundPollSeconds * 1000,
-          concurrency: { deliver: runtime.settings.deliverConcurrency },
-          exportDir: join(runtime.settings.dataDir, 'exports'),
-          retention,
-          logger: {
-            info: (detail, message) => runtime.logger.info(detail, message),
-            warn: (detail, message) => runtime.logger.warn(detail, message),
-            error: (detail, message) => runtime.logger.error(detail, message),
-          },
-        });
-        built.worker = worker;
-        return worker;
-      },
-    },
-    PipelineLifecycle,
-  ],
+  providers: [...PIPELINE_PROVIDERS, PipelineLifecycle],
   exports: [PipelineWorker],
 })
 export class PipelineModule {}
+
+class PipelineAccessLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(PipelineWorker) private readonly worker: PipelineWorker,
+    @Inject(PLUGIN_POOL) private readonly pool: OnDemandPluginPool,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.worker.close();
+    await this.pool.close();
+  }
+}
+
+/**
+ * The pipeline built but not run, for the console alone: its stores, states, dead letters, DSR and replay
+ * (which queues jobs for the workers), without any stage worker. Its list of destinations is the one at start.
+ */
+@Module({
+  imports: [ConsentModule, TransformModule],
+  providers: [...PIPELINE_PROVIDERS, PipelineAccessLifecycle],
+  exports: [PipelineWorker],
+})
+export class PipelineAccessModule {}

@@ -69,6 +69,8 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
   let app: NestFastifyApplication;
   try {
     app = await createHttpApp(runtime, definition.modules);
+    // Modules check what only they understand when they start (the console's first admin key): before listening.
+    await app.init();
   } catch (error) {
     // A module may check settings only it understands (TESSERA_DESTINATIONS against the registry).
     if (error instanceof ConfigurationError) {
