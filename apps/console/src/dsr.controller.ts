@@ -48,6 +48,18 @@ export class DsrController {
       requestedBy: caller.actor,
       ...(body.brand === undefined ? {} : { brand: body.brand }),
     });
+    await this.deps.audit.record([
+      {
+        actor: caller.actor,
+        action: 'dsr.opened',
+        detail: {
+          entity: 'dsr',
+          id: request.id,
+          before: null,
+          after: { type: request.type, customerIds: request.customerIds, dueAt: request.dueAt },
+        },
+      },
+    ]);
     await this.deps.worker.enqueueDsr(body.type, request.id);
     return view(request);
   }

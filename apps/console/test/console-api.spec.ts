@@ -650,6 +650,14 @@ describe('the control-plane API', () => {
       expect(opened.status).toBe(201);
       const id = String(opened.body['id']);
       expect(opened.body['customerIds']).toEqual(['C77']);
+      const [audited] = await audit().query({ action: 'dsr.opened' });
+      expect(audited?.detail).toMatchObject({
+        entity: 'dsr',
+        id,
+        before: null,
+        after: { type: 'access', customerIds: ['C77'] },
+      });
+      expect(JSON.stringify(audited)).not.toContain('ana@example.com');
       const done = await waitFor(
         async () => (await call('GET', `/v1/dsr/${id}`, keys.auditor)).body,
         (request) => request['status'] === 'completed',
