@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AuditLog } from '@tessera/consent';
 import { adoptStoredWorkspace } from '@tessera/destination-registry';
-import { IdentityGraph } from '@tessera/identity-graph';
+import { IdentityGraph, MatchReview } from '@tessera/identity-graph';
 import { createHttpApp } from '@tessera/nest-platform';
 import { PipelineWorker } from '@tessera/pipeline';
 import { PiiVault } from '@tessera/store';
@@ -566,6 +566,131 @@ describe('the control-plane API', () => {
         /^unknown identifier type "fax"/,
       );
       expect((await audit().query({ action: 'profile.pii_read' }))[0]?.customerId).toBe('C77');
+    });
+  });
+
+  describe('reviews, merges and unmerges', () => {
+    const eleanor = {
+      first_name: 'Eleanor',
+      last_name: 'Whitfield',
+      address: { postcode: 'LS6 2AB' },
+      date_of_birth: '1987-04-12',
+    };
+    let graph: IdentityGraph;
+    const seed = async (id: string, identifiers: Record<string, string>, traits: Record<string, unknown>) => {
+      const result = await graph.resolveIdentities([
+        {
+          brand: 'sd',
+          eventTime: new Date('2026-11-21T10:00:00Z'),
+          eventSource: 'spec',
+          eventId: id,
+          identifiers,
+          traits,
+        },
+      ]);
+      return result.records[0]?.customerId ?? '';
+    };
+
+    beforeAll(() => {
+      graph = new IdentityGraph({
+        store: t.runtime.store,
+        vault: new PiiVault(t.runtime.masterKeys),
+        brands: [{ id: 'sd', defaultCountry: 'GB' }],
+      });
+    });
+
+    it('rejects a probable merge, then approves another, each once and audited', async () => {
+      const a = await seed('r-1', { member_id: 'SD901' }, eleanor);
+      const b = await seed(
+        'r-2',
+        { email: 'elenor.w@example.com' },
+        { ...eleanor, first_name: 'Elenor', date_of_birth: undefined },
+      );
+      const c = await seed('r-3', { member_id: 'SD902' }, { ...eleanor, last_name: 'Whitfeld' });
+      const review = new MatchReview(graph);
+      await review.findProbableMatches([b, c]);
+      const pending = (await call('GET', '/v1/reviews', keys.auditor)).body['reviews'] as {
+        id: number;
+        customerIds: string[];
+      }[];
+      expect(pending.length).toBeGreaterThanOrEqual(2);
+      const [first, second] = pending;
+      expect(
+        (await call('POST', `/v1/reviews/${first?.id}/reject`, ADMIN_KEY, { reason: 'different people' }))
+          .body,
+      ).toMatchObject({
+        status: 'rejected',
+      });
+      expect(await call('POST', `/v1/reviews/${first?.id}/approve`, ADMIN_KEY, {})).toEqual({
+        status: 409,
+        body: {
+          error: 'conflict',
+          message: `review ${first?.id} was already rejected by console:admin-from-environment`,
+        },
+      });
+      expect((await call('POST', `/v1/reviews/${second?.id}/approve`, ADMIN_KEY, {})).body['status']).toBe(
+        'approved',
+      );
+      const [low, high] = second?.customerIds ?? [];
+      const survivors = await Promise.all(
+        [low, high].map(
+          async (id) => (await call('GET', `/v1/profiles/customer_id%3A${id}`, ADMIN_KEY)).body['customerId'],
+        ),
+      );
+      expect(survivors[0]).toBe(survivors[1]);
+      expect((await call('GET', '/v1/reviews?status=approved', keys.auditor)).body['reviews']).toHaveLength(
+        1,
+      );
+      const actions = (await audit().query({ limit: 200 })).map((entry) => entry.action);
+      expect(actions).toEqual(expect.arrayContaining(['review.rejected', 'review.approved']));
+      expect([a, b, c].every((id) => id !== '')).toBe(true);
+    });
+
+    it('merges two profiles by hand and reverses it by its lineage id, for an admin only', async () => {
+      const left = await seed('m-1', { customer_id: 'C801', email: 'left@example.com' }, {});
+      const right = await seed('m-2', { email: 'right@example.com' }, {});
+      expect(
+        (
+          await call('POST', '/v1/profiles/merge', keys.marketer, {
+            from: 'email:right@example.com',
+            into: 'customer_id:C801',
+            reason: 'x',
+          })
+        ).status,
+      ).toBe(403);
+      expect(
+        await call('POST', '/v1/profiles/merge', ADMIN_KEY, {
+          from: 'email:nobody@example.com',
+          into: 'customer_id:C801',
+          reason: 'x',
+        }),
+      ).toEqual({
+        status: 404,
+        body: { error: 'not_found', message: 'no profile for email:…' },
+      });
+      const merged = await call('POST', '/v1/profiles/merge', ADMIN_KEY, {
+        from: 'email:right@example.com',
+        into: 'customer_id:C801',
+        reason: 'same person, confirmed by phone',
+      });
+      expect(merged.status).toBe(200);
+      expect(merged.body['customerId']).toBe(left);
+      const profile = await call('GET', '/v1/profiles/email%3Aright%40example.com', ADMIN_KEY);
+      expect(profile.body['customerId']).toBe(left);
+      const lineage = profile.body['lineage'] as { id: number; kind: string; loser: string }[];
+      const merge = lineage.find((entry) => entry.kind === 'merge' && entry.loser === right);
+      expect(merge).toBeDefined();
+      const split = await call('POST', '/v1/profiles/unmerge', ADMIN_KEY, {
+        lineageId: merge?.id,
+        reason: 'merged by mistake',
+      });
+      expect(split.status).toBe(200);
+      expect(split.body['splits']).toHaveLength(1);
+      expect(
+        (await call('GET', '/v1/profiles/email%3Aright%40example.com', ADMIN_KEY)).body['customerId'],
+      ).not.toBe(left);
+      const actions = (await audit().query({ limit: 200 })).map((entry) => entry.action);
+      expect(actions).toEqual(expect.arrayContaining(['profile.merged', 'profile.unmerged']));
     });
   });
 
