@@ -8,6 +8,7 @@ import type {
   DashboardFigures,
   DeadLetter,
   DeadLetterQuery,
+  DiscardOutcome,
   Destination,
   DestinationState,
   DestinationType,
@@ -232,7 +233,7 @@ export class ApiClient {
   }
 
   discardDeadLetters(ids: (string | number)[], reason: string) {
-    return this.request<{ discarded: number }>('POST', '/v1/dead-letters/discard', { ids, reason });
+    return this.request<DiscardOutcome>('POST', '/v1/dead-letters/discard', { ids, reason });
   }
 
   reviews(status = 'pending') {

@@ -220,8 +220,17 @@ export interface DeadLetterQuery {
 export interface ReplayOutcome {
   replayed: number;
   alreadyDelivered: number;
-  notWaiting: number;
-  skipped: number;
+  /** Letters asked for that were no longer waiting (replayed or discarded before). */
+  notWaiting: { id: number; replayedAt?: string }[];
+  /** Waiting letters of destinations this deployment does not run: left waiting. */
+  skipped: { destinationId: string; letters: number }[];
+}
+
+export interface DiscardOutcome {
+  /** The ids discarded now. */
+  discarded: number[];
+  /** Ids asked for that were not waiting (unknown, replayed or discarded before). */
+  notWaiting: number[];
 }
 
 export interface Review {
@@ -273,9 +282,10 @@ export interface ApiKey {
   revokedAt: string | null;
 }
 
+/** `key` is the secret (shown once); `apiKey` the stored record. */
 export interface CreatedApiKey {
-  key: ApiKey;
-  apiKey: string;
+  key: string;
+  apiKey: ApiKey;
 }
 
 // Dashboard figures: one sample, every 2 s on the stream.
@@ -293,11 +303,11 @@ export interface FailuresByClass {
   rejected: number;
 }
 
-/** End-to-end latency quantiles, in seconds. */
+/** End-to-end latency quantiles, in seconds (null without deliveries in the window). */
 export interface LatencyQuantiles {
-  p50: number;
-  p95: number;
-  p99: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
 }
 
 export interface QueueDepth {
@@ -323,10 +333,10 @@ export interface DashboardFigures {
   latency: LatencyQuantiles;
   queueDepths: QueueDepth[];
   deadLetters: number;
-  /** Share (0–1) of updates at the ESP within 10 minutes. */
-  withinTenMinutesShare: number;
+  /** Share (0–1) of updates at the ESP within 10 minutes (null without deliveries in the last hour). */
+  withinTenMinutesShare: number | null;
   conflictingConsentProfiles: number;
-  /** 0–1. */
-  accountLinkRate: number;
+  /** 0–1 (null while no profile holds a member id). */
+  accountLinkRate: number | null;
   pausedDestinations: PausedDestination[];
 }

@@ -14,12 +14,18 @@ export function formatDateTime(at: string | null | undefined): string {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${formatClock(date)}`;
 }
 
-/** A 0–1 share as a percentage with one decimal. */
-export function formatPercent(share: number): string {
+/** Shown for a figure the API has no value for yet (null). */
+export const NO_FIGURE = '—';
+
+/** A 0–1 share as a percentage with one decimal (`—` for none). */
+export function formatPercent(share: number | null): string {
+  if (share === null) return NO_FIGURE;
   return `${(share * 100).toFixed(1)} %`;
 }
 
-export function formatSeconds(seconds: number): string {
+/** Seconds as `850 ms` or `1.25 s` (`—` for none). */
+export function formatSeconds(seconds: number | null): string {
+  if (seconds === null) return NO_FIGURE;
   return seconds < 1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(2)} s`;
 }
 

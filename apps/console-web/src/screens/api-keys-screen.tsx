@@ -23,8 +23,8 @@ export function ApiKeysScreen() {
     setProblem(undefined);
     try {
       const answer = await api.createApiKey(name.trim(), role);
-      setCreated({ name: answer.key.name, apiKey: answer.apiKey });
-      setStatus(`Key ${answer.key.name} (${answer.key.role}) created.`);
+      setCreated({ name: answer.apiKey.name, apiKey: answer.key });
+      setStatus(`Key ${answer.apiKey.name} (${answer.apiKey.role}) created.`);
       setName('');
       await keys.reload();
     } catch (failure) {

@@ -24,9 +24,10 @@ type Feed = 'connecting' | 'stream' | 'polling';
 interface Sample {
   clock: string;
   eventsPerSecond: number;
-  p50: number;
-  p95: number;
-  p99: number;
+  /** Null without deliveries in the window: a gap in the latency chart. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
 }
 
 /**

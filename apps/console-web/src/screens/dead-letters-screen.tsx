@@ -59,7 +59,16 @@ export function DeadLettersScreen() {
     try {
       const outcome = await api.replayDeadLetters(selectedIds);
       setStatus(`Replayed ${outcome.replayed}, already delivered ${outcome.alreadyDelivered}`);
-      setDetailStatus(`Not waiting: ${outcome.notWaiting ?? 0}; skipped: ${outcome.skipped ?? 0}.`);
+      const skipped = outcome.skipped.reduce((sum, entry) => sum + entry.letters, 0);
+      setDetailStatus(
+        `Not waiting: ${outcome.notWaiting.length}; skipped: ${skipped}.${
+          outcome.skipped.length > 0
+            ? ` Left waiting (not run by this deployment): ${outcome.skipped
+                .map((entry) => `${entry.destinationId} (${entry.letters})`)
+                .join(', ')}.`
+            : ''
+        }`,
+      );
       setSelected(new Set());
       await letters.reload();
     } catch (failure) {
@@ -82,7 +91,11 @@ export function DeadLettersScreen() {
     setDetailStatus('');
     try {
       const outcome = await api.discardDeadLetters(selectedIds, discardReason.trim());
-      setStatus(`Discarded ${outcome.discarded}`);
+      setStatus(
+        `Discarded ${outcome.discarded.length}${
+          outcome.notWaiting.length > 0 ? `; not waiting: ${outcome.notWaiting.join(', ')}` : ''
+        }`,
+      );
       setSelected(new Set());
       await letters.reload();
     } catch (failure) {
