@@ -829,8 +829,9 @@ describe('the control-plane API', () => {
         deadLetters: 1,
         failuresByClass: { validation: 0, auth: 0, retryable: 0, rejected: 3 },
         conflictingConsentProfiles: 0,
-        accountLinkRate: 1,
       });
+      // Profiles holding a member id: C77 (linked to its group customer id), SD901 and SD902 (not linked).
+      expect(figures.body['accountLinkRate']).toBeCloseTo(1 / 3);
       expect(figures.body['queueDepths']).toEqual(
         expect.arrayContaining([expect.objectContaining({ queue: 'route' })]),
       );

@@ -11,6 +11,7 @@ import {
   SuppressionList,
 } from '@tessera/consent';
 import { adoptStoredWorkspace, deploymentDestinations } from '@tessera/destination-registry';
+import { pipelineDestinationOf } from '@tessera/worker';
 import { IdentityGraph } from '@tessera/identity-graph';
 import { PipelineMetrics, PipelineOperations, PipelineWorker } from '@tessera/pipeline';
 import { bootRuntime, createLogger, LOG_LEVELS, type LogLevel, type TesseraRuntime } from '@tessera/runtime';
@@ -53,16 +54,10 @@ export async function openOpsSession(
     runtime.workspace = await adoptStoredWorkspace(runtime);
     const { store, settings, workspace } = runtime;
     const vault = new PiiVault(runtime.masterKeys);
-    const destinations = deploymentDestinations(workspace, settings.destinations).map((destination) => ({
-      id: destination.id,
-      brand: destination.brand,
-      type: destination.type,
-      definition: destination.package.definition,
-      settings: destination.settings,
-      initialState: destination.initialState,
-      // Rules and plugins run in the route stage of the workers, never here.
-      plugins: [],
-    }));
+    // Rules and plugins run in the route stage of the workers, never here.
+    const destinations = deploymentDestinations(workspace, settings.destinations).map((destination) =>
+      pipelineDestinationOf({ ...destination, plugins: [] }),
+    );
     const gate = new ConsentGate({
       reader: new StoreConsentStateReader(store),
       redis,

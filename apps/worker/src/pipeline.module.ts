@@ -58,7 +58,7 @@ class PipelineLifecycle implements OnModuleInit, OnApplicationShutdown {
 }
 
 /** A destination as the pipeline runs it, from the registry's resolution. */
-function pipelineDestinationOf(destination: ResolvedDestination): PipelineDestination {
+export function pipelineDestinationOf(destination: ResolvedDestination): PipelineDestination {
   return {
     id: destination.id,
     brand: destination.brand,
