@@ -29,6 +29,16 @@ export interface QueueCounter {
 }
 
 const EVENT_WINDOW_SECONDS = 10;
+/** Viewers streaming at once share one computation within this age. */
+const FRESH_MS = 1_500;
+/** The whole-graph figures (consent conflicts, link rate) scan every profile: once a minute is enough. */
+const GRAPH_FIGURES_MS = 60_000;
+
+interface GraphFigures {
+  conflicting: number;
+  members: number;
+  linked: number;
+}
 const DELIVERY_WINDOW = '5 minutes';
 
 /**
@@ -37,54 +47,33 @@ const DELIVERY_WINDOW = '5 minutes';
  * own timestamps, not this process's counters.
  */
 export class DeliveryDashboard {
+  private latest: { at: number; figures: Promise<DashboardFigures> } | undefined;
+  private graph: { at: number; figures: Promise<GraphFigures> } | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly queues: () => readonly QueueCounter[],
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async figures(): Promise<DashboardFigures> {
-    const at = this.now();
-    const [events, deliveries, failures, latency, letters, consent, links, paused, queueDepths] =
-      await Promise.all([
-        this.store.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM raw_events WHERE received_at > $1::timestamptz - interval '${EVENT_WINDOW_SECONDS} seconds'`,
-          [at],
-        ),
-        this.store.query<{ destination_id: string; ok: number; failed: number }>(
-          `SELECT destination_id,
-                count(*) FILTER (WHERE status = 'delivered')::int AS ok,
-                count(*) FILTER (WHERE status IN ('rejected', 'dead_lettered'))::int AS failed
-           FROM delivery_log WHERE at > $1::timestamptz - interval '${DELIVERY_WINDOW}'
-          GROUP BY destination_id ORDER BY destination_id`,
-          [at],
-        ),
-        this.store.query<{ error_class: string; n: number }>(
-          `SELECT error_class, count(*)::int AS n FROM dead_letters
-          WHERE last_failed_at > $1::timestamptz - interval '1 hour' GROUP BY error_class`,
-          [at],
-        ),
-        this.store.query<{
-          p50: number | null;
-          p95: number | null;
-          p99: number | null;
-          within: number | null;
-        }>(
-          `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FILTER (WHERE recent) AS p50,
-                percentile_cont(0.95) WITHIN GROUP (ORDER BY s) FILTER (WHERE recent) AS p95,
-                percentile_cont(0.99) WITHIN GROUP (ORDER BY s) FILTER (WHERE recent) AS p99,
-                avg(CASE WHEN s <= 600 THEN 1.0 ELSE 0.0 END) AS within
-           FROM (SELECT extract(epoch FROM d.at - r.received_at)::float8 AS s,
-                        d.at > $1::timestamptz - interval '${DELIVERY_WINDOW}' AS recent
-                   FROM delivery_log d
-                   JOIN raw_events r ON r.source_id = d.source_id AND r.event_source = d.event_source
-                                    AND r.event_id = d.event_id
-                  WHERE d.status = 'delivered' AND d.at > $1::timestamptz - interval '1 hour') AS timed`,
-          [at],
-        ),
-        this.store.query<{ n: number }>(
-          'SELECT count(*)::int AS n FROM dead_letters WHERE replayed_at IS NULL',
-        ),
+  /** The figures, computed at most once per 1.5 s whatever the number of viewers. */
+  figures(): Promise<DashboardFigures> {
+    const now = this.now().getTime();
+    if (this.latest === undefined || now - this.latest.at >= FRESH_MS) {
+      const figures = this.compute();
+      this.latest = { at: now, figures };
+      // A failed computation is not kept: the next viewer tries again.
+      figures.catch(() => {
+        if (this.latest?.figures === figures) this.latest = undefined;
+      });
+    }
+    return this.latest.figures;
+  }
+
+  private graphFigures(): Promise<GraphFigures> {
+    const now = this.now().getTime();
+    if (this.graph === undefined || now - this.graph.at >= GRAPH_FIGURES_MS) {
+      const figures = Promise.all([
         this.store.query<{ n: number }>(
           `SELECT count(DISTINCT customer_id)::int AS n FROM (
            SELECT i.customer_id FROM consent_state c
@@ -97,29 +86,83 @@ export class DeliveryDashboard {
            SELECT customer_id, bool_or(type = 'customer_id') AS has_group FROM identity_identifiers
             GROUP BY customer_id HAVING bool_or(type = 'member')) AS members`,
         ),
-        this.store.query<{ destination_id: string; brand: string; reason: string | null; changed_at: Date }>(
-          `SELECT destination_id, brand, reason, changed_at FROM destination_states WHERE state = 'paused' ORDER BY changed_at`,
-        ),
-        Promise.all(
-          this.queues().map(async (queue) => {
-            const counts = await queue.counts();
-            return {
-              queue: queue.queueName,
-              waiting: counts['waiting'] ?? 0,
-              active: counts['active'] ?? 0,
-              delayed: counts['delayed'] ?? 0,
-              failed: counts['failed'] ?? 0,
-            };
-          }),
-        ),
-      ]);
+      ]).then(([consent, links]) => ({
+        conflicting: consent[0]?.n ?? 0,
+        members: links[0]?.members ?? 0,
+        linked: links[0]?.linked ?? 0,
+      }));
+      this.graph = { at: now, figures };
+      figures.catch(() => {
+        if (this.graph?.figures === figures) this.graph = undefined;
+      });
+    }
+    return this.graph.figures;
+  }
+
+  private async compute(): Promise<DashboardFigures> {
+    const at = this.now();
+    const [events, deliveries, failures, latency, letters, graph, paused, queueDepths] = await Promise.all([
+      this.store.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM raw_events WHERE received_at > $1::timestamptz - interval '${EVENT_WINDOW_SECONDS} seconds'`,
+        [at],
+      ),
+      this.store.query<{ destination_id: string; ok: number; failed: number }>(
+        `SELECT destination_id,
+                count(*) FILTER (WHERE status = 'delivered')::int AS ok,
+                count(*) FILTER (WHERE status IN ('rejected', 'dead_lettered'))::int AS failed
+           FROM delivery_log WHERE at > $1::timestamptz - interval '${DELIVERY_WINDOW}'
+          GROUP BY destination_id ORDER BY destination_id`,
+        [at],
+      ),
+      this.store.query<{ error_class: string; n: number }>(
+        `SELECT error_class, count(*)::int AS n FROM dead_letters
+          WHERE last_failed_at > $1::timestamptz - interval '1 hour' GROUP BY error_class`,
+        [at],
+      ),
+      this.store.query<{
+        p50: number | null;
+        p95: number | null;
+        p99: number | null;
+        within: number | null;
+      }>(
+        `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FILTER (WHERE recent) AS p50,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY s) FILTER (WHERE recent) AS p95,
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY s) FILTER (WHERE recent) AS p99,
+                avg(CASE WHEN s <= 600 THEN 1.0 ELSE 0.0 END) AS within
+           FROM (SELECT extract(epoch FROM d.at - r.received_at)::float8 AS s,
+                        d.at > $1::timestamptz - interval '${DELIVERY_WINDOW}' AS recent
+                   FROM delivery_log d
+                   JOIN raw_events r ON r.source_id = d.source_id AND r.event_source = d.event_source
+                                    AND r.event_id = d.event_id
+                  WHERE d.status = 'delivered' AND d.at > $1::timestamptz - interval '1 hour') AS timed`,
+        [at],
+      ),
+      this.store.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM dead_letters WHERE replayed_at IS NULL',
+      ),
+      this.graphFigures(),
+      this.store.query<{ destination_id: string; brand: string; reason: string | null; changed_at: Date }>(
+        `SELECT destination_id, brand, reason, changed_at FROM destination_states WHERE state = 'paused' ORDER BY changed_at`,
+      ),
+      Promise.all(
+        this.queues().map(async (queue) => {
+          const counts = await queue.counts();
+          return {
+            queue: queue.queueName,
+            waiting: counts['waiting'] ?? 0,
+            active: counts['active'] ?? 0,
+            delayed: counts['delayed'] ?? 0,
+            failed: counts['failed'] ?? 0,
+          };
+        }),
+      ),
+    ]);
     const failuresByClass = { validation: 0, auth: 0, retryable: 0, rejected: 0 };
     for (const row of failures) {
       if (row.error_class in failuresByClass)
         failuresByClass[row.error_class as keyof typeof failuresByClass] = row.n;
     }
     const timing = latency[0];
-    const link = links[0];
     return {
       at,
       eventsPerSecond: (events[0]?.n ?? 0) / EVENT_WINDOW_SECONDS,
@@ -134,8 +177,8 @@ export class DeliveryDashboard {
       deadLetters: letters[0]?.n ?? 0,
       withinTenMinutesShare:
         timing?.within === null || timing?.within === undefined ? null : Number(timing.within),
-      conflictingConsentProfiles: consent[0]?.n ?? 0,
-      accountLinkRate: link === undefined || link.members === 0 ? null : link.linked / link.members,
+      conflictingConsentProfiles: graph.conflicting,
+      accountLinkRate: graph.members === 0 ? null : graph.linked / graph.members,
       pausedDestinations: paused.map((row) => ({
         id: row.destination_id,
         brand: row.brand,
