@@ -72,6 +72,8 @@ export interface RotatedSecret {
   secret: string;
   secretId: string;
   previousExpiresAt: string | null;
+  /** The source after the rotation. */
+  source: Source;
 }
 
 export interface DestinationType {
@@ -161,27 +163,57 @@ export interface Preview {
 }
 
 export interface ProfileIdentifier {
+  /** `customer_id`, `email`, `phone`, `loyalty_card`, `anonymous_id`, or `member` (with its brand). */
   type: string;
+  /** Masked (`a***@example.com`) for roles without raw-PII access. */
   value: string;
   brand?: string;
+  firstSeenAt?: string;
+  lastSeenAt?: string;
+  quarantined?: string | null;
 }
 
+/** One consent decision for a contact point of the profile and one brand, channel and purpose. */
 export interface ConsentEntry {
   brand: string;
   channel: string;
   purpose: string;
+  /** `granted` or `withdrawn`. */
   status: string;
+  /** The contact point, masked unless the role reads raw PII. */
   subject: string;
-  changedAt: string;
+  legalBasis?: string | null;
+  capturedAt?: string | null;
+}
+
+/** One item sent (or not) to a destination for this customer, newest first. */
+export interface ProfileDelivery {
+  id: number;
+  at: string;
+  brand: string;
+  destinationId: string;
+  operation: string;
+  itemKey: string;
+  /** `delivered`, `rejected`, `dead_lettered` or `dropped`. */
+  status: string;
+  detail?: string;
+  attempts: number;
+  sourceId?: string;
+  eventSource?: string;
+  eventId?: string;
+  customerId?: string;
 }
 
 export interface ProfileLookup {
   customerId: string;
+  /** The customer id asked for, when it was merged into `customerId`. */
+  requestedCustomerId?: string;
+  version?: number;
   profile: unknown;
   identifiers: ProfileIdentifier[];
   lineage: unknown[];
   consent: ConsentEntry[];
-  deliveries: unknown[];
+  deliveries: ProfileDelivery[];
 }
 
 export type ErrorClass = 'validation' | 'auth' | 'retryable' | 'rejected';
@@ -248,11 +280,22 @@ export interface Review {
 
 export type DsrType = 'access' | 'erasure';
 
+/** `open` and `running` are not over yet; `completed` and `failed` are final. */
+export type DsrStatus = 'open' | 'running' | 'completed' | 'failed';
+
 export interface DsrRequest {
   id: string;
   type: DsrType;
-  status?: string;
-  createdAt?: string;
+  status: DsrStatus;
+  customerIds: string[];
+  requestedAt: string;
+  dueAt: string | null;
+  completedAt: string | null;
+  requestedBy: string;
+  /** The work's own record (subjects, deadlines, the export's file once written). */
+  detail: Record<string, unknown> | null;
+  /** Each destination's answer (`GET /v1/dsr/{id}` only). */
+  destinations?: unknown[];
   [field: string]: unknown;
 }
 
@@ -268,8 +311,11 @@ export interface AuditEntry {
   at: string;
   actor: string;
   action: string;
-  customerId: string | null;
-  detail: { entity?: string; id?: string; before?: unknown; after?: unknown } | null;
+  /** Absent for an act that concerns no one customer. */
+  customerId?: string | null;
+  /** `{entity, id, before, after}` for a change; other acts (e.g. `dsr.export`) record their own fields. */
+  detail:
+    ({ entity?: string; id?: string; before?: unknown; after?: unknown } & Record<string, unknown>) | null;
 }
 
 export interface ApiKey {

@@ -6,6 +6,8 @@ export interface ApiResource<T> {
   error: string | undefined;
   loading: boolean;
   reload(): Promise<void>;
+  /** Loads again without showing it as loading (a poll): the data shown stays until the answer. */
+  refresh(): Promise<void>;
 }
 
 /** Loads `load()` when `key` changes (and on reload); an answer to an older key is dropped. */
@@ -17,9 +19,9 @@ export function useApiResource<T>(load: () => Promise<T>, key: string): ApiResou
   loadRef.current = load;
   const generation = useRef(0);
 
-  const reload = useCallback(async () => {
+  const fetchAnswer = useCallback(async (quietly: boolean) => {
     const mine = ++generation.current;
-    setLoading(true);
+    if (!quietly) setLoading(true);
     try {
       const answer = await loadRef.current();
       if (mine !== generation.current) return;
@@ -32,11 +34,13 @@ export function useApiResource<T>(load: () => Promise<T>, key: string): ApiResou
       if (mine === generation.current) setLoading(false);
     }
   }, []);
+  const reload = useCallback(() => fetchAnswer(false), [fetchAnswer]);
+  const refresh = useCallback(() => fetchAnswer(true), [fetchAnswer]);
 
   useEffect(() => {
     setData(undefined);
     void reload();
   }, [key, reload]);
 
-  return { data, error, loading, reload };
+  return { data, error, loading, reload, refresh };
 }

@@ -1,8 +1,21 @@
 import { useState, type FormEvent } from 'react';
 import { LoadState } from '../components/load-state';
 import { useConsole } from '../console-context';
+import type { AuditEntry } from '../api-types';
 import { compactJson, formatDateTime } from '../display-format';
 import { useApiResource } from '../use-api-resource';
+
+/** The change of an entry: `before → after`, or, for an act recorded otherwise, its detail as it is. */
+function ChangeOf({ detail }: { detail: AuditEntry['detail'] }) {
+  if (detail !== null && ('before' in detail || 'after' in detail)) {
+    return (
+      <>
+        <code>{compactJson(detail.before)}</code> → <code>{compactJson(detail.after)}</code>
+      </>
+    );
+  }
+  return <code>{compactJson(detail)}</code>;
+}
 
 interface AuditFilters {
   action: string;
@@ -89,8 +102,7 @@ export function AuditScreen() {
                 {entry.customerId ? ` (customer ${entry.customerId})` : ''}
               </td>
               <td className="wrap">
-                <code>{compactJson(entry.detail?.before)}</code> →{' '}
-                <code>{compactJson(entry.detail?.after)}</code>
+                <ChangeOf detail={entry.detail} />
               </td>
             </tr>
           ))}

@@ -1,6 +1,6 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { errorMessageOf } from '../api-client';
-import type { DsrInput, DsrRequest, DsrType } from '../api-types';
+import type { DsrInput, DsrRequest, DsrStatus, DsrType } from '../api-types';
 import { LoadState } from '../components/load-state';
 import { ProblemAlert } from '../components/problem-alert';
 import { RecordFields } from '../components/record-fields';
@@ -15,6 +15,20 @@ const SUBJECT_LABELS: Record<SubjectKind, string> = {
   customerId: 'Customer ID',
 };
 
+/** How often requests still under way are read again. */
+const FOLLOW_MS = 2000;
+
+const underWay = (status: DsrStatus | undefined) => status === 'open' || status === 'running';
+
+/** Refreshes (quietly) every FOLLOW_MS while `following` holds: requests under way, followed to their end. */
+function useFollow(following: boolean, refresh: () => Promise<void>) {
+  useEffect(() => {
+    if (!following) return undefined;
+    const timer = window.setInterval(() => void refresh(), FOLLOW_MS);
+    return () => window.clearInterval(timer);
+  }, [following, refresh]);
+}
+
 /** Data subject requests: open an access or erasure request, follow them, download access exports. */
 export function DsrScreen() {
   const { api, can } = useConsole();
@@ -26,6 +40,11 @@ export function DsrScreen() {
   const [status, setStatus] = useState('');
   const [problem, setProblem] = useState<string | undefined>(undefined);
   const [opened, setOpened] = useState<string | undefined>(undefined);
+  const rows = requests.data?.requests ?? [];
+  useFollow(
+    rows.some((request) => underWay(request.status)),
+    requests.refresh,
+  );
 
   async function create(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -59,7 +78,6 @@ export function DsrScreen() {
     }
   }
 
-  const rows = requests.data?.requests ?? [];
   return (
     <>
       <h1>Data subject requests</h1>
@@ -121,14 +139,20 @@ export function DsrScreen() {
             <tr key={request.id}>
               <th scope="row">{request.id}</th>
               <td>{request.type}</td>
-              <td>{request.status ?? ''}</td>
-              <td>{formatDateTime(request.createdAt)}</td>
+              <td>{request.status}</td>
+              <td>{formatDateTime(request.requestedAt)}</td>
               <td className="row-actions">
                 <button type="button" onClick={() => setOpened(request.id)}>
                   Details of {request.id}
                 </button>
                 {request.type === 'access' && mayWrite ? (
-                  <button type="button" onClick={() => void download(request)}>
+                  // The export exists once the request is completed.
+                  <button
+                    type="button"
+                    disabled={request.status !== 'completed'}
+                    title={request.status === 'completed' ? undefined : 'The export is ready once completed.'}
+                    onClick={() => void download(request)}
+                  >
                     Download export of {request.id}
                   </button>
                 ) : null}
@@ -145,6 +169,7 @@ export function DsrScreen() {
 function DsrDetail({ id }: { id: string }) {
   const { api } = useConsole();
   const request = useApiResource(() => api.dsrRequest(id), `dsr:${id}`);
+  useFollow(underWay(request.data?.status), request.refresh);
   return (
     <section aria-labelledby="dsr-detail-heading" className="detail">
       <h2 id="dsr-detail-heading">Request {id}</h2>

@@ -56,7 +56,13 @@ export function ProfilesScreen() {
         </button>
       </form>
       <p role="status" className="status">
-        {busy ? 'Looking up…' : profile ? `Customer ${profile.customerId}` : ''}
+        {busy
+          ? 'Looking up…'
+          : profile
+            ? `Customer ${profile.customerId}${
+                profile.requestedCustomerId ? ` (${profile.requestedCustomerId} was merged into it)` : ''
+              }`
+            : ''}
       </p>
       <ProblemAlert summary={problem} />
       {profile ? (
@@ -72,6 +78,7 @@ export function ProfilesScreen() {
                 <th scope="col">Type</th>
                 <th scope="col">Value</th>
                 <th scope="col">Brand</th>
+                <th scope="col">Last seen</th>
               </tr>
             </thead>
             <tbody>
@@ -80,6 +87,7 @@ export function ProfilesScreen() {
                   <td>{identifier.type}</td>
                   <td>{identifier.value}</td>
                   <td>{identifier.brand ?? ''}</td>
+                  <td>{formatDateTime(identifier.lastSeenAt)}</td>
                 </tr>
               ))}
             </tbody>
@@ -94,10 +102,16 @@ export function ProfilesScreen() {
                 <th scope="col">Purpose</th>
                 <th scope="col">Status</th>
                 <th scope="col">Subject</th>
-                <th scope="col">Changed</th>
+                <th scope="col">Legal basis</th>
+                <th scope="col">Captured</th>
               </tr>
             </thead>
             <tbody>
+              {profile.consent.length === 0 ? (
+                <tr>
+                  <td colSpan={7}>No consent recorded.</td>
+                </tr>
+              ) : null}
               {profile.consent.map((entry, index) => (
                 <tr key={index}>
                   <td>{entry.brand}</td>
@@ -105,7 +119,8 @@ export function ProfilesScreen() {
                   <td>{entry.purpose}</td>
                   <td>{entry.status}</td>
                   <td>{entry.subject}</td>
-                  <td>{formatDateTime(entry.changedAt)}</td>
+                  <td>{entry.legalBasis ?? ''}</td>
+                  <td>{formatDateTime(entry.capturedAt)}</td>
                 </tr>
               ))}
             </tbody>
@@ -117,12 +132,40 @@ export function ProfilesScreen() {
           ) : (
             <JsonBlock value={profile.lineage} label="Lineage" />
           )}
-          <h2>Recent deliveries</h2>
-          {profile.deliveries.length === 0 ? (
-            <p>No deliveries.</p>
-          ) : (
-            <JsonBlock value={profile.deliveries} label="Recent deliveries" />
-          )}
+          <table>
+            <caption>Recent deliveries</caption>
+            <thead>
+              <tr>
+                <th scope="col">At</th>
+                <th scope="col">Destination</th>
+                <th scope="col">Operation</th>
+                <th scope="col">Status</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">Event</th>
+                <th scope="col">Detail</th>
+              </tr>
+            </thead>
+            <tbody>
+              {profile.deliveries.length === 0 ? (
+                <tr>
+                  <td colSpan={7}>No deliveries.</td>
+                </tr>
+              ) : null}
+              {profile.deliveries.map((delivery) => (
+                <tr key={delivery.id}>
+                  <td>
+                    <time dateTime={delivery.at}>{formatDateTime(delivery.at)}</time>
+                  </td>
+                  <td>{delivery.destinationId}</td>
+                  <td>{delivery.operation}</td>
+                  <td>{delivery.status}</td>
+                  <td>{delivery.attempts}</td>
+                  <td>{delivery.eventId ?? ''}</td>
+                  <td>{delivery.detail ?? ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </>
       ) : null}
     </>
