@@ -64,6 +64,13 @@ describe.each(STORE_DRIVERS)('probabilistic matching and the review queue on %s'
     expect(await review.findProbableMatches([a])).toEqual({ compared: 0, merges: [], queued: 0 });
   });
 
+  it('never queues two profiles whose anchors conflict: nobody could approve them', async () => {
+    const a = await profile({ member_id: 'SD1', brand: 'sports-direct' }, eleanor);
+    const b = await profile({ member_id: 'SD2', brand: 'sports-direct' }, eleanor);
+    expect(await review.findProbableMatches([a, b])).toEqual({ compared: 0, merges: [], queued: 0 });
+    expect(await review.listReviews()).toEqual([]);
+  });
+
   it('queues a middling pair; approving writes a review edge and merges them', async () => {
     const a = await profile({ member_id: 'SD1', brand: 'sports-direct' }, eleanor);
     const b = await profile(

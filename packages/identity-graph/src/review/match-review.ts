@@ -107,6 +107,29 @@ export class MatchReview {
         [[...subjects.keys()]],
       );
       const seen = new Set(decided.map((row) => `${row.low_customer_id}\u0000${row.high_customer_id}`));
+      // Two profiles holding different anchors of one kind (two member ids of a brand, two group customer ids)
+      // can never be merged: a person would be asked a question whose only answer is refused.
+      const anchorRows = await tx.query<{
+        customer_id: string;
+        type: string;
+        scope: string;
+        lookup_key: string;
+      }>(
+        `SELECT customer_id, type, scope, lookup_key FROM identity_identifiers
+          WHERE customer_id = ANY($1::text[]) AND is_anchor AND retired_into IS NULL`,
+        [[...everyone.keys()]],
+      );
+      const anchorsOf = new Map<string, Map<string, string>>();
+      for (const row of anchorRows) {
+        const anchors = anchorsOf.get(row.customer_id) ?? new Map<string, string>();
+        anchors.set(`${row.type}\u0000${row.scope}`, row.lookup_key);
+        anchorsOf.set(row.customer_id, anchors);
+      }
+      const anchorsConflict = (a: string, b: string) =>
+        [...(anchorsOf.get(a) ?? [])].some(([kind, key]) => {
+          const other = anchorsOf.get(b)?.get(kind);
+          return other !== undefined && other !== key;
+        });
       const run: MatchRun = { compared: 0, merges: [], queued: 0 };
       for (const subject of subjects.values()) {
         const subjectKeys = new Set(keysOf.get(subject.profile.customerId));
@@ -115,6 +138,7 @@ export class MatchReview {
           const [low, high] = [subject.profile.customerId, other.profile.customerId].sort();
           if (seen.has(`${low}\u0000${high}`)) continue;
           if (!(keysOf.get(other.profile.customerId) ?? []).some((key) => subjectKeys.has(key))) continue;
+          if (anchorsConflict(subject.profile.customerId, other.profile.customerId)) continue;
           seen.add(`${low}\u0000${high}`);
           run.compared += 1;
           const score = scorePair(subject.profile, other.profile, this.model, this.options.frequencies);
