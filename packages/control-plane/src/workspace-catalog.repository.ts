@@ -1,3 +1,4 @@
+import stringify from 'safe-stable-stringify';
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuditInput, AuditLog } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
@@ -128,17 +129,8 @@ const digestOf = (value: unknown) =>
     .update(typeof value === 'string' ? value : stableJson(value))
     .digest('hex');
 
-/** JSON with object keys sorted: equal declarations give equal digests whatever their key order. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${stableJson(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
+/** JSON with object keys sorted (safe-stable-stringify): equal values compare equal whatever their key order. */
+const stableJson = (value: unknown): string => stringify(value) ?? 'null';
 
 const toBrand = (row: BrandRow): BrandRecord => ({
   id: row.id,

@@ -1,3 +1,4 @@
+import stringify from 'safe-stable-stringify';
 import { createHash } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import Redis from 'ioredis';
@@ -968,14 +969,5 @@ function eventColumns(item: DeliveryItem): {
   };
 }
 
-/** JSON with object keys sorted: settings read back from the store compare equal whatever their key order. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${stableJson(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
+/** JSON with object keys sorted (safe-stable-stringify): equal values compare equal whatever their key order. */
+const stableJson = (value: unknown): string => stringify(value) ?? 'null';
