@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { TEST_REDIS_URL, uniqueRedisPrefix, waitFor } from '@tessera/testing';
 import { createScratchDatabase } from '../support/pipeline-fixture';
 import { runTesseraExpectingFailure, startEntry, type TesseraProcess } from '../support/tessera-process';
 
@@ -59,6 +59,29 @@ describe('the console alone', () => {
         body: JSON.stringify({ id: 'sd', name: 'Summit Sports', defaultCountry: 'GB' }),
       });
       expect(brand.status).toBe(201);
+      // A destination created here is followed by this process too: replay can reach it without a restart.
+      const created = await fetch(`${consoleProcess.baseUrl}/v1/destinations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          id: 'sd-klaviyo',
+          brand: 'sd',
+          type: 'klaviyo',
+          settings: { apiKey: 'pk_console_alone_0123456789', baseUrl: 'http://127.0.0.1:9/klaviyo' },
+        }),
+      });
+      expect(created.status).toBe(201);
+      const base = consoleProcess.baseUrl;
+      await waitFor(
+        async () =>
+          (await (
+            await fetch(`${base}/v1/destinations/sd-klaviyo`, {
+              headers: { authorization: `Bearer ${adminKey}` },
+            })
+          ).json()) as { deployed: boolean },
+        (destination) => destination.deployed,
+        'the console to follow the new destination',
+      );
       expect((await fetch(`${consoleProcess.baseUrl}/docs/openapi.json`)).status).toBe(200);
       expect(
         (await fetch(`${consoleProcess.baseUrl}/v1/sources/sd-loyalty/events`, { method: 'POST' })).status,

@@ -217,13 +217,23 @@ const PIPELINE_PROVIDERS: Provider[] = [
 })
 export class PipelineModule {}
 
-class PipelineAccessLifecycle implements OnApplicationShutdown {
+class PipelineAccessLifecycle implements OnModuleInit, OnApplicationShutdown {
+  private timer: NodeJS.Timeout | undefined;
+
   constructor(
     @Inject(PipelineWorker) private readonly worker: PipelineWorker,
     @Inject(PLUGIN_POOL) private readonly pool: OnDemandPluginPool,
   ) {}
 
+  /** Follows the stored workspace and the states as the workers do, so replay reaches new destinations too. */
+  async onModuleInit(): Promise<void> {
+    await this.worker.directory.start();
+    this.timer = setInterval(() => void this.worker.refreshStates(), 1_000);
+    this.timer.unref();
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
     await this.worker.close();
     await this.pool.close();
   }
@@ -231,7 +241,7 @@ class PipelineAccessLifecycle implements OnApplicationShutdown {
 
 /**
  * The pipeline built but not run, for the console alone: its stores, states, dead letters, DSR and replay
- * (which queues jobs for the workers), without any stage worker. Its list of destinations is the one at start.
+ * (which queues jobs for the workers), without any stage worker; it follows the stored workspace every second.
  */
 @Module({
   imports: [ConsentModule, TransformModule],

@@ -735,10 +735,10 @@ export class PipelineWorker {
    * each destination, its rules and plugins from the next route batch, a new runner when its settings changed
    * (the next deliver job uses it); a new destination gets its queue, runner, state and deliver worker (and
    * its opt-out poll); a removed one is no longer routed to and its deliver worker drains and closes. A
-   * destination whose new config did not resolve keeps the one it runs with. Call it after `start`.
+   * destination whose new config did not resolve keeps the one it runs with. On a worker that was never
+   * started (the console alone) only the directory, runners and queues follow: no stage worker starts.
    */
   async reloadWorkspace(workspace: PipelineWorkspace): Promise<WorkspaceReloadOutcome> {
-    if (!this.started) throw new Error('PipelineWorker.reloadWorkspace: start the worker first');
     const outcome: WorkspaceReloadOutcome = { added: [], removed: [], reconfigured: [], kept: [] };
     this.brands = new Map(workspace.brands.map((brand) => [brand.id, brand]));
     this.options.graph.useBrands(workspace.brands);
@@ -779,7 +779,7 @@ export class PipelineWorker {
         );
     }
     await this.directory.adopt([...wanted.values()]);
-    if (outcome.added.length > 0) {
+    if (outcome.added.length > 0 && this.started) {
       await this.directory.refresh();
       const every = this.options.inboundPollMs ?? 5 * 60_000;
       for (const id of outcome.added) {
