@@ -1,22 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Redis from 'ioredis';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { BrazeEmulator } from '@tessera/destination-braze';
-import {
-  EspSandbox,
-  type EmulatorTools,
-  type SandboxRequest,
-  type SandboxResponse,
-} from '@tessera/destination-kit';
+import type { EmulatorTools, SandboxRequest, SandboxResponse } from '@tessera/destination-kit';
 import { KlaviyoEmulator } from '@tessera/destination-klaviyo';
-import { newWebhookSecret } from '@tessera/runtime';
-import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
-import { createScratchDatabase, waitFor, writeSportsWorkspace } from '../support/pipeline-fixture';
-import { REPO_ROOT, startTessera, type TesseraProcess } from '../support/tessera-process';
+import { consoleUnderTestForFile, enterKey, navigation } from '../support/console-browser-session';
+import { waitFor } from '../support/pipeline-fixture';
 
 // The console's web UI in Debian's headless Chromium, against the real all-in-one process (the API, the
 // pipeline and the UI it serves at /console/) on a scratch PostgreSQL database, with the ESPs emulated here so
@@ -56,110 +44,22 @@ class RefusingBraze extends BrazeEmulator {
   }
 }
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
-
 describe('the console web UI in a browser', () => {
-  const secret = newWebhookSecret();
-  const adminKey = `tsk_${randomBytes(32).toString('base64url')}`;
-  const prefix = uniqueRedisPrefix();
-  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-console-browser-'));
-  const redis = new Redis(TEST_REDIS_URL);
   const braze = new RefusingBraze();
   const klaviyo = new KlaviyoEmulator();
-  const sandbox = new EspSandbox([braze, klaviyo], { limitsLifted: true });
-  const keys = { marketer: '', operator: '' };
-  const contexts: BrowserContext[] = [];
-  let database: { url: string; drop(): Promise<void> } | undefined;
-  let tessera: TesseraProcess;
-  let browser: Browser;
+  const under = consoleUnderTestForFile('console_browser', [braze, klaviyo], (root) => [
+    { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` } },
+    { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` } },
+  ]);
   let sequence = 0;
 
-  beforeAll(async () => {
-    // The UI the process serves is its build: (re)built here when missing or older than its sources.
-    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-console-web.js')], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    database = await createScratchDatabase('console_browser');
-    const root = await sandbox.listen();
-    const workspaceFile = writeSportsWorkspace(dataDir, secret, [
-      { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` } },
-      { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` } },
-    ]);
-    [tessera, browser] = await Promise.all([
-      startTessera({
-        REDIS_URL: TEST_REDIS_URL,
-        TESSERA_REDIS_PREFIX: prefix,
-        TESSERA_DATA_DIR: dataDir,
-        DATABASE_URL: database.url,
-        TESSERA_WORKSPACE_FILE: workspaceFile,
-        TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-        TESSERA_ADMIN_KEY: adminKey,
-        TESSERA_DEMO: 'off',
-      }),
-      chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
-    ]);
-    for (const role of ['marketer', 'operator'] as const) {
-      const created = await api<{ key: string }>('POST', '/v1/api-keys', adminKey, {
-        name: `${role} of the browser test`,
-        role,
-      });
-      keys[role] = created.key;
-    }
-  }, 90_000);
-
-  afterEach(async () => {
-    await Promise.all(contexts.splice(0).map((context) => context.close()));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await tessera?.stop();
-    await sandbox.close();
-    await deleteKeysWithPrefix(redis, prefix);
-    await redis.quit();
-    await database?.drop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  /** One control-plane call with `key`; the parsed answer, or a thrown error naming the status and body. */
-  async function api<T>(method: string, path: string, key: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${tessera.baseUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-    return JSON.parse(text) as T;
-  }
-
-  /** Posts one signed points event per customer (fresh ids unless given) to the sports brand's source. */
+  /** Posts one signed points event per customer to the sports brand's source. */
   async function send(customerIds: readonly string[]): Promise<void> {
     const events = customerIds.map((customerId) => ({
-      specversion: '1.0',
-      id: `browser-${++sequence}`,
-      source: 'https://loyalty.example.com',
       type: 'points.updated',
-      time: new Date().toISOString(),
-      data: { customer_id: customerId, delta: 5, new_balance: 100 + sequence, reason: 'purchase' },
+      data: { customer_id: customerId, delta: 5, new_balance: 100 + ++sequence, reason: 'purchase' },
     }));
-    const body = JSON.stringify(events);
-    const response = await fetch(`${tessera.baseUrl}/v1/sources/sd-loyalty/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json', ...signedHeaders(secret, body) },
-      body,
-    });
-    expect(response.status).toBe(202);
+    expect(await under.post('sd-loyalty', under.loyaltySecret, events)).toBe(202);
   }
 
   const freshCustomer = (label: string) => `${label}-${++sequence}`;
@@ -168,7 +68,7 @@ describe('the console web UI in a browser', () => {
 
   /** How many events the route stage dropped for `destinationId` because it was disabled (its metric). */
   async function droppedAsDisabled(destinationId: string): Promise<number> {
-    const metrics = await (await fetch(`${tessera.baseUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${under.tessera.baseUrl}/metrics`)).text();
     const line = new RegExp(
       `^tessera_route_dropped_total\\{destination="${destinationId}",reason="disabled"\\} (\\d+)$`,
       'm',
@@ -188,26 +88,6 @@ describe('the console web UI in a browser', () => {
     return { customerId, droppedForBraze: (await droppedAsDisabled('sd-braze')) > dropsBefore };
   }
 
-  /** A fresh browser context (its own sessionStorage) on the console's sign-in page. */
-  async function openConsole(): Promise<Page> {
-    const context = await browser.newContext();
-    contexts.push(context);
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
-    await page.goto(`${tessera.baseUrl}/console/`);
-    return page;
-  }
-
-  async function signIn(key: string): Promise<Page> {
-    const page = await openConsole();
-    await page.getByLabel('API key', { exact: true }).fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByText('Signed in as').waitFor();
-    return page;
-  }
-
-  const navigation = (page: Page) => page.getByRole('navigation', { name: 'Console' });
-
   /** The value of one of the dashboard's headline figures, by its term. */
   const headlineFigure = (page: Page, term: string) =>
     page
@@ -216,22 +96,21 @@ describe('the console web UI in a browser', () => {
       .locator('dd');
 
   it('shows the API’s message for an unknown key, and a marketer no Dead letters entry', async () => {
-    const page = await openConsole();
-    await page.getByLabel('API key', { exact: true }).fill(`tsk_${randomBytes(24).toString('base64url')}`);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await under.openConsole();
+    await enterKey(page, `tsk_${randomBytes(24).toString('base64url')}`);
     await page.getByRole('alert').filter({ hasText: 'unknown or revoked API key' }).waitFor();
 
-    const marketer = await signIn(keys.marketer);
+    const marketer = await under.signIn(under.keys.marketer);
     await navigation(marketer).getByRole('link', { name: 'Destinations' }).waitFor();
     expect(await navigation(marketer).getByRole('link', { name: 'Dead letters' }).count()).toBe(0);
     expect(await marketer.getByText('(marketer)').count()).toBe(1);
 
-    const operator = await signIn(keys.operator);
+    const operator = await under.signIn(under.keys.operator);
     await navigation(operator).getByRole('link', { name: 'Dead letters' }).waitFor();
   }, 60_000);
 
   it('an admin creates a key: the secret shown once signs in with its role', async () => {
-    const page = await signIn(adminKey);
+    const page = await under.signIn(under.keys.admin);
     await navigation(page).getByRole('link', { name: 'API keys' }).click();
     await page.getByLabel('Key name', { exact: true }).fill('auditor from the browser');
     await page.getByLabel('Role', { exact: true }).selectOption('auditor');
@@ -242,7 +121,7 @@ describe('the console web UI in a browser', () => {
       .waitFor();
     const shown = await page.getByLabel('Secret', { exact: true }).inputValue();
     expect(shown).toMatch(/^tsk_/);
-    expect(await api('GET', '/v1/session', shown)).toMatchObject({
+    expect(await under.api('GET', '/v1/session', shown)).toMatchObject({
       name: 'auditor from the browser',
       role: 'auditor',
     });
@@ -250,13 +129,12 @@ describe('the console web UI in a browser', () => {
 
   it('the dashboard shows figures the API has no value for yet as such, not as zero', async () => {
     // No event has been sent yet: no delivery, so no latency and no share within ten minutes.
-    const dashboard = await api<{ latency: { p50: number | null }; withinTenMinutesShare: number | null }>(
-      'GET',
-      '/v1/dashboard',
-      keys.marketer,
-    );
+    const dashboard = await under.api<{
+      latency: { p50: number | null };
+      withinTenMinutesShare: number | null;
+    }>('GET', '/v1/dashboard', under.keys.marketer);
     expect(dashboard).toMatchObject({ latency: { p50: null }, withinTenMinutesShare: null });
-    const page = await signIn(keys.marketer);
+    const page = await under.signIn(under.keys.marketer);
     await navigation(page).getByRole('link', { name: 'Dashboard' }).click();
     await headlineFigure(page, 'Events per second').waitFor();
     expect(await headlineFigure(page, 'Latency p50').textContent()).toBe('—');
@@ -264,15 +142,15 @@ describe('the console web UI in a browser', () => {
   }, 60_000);
 
   it('a marketer’s destination toggle is honoured by the pipeline: nothing reaches a disabled one', async () => {
-    const page = await signIn(keys.marketer);
+    const page = await under.signIn(under.keys.marketer);
     const state = page.getByLabel('State of sd-braze', { exact: true });
     expect(await state.inputValue()).toBe('enabled');
 
     await state.selectOption('disabled');
     await page.getByRole('status').filter({ hasText: 'sd-braze is now disabled.' }).waitFor();
-    expect((await api<{ state: string }>('GET', '/v1/destinations/sd-braze', keys.marketer)).state).toBe(
-      'disabled',
-    );
+    expect(
+      (await under.api<{ state: string }>('GET', '/v1/destinations/sd-braze', under.keys.marketer)).state,
+    ).toBe('disabled');
 
     // Workers apply states within a second or two: fresh customers until one is routed while sd-braze is
     // disabled. That one reaches Klaviyo, never Braze.
@@ -298,11 +176,11 @@ describe('the console web UI in a browser', () => {
   }, 90_000);
 
   it('the mapping editor shows the API’s problems at their JSON Pointer, refuses bad JSON, and saves', async () => {
-    const page = await signIn(keys.marketer);
-    const before = await api<{ version: number }>(
+    const page = await under.signIn(under.keys.marketer);
+    const before = await under.api<{ version: number }>(
       'GET',
       '/v1/destinations/sd-klaviyo/mappings',
-      keys.marketer,
+      under.keys.marketer,
     );
     await page.getByRole('link', { name: 'Edit mappings of sd-klaviyo' }).click();
     await page.getByRole('heading', { name: 'Mappings of sd-klaviyo' }).waitFor();
@@ -310,10 +188,10 @@ describe('the console web UI in a browser', () => {
     await waitFor(() => rules.isEnabled(), Boolean, 'the saved rules loaded');
 
     const broken = { mappings: { first_name: 'profile.first_nme' } };
-    const checked = await api<{ errors: { path: string; message: string }[] }>(
+    const checked = await under.api<{ errors: { path: string; message: string }[] }>(
       'POST',
       '/v1/destinations/sd-klaviyo/mappings/validate',
-      keys.marketer,
+      under.keys.marketer,
       { rules: broken },
     );
     const [problem] = checked.errors;
@@ -346,16 +224,16 @@ describe('the console web UI in a browser', () => {
       .filter({ hasText: `Saved version ${version}` })
       .waitFor();
 
-    const saved = await api<{ version: number; rules: unknown; savedBy: string }>(
+    const saved = await under.api<{ version: number; rules: unknown; savedBy: string }>(
       'GET',
       '/v1/destinations/sd-klaviyo/mappings',
-      keys.marketer,
+      under.keys.marketer,
     );
     expect(saved).toMatchObject({ version, rules: fixed, savedBy: expect.stringMatching(/^console:/) });
   }, 60_000);
 
   it('the dashboard’s figures move with live traffic, without a reload', async () => {
-    const page = await signIn(keys.marketer);
+    const page = await under.signIn(under.keys.marketer);
     let loads = 0;
     page.on('load', () => (loads += 1));
     await navigation(page).getByRole('link', { name: 'Dashboard' }).click();
@@ -390,10 +268,10 @@ describe('the console web UI in a browser', () => {
     const [letter] = (
       await waitFor(
         () =>
-          api<{ letters: { id: number; customerId?: string; errorClass: string }[] }>(
+          under.api<{ letters: { id: number; customerId?: string; errorClass: string }[] }>(
             'GET',
             '/v1/dead-letters?destination=sd-braze',
-            keys.operator,
+            under.keys.operator,
           ),
         ({ letters }) => letters.some((entry) => entry.customerId === customerId),
         'the refused item dead-lettered',
@@ -403,7 +281,7 @@ describe('the console web UI in a browser', () => {
     const id = letter?.id ?? 0;
     expect(atBraze(customerId)).toBe(false);
 
-    const page = await signIn(keys.operator);
+    const page = await under.signIn(under.keys.operator);
     await navigation(page).getByRole('link', { name: 'Dead letters' }).click();
     const select = page.getByLabel(`Select dead letter ${id}`, { exact: true });
     await select.check();
@@ -414,9 +292,17 @@ describe('the console web UI in a browser', () => {
     await page.getByText('No dead letters match.').waitFor();
 
     await waitFor(() => atBraze(customerId), Boolean, `${customerId} at Braze after the replay`);
-    const waiting = await api<{ letters: { id: number }[] }>('GET', '/v1/dead-letters', keys.operator);
+    const waiting = await under.api<{ letters: { id: number }[] }>(
+      'GET',
+      '/v1/dead-letters',
+      under.keys.operator,
+    );
     expect(waiting.letters.map((entry) => entry.id)).not.toContain(id);
-    const replayed = await api<{ replayedAt?: string }>('GET', `/v1/dead-letters/${id}`, keys.operator);
+    const replayed = await under.api<{ replayedAt?: string }>(
+      'GET',
+      `/v1/dead-letters/${id}`,
+      under.keys.operator,
+    );
     expect(replayed.replayedAt).toEqual(expect.any(String));
   }, 60_000);
 });

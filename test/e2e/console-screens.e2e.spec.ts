@@ -3,13 +3,11 @@ import type { Page } from 'playwright-core';
 import { KlaviyoEmulator } from '@tessera/destination-klaviyo';
 import { IdentityGraph, MatchReview } from '@tessera/identity-graph';
 import { PiiVault, PostgresStore } from '@tessera/store';
-import { signedHeaders } from '@tessera/testing';
 import {
+  consoleUnderTestForFile,
   navigation,
   openScreen,
   rowNamed,
-  startConsoleUnderTest,
-  type ConsoleUnderTest,
 } from '../support/console-browser-session';
 import { waitFor } from '../support/pipeline-fixture';
 
@@ -33,53 +31,16 @@ interface ProfileView {
 
 describe('the console’s sources, reviews, profiles, DSR and audit screens in a browser', () => {
   const klaviyo = new KlaviyoEmulator();
-  let under: ConsoleUnderTest;
+  const under = consoleUnderTestForFile('console_screens', [klaviyo], (root) => [
+    { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` } },
+  ]);
   let sequence = 0;
   /** The secret ids of the Sources scenario's rotation, for the audit log's. */
   const rotation = { before: '', after: '' };
   /** The DSR scenario's request, whose export the audit log's finds. */
   let exportedRequestId = '';
 
-  beforeAll(async () => {
-    under = await startConsoleUnderTest('console_screens', [klaviyo], (root) => [
-      { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` } },
-    ]);
-  }, 90_000);
-
-  afterEach(async () => {
-    await under.closeContexts();
-  });
-
-  afterAll(async () => {
-    await under?.stop();
-  });
-
   const unique = (label: string) => `${label}-${++sequence}`;
-
-  /** Posts CloudEvents (their `data`, by type) signed with `secret` to a source; the ingest's HTTP status. */
-  async function post(
-    sourceId: string,
-    secret: string,
-    events: readonly { type: string; data: Record<string, unknown> }[],
-  ): Promise<number> {
-    const body = JSON.stringify(
-      events.map(({ type, data }) => ({
-        specversion: '1.0',
-        id: unique('screens'),
-        source: 'https://loyalty.example.com',
-        type,
-        time: new Date().toISOString(),
-        data,
-      })),
-    );
-    const response = await fetch(`${under.tessera.baseUrl}/v1/sources/${sourceId}/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json', ...signedHeaders(secret, body) },
-      body,
-    });
-    await response.arrayBuffer();
-    return response.status;
-  }
 
   const pointsEvent = () => ({
     type: 'points.updated',
@@ -89,7 +50,7 @@ describe('the console’s sources, reviews, profiles, DSR and audit screens in a
   /** Waits until the ingest (which reloads sources every second) answers `status` to an event signed with `secret`. */
   const ingestAnswers = (sourceId: string, secret: string, status: number, what: string) =>
     waitFor(
-      () => post(sourceId, secret, [pointsEvent()]),
+      () => under.post(sourceId, secret, [pointsEvent()]),
       (answer) => answer === status,
       what,
       10_000,
@@ -143,7 +104,7 @@ describe('the console’s sources, reviews, profiles, DSR and audit screens in a
     expect(secondSecret).toMatch(/^whsec_/);
     expect(secondSecret).not.toBe(firstSecret);
     await ingestAnswers(sourceId, secondSecret, 202, 'the rotated secret accepted');
-    expect(await post(sourceId, firstSecret, [pointsEvent()])).toBe(202);
+    expect(await under.post(sourceId, firstSecret, [pointsEvent()])).toBe(202);
 
     const created = (await sources()).find((source) => source.id === sourceId);
     const [oldSecret, newSecret] = created?.secrets ?? [];
@@ -159,7 +120,7 @@ describe('the console’s sources, reviews, profiles, DSR and audit screens in a
       .getByText(/revoked \d{4}-/)
       .waitFor();
     await ingestAnswers(sourceId, firstSecret, 401, 'the revoked secret refused');
-    expect(await post(sourceId, secondSecret, [pointsEvent()])).toBe(202);
+    expect(await under.post(sourceId, secondSecret, [pointsEvent()])).toBe(202);
     // What the API says matches: the old secret revoked, the new one live.
     const revoked = (await sources()).find((source) => source.id === sourceId);
     expect(revoked?.secrets.map((secret) => secret.revokedAt === null)).toEqual([false, true]);
@@ -194,7 +155,7 @@ describe('the console’s sources, reviews, profiles, DSR and audit screens in a
     const email = `ana.${memberId.toLowerCase()}@example.com`;
     const masked = `a***@example.com`;
     expect(
-      await post('sd-loyalty', under.loyaltySecret, [
+      await under.post('sd-loyalty', under.loyaltySecret, [
         {
           type: 'profile.updated',
           data: { member_id: memberId, brand: 'sd', email, first_name: 'Ana', last_name: 'Lopez' },
@@ -258,7 +219,7 @@ describe('the console’s sources, reviews, profiles, DSR and audit screens in a
       { reference: `customer_id:${groupCustomerId}`, identifiers: { customer_id: groupCustomerId } },
     ];
     expect(
-      await post(
+      await under.post(
         'sd-loyalty',
         under.loyaltySecret,
         anchors.map(({ identifiers }) => ({ type: 'profile.updated', data: { ...identifiers, ...person } })),
@@ -322,7 +283,7 @@ describe('the console’s sources, reviews, profiles, DSR and audit screens in a
   it('DSR: an admin opens an access request by email, sees it complete and downloads its export', async () => {
     const email = `dsr.${unique('subject')}@example.com`;
     expect(
-      await post('sd-loyalty', under.loyaltySecret, [
+      await under.post('sd-loyalty', under.loyaltySecret, [
         { type: 'profile.updated', data: { email, first_name: 'Dora' } },
       ]),
     ).toBe(202);

@@ -7,7 +7,7 @@ import Redis from 'ioredis';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { EspSandbox, type EspEmulator } from '@tessera/destination-kit';
 import { newWebhookSecret } from '@tessera/runtime';
-import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { createScratchDatabase, writeSportsWorkspace } from './pipeline-fixture';
 import { REPO_ROOT, startTessera, type TesseraProcess } from './tessera-process';
 
@@ -24,6 +24,12 @@ export const CHROMIUM_ARGS = [
 
 export type ConsoleRole = 'admin' | 'marketer' | 'operator' | 'auditor';
 
+/** A CloudEvent to send: its type and `data` (the id, source and time are filled in). */
+export interface EventToSend {
+  type: string;
+  data: Record<string, unknown>;
+}
+
 export interface ConsoleUnderTest {
   tessera: TesseraProcess;
   browser: Browser;
@@ -36,6 +42,8 @@ export interface ConsoleUnderTest {
   keys: Record<ConsoleRole, string>;
   /** One control-plane call; the parsed answer, or a thrown error naming the status and the body. */
   api<T>(method: string, path: string, key: string, body?: unknown): Promise<T>;
+  /** Posts the events (fresh ids) as one batch signed with `secret` to a source; the ingest's HTTP status. */
+  post(sourceId: string, secret: string, events: readonly EventToSend[]): Promise<number>;
   /** A fresh browser context (its own sessionStorage) on the sign-in page. */
   openConsole(): Promise<Page>;
   /** A fresh context signed in with `key`. */
@@ -98,6 +106,27 @@ export async function startConsoleUnderTest(
     return JSON.parse(text) as T;
   }
 
+  let eventSequence = 0;
+  async function post(sourceId: string, secret: string, events: readonly EventToSend[]): Promise<number> {
+    const body = JSON.stringify(
+      events.map(({ type, data }) => ({
+        specversion: '1.0',
+        id: `${label}-${++eventSequence}`,
+        source: 'https://loyalty.example.com',
+        type,
+        time: new Date().toISOString(),
+        data,
+      })),
+    );
+    const response = await fetch(`${tessera.baseUrl}/v1/sources/${sourceId}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents-batch+json', ...signedHeaders(secret, body) },
+      body,
+    });
+    await response.arrayBuffer();
+    return response.status;
+  }
+
   async function openConsole(): Promise<Page> {
     const context = await browser.newContext({ acceptDownloads: true });
     contexts.push(context);
@@ -109,8 +138,7 @@ export async function startConsoleUnderTest(
 
   async function signIn(key: string): Promise<Page> {
     const page = await openConsole();
-    await page.getByLabel('API key', { exact: true }).fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await enterKey(page, key);
     await page.getByText('Signed in as').waitFor();
     return page;
   }
@@ -130,6 +158,7 @@ export async function startConsoleUnderTest(
     loyaltySecret,
     keys,
     api,
+    post,
     openConsole,
     signIn,
     async closeContexts() {
@@ -145,6 +174,32 @@ export async function startConsoleUnderTest(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The console under test for one spec file: started (as `startConsoleUnderTest`) before its tests, each test's
+ * browser contexts closed after it, all stopped after the file. The handle answers once `beforeAll` has run.
+ */
+export function consoleUnderTestForFile(...args: Parameters<typeof startConsoleUnderTest>): ConsoleUnderTest {
+  const under = {} as ConsoleUnderTest;
+  let started: ConsoleUnderTest | undefined;
+  beforeAll(async () => {
+    started = await startConsoleUnderTest(...args);
+    Object.assign(under, started);
+  }, 90_000);
+  afterEach(async () => {
+    await started?.closeContexts();
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return under;
+}
+
+/** Fills in `key` on the sign-in page and submits it (what the console answers is the caller's to wait for). */
+export async function enterKey(page: Page, key: string): Promise<void> {
+  await page.getByLabel('API key', { exact: true }).fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
 /** The console's navigation. */
