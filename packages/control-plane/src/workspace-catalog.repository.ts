@@ -188,8 +188,8 @@ export class WorkspaceCatalog {
 
   // ---- brands
 
-  async brands(): Promise<BrandRecord[]> {
-    const rows = await this.store.query<BrandRow>('SELECT * FROM workspace_brands ORDER BY id');
+  async brands(executor: SqlExecutor = this.store): Promise<BrandRecord[]> {
+    const rows = await executor.query<BrandRow>('SELECT * FROM workspace_brands ORDER BY id');
     return rows.map(toBrand);
   }
 
@@ -240,11 +240,11 @@ export class WorkspaceCatalog {
 
   // ---- sources
 
-  async sources(): Promise<SourceRecord[]> {
-    const [rows, secrets] = await Promise.all([
-      this.store.query<SourceRow>('SELECT * FROM workspace_sources ORDER BY id'),
-      this.store.query<SecretRow>('SELECT * FROM workspace_source_secrets ORDER BY created_at, id'),
-    ]);
+  async sources(executor: SqlExecutor = this.store): Promise<SourceRecord[]> {
+    const rows = await executor.query<SourceRow>('SELECT * FROM workspace_sources ORDER BY id');
+    const secrets = await executor.query<SecretRow>(
+      'SELECT * FROM workspace_source_secrets ORDER BY created_at, id',
+    );
     return rows.map((row) => this.toSource(row, secrets));
   }
 
@@ -272,8 +272,8 @@ export class WorkspaceCatalog {
   }
 
   /** Every source's secrets that verify signatures now (one, or two during a rotation), in the clear. */
-  async liveSecrets(): Promise<Map<string, string[]>> {
-    const rows = await this.store.query<SecretRow>(
+  async liveSecrets(executor: SqlExecutor = this.store): Promise<Map<string, string[]>> {
+    const rows = await executor.query<SecretRow>(
       `SELECT * FROM workspace_source_secrets
         WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)
         ORDER BY created_at DESC, id`,
@@ -437,8 +437,11 @@ export class WorkspaceCatalog {
 
   // ---- destinations
 
-  async destinations(options: { includeRemoved?: boolean } = {}): Promise<DestinationRecord[]> {
-    const rows = await this.store.query<DestinationRow>(
+  async destinations(
+    options: { includeRemoved?: boolean } = {},
+    executor: SqlExecutor = this.store,
+  ): Promise<DestinationRecord[]> {
+    const rows = await executor.query<DestinationRow>(
       `SELECT * FROM workspace_destinations ${options.includeRemoved === true ? '' : 'WHERE removed_at IS NULL'}
         ORDER BY brand, id`,
     );
@@ -855,44 +858,46 @@ export class WorkspaceCatalog {
    * declared settings, plugins, and current rules (`mappings`).
    */
   async load(): Promise<WorkspaceDefinition> {
-    const [brands, sources, secrets, destinations] = await Promise.all([
-      this.brands(),
-      this.sources(),
-      this.liveSecrets(),
-      this.destinations(),
-    ]);
-    const rules = await this.store.query<{ destination_id: string; rules: TransformRules }>(
-      `SELECT DISTINCT ON (destination_id) destination_id, rules FROM transform_rule_versions
-        ORDER BY destination_id, version DESC`,
-    );
-    const rulesOf = new Map(rules.map((row) => [row.destination_id, row.rules]));
-    const states = await this.store.query<{ destination_id: string; state: string }>(
-      'SELECT destination_id, state FROM destination_states',
-    );
-    const stateOf = new Map(states.map((row) => [row.destination_id, row.state]));
-    return {
-      brands: brands.map((brand) => ({
-        id: brand.id,
-        name: brand.name,
-        defaultCountry: brand.defaultCountry,
-      })),
-      sources: sources.map((source): SourceDefinition => ({
-        id: source.id,
-        brand: source.brand,
-        secrets: secrets.get(source.id) ?? [],
-        typeMap: source.typeMap,
-        ...(source.rateLimit === null ? {} : { rateLimit: source.rateLimit }),
-      })),
-      destinations: destinations.map((destination) => ({
-        id: destination.id,
-        brand: destination.brand,
-        type: destination.type,
-        settings: destination.settings,
-        plugins: destination.plugins,
-        state: stateOf.get(destination.id) ?? 'enabled',
-        ...(rulesOf.has(destination.id) ? { mappings: rulesOf.get(destination.id) } : {}),
-      })),
-    };
+    // One snapshot: a change that spans tables (a destination and its rules) is seen whole or not at all.
+    return this.store.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      const brands = await this.brands(tx);
+      const sources = await this.sources(tx);
+      const secrets = await this.liveSecrets(tx);
+      const destinations = await this.destinations({}, tx);
+      const rules = await tx.query<{ destination_id: string; rules: TransformRules }>(
+        `SELECT DISTINCT ON (destination_id) destination_id, rules FROM transform_rule_versions
+          ORDER BY destination_id, version DESC`,
+      );
+      const rulesOf = new Map(rules.map((row) => [row.destination_id, row.rules]));
+      const states = await tx.query<{ destination_id: string; state: string }>(
+        'SELECT destination_id, state FROM destination_states',
+      );
+      const stateOf = new Map(states.map((row) => [row.destination_id, row.state]));
+      return {
+        brands: brands.map((brand) => ({
+          id: brand.id,
+          name: brand.name,
+          defaultCountry: brand.defaultCountry,
+        })),
+        sources: sources.map((source): SourceDefinition => ({
+          id: source.id,
+          brand: source.brand,
+          secrets: secrets.get(source.id) ?? [],
+          typeMap: source.typeMap,
+          ...(source.rateLimit === null ? {} : { rateLimit: source.rateLimit }),
+        })),
+        destinations: destinations.map((destination) => ({
+          id: destination.id,
+          brand: destination.brand,
+          type: destination.type,
+          settings: destination.settings,
+          plugins: destination.plugins,
+          state: stateOf.get(destination.id) ?? 'enabled',
+          ...(rulesOf.has(destination.id) ? { mappings: rulesOf.get(destination.id) } : {}),
+        })),
+      };
+    });
   }
 
   private async audit(
