@@ -15,7 +15,7 @@ import {
 } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
 import { DestinationRunner, type InboundUnsubscribe } from '@tessera/destination-kit';
-import { IdentityOutbox, type IdentityGraph } from '@tessera/identity-graph';
+import { IdentityOutbox, MatchReview, type IdentityGraph } from '@tessera/identity-graph';
 import {
   assertNoEviction,
   deliverQueueName,
@@ -48,6 +48,7 @@ import { DsrDueWatch } from './scheduled/dsr-due-watch.service';
 import { IdentityLineageReader } from './scheduled/identity-lineage.repository';
 import { LineagePublisher } from './scheduled/lineage-publisher.service';
 import { PointsStagnationCheck } from './scheduled/points-stagnation.service';
+import { ProbableMatchScan } from './scheduled/probable-match-scan.service';
 import { ScheduleCursorBook } from './scheduled/schedule-cursor-book.repository';
 import { DeadLetterBox, type ReplayFilter } from './store/dead-letter-box.repository';
 import { DeliveryLog } from './store/delivery-log.repository';
@@ -170,10 +171,14 @@ export class PipelineWorker {
   readonly maintenanceQueue: JobQueue<'maintenance'>;
   readonly dsr: DsrService;
   readonly cursors: InboundCursorBook;
-  /** The scheduled maintenance work (`maintenance.lineage`, `.stagnation`, `.dsr-due`), runnable directly too. */
+  /**
+   * The scheduled maintenance work (`maintenance.lineage`, `.stagnation`, `.dsr-due`, `.matching`), runnable
+   * directly too.
+   */
   readonly lineagePublisher: LineagePublisher;
   readonly stagnationCheck: PointsStagnationCheck;
   readonly dsrDueWatch: DsrDueWatch;
+  readonly probableMatchScan: ProbableMatchScan;
   private readonly inboundSync: InboundSync;
   private readonly deliverQueues = new Map<string, JobQueue<'deliver'>>();
   private readonly runners = new Map<string, DestinationRunner>();
@@ -231,9 +236,10 @@ export class PipelineWorker {
       route: (events, jobId) => this.enqueueRouteJob(events, jobId),
       now: clock,
     });
+    const scheduleCursors = new ScheduleCursorBook(store, { now: clock });
     this.stagnationCheck = new PointsStagnationCheck({
       store,
-      cursors: new ScheduleCursorBook(store, { now: clock }),
+      cursors: scheduleCursors,
       destinations: () => this.directory.all(),
       route: (events, jobId) => this.enqueueRouteJob(events, jobId),
       now: clock,
@@ -245,6 +251,11 @@ export class PipelineWorker {
       report: (counts) => options.metrics.setDsrDue(counts),
       warn: (detail, message) => options.logger.warn(detail, message),
       now: clock,
+    });
+    this.probableMatchScan = new ProbableMatchScan({
+      store,
+      cursors: scheduleCursors,
+      review: new MatchReview(options.graph),
     });
 
     this.tokenCache = new RedisTokenCache(
@@ -401,6 +412,12 @@ export class PipelineWorker {
             return outcome;
           },
           'maintenance.dsr-due': async () => this.dsrDueWatch.run(),
+          'maintenance.matching': async () => {
+            // Counts only: the profiles' ids and traits stay out of the log.
+            const outcome = await this.probableMatchScan.run();
+            this.options.logger.info({ ...outcome }, 'probable-match scan');
+            return outcome;
+          },
         },
       }),
     );
@@ -423,6 +440,11 @@ export class PipelineWorker {
       'dsr-due-hourly',
       { every: 3_600_000 },
       { name: 'maintenance.dsr-due', data: {} },
+    );
+    await this.maintenanceQueue.queue.upsertJobScheduler(
+      'matching-minutely',
+      { every: 60_000 },
+      { name: 'maintenance.matching', data: {} },
     );
     this.workers.push(
       startStageWorker({

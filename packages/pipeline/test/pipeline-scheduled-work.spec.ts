@@ -113,13 +113,14 @@ describe('PipelineWorker: scheduled work', () => {
     await store.close();
   });
 
-  it('schedules the lineage publisher, the daily stagnation check and the hourly DSR due check', async () => {
+  it('schedules the lineage publisher, the daily stagnation check, the hourly DSR due check and the minutely probable-match scan', async () => {
     const schedulers = await worker.maintenanceQueue.queue.getJobSchedulers();
     expect(
       schedulers.map((scheduler) => [scheduler.key, scheduler.name, Number(scheduler.every)]).sort(),
     ).toEqual([
       ['dsr-due-hourly', 'maintenance.dsr-due', 3_600_000],
       ['lineage-publish', 'maintenance.lineage', 200],
+      ['matching-minutely', 'maintenance.matching', 60_000],
       ['retention-daily', 'maintenance.retention', 86_400_000],
       ['stagnation-daily', 'maintenance.stagnation', 86_400_000],
     ]);

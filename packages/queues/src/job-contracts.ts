@@ -91,6 +91,8 @@ export interface JobDataMap {
   'maintenance.stagnation': Record<string, never>;
   /** The hourly look at data subject requests due within 24 hours or overdue (metric, warnings, audit). */
   'maintenance.dsr-due': Record<string, never>;
+  /** Every minute: profiles changed since the last run are scored for probable matches (merges, review queue). */
+  'maintenance.matching': Record<string, never>;
 }
 
 export type JobName = keyof JobDataMap;
@@ -108,6 +110,7 @@ export const JOB_QUEUES = {
   'maintenance.lineage': 'maintenance',
   'maintenance.stagnation': 'maintenance',
   'maintenance.dsr-due': 'maintenance',
+  'maintenance.matching': 'maintenance',
 } as const satisfies Record<JobName, string>;
 
 export type QueueName = (typeof JOB_QUEUES)[JobName];

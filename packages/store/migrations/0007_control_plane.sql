@@ -84,3 +84,7 @@ CREATE INDEX audit_log_action ON audit_log (action, at);
 ALTER TABLE dead_letters ADD COLUMN discarded_at timestamptz;
 ALTER TABLE dead_letters ADD COLUMN discarded_by text;
 ALTER TABLE dead_letters ADD COLUMN discard_reason text;
+
+-- The probable-match scan (`maintenance.matching`, every minute) reads the active profiles changed after its
+-- cursor in `schedule_cursors`, in order of (updated_at, customer_id).
+CREATE INDEX identity_profiles_changed ON identity_profiles (updated_at, customer_id) WHERE status = 'active';
