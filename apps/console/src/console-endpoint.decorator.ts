@@ -16,7 +16,7 @@ export type JsonSchema = Record<string, unknown>;
 
 /** What a control-plane route declares: the one place its permission, input schemas and docs live. */
 export interface EndpointSpec {
-  /** The permission a key needs; several: any of them (the service checks the finer rule). */
+  /** The permission a key needs; with several, one of them suffices (the service checks the finer rule). */
   permission: Permission | Permission[];
   summary: string;
   /** The OpenAPI tag (the console's section). */

@@ -1,8 +1,7 @@
 import { Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
 import { ConsentGate, StoreConsentStateReader } from '@tessera/consent';
 import { can, compileOrRefuse, ControlPlaneError } from '@tessera/control-plane';
-import { resolveDestinationSettings } from '@tessera/destination-kit';
-import { DESTINATION_PACKAGES, pluginCatalog } from '@tessera/destination-registry';
+import { type ResolvedDestination, resolveStoredDestination } from '@tessera/destination-registry';
 import { REDIS } from '@tessera/nest-platform';
 import {
   MappingPreview,
@@ -11,7 +10,7 @@ import {
   RawEventLog,
   type PreviewSampleEvent,
 } from '@tessera/pipeline';
-import { redactContactPoints } from '@tessera/runtime';
+import { ConfigurationError, redactContactPoints } from '@tessera/runtime';
 import type Redis from 'ioredis';
 import { Caller, Endpoint, ValidBody, ValidQuery } from './console-endpoint.decorator';
 import { ConsoleDependencies } from './console-dependencies';
@@ -51,16 +50,25 @@ export class PreviewController {
     body: PREVIEW_INPUT,
   })
   async preview(@ValidBody() body: PreviewBody, @Caller() caller: ConsoleCaller) {
-    const destination = await this.deps.catalog.destinationOrThrow(body.destinationId);
-    const entry = DESTINATION_PACKAGES.find((candidate) => candidate.definition.type === destination.type);
-    if (entry === undefined)
-      throw new ControlPlaneError('conflict', `this build has no ${destination.type} destination type`);
-    const settings = resolveDestinationSettings(entry.definition, destination.settings);
-    if (!settings.ok)
-      throw new ControlPlaneError(
-        'conflict',
-        `destination "${destination.id}" has settings its type refuses`,
+    const stored = await this.deps.catalog.destinationOrThrow(body.destinationId);
+    let destination: ResolvedDestination;
+    try {
+      // Resolved exactly as the workers resolve it; the rules come from the draft or the rule book below.
+      destination = resolveStoredDestination(
+        {
+          id: stored.id,
+          brand: stored.brand,
+          type: stored.type,
+          settings: stored.settings,
+          plugins: stored.plugins,
+        },
+        await this.deps.catalog.brands(),
+        this.deps.runtime.settings.destinations,
       );
+    } catch (error) {
+      if (error instanceof ConfigurationError) throw new ControlPlaneError('conflict', error.detail);
+      throw error;
+    }
     const saved = await this.deps.catalog.currentRules(destination.id);
     const draft = body.rules ?? saved?.rules;
     const preview = new MappingPreview({
@@ -75,9 +83,9 @@ export class PreviewController {
           id: destination.id,
           brand: destination.brand,
           type: destination.type,
-          package: entry,
-          settings: settings.settings,
-          plugins: pluginCatalog().resolve(destination.id, destination.plugins),
+          package: destination.package,
+          settings: destination.settings,
+          plugins: destination.plugins,
         },
         ...(draft === undefined ? {} : { rules: compileOrRefuse(draft) }),
         event:

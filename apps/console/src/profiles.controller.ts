@@ -23,53 +23,35 @@ export class ProfilesController {
   async profile(@Param('reference') reference: string, @Caller() caller: ConsoleCaller) {
     const graph = await this.deps.graph();
     parseProfileReference(reference);
-    const revealed = await graph.getProfile(reference, { revealPii: true });
-    if (revealed === undefined) throw new NotFoundException(`no profile for ${reference.split(':')[0]}:…`);
     const mayReadPii = can(caller.key.role, 'pii.read');
-    const shown = mayReadPii
-      ? revealed
-      : ((await graph.getProfile(reference, { revealPii: false })) ?? revealed);
+    const shown = await graph.getProfile(reference, { revealPii: mayReadPii });
+    if (shown === undefined) throw new NotFoundException(`no profile for ${reference.split(':')[0]}:…`);
     // Consent is kept per contact point and brand: the blind indexes of the profile's email and phones.
-    const subjects = revealed.identifiers
-      .filter((identifier) => identifier.type === 'email' || identifier.type === 'phone')
-      .map((identifier) => ({
-        type: identifier.type,
-        key: graph.keys.lookupKey({ type: identifier.type, value: identifier.value }),
-        shown:
-          shown.identifiers.find(
-            (candidate) => candidate.type === identifier.type && candidate.label === identifier.label,
-          )?.value ?? '***',
-      }));
-    const brands = await this.deps.catalog.brands();
-    const consent = [];
-    for (const brand of brands) {
-      const states = await this.deps.ledger.state(
-        subjects.map((subject) => subject.key),
-        brand.id,
-      );
-      for (const state of states) {
-        const subject = subjects.find((candidate) => candidate.key === state.subject.key);
-        consent.push({
-          brand: brand.id,
-          subject: subject?.shown ?? '***',
-          channel: state.scope.channel,
-          purpose: state.scope.purpose,
-          status: state.decision,
-          legalBasis: state.legalBasis,
-          capturedAt: state.capturedAt,
-        });
-      }
-    }
-    const deliveries = (
-      await this.deps.worker.deliveryLog.forCustomer(revealed.customerId, { limit: 1000 })
-    ).slice(-RECENT_DELIVERIES);
+    const contactPoints = new Map(
+      shown.identifiers
+        .filter((identifier) => identifier.type === 'email' || identifier.type === 'phone')
+        .map((identifier) => [identifier.subjectKey, identifier.value]),
+    );
+    const consent = (await this.deps.ledger.stateInEveryBrand([...contactPoints.keys()])).map((state) => ({
+      brand: state.scope.brand,
+      subject: contactPoints.get(state.subject.key) ?? '***',
+      channel: state.scope.channel,
+      purpose: state.scope.purpose,
+      status: state.decision,
+      legalBasis: state.legalBasis,
+      capturedAt: state.capturedAt,
+    }));
+    const deliveries = await this.deps.worker.deliveryLog.latestForCustomer(
+      shown.customerId,
+      RECENT_DELIVERIES,
+    );
     if (mayReadPii) {
       await this.deps.audit.record([
         {
           actor: caller.actor,
           action: 'profile.pii_read',
-          customerId: revealed.customerId,
-          detail: { entity: 'profile', id: revealed.customerId, before: null, after: null },
+          customerId: shown.customerId,
+          detail: { entity: 'profile', id: shown.customerId, before: null, after: null },
         },
       ]);
     }
@@ -88,7 +70,7 @@ export class ProfilesController {
       })),
       lineage: shown.lineage,
       consent,
-      deliveries: deliveries.reverse(),
+      deliveries,
     };
   }
 

@@ -10,7 +10,15 @@ import {
   Post,
   Put,
 } from '@nestjs/common';
-import { can, ControlPlaneError, notFound, type DestinationRecord, refusal } from '@tessera/control-plane';
+import {
+  can,
+  ControlPlaneError,
+  type DestinationRecord,
+  type DestinationState,
+  mayChangeState,
+  notFound,
+  refusal,
+} from '@tessera/control-plane';
 import { secretSettingNames } from '@tessera/destination-kit';
 import { pluginCatalog } from '@tessera/destination-registry';
 import type { PluginReference } from '@tessera/transform';
@@ -30,8 +38,6 @@ import {
   SOURCE_INPUT,
   STATE_INPUT,
 } from './console-schemas';
-
-type State = 'enabled' | 'paused' | 'disabled';
 
 /** Brands, sources (and their signing secrets), destinations, their states, mappings and plugins. */
 @Controller('v1')
@@ -278,7 +284,7 @@ export class WorkspaceController {
       brand: string;
       type: string;
       settings: Record<string, unknown>;
-      state?: State;
+      state?: DestinationState;
       plugins?: PluginReference[];
     },
     @Caller() caller: ConsoleCaller,
@@ -316,25 +322,19 @@ export class WorkspaceController {
   })
   async setState(
     @Param('id') id: string,
-    @ValidBody() body: { state: State; reason?: string },
+    @ValidBody() body: { state: DestinationState; reason?: string },
     @Caller() caller: ConsoleCaller,
   ) {
-    const current = await this.destination(id);
-    // An operator pauses and resumes; enabling a disabled destination or disabling one is a marketer's toggle.
-    const pauseOnly =
-      (current.state === 'enabled' && body.state === 'paused') ||
-      (current.state === 'paused' && body.state === 'enabled');
-    if (!can(caller.key.role, 'destinations.toggle') && !pauseOnly)
-      throw new ForbiddenException(`role ${caller.key.role} may only pause and resume destinations`);
-    const action =
-      body.state === 'paused'
-        ? 'pause'
-        : body.state === 'disabled'
-          ? 'disable'
-          : current.state === 'paused'
-            ? 'resume'
-            : 'enable';
-    await (await this.deps.operations(caller.actor)).changeDestinationState(id, action, body.reason);
+    const role = caller.key.role;
+    await (
+      await this.deps.operations(caller.actor)
+    ).setDestinationState(id, body.state, {
+      ...(body.reason === undefined ? {} : { reason: body.reason }),
+      check: (current) => {
+        if (!mayChangeState(role, current, body.state))
+          throw new ForbiddenException(`role ${role} may only pause and resume destinations`);
+      },
+    });
     return this.destination(id);
   }
 

@@ -1,4 +1,4 @@
-import { can, permissionsOf, refusal, ROLES } from './access-policy';
+import { can, mayChangeState, permissionsOf, refusal, ROLES } from './access-policy';
 
 describe('access policy', () => {
   it('gives admin everything and the auditor no change at all', () => {
@@ -23,5 +23,14 @@ describe('access policy', () => {
     expect(refusal('marketer', 'dead-letters.replay')).toBe(
       'role marketer may not replay or discard dead letters',
     );
+  });
+
+  it('lets an operator only pause and resume, a marketer set every state, an auditor none', () => {
+    expect(mayChangeState('operator', 'enabled', 'paused')).toBe(true);
+    expect(mayChangeState('operator', 'paused', 'enabled')).toBe(true);
+    expect(mayChangeState('operator', 'disabled', 'enabled')).toBe(false);
+    expect(mayChangeState('operator', 'enabled', 'disabled')).toBe(false);
+    expect(mayChangeState('marketer', 'disabled', 'enabled')).toBe(true);
+    expect(mayChangeState('auditor', 'enabled', 'paused')).toBe(false);
   });
 });

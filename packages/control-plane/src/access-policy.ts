@@ -77,6 +77,18 @@ export function permissionsOf(role: Role): Permission[] {
   return (Object.keys(PERMISSIONS) as Permission[]).filter((permission) => GRANTS[role].has(permission));
 }
 
+/**
+ * Whether a role may move a destination from one state to another: a toggle sets every state; pausing alone
+ * (an operator) pauses an enabled destination and resumes a paused one.
+ */
+export function mayChangeState(role: Role, from: DestinationState, to: DestinationState): boolean {
+  if (can(role, 'destinations.toggle')) return true;
+  const pauseOrResume = (from === 'enabled' && to === 'paused') || (from === 'paused' && to === 'enabled');
+  return pauseOrResume && can(role, 'destinations.pause');
+}
+
+export type DestinationState = 'enabled' | 'paused' | 'disabled';
+
 /** The 403 message a role gets for a permission it lacks. */
 export function refusal(role: Role, permission: Permission): string {
   return `role ${role} may not ${PERMISSIONS[permission]}`;

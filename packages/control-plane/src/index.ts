@@ -1,10 +1,12 @@
 export {
   can,
   isRole,
+  mayChangeState,
   PERMISSIONS,
   permissionsOf,
   refusal,
   ROLES,
+  type DestinationState,
   type Permission,
   type Role,
 } from './access-policy';

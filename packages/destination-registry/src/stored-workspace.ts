@@ -1,6 +1,6 @@
 import { AuditLog } from '@tessera/consent';
 import { WorkspaceCatalog } from '@tessera/control-plane';
-import type { TesseraRuntime, WorkspaceDefinition } from '@tessera/runtime';
+import { ConfigurationError, type TesseraRuntime, type WorkspaceDefinition } from '@tessera/runtime';
 import type { CompiledRules, ConfiguredPlugin, PluginCatalog } from '@tessera/transform';
 import { DESTINATION_PACKAGES, selectDestinationPackages } from './destination-registry';
 import { pluginCatalog, resolveWorkspacePlugins } from './plugin-registry';
@@ -78,6 +78,28 @@ export interface ResolvedDestinations {
  * reload must keep going, so a destination that does not resolve is reported (the process keeps its previous
  * config) and the others apply.
  */
+/**
+ * One stored destination resolved as start-up resolves it (settings, rules, plugins); throws the start-up
+ * ConfigurationError naming what does not resolve.
+ */
+export function resolveStoredDestination(
+  declared: Record<string, unknown>,
+  brands: WorkspaceDefinition['brands'],
+  selection: 'all' | readonly string[],
+  plugins: PluginCatalog = pluginCatalog(),
+): ResolvedDestination {
+  const id = String(declared['id']);
+  const [destination] = deploymentDestinations({ brands, destinations: [declared] }, selection);
+  if (destination === undefined)
+    throw new ConfigurationError('TESSERA_WORKSPACE_FILE', `Destination "${id}" did not resolve`);
+  const rules = compileWorkspaceRules([declared]).get(id);
+  return {
+    ...destination,
+    ...(rules === undefined ? {} : { rules }),
+    plugins: resolveWorkspacePlugins([declared], plugins).get(id) ?? [],
+  };
+}
+
 export function resolveEachDestination(
   workspace: WorkspaceDefinition,
   selection: 'all' | readonly string[],
@@ -87,17 +109,7 @@ export function resolveEachDestination(
   for (const declared of runnableWorkspace(workspace, selection).destinations) {
     const id = String(declared['id']);
     try {
-      const [destination] = deploymentDestinations(
-        { brands: workspace.brands, destinations: [declared] },
-        selection,
-      );
-      if (destination === undefined) continue;
-      const rules = compileWorkspaceRules([declared]).get(id);
-      outcome.resolved.push({
-        ...destination,
-        ...(rules === undefined ? {} : { rules }),
-        plugins: resolveWorkspacePlugins([declared], plugins).get(id) ?? [],
-      });
+      outcome.resolved.push(resolveStoredDestination(declared, workspace.brands, selection, plugins));
     } catch (error) {
       outcome.unresolved.push({ id, reason: error instanceof Error ? error.message : String(error) });
     }

@@ -58,6 +58,8 @@ export interface ProfileIdentifierView {
   label: string;
   /** The value; PII (email, phone) only when the caller may see it, masked otherwise. */
   value: string;
+  /** The identifier's blind index: what the consent ledger keys a contact point by (no PII). */
+  subjectKey: string;
   firstSeenAt: Date;
   lastSeenAt: Date;
   quarantined: string | null;
@@ -326,6 +328,7 @@ export class IdentityGraph {
             scope: identifier.scope,
             label: identifierLabel(identifier),
             value: identifier.encrypted === null || options.revealPii ? clear : mask(identifier.type, clear),
+            subjectKey: identifier.key,
             firstSeenAt: identifier.firstSeenAt,
             lastSeenAt: identifier.lastSeenAt,
             quarantined: identifier.quarantinedReason,

@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 export class ConfigurationError extends Error {
   constructor(
     readonly setting: string,
-    detail: string,
+    readonly detail: string,
     options?: ErrorOptions,
   ) {
     super(`${setting}: ${detail}`, options);

@@ -8,7 +8,7 @@ import { useApiResource } from '../use-api-resource';
 import { hrefOf } from '../use-hash-route';
 
 /**
- * The states a key may set from `current`: `destinations.toggle` sets any, `destinations.pause` alone pauses
+ * The states a key may set from `current`: `destinations.toggle` sets every state, `destinations.pause` alone pauses
  * an enabled destination and resumes a paused one.
  */
 function allowedStates(current: DestinationState, toggle: boolean, pause: boolean): Set<DestinationState> {

@@ -397,6 +397,18 @@ export class ConsentLedger {
     return rows.map(toState);
   }
 
+  /** The current consent of the given contact points in every brand: one query (a profile's consent view). */
+  async stateInEveryBrand(subjectKeys: readonly string[]): Promise<ConsentState[]> {
+    if (subjectKeys.length === 0) return [];
+    const rows = await this.store.query<StateRow>(
+      `SELECT subject_key, brand, channel, purpose, subject_type, decision, legal_basis, captured_at, ledger_id
+         FROM consent_state WHERE subject_key = ANY($1::text[])
+        ORDER BY brand, subject_key, channel, purpose`,
+      [[...new Set(subjectKeys)]],
+    );
+    return rows.map(toState);
+  }
+
   /** Ledger entries of a customer and/or a contact point, in the order the fold applies them. */
   async history(filter: HistoryFilter = {}): Promise<LedgerEntry[]> {
     const { where, params } = sqlFilter([

@@ -63,6 +63,21 @@ describe.each(STORE_DRIVERS)('ConsentLedger on %s', (driver) => {
     expect(await store.query('SELECT count(*)::int AS n FROM consent_ledger')).toEqual([{ n: 2 }]);
   });
 
+  it("reads a contact point's consent in every brand at once, brand by brand", async () => {
+    await ledger.append([
+      entry({ key: ANA, decision: 'granted', at: 1, dedupeKey: 'a-sd', brand: 'sd' }),
+      entry({ key: ANA, decision: 'withdrawn', at: 1, dedupeKey: 'a-fl', brand: 'flannels' }),
+      entry({ key: BRUNO, decision: 'granted', at: 1, dedupeKey: 'b-sd', brand: 'sd' }),
+    ]);
+    expect(
+      (await ledger.stateInEveryBrand([ANA])).map((state) => [state.scope.brand, state.decision]),
+    ).toEqual([
+      ['flannels', 'withdrawn'],
+      ['sd', 'granted'],
+    ]);
+    expect(await ledger.stateInEveryBrand([])).toEqual([]);
+  });
+
   it('refuses a re-grant without new proof, with the reason, writes nothing for it and audits it', async () => {
     await ledger.append([
       entry({ key: ANA, decision: 'granted', at: 1, dedupeKey: 'g1', proofRef: 'doi-1', customerId: 'C1' }),

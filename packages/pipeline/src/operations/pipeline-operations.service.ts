@@ -282,6 +282,28 @@ export class PipelineOperations {
   }
 
   /**
+   * Puts a destination in a state (the console's toggle): the pause, resume, disable or enable that gets it
+   * there from its current state. `check` sees the current state first and may throw to refuse the change.
+   */
+  async setDestinationState(
+    destinationId: string,
+    target: DestinationState,
+    options: { reason?: string; check?: (current: DestinationState) => void } = {},
+  ): Promise<{ destination: DestinationStatus; changed: boolean }> {
+    const current = (await this.listDestinations()).find((destination) => destination.id === destinationId);
+    if (current !== undefined) options.check?.(current.state);
+    const action: DestinationAction =
+      target === 'paused'
+        ? 'pause'
+        : target === 'disabled'
+          ? 'disable'
+          : current?.state === 'paused'
+            ? 'resume'
+            : 'enable';
+    return this.changeDestinationState(destinationId, action, options.reason);
+  }
+
+  /**
    * Pauses, resumes, disables or enables a destination: the state every worker applies within seconds, and an
    * audit entry, in one transaction. A destination already in the target state is left as it is (`changed`
    * false, nothing written); `resume` only resumes a paused destination.

@@ -152,6 +152,15 @@ export class DeliveryLog {
   }
 
   /** A customer's deliveries, oldest first, a page at a time (`afterId`: the last id of the previous page). */
+  /** A customer's newest entries, newest first (what support looks at first). */
+  async latestForCustomer(customerId: string, limit: number): Promise<DeliveryRecord[]> {
+    const rows = await this.store.query<Row>(
+      `${SELECT} WHERE customer_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
+      [customerId, Math.max(1, Math.min(limit, 1000))],
+    );
+    return rows.map(toRecord);
+  }
+
   async forCustomer(
     customerId: string,
     options: { limit: number; afterId?: number },

@@ -82,6 +82,8 @@ describe.each(STORE_DRIVERS)('DeliveryLog on %s', (driver) => {
     expect(
       (await log.forCustomer('C1', { limit: 2, afterId: firstPage[1].id })).map((r) => r.itemKey),
     ).toEqual(['k4']);
+    expect((await log.latestForCustomer('C1', 2)).map((r) => r.itemKey)).toEqual(['k4', 'k2']);
+    expect(await log.latestForCustomer('nobody', 2)).toEqual([]);
     expect(await log.record([])).toBe(0);
   });
 
