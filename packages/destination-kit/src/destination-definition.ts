@@ -41,6 +41,8 @@ export interface ProfileUpsert {
    * only). ESPs with anonymous profiles key it apart from members (Braze: a user alias, not an external id).
    */
   guest?: boolean;
+  /** The ESP's own id of this contact, when a previous write returned it (spares a lookup). */
+  externalId?: string;
 }
 
 /**
@@ -65,6 +67,8 @@ export interface SegmentMembership {
   customerId: string;
   segment: string;
   email?: string;
+  /** The ESP's own id of this contact, when a previous write returned it (spares a lookup). */
+  externalId?: string;
 }
 
 /** Points at a profile by customer id and, when known, its contact points. */
@@ -72,6 +76,8 @@ export interface ProfileRef {
   customerId: string;
   email?: string;
   phone?: string;
+  /** The ESP's own id of this contact, when a previous write returned it (spares a lookup). */
+  externalId?: string;
 }
 
 /** A marketing subscription to set on one channel (from the consent ledger: a grant, or its withdrawal). */
@@ -82,6 +88,8 @@ export interface SubscriptionChange {
   phone?: string;
   /** ISO-8601 time the member consented or withdrew. */
   changedAt?: string;
+  /** The ESP's own id of this contact, when a previous write returned it (spares a lookup). */
+  externalId?: string;
 }
 
 /** The item type each operation receives. */
@@ -116,7 +124,18 @@ export interface RemoteProfile {
 }
 
 export type ItemResult =
-  | { status: 'ok'; externalId?: string; profile?: RemoteProfile }
+  | {
+      status: 'ok';
+      externalId?: string;
+      profile?: RemoteProfile;
+      /** Fields the ESP refused and that were left out so the rest of the profile could land. */
+      omittedFields?: { field: string; reason: string }[];
+    }
+  /**
+   * A member this destination cannot hold (no email at an email-only ESP): counted, never retried nor
+   * dead-lettered.
+   */
+  | { status: 'skipped'; reason: string }
   | { status: 'retry'; afterMs: number; reason: string }
   | { status: 'rejected'; reason: string };
 
@@ -138,6 +157,20 @@ export interface OperationContext<Settings = Record<string, unknown>> {
 export interface RateWindow {
   requests: number;
   perMs: number;
+}
+
+/**
+ * One class of requests the ESP limits together, per ESP account. Every request the kit's http client sends
+ * (operations, polls, token requests, testConnection) first acquires each budget whose pattern matches.
+ */
+export interface RateBudget {
+  /** The ESP's published windows for this class of requests, counted per ESP account by every worker. */
+  windows: RateWindow[];
+  /**
+   * The requests counted against it: 'METHOD /path' patterns matched against the request's URL path (any
+   * host of the destination), `*` = one path segment, a trailing `/**` = any rest, METHOD may be `*`.
+   */
+  requests: string[];
 }
 
 /** A webhook as received, before anything parsed it: signatures are checked on these exact bytes. */
@@ -237,8 +270,15 @@ export interface DestinationDefinition<Settings = Record<string, unknown>> {
    * key's suffix, SFMC's hosts from the subdomain). Problems are reported like validation errors.
    */
   resolveSettings?(settings: Settings): SettingsValidation<Settings>;
-  /** Most requests in flight at once per destination instance (Mailchimp: 10 connections per key). */
+  /** Most requests in flight at once per ESP account (Mailchimp: 10 connections per key). */
   maxConcurrentRequests?: number;
+  /** The ESP's rate limits, by name: each is counted per ESP account (`accountKey`) across every worker. */
+  rateBudgets?: Record<string, RateBudget>;
+  /**
+   * What identifies the ESP account whose limits the ESP counts together (default: a hash of type, baseUrl and
+   * every x-secret setting): two destination instances on one account share its budgets.
+   */
+  accountKey?(settings: Settings): string;
   /** Declared by OAuth destinations: tokens are cached (shared across workers) and refreshed once on a 401. */
   authentication?: TokenAuthentication<Settings>;
   /** Resolves when the settings work against the ESP; throws a DeliveryError otherwise. */

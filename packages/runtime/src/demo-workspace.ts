@@ -21,6 +21,13 @@ export const DEMO_SPORTS_BRAND: BrandDefinition = {
 export const DEMO_GROUP_SOURCE_ID = 'demo-loyalty';
 export const DEMO_SPORTS_SOURCE_ID = 'summit-sports-loyalty';
 
+/**
+ * Per ESP mount (`klaviyo`, `mailchimp`…), the configuration the demo's sandbox emulators start with: applied
+ * with the emulator's `configure` when the demo workspace is active (`npm start`, `npm run sandbox`). An ESP
+ * without an entry keeps its emulator's defaults.
+ */
+export const DEMO_SANDBOX_CONFIG: Record<string, unknown> = {};
+
 export interface DemoSourceCredentials {
   id: string;
   brand: string;

@@ -45,8 +45,22 @@ export interface EspEmulator {
   errorResponse(status: number, message: string): SandboxResponse;
   /** Everything the emulator holds, as plain JSON (profiles, lists, jobs…). */
   state(): unknown;
-  /** Forgets everything it holds. */
+  /** Forgets everything it holds, but keeps its configuration. */
   reset(): void;
+  /**
+   * Changes how the emulator behaves (limits, account features…): validates `config` and throws an Error
+   * whose message says what is wrong. The sandbox serves it at `PUT /sandbox/{esp}/_sandbox/config`.
+   */
+  configure?(config: unknown): void;
+  /** The configuration in effect, as plain JSON (`GET /sandbox/{esp}/_sandbox/config`). */
+  configuration?(): unknown;
+  /** The largest request body the ESP accepts; the sandbox answers a larger one with `errorResponse(413, …)`. */
+  readonly maxBodyBytes?: number;
+  /**
+   * The path's template for request statistics, ids replaced by `{id}` (`/lists/{id}/members`); undefined
+   * (or no method) falls back to the sandbox's guess from what looks like an id.
+   */
+  endpointTemplate?(method: string, path: string): string | undefined;
 }
 
 /**

@@ -318,6 +318,9 @@ export class DeliverStage {
       outcome.rejected += 1;
       letters.push({ destinationId, item, errorClass: 'rejected', error: result.reason, attempts });
       records.push({ destinationId, item, status: 'dead_lettered', detail: result.reason, attempts });
+    } else if (result.status === 'skipped') {
+      // A member this destination cannot hold: recorded, never retried nor dead-lettered.
+      records.push({ destinationId, item, status: 'dropped', detail: result.reason, attempts });
     } else {
       retries.push({ item, afterMs: result.afterMs, reason: result.reason });
     }
