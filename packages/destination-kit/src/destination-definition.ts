@@ -1,6 +1,7 @@
 import Ajv, { ValidateFunction } from 'ajv';
 import type { Clock } from './retry-policy';
 import type { DestinationHttpClient } from './http-client';
+import { RateBudgetError, RateBudgets } from './rate-budgets';
 
 export type OperationName =
   | 'upsertProfiles'
@@ -331,6 +332,21 @@ function validatorFor(schema: SettingsSchema): ValidateFunction {
 
 const isPositiveInteger = (value: unknown): boolean => Number.isInteger(value) && (value as number) > 0;
 
+/** Delivery windows wait this long by default (ms) before a flush: `windowMs` absent from the settings. */
+export const DEFAULT_DELIVERY_WINDOW_MS = 2_000;
+
+/**
+ * The one setting every destination has, added by `defineDestination`: how long items gather in the pipeline's
+ * delivery window before they go in one request (ms; absent = DEFAULT_DELIVERY_WINDOW_MS, 0 = no window).
+ */
+export const DELIVERY_WINDOW_SETTING: SettingProperty = {
+  type: 'integer',
+  minimum: 0,
+  maximum: 60_000,
+  description:
+    'How long items gather before they are sent together (ms; default 2000, 0 sends each batch at once)',
+};
+
 /** Checks a definition when the destination package loads, so that mistakes fail fast and by name. */
 export function defineDestination<Settings>(
   definition: DestinationDefinition<Settings>,
@@ -369,6 +385,16 @@ export function defineDestination<Settings>(
     );
   }
 
+  try {
+    new RateBudgets(definition.rateBudgets);
+  } catch (error) {
+    if (!(error instanceof RateBudgetError)) throw error;
+    fail(error.field, error.problem);
+  }
+  if (definition.accountKey !== undefined && typeof definition.accountKey !== 'function') {
+    fail('accountKey', 'must be a function');
+  }
+
   const operations = Object.entries(definition.operations ?? {}) as [string, OperationDefinition<unknown>][];
   if (operations.length === 0) fail('operations', 'must declare at least one operation');
   for (const [name, operation] of operations) {
@@ -389,7 +415,14 @@ export function defineDestination<Settings>(
       }
     });
   }
-  return definition;
+  // A definition built from another one already has it; a destination's own `windowMs` would clash.
+  const windowSetting = schema.properties['windowMs'];
+  if (windowSetting !== undefined && windowSetting !== DELIVERY_WINDOW_SETTING)
+    fail('settingsSchema.properties.windowMs', "is the kit's own setting (the delivery window)");
+  return {
+    ...definition,
+    settingsSchema: { ...schema, properties: { ...schema.properties, windowMs: DELIVERY_WINDOW_SETTING } },
+  };
 }
 
 /** Names of the top-level settings marked `"x-secret": true`. */

@@ -40,7 +40,9 @@ import { InboundCursorBook } from './store/inbound-cursor-book.repository';
 import type { PipelineMetrics } from './pipeline-metrics';
 import { DeliverStage, type DeliverOutcome, type SettledItem } from './stages/deliver-stage.service';
 import { eventKeyOf, eventKeyString } from './stages/event-identity';
+import { RedisDeliveryWindow } from './stages/delivery-window';
 import { RedisProfileVersionGuard } from './stages/redis-profile-version-guard';
+import { WindowedDelivery, windowPolicyOf } from './stages/windowed-delivery.service';
 import { ResolveStage } from './stages/resolve-stage.service';
 import { RouteStage } from './stages/route-stage.service';
 import { CustomerBrands } from './scheduled/customer-brands.repository';
@@ -196,6 +198,9 @@ export class PipelineWorker {
   private readonly resolveStage: ResolveStage;
   private readonly routeStage: RouteStage;
   private readonly deliverStage: DeliverStage;
+  /** Every hand-off to a destination goes through its delivery window (see WindowedDelivery). */
+  readonly delivery: WindowedDelivery;
+  readonly deliveryWindow: RedisDeliveryWindow;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Destinations whose credentials this process saw refused since their last success. */
   private readonly authFailing = new Set<string>();
@@ -287,7 +292,7 @@ export class PipelineWorker {
       destinationsOf: (brand) => this.directory.destinationsOf(brand),
       brandOf: (brand) => this.brands.get(brand) ?? { id: brand, name: brand, defaultCountry: 'GB' },
       ...(options.pool === undefined ? {} : { pool: options.pool }),
-      deliver: (destinationId, items) => this.enqueueDeliver(destinationId, items, 0, 'route'),
+      deliver: (destinationId, items) => this.delivery.enqueue(destinationId, items),
       now: clock,
     });
     this.inboundSync = new InboundSync({
@@ -296,7 +301,7 @@ export class PipelineWorker {
       ledger: options.ledger,
       suppressions: options.suppressions,
       vault,
-      deliver: (destinationId, items) => this.enqueueDeliver(destinationId, items, 0, 'inbound'),
+      deliver: (destinationId, items) => this.delivery.enqueue(destinationId, items),
     });
     this.deliverStage = new DeliverStage({
       runnerOf: (id) => this.runners.get(id),
@@ -317,8 +322,7 @@ export class PipelineWorker {
             })),
           )
           .then(() => undefined),
-      requeue: (destinationId, items, delayMs, holder) =>
-        this.enqueueDeliver(destinationId, items, delayMs, `after:${holder}`),
+      requeue: (destinationId, items, delayMs) => this.delivery.enqueue(destinationId, items, delayMs),
       versions: this.versions,
       mergesStanding: (merges) => lineage.mergesStanding(merges),
       authFailed: (destinationId, reason) => this.authFailed(destinationId, reason),
@@ -327,6 +331,18 @@ export class PipelineWorker {
         if (!this.authFailing.delete(destinationId)) return;
         await this.states.recordSuccess(destinationId);
       },
+    });
+    this.deliveryWindow = new RedisDeliveryWindow(redis, prefix, this.keyRing);
+    this.delivery = new WindowedDelivery({
+      window: this.deliveryWindow,
+      queueOf: (id) => this.deliverQueues.get(id),
+      policyOf: (id) => {
+        const runner = this.runners.get(id);
+        return runner === undefined
+          ? undefined
+          : windowPolicyOf(runner.settings, runner.definition.operations);
+      },
+      deliver: (destinationId, items, holder) => this.deliverStage.handle(destinationId, items, holder),
     });
   }
 
@@ -495,11 +511,16 @@ export class PipelineWorker {
       prefix: this.options.prefix,
       concurrency: this.options.concurrency?.deliver ?? 2,
       handlers: {
+        // Queued before delivery windows existed: the items join the window.
         'deliver.items': async (data, job) => {
           const items = this.keyRing.openJson(data.items, job.id);
-          const outcome = await this.deliverStage.handle(data.destinationId, items, String(job.id));
-          this.observe(data.destinationId, outcome);
-          return outcome;
+          await this.delivery.enqueue(data.destinationId, items);
+          return { windowed: items.length };
+        },
+        'deliver.flush': async (data, job) => {
+          const flushed = await this.delivery.flush(data.destinationId, String(job.id));
+          if (flushed.outcome !== undefined) this.observe(data.destinationId, flushed.outcome);
+          return flushed;
         },
       },
     });
@@ -655,7 +676,7 @@ export class PipelineWorker {
         .map(({ firstFailedAt: _dropped, ...item }) => item);
       alreadyDelivered += items.length - fresh.length;
       if (fresh.length === 0) continue;
-      await this.enqueueDeliver(destinationId, fresh, 0, `replay-${Date.now()}`);
+      await this.delivery.enqueue(destinationId, fresh);
       replayed += fresh.length;
     }
     const elsewhere = await this.deadLetters.waitingOutside(filter, runHere);
@@ -889,24 +910,6 @@ export class PipelineWorker {
       'route.events',
       { count: events.length, events: this.keyRing.sealJson(events, jobId) },
       jobId,
-    );
-  }
-
-  private async enqueueDeliver(
-    destinationId: string,
-    items: DeliveryItem[],
-    delayMs: number,
-    origin: string,
-  ): Promise<void> {
-    const queue = this.deliverQueues.get(destinationId);
-    if (queue === undefined) throw new Error(`No deliver queue for destination "${destinationId}"`);
-    // Deterministic: the same items at the same attempt (a re-run route job) are the same job.
-    const jobId = `deliver-${digest([origin, ...items.map((item) => `${item.itemKey}@${item.attempts}`)])}`;
-    await queue.add(
-      'deliver.items',
-      { destinationId, count: items.length, items: this.keyRing.sealJson(items, jobId) },
-      jobId,
-      { delayMs },
     );
   }
 

@@ -74,7 +74,10 @@ export interface DeliveryItem {
 export interface JobDataMap {
   'resolve.events': { count: number; events: Sealed<IngestedEvent[]> };
   'route.events': { count: number; events: Sealed<ResolvedEvent[]> };
+  /** Items for a destination, from before delivery windows: they join the destination's window. */
   'deliver.items': { destinationId: string; count: number; items: Sealed<DeliveryItem[]> };
+  /** Takes what is ready in a destination's delivery window and delivers it (the items wait in the window). */
+  'deliver.flush': { destinationId: string };
   /** Opt-outs an ESP reported through its webhook, verified by the intake. */
   'inbound.changes': { destinationId: string; count: number; changes: Sealed<InboundUnsubscribe[]> };
   /** Read a polling ESP's opt-outs since its stored cursor (run by a job scheduler). */
@@ -102,6 +105,7 @@ export const JOB_QUEUES = {
   'resolve.events': 'resolve',
   'route.events': 'route',
   'deliver.items': 'deliver',
+  'deliver.flush': 'deliver',
   'inbound.changes': 'inbound',
   'inbound.poll': 'inbound',
   'dsr.erasure': 'dsr',

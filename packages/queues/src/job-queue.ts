@@ -48,10 +48,12 @@ export class JobQueue<N extends QueueName> {
     jobName: J & ((typeof JOB_QUEUES)[J] extends N ? J : never),
     data: JobDataMap[J],
     jobId: string,
-    options: { delayMs?: number } = {},
+    options: { delayMs?: number; removeOnComplete?: boolean } = {},
   ): Promise<void> {
     await this.queue.add(jobName, data, {
       jobId,
+      // A job whose id recurs (a window's flush) must not be kept once done: its id would block the next one.
+      ...(options.removeOnComplete === true ? { removeOnComplete: true } : {}),
       ...(options.delayMs === undefined || options.delayMs <= 0
         ? {}
         : { delay: Math.round(options.delayMs) }),

@@ -326,7 +326,7 @@ export class DeliverStage {
     }
   }
 
-  /** Items to retry go back in groups by delay; those past the retry window become dead letters. */
+  /** Items to retry go back together after one delay; those past the retry window become dead letters. */
   private async scheduleRetries(
     call: { destinationId: string; holder: string },
     retries: { item: DeliveryItem; afterMs?: number; reason: string }[],
@@ -336,7 +336,8 @@ export class DeliverStage {
   ): Promise<void> {
     const { destinationId } = call;
     const now = this.now();
-    const byDelay = new Map<number, DeliveryItem[]>();
+    const again: DeliveryItem[] = [];
+    let delayMs = 0;
     for (const { item, afterMs, reason } of retries) {
       const attempts = item.attempts + 1;
       const firstFailedAt = item.firstFailedAt ?? new Date(now).toISOString();
@@ -356,13 +357,12 @@ export class DeliverStage {
         continue;
       }
       outcome.retried += 1;
-      // Items retried together share a job: round the delay to the second so that a batch stays a batch.
-      const delay = Math.ceil(decision.delayMs / 1000) * 1000;
-      const list = byDelay.get(delay) ?? [];
-      list.push({ ...item, attempts, firstFailedAt });
-      byDelay.set(delay, list);
+      delayMs = Math.max(delayMs, decision.delayMs);
+      again.push({ ...item, attempts, firstFailedAt });
     }
-    for (const [delayMs, items] of byDelay)
-      await this.options.requeue(call.destinationId, items, delayMs, call.holder);
+    // Items retried together go back together, after the longest of their delays (every Retry-After is
+    // honoured): one batch stays one batch, instead of each item waiting on its own jittered timer.
+    if (again.length > 0)
+      await this.options.requeue(call.destinationId, again, Math.ceil(delayMs / 1000) * 1000, call.holder);
   }
 }
