@@ -60,16 +60,18 @@ export const BRAZE_ENDPOINTS = {
     maxPerRequest: 50,
     rateLimits: [{ requests: 250_000, perMs: 3_600_000 }],
   },
-  /** One email's hard bounce removed (the spec types `email` as one address); 250,000 per hour. */
+  /** Up to 50 emails' hard bounces removed (`email`: one address, or an array of up to 50); 250,000 per hour. */
   emailBounceRemove: {
     method: 'POST',
     path: '/email/bounce/remove',
+    maxPerRequest: 50,
     rateLimits: [{ requests: 250_000, perMs: 3_600_000 }],
   },
-  /** One email's global subscription state; Braze's default 250,000 requests per hour. */
+  /** The global subscription state of up to 50 emails (`email`: one address, or an array of up to 50). */
   emailStatus: {
     method: 'POST',
     path: '/email/status',
+    maxPerRequest: 50,
     rateLimits: [{ requests: 250_000, perMs: 3_600_000 }],
   },
   /** Up to 50 users of one subscription group; 5,000 requests per minute. */

@@ -1,10 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWithSpecs, OpenApiContract } from '@tessera/destination-kit';
 import { BRAZE_ENDPOINTS } from './braze-endpoints';
+import { BRAZE_SPEC_CORRECTIONS, brazeContract } from './braze-spec-corrections';
 
 describeWithSpecs('braze', 'Braze contract', (dir) => {
-  const contract = OpenApiContract.fromFolder(dir);
+  const contract = brazeContract(dir);
+  const uncorrected = OpenApiContract.fromFolder(dir);
   const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8')) as {
     paths: Record<string, Record<string, { description?: string }>>;
   };
@@ -44,6 +47,17 @@ describeWithSpecs('braze', 'Braze contract', (dir) => {
     expect(exportIds).toContain('Up to 50 `external_ids`');
     expect(exportIds).toContain('2,500 requests per minute');
     expect(describedAs('POST', BRAZE_ENDPOINTS.emailBlocklist.path)).toContain('up to 50 email addresses');
+    for (const email of [BRAZE_ENDPOINTS.emailStatus, BRAZE_ENDPOINTS.emailBounceRemove]) {
+      expect([email.path, describedAs('POST', email.path)]).toEqual([
+        email.path,
+        expect.stringContaining('or an array of up to 50 email addresses'),
+      ]);
+      expect(email.maxPerRequest).toBe(50);
+    }
+    expect(describedAs('POST', BRAZE_ENDPOINTS.subscriptionStatusSet.path)).toContain(
+      'batch update the subscription state of up to 50 users',
+    );
+    expect(BRAZE_ENDPOINTS.subscriptionStatusSet.maxPerRequest).toBe(50);
   });
 
   it('catches malformed bodies: a non-email to /email/status, attributes that are not objects', () => {
@@ -55,7 +69,7 @@ describeWithSpecs('braze', 'Braze contract', (dir) => {
       headers,
       body: { ...valid, email: 'nope' },
     });
-    expect(badEmail.map((violation) => violation.pointer)).toEqual(['/email']);
+    expect(new Set(badEmail.map((violation) => violation.pointer))).toEqual(new Set(['/email']));
     const badTrack = contract.validate({
       method: 'POST',
       path: '/users/track',
@@ -63,5 +77,47 @@ describeWithSpecs('braze', 'Braze contract', (dir) => {
       body: { attributes: ['C1'] },
     });
     expect(badTrack.map((violation) => violation.pointer)).toEqual(['/attributes/0']);
+  });
+
+  it.each(['/email/status', '/email/bounce/remove'])(
+    'takes `email` at %s as one address or an array of up to 50, as the parameter table documents',
+    (path) => {
+      const state = path === '/email/status' ? { subscription_state: 'opted_in' } : {};
+      const emails = (count: number) => Array.from({ length: count }, (_, n) => `m${n}@example.com`);
+      const check = (email: unknown) =>
+        contract.validate({ method: 'POST', path, headers, body: { email, ...state } });
+
+      expect(describedAs('POST', path)).toContain('an array of up to 50 email addresses');
+      expect(check('ada@example.com')).toEqual([]);
+      expect(check(emails(50))).toEqual([]);
+      // The generated schema alone would refuse the documented array form.
+      expect(
+        uncorrected
+          .validate({ method: 'POST', path, headers, body: { email: emails(2), ...state } })
+          .map((violation) => violation.pointer),
+      ).toEqual(['/email']);
+      expect(check(emails(51)).map((violation) => violation.pointer)).toContain('/email');
+      expect(check([]).map((violation) => violation.pointer)).toContain('/email');
+      expect(check(['ada@example.com', 'nope']).map((violation) => violation.pointer)).toContain('/email/1');
+    },
+  );
+
+  it('refuses to correct a spec whose description no longer says what a correction rests on', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'braze-spec-'));
+    try {
+      cpSync(join(dir, 'spec.json'), join(copy, 'spec.json'));
+      const text = readFileSync(join(copy, 'spec.json'), 'utf8');
+      const [first] = BRAZE_SPEC_CORRECTIONS;
+      writeFileSync(
+        join(copy, 'spec.json'),
+        text.split(first?.documentedAs ?? '').join('String email address.'),
+      );
+
+      expect(() => brazeContract(copy)).toThrow(
+        `The Braze spec no longer documents POST /email/status as "${first?.documentedAs}": review the correction`,
+      );
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,6 @@ import {
   AuthError,
   DestinationHarness,
   ManualClock,
-  OpenApiContract,
   planSpecSuite,
   type ProfileMerge,
   type ProfileUpsert,
@@ -10,16 +9,17 @@ import {
 } from '@tessera/destination-kit';
 import { brazePackage } from './index';
 import { SEGMENTS_ATTRIBUTE } from './braze-endpoints';
+import { brazeContract } from './braze-spec-corrections';
 import { brazeDestination, type BrazeSettings } from './braze.destination';
 import { BrazeEmulator } from './emulator/braze.emulator';
-import { NO_EMAIL_REASON } from './requests/email-suppression.request';
-import { MISSING_SMS_GROUP_REASON } from './requests/subscription.request';
+import { INVALID_EMAIL_REASON, NO_EMAIL_REASON } from './requests/email-suppression.request';
+import { MISSING_SMS_GROUP_REASON, NOT_AN_EMAIL_REASON } from './requests/subscription.request';
 import { decideMergeRelease, PROBABILISTIC_MERGE_REASON } from './requests/user-merge.request';
 import { EXPORTED_FIELDS } from './requests/users-export.request';
 
 // Every request the destination sends is checked against the community Braze spec when the folder exists.
 const plan = planSpecSuite('braze');
-const contract = plan.kind === 'run' ? OpenApiContract.fromFolder(plan.dir) : undefined;
+const contract = plan.kind === 'run' ? brazeContract(plan.dir) : undefined;
 
 const API_KEY = 'braze-rest-key-0001';
 
@@ -140,7 +140,7 @@ describe('Braze destination against the sandbox', () => {
     });
   });
 
-  it('subscribes and unsubscribes email through /email/status', async () => {
+  it('subscribes and unsubscribes email through /email/status, every address of the batch in one request', async () => {
     await start();
     const subscribed = await harness.run('subscribe', [change(1, 'email'), change(2, 'email')]);
     const unsubscribed = await harness.run('unsubscribe', [change(2, 'email')]);
@@ -151,9 +151,41 @@ describe('Braze destination against the sandbox', () => {
       'member2@example.com': 'unsubscribed',
     });
     expect(harness.requests().map((request) => request.body)).toEqual([
-      { email: 'member1@example.com', subscription_state: 'opted_in' },
-      { email: 'member2@example.com', subscription_state: 'opted_in' },
+      { email: ['member1@example.com', 'member2@example.com'], subscription_state: 'opted_in' },
       { email: 'member2@example.com', subscription_state: 'unsubscribed' },
+    ]);
+  });
+
+  it('sends 120 email subscriptions as /email/status requests of 50, 50 and 20 addresses', async () => {
+    await start();
+    const items = Array.from({ length: 120 }, (_, n) => change(n + 1, 'email'));
+
+    const results = await harness.run('unsubscribe', items);
+
+    expect(results.every((result) => result.status === 'ok')).toBe(true);
+    expect(harness.requests().map((request) => (request.body as { email: string[] }).email.length)).toEqual([
+      50, 50, 20,
+    ]);
+    expect(Object.values(emulator.state().emailSubscriptions)).toEqual(Array(120).fill('unsubscribed'));
+  });
+
+  it('sends an address shared by two items once, and rejects items whose address Braze would refuse', async () => {
+    await start();
+    const results = await harness.run('subscribe', [
+      change(1, 'email'),
+      { ...change(2, 'email'), email: 'member1@example.com' },
+      { ...change(3, 'email'), email: 'not-an-email' },
+      { customerId: 'C00004', channel: 'email' },
+    ]);
+
+    expect(results).toEqual([
+      { status: 'ok' },
+      { status: 'ok' },
+      { status: 'rejected', reason: NOT_AN_EMAIL_REASON('not-an-email') },
+      { status: 'rejected', reason: 'No email address for customer C00004' },
+    ]);
+    expect(harness.requests().map((request) => request.body)).toEqual([
+      { email: 'member1@example.com', subscription_state: 'opted_in' },
     ]);
   });
 
@@ -396,26 +428,52 @@ describe('Braze destination against the sandbox', () => {
 
   it('suppresses through /email/blocklist and lifts it with /email/bounce/remove, leaving the email unsubscribed', async () => {
     await start();
-    const refs = [{ customerId: 'C00001', email: 'member1@example.com' }, { customerId: 'C00002' }];
-
-    expect(await harness.run('suppress', refs)).toEqual([
+    const refs = [
+      { customerId: 'C00001', email: 'member1@example.com' },
+      { customerId: 'C00002' },
+      { customerId: 'C00003', email: 'member3@example.com' },
+      { customerId: 'C00004', email: 'nope' },
+    ];
+    const expected = [
       { status: 'ok' },
       { status: 'rejected', reason: NO_EMAIL_REASON('C00002') },
-    ]);
+      { status: 'ok' },
+      { status: 'rejected', reason: INVALID_EMAIL_REASON('nope') },
+    ];
+
+    expect(await harness.run('suppress', refs)).toEqual(expected);
     expect(emulator.state()).toMatchObject({
-      hardBounces: ['member1@example.com'],
-      emailSubscriptions: { 'member1@example.com': 'unsubscribed' },
+      hardBounces: ['member1@example.com', 'member3@example.com'],
+      emailSubscriptions: { 'member1@example.com': 'unsubscribed', 'member3@example.com': 'unsubscribed' },
     });
 
-    expect(await harness.run('unsuppress', refs)).toEqual([
-      { status: 'ok' },
-      { status: 'rejected', reason: NO_EMAIL_REASON('C00002') },
-    ]);
+    expect(await harness.run('unsuppress', refs)).toEqual(expected);
     expect(emulator.state()).toMatchObject({
       hardBounces: [],
-      emailSubscriptions: { 'member1@example.com': 'unsubscribed' },
+      emailSubscriptions: { 'member1@example.com': 'unsubscribed', 'member3@example.com': 'unsubscribed' },
     });
-    expect(lines()).toEqual(['POST /email/blocklist', 'POST /email/bounce/remove']);
+    expect(
+      harness
+        .requests()
+        .map((request) => `${request.method} ${request.path} ${JSON.stringify(request.body)}`),
+    ).toEqual([
+      'POST /email/blocklist {"email":["member1@example.com","member3@example.com"]}',
+      'POST /email/bounce/remove {"email":["member1@example.com","member3@example.com"]}',
+    ]);
+  });
+
+  it('lifts the hard bounces of 60 members in two /email/bounce/remove requests of 50 and 10', async () => {
+    await start();
+    const refs = Array.from({ length: 60 }, (_, n) => ({ customerId: `C${n}`, email: `m${n}@example.com` }));
+    await harness.run('suppress', refs);
+    harness.clearRequests();
+
+    expect((await harness.run('unsuppress', refs)).every((result) => result.status === 'ok')).toBe(true);
+
+    expect(harness.requests().map((request) => (request.body as { email: string[] }).email.length)).toEqual([
+      50, 10,
+    ]);
+    expect(emulator.state().hardBounces).toEqual([]);
   });
 
   it('tests the connection with an authenticated read', async () => {
@@ -444,13 +502,18 @@ describe('Braze destination against the sandbox', () => {
       ]);
     });
 
-    it('retries only the email subscription that hit a 5xx', async () => {
-      await start();
+    it('retries the email subscriptions of a request that hit a 5xx, and only those', async () => {
+      await start({ smsSubscriptionGroupId: 'sg-sms-1' });
       harness.sandbox.injectFault('braze', { kind: 'server-error', status: 502 });
 
-      const results = await harness.run('subscribe', [change(1, 'email'), change(2, 'email')]);
+      const results = await harness.run('subscribe', [
+        change(1, 'email'),
+        change(2, 'sms'),
+        change(3, 'email'),
+      ]);
 
-      expect(results.map((result) => result.status)).toEqual(['retry', 'ok']);
+      expect(results.map((result) => result.status)).toEqual(['retry', 'ok', 'retry']);
+      expect(lines()).toEqual(['POST /email/status', 'POST /v2/subscription/status/set']);
     });
 
     it('throws an AuthError on 401 so the pipeline pauses the destination', async () => {
@@ -461,6 +524,37 @@ describe('Braze destination against the sandbox', () => {
       expect(error).toBeInstanceOf(AuthError);
       expect((error as AuthError).message).toBe('HTTP 401: credentials refused: Invalid API key: wron…');
     });
+  });
+
+  it('halves an /email/status request Braze refuses until only the address it refuses is rejected', async () => {
+    const refused = 'member3@example.com';
+    harness = await DestinationHarness.start<BrazeSettings>({
+      definition: brazeDestination,
+      settings: { apiKey: API_KEY },
+      ...(contract === undefined ? {} : { contract }),
+      // A capture server standing in for a Braze that refuses one address the destination's check lets through.
+      respond: (request) => {
+        const body = JSON.parse(request.rawBody.toString('utf8')) as { email: string | string[] };
+        return [body.email].flat().includes(refused)
+          ? { status: 400, body: { message: `Invalid email: ${refused}` } }
+          : { status: 201, body: { message: 'success' } };
+      },
+    });
+    const items = [1, 2, 3, 4, 5].map((n) => change(n, 'email'));
+
+    const results = await harness.run('subscribe', items);
+
+    expect(results.map((result) => result.status)).toEqual(['ok', 'ok', 'rejected', 'ok', 'ok']);
+    expect(results[2]).toEqual({
+      status: 'rejected',
+      reason: `HTTP 400: Invalid email: ${refused}`,
+    });
+    // 5 → [1,2,3] refused → [1,2] ok, [3] refused; [4,5] ok.
+    expect(
+      harness
+        .requests()
+        .map((request) => [(request.body as { email: string | string[] }).email].flat().length),
+    ).toEqual([5, 3, 2, 1, 2]);
   });
 
   it('is packaged with its emulator for the registry', async () => {

@@ -6,11 +6,7 @@ import {
   subscriptionRequestCost,
   type SubscriptionDirection,
 } from './requests/subscription.request';
-import {
-  blocklistEmails,
-  bounceRemoveRequestCost,
-  removeHardBounces,
-} from './requests/email-suppression.request';
+import { blocklistEmails, removeHardBounces } from './requests/email-suppression.request';
 import { mergeRequestCost, mergeUsers } from './requests/user-merge.request';
 import { deleteUsers } from './requests/users-delete.request';
 import { exportUsers } from './requests/users-export.request';
@@ -37,15 +33,16 @@ export type BrazeSettings = {
  * - `addToSegment` / `removeFromSegment`: Braze segments are filters, not lists, so membership is the custom
  *   array attribute `tessera_segments`, changed with `{ "add": [segment] }` / `{ "remove": [segment] }` in
  *   /users/track. A Braze segment filtering on "tessera_segments includes X" mirrors Tessera segment X.
- * - `subscribe` / `unsubscribe`: email via POST /email/status (`opted_in` / `unsubscribed`); sms via
- *   POST /v2/subscription/status/set in the `smsSubscriptionGroupId` group (rejected when it is not set).
+ * - `subscribe` / `unsubscribe`: email via POST /email/status (`opted_in` / `unsubscribed`, ≤ 50 addresses a
+ *   request); sms via POST /v2/subscription/status/set in the `smsSubscriptionGroupId` group (≤ 50 external
+ *   ids a request; rejected when the setting is missing).
  * - Guests (`guest: true`, no member identity yet) are keyed by the user alias `tessera_customer_id` = their
  *   customer id, created on first /users/track with `_update_existing_only: false`.
  * - `mergeProfiles`: a guest that became a member → POST /users/identify with `merge_behavior: merge`; two
  *   members → POST /users/merge. Braze merges are irreversible: only deterministic or human-approved merges are
  *   sent, and only after `mergeCoolingOffMinutes` (until then the item is retried when the period ends).
  * - `suppress`: POST /email/blocklist (≤ 50). `unsuppress`: Braze cannot un-blocklist; the nearest correct
- *   thing is POST /email/bounce/remove (one email per request), leaving the address unsubscribed until a grant.
+ *   thing is POST /email/bounce/remove (≤ 50), leaving the address unsubscribed until a grant.
  * - `fetchProfiles`: POST /users/export/ids, ≤ 50 external ids per request.
  * - `deleteProfiles`: POST /users/delete by external id, ≤ 50 per request.
  * - Inbound opt-outs: polled from GET /email/unsubscribes (Braze has no signed unsubscribe webhook).
@@ -126,9 +123,8 @@ export const brazeDestination = defineDestination<BrazeSettings>({
       perform: (items, { http }) => blocklistEmails(http, items),
     },
     unsuppress: {
-      batchSize: BRAZE_ENDPOINTS.emailBlocklist.maxPerRequest,
+      batchSize: BRAZE_ENDPOINTS.emailBounceRemove.maxPerRequest,
       rateLimits: BRAZE_ENDPOINTS.emailBounceRemove.rateLimits,
-      requestCost: bounceRemoveRequestCost,
       perform: (items, { http }) => removeHardBounces(http, items),
     },
     deleteProfiles: {
@@ -154,8 +150,11 @@ export const brazeDestination = defineDestination<BrazeSettings>({
 
 function subscriptionOperation(direction: SubscriptionDirection) {
   return {
-    batchSize: BRAZE_ENDPOINTS.subscriptionStatusSet.maxPerRequest,
-    // Both endpoints' windows: the stricter SMS one paces the mix (costs count one request per email).
+    // One /email/status of ≤ 50 addresses and one /v2/subscription/status/set of ≤ 50 ids per batch.
+    batchSize: Math.min(
+      BRAZE_ENDPOINTS.emailStatus.maxPerRequest,
+      BRAZE_ENDPOINTS.subscriptionStatusSet.maxPerRequest,
+    ),
     rateLimits: [
       ...BRAZE_ENDPOINTS.subscriptionStatusSet.rateLimits,
       ...BRAZE_ENDPOINTS.emailStatus.rateLimits,

@@ -114,7 +114,11 @@ describe('BrazeEmulator', () => {
   });
 
   it.each([
-    ['/email/status', { email: 'nope', subscription_state: 'opted_in' }, "'email' must be an email address"],
+    [
+      '/email/status',
+      { email: 'nope', subscription_state: 'opted_in' },
+      "'email' must be an email address or an array of email addresses",
+    ],
     [
       '/email/status',
       { email: 'ada@example.com', subscription_state: 'maybe' },

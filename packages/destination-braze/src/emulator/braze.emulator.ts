@@ -1,5 +1,6 @@
 import type { EmulatorTools, EspEmulator, SandboxRequest, SandboxResponse } from '@tessera/destination-kit';
 import { BRAZE_ENDPOINTS, type BrazeEndpoint } from '../braze-endpoints';
+import { isEmailAddress } from '../requests/email-addresses';
 
 /** A user as the emulator holds it: identifiers plus every attribute set through /users/track. */
 export interface BrazeStoredUser {
@@ -33,7 +34,6 @@ export interface BrazeEmulatorOptions {
 }
 
 const IDENTIFIERS = ['external_id', 'user_alias', 'braze_id', 'email', 'phone'] as const;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 class BadRequest extends Error {
@@ -394,21 +394,23 @@ export class BrazeEmulator implements EspEmulator {
   }
 
   private emailBounceRemove(body: Record<string, unknown>): SandboxResponse {
-    for (const email of emailList(body['email'], 50)) this.hardBounces.delete(email);
+    for (const email of emailList(body['email'], BRAZE_ENDPOINTS.emailBounceRemove.maxPerRequest))
+      this.hardBounces.delete(email);
     return { status: 201, headers: { 'content-type': 'application/json' }, body: { message: 'success' } };
   }
 
   private emailStatus(body: Record<string, unknown>, tools: EmulatorTools): SandboxResponse {
-    const { email, subscription_state: state } = body;
-    if (typeof email !== 'string' || !EMAIL.test(email))
-      throw new BadRequest("'email' must be an email address");
+    const emails = emailList(body['email'], BRAZE_ENDPOINTS.emailStatus.maxPerRequest);
+    const state = body['subscription_state'];
     if (state !== 'opted_in' && state !== 'subscribed' && state !== 'unsubscribed') {
       throw new BadRequest("'subscription_state' must be one of opted_in, subscribed, unsubscribed");
     }
-    if (state === 'unsubscribed' && this.emailSubscriptions.get(email) !== 'unsubscribed') {
-      this.markEmailUnsubscribed(email, tools.clock.now());
+    for (const email of emails) {
+      if (state === 'unsubscribed' && this.emailSubscriptions.get(email) !== 'unsubscribed') {
+        this.markEmailUnsubscribed(email, tools.clock.now());
+      }
+      this.emailSubscriptions.set(email, state);
     }
-    this.emailSubscriptions.set(email, state);
     return { status: 201, headers: { 'content-type': 'application/json' }, body: { message: 'success' } };
   }
 
@@ -498,7 +500,7 @@ function attributeProblem(object: unknown): string | undefined {
     return "'external_id' must be a non-empty string";
   }
   const email = object['email'];
-  if (email !== undefined && email !== null && (typeof email !== 'string' || !EMAIL.test(email))) {
+  if (email !== undefined && email !== null && !isEmailAddress(email)) {
     return `Invalid 'email' ${JSON.stringify(email)}`;
   }
   for (const [name, value] of Object.entries(object)) {
@@ -537,11 +539,7 @@ function joinInto(into: BrazeStoredUser, from: BrazeStoredUser): void {
 /** `email` as Braze takes it: one address or an array of up to `max`. */
 function emailList(value: unknown, max: number): string[] {
   const emails = typeof value === 'string' ? [value] : value;
-  if (
-    !Array.isArray(emails) ||
-    emails.length === 0 ||
-    !emails.every((email) => typeof email === 'string' && EMAIL.test(email))
-  ) {
+  if (!Array.isArray(emails) || emails.length === 0 || !emails.every((email) => isEmailAddress(email))) {
     throw new BadRequest("'email' must be an email address or an array of email addresses");
   }
   if (emails.length > max) throw new BadRequest(`Too many emails: ${emails.length} (maximum is ${max})`);

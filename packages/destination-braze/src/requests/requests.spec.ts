@@ -1,5 +1,11 @@
 import { brazeTimeToIso } from '../inbound/unsubscribe-poll';
-import { buildSubscriptionStatusSetBody, subscriptionRequestCost } from './subscription.request';
+import { chunk, emailField } from './email-addresses';
+import { buildEmailBounceRemoveBody } from './email-suppression.request';
+import {
+  buildEmailStatusBody,
+  buildSubscriptionStatusSetBody,
+  subscriptionRequestCost,
+} from './subscription.request';
 import { buildSegmentAttributes, buildUpsertAttributes, usersTrackResults } from './users-track.request';
 
 describe('Braze request builders', () => {
@@ -40,15 +46,37 @@ describe('Braze request builders', () => {
     ).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'rejected', reason: 'Braze: bad email' }]);
   });
 
-  it('sets sms subscriptions by external id in one group and counts one request per email', () => {
+  it('sets sms subscriptions by external id in one group; counts one request per 50 distinct emails and sms ids', () => {
     const sms = { customerId: 'C1', channel: 'sms' as const };
-    const email = { customerId: 'C2', channel: 'email' as const, email: 'b@example.com' };
-    expect(buildSubscriptionStatusSetBody('sg', [sms], 'unsubscribe')).toEqual({
+    const email = (n: number) => ({
+      customerId: `C${n}`,
+      channel: 'email' as const,
+      email: `m${n}@example.com`,
+    });
+    expect(buildSubscriptionStatusSetBody('sg', ['C1', 'C2'], 'unsubscribe')).toEqual({
       subscription_groups: [
-        { subscription_group_id: 'sg', subscription_state: 'unsubscribed', external_ids: ['C1'] },
+        { subscription_group_id: 'sg', subscription_state: 'unsubscribed', external_ids: ['C1', 'C2'] },
       ],
     });
-    expect(subscriptionRequestCost([sms, email, email, sms])).toBe(3);
+    expect(subscriptionRequestCost([sms, email(1), email(1), sms])).toBe(2);
+    expect(subscriptionRequestCost(Array.from({ length: 51 }, (_, n) => email(n)))).toBe(2);
+    expect(subscriptionRequestCost([])).toBe(1);
+  });
+
+  it('writes `email` as a string for one address and as an array for several', () => {
+    expect(buildEmailStatusBody(['a@example.com'], 'subscribe')).toEqual({
+      email: 'a@example.com',
+      subscription_state: 'opted_in',
+    });
+    expect(buildEmailStatusBody(['a@example.com', 'b@example.com'], 'unsubscribe')).toEqual({
+      email: ['a@example.com', 'b@example.com'],
+      subscription_state: 'unsubscribed',
+    });
+    expect(buildEmailBounceRemoveBody(['a@example.com', 'b@example.com'])).toEqual({
+      email: ['a@example.com', 'b@example.com'],
+    });
+    expect(emailField(['x@example.com'])).toBe('x@example.com');
+    expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
   });
 
   it("converts Braze's unsubscribe timestamps to ISO-8601", () => {
