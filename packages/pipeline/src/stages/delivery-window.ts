@@ -166,6 +166,8 @@ export class RedisDeliveryWindow {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly keyRing: KeyRing,
+    /** A take in flight longer than this is taken for lost and put back (tests shorten it). */
+    private readonly orphanedAfterMs = ORPHANED_TAKE_MS,
   ) {}
 
   /** One hash tag per destination: a window's keys live in one cluster slot, as its scripts need. */
@@ -248,7 +250,7 @@ export class RedisDeliveryWindow {
       keys.holders,
       holder,
       String(cap),
-      String(ORPHANED_TAKE_MS),
+      String(this.orphanedAfterMs),
       keys.inFlightPrefix,
     )) as [string[], string, number, number];
     const items: DeliveryItem[] = [];
