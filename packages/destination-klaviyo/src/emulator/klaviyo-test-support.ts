@@ -104,3 +104,15 @@ export function profileBody(attributes: Record<string, unknown>, id?: string) {
 export function dataOf<T = Record<string, unknown>>(response: SandboxResponse): T {
   return (response.body as { data: T }).data;
 }
+
+export type Profile = { id: string; attributes: Record<string, unknown> };
+
+/** Creates or updates a profile through profile-import (fails the test unless Klaviyo answers 200 or 201). */
+export async function importProfile(
+  send: ReturnType<typeof setup>['send'],
+  attributes: Record<string, unknown>,
+): Promise<Profile> {
+  const response = await send('POST', '/api/profile-import', profileBody(attributes));
+  expect([200, 201]).toContain(response.status);
+  return dataOf<Profile>(response);
+}
