@@ -1,5 +1,6 @@
 import {
   defineDestination,
+  DELIVERY_WINDOW_SETTING,
   DestinationDefinition,
   DestinationDefinitionError,
   redactSettings,
@@ -31,9 +32,12 @@ const valid = (): DestinationDefinition => ({
 });
 
 describe('defineDestination', () => {
-  it('returns a valid definition unchanged', () => {
+  it("returns a valid definition with the kit's delivery window setting added", () => {
     const definition = valid();
-    expect(defineDestination(definition)).toBe(definition);
+    expect(defineDestination(definition)).toEqual({
+      ...definition,
+      settingsSchema: { ...schema, properties: { ...schema.properties, windowMs: DELIVERY_WINDOW_SETTING } },
+    });
   });
 
   const failure = (definition: unknown): string => {
@@ -79,6 +83,56 @@ describe('defineDestination', () => {
     );
     expect(failure({ ...valid(), requestHeaders: undefined })).toBe(
       'Destination "klaviyo": requestHeaders must be a function',
+    );
+  });
+
+  it('checks rate budgets: windows, patterns and names, each named by its field', () => {
+    const budget = {
+      windows: [{ requests: 10, perMs: 1000 }],
+      requests: ['POST /api/lists/*/relationships/**'],
+    };
+    const withBudgets = (rateBudgets: unknown): unknown => ({ ...valid(), rateBudgets });
+    // A pattern no operation sends to is fine: the budget then never counts anything.
+    expect(() =>
+      defineDestination(
+        withBudgets({ lists: budget, unused: { ...budget, requests: ['* /never/**'] } }) as never,
+      ),
+    ).not.toThrow();
+    expect(failure(withBudgets({ lists: { ...budget, windows: [] } }))).toBe(
+      'Destination "klaviyo": rateBudgets.lists.windows must list at least one window',
+    );
+    expect(failure(withBudgets({ lists: { ...budget, windows: [{ requests: 10, perMs: 0.5 }] } }))).toBe(
+      'Destination "klaviyo": rateBudgets.lists.windows[0].perMs must be a positive integer (got 0.5)',
+    );
+    expect(failure(withBudgets({ lists: { ...budget, windows: [{ perMs: 1000 }] } }))).toBe(
+      'Destination "klaviyo": rateBudgets.lists.windows[0].requests must be a positive integer (got undefined)',
+    );
+    expect(failure(withBudgets({ lists: { ...budget, requests: [] } }))).toBe(
+      'Destination "klaviyo": rateBudgets.lists.requests must list at least one \'METHOD /path\' pattern',
+    );
+    expect(failure(withBudgets({ lists: { ...budget, requests: ['/api/lists'] } }))).toBe(
+      'Destination "klaviyo": rateBudgets.lists.requests[0] must look like \'METHOD /path\' (got "/api/lists")',
+    );
+    expect(failure(withBudgets({ lists: { ...budget, requests: ['post /api/lists'] } }))).toBe(
+      'Destination "klaviyo": rateBudgets.lists.requests[0] has method "post"; use an upper-case HTTP method or * (in "post /api/lists")',
+    );
+    expect(failure(withBudgets({ lists: { ...budget, requests: ['GET /api/**/members'] } }))).toBe(
+      'Destination "klaviyo": rateBudgets.lists.requests[0] may use /** only at its end (in "GET /api/**/members")',
+    );
+    expect(failure(withBudgets({ lists: { ...budget, requests: ['GET /api/list-*'] } }))).toBe(
+      'Destination "klaviyo": rateBudgets.lists.requests[0] may use * only as a whole path segment (in "GET /api/list-*")',
+    );
+    expect(failure(withBudgets({ lists: { ...budget, requests: ['GET /a', 'GET /b', 'GET /a'] } }))).toBe(
+      'Destination "klaviyo": rateBudgets.lists.requests[2] repeats "GET /a"',
+    );
+    expect(failure(withBudgets({ 'list budget': budget }))).toBe(
+      "Destination \"klaviyo\": rateBudgets.list budget has a name with other characters than letters, digits, '-', '_', '.'",
+    );
+    expect(failure(withBudgets([budget]))).toBe(
+      'Destination "klaviyo": rateBudgets must be an object of budgets by name',
+    );
+    expect(failure({ ...valid(), accountKey: 'apiKey' })).toBe(
+      'Destination "klaviyo": accountKey must be a function',
     );
   });
 

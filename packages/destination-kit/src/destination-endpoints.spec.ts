@@ -155,19 +155,20 @@ describe('Raw bodies, connection caps and webhook handshakes', () => {
     }
   });
 
-  it('never has more requests in flight than the definition allows, across runners sharing a gate', async () => {
+  it('never has more requests in flight than the definition allows, across runners of one account', async () => {
     const gate = new MemoryConnectionGate();
     const emulator = new HoldingEmulator(20);
     const harness = await DestinationHarness.start({
       definition: hostedDestination(),
       emulator,
       settings: { apiKey: 'k-us1' },
-      runner: { connectionGate: gate, instanceKey: 'hosted:one-key' },
+      runner: { connectionGate: gate, instanceKey: 'hosted:dest-1' },
     });
+    // Another destination instance with the same credentials: the ESP counts its connections with the first's.
     const second = new DestinationRunner(hostedDestination(), {
       settings: { apiKey: 'k-us1', baseUrl: harness.baseUrl },
       connectionGate: gate,
-      instanceKey: 'hosted:one-key',
+      instanceKey: 'hosted:dest-2',
     });
     try {
       const item = (n: number) => ({ customerId: `C${n}`, version: 1, attributes: {} });
@@ -180,7 +181,8 @@ describe('Raw bodies, connection caps and webhook handshakes', () => {
       expect(emulator.served).toBe(12);
       // The server held each request 20 ms: without the cap all 12 would have overlapped.
       expect(emulator.peak).toBe(2);
-      expect(gate.count('hosted:one-key')).toBe(0);
+      expect(second.accountKey).toBe(harness.runner.accountKey);
+      expect(gate.count(harness.runner.accountKey)).toBe(0);
     } finally {
       await harness.close();
     }

@@ -16,6 +16,12 @@ import { AuthError, isDeliveryError } from './delivery-errors';
 import { type ConnectionGate, processConnectionGate } from './connection-gate';
 import { DestinationHttpClient } from './http-client';
 import { type RateGate } from './rate-gate';
+import {
+  destinationAccountKey,
+  destinationHostUrls,
+  type RateBudgetPacing,
+  rateBudgetsOf,
+} from './rate-budgets';
 import { type Clock, systemClock } from './retry-policy';
 import { isTokenUsable, MemoryTokenCache, type TokenCache } from './token-cache';
 
@@ -39,11 +45,16 @@ export interface DestinationRunnerOptions {
   clock?: Clock;
   /** Shared OAuth token store (default: in memory). */
   tokenCache?: TokenCache;
-  /** Key of this destination instance in the token cache and rate gate (default `{type}:{baseUrl}`). */
+  /** Key of this destination instance in the token cache (default `{type}:{baseUrl}`). */
   instanceKey?: string;
-  /** Enforces each operation's `rateLimits` (default: none, the caller paces itself). */
+  /**
+   * Enforces the definition's `rateBudgets` on every request, per ESP account (and each operation's
+   * `rateLimits`). Default: none, the caller paces itself.
+   */
   rateGate?: RateGate;
-  /** Enforces the definition's `maxConcurrentRequests` (default: one gate for the whole process). */
+  /** Slack added to each budget window (default RATE_WINDOW_MARGIN_MS). */
+  rateWindowMarginMs?: number;
+  /** Enforces the definition's `maxConcurrentRequests` per ESP account (default: one gate for the process). */
   connectionGate?: ConnectionGate;
   /** Per-request timeout (default 30 s). */
   timeoutMs?: number;
@@ -52,15 +63,19 @@ export interface DestinationRunnerOptions {
 
 /**
  * Runs a destination's operations the way the pipeline does: settings validated once, items cut into the
- * operation's batch size, calls paced by its rate limits, whole-batch failures settled into per-item results,
- * and an OAuth token fetched, cached and refreshed once when the ESP answers 401/403.
+ * operation's batch size, every request paced by the ESP account's rate budgets and connection cap,
+ * whole-batch failures settled into per-item results, and an OAuth token fetched, cached and refreshed once
+ * when the ESP answers 401/403.
  */
 export class DestinationRunner<Settings extends Record<string, unknown> = Record<string, unknown>> {
   readonly settings: Settings;
+  /** The ESP account this instance sends as (see destinationAccountKey): budgets and connections count per it. */
+  readonly accountKey: string;
   private readonly clock: Clock;
   private readonly tokens: TokenCache;
   private readonly key: string;
   private readonly rateGate?: RateGate;
+  private readonly pacing: RateBudgetPacing | undefined;
   private readonly timeoutMs: number;
   private readonly connectionGate: ConnectionGate;
   private readonly settle: SettleOptions;
@@ -76,7 +91,19 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
     this.clock = options.clock ?? systemClock;
     this.tokens = options.tokenCache ?? new MemoryTokenCache(this.clock);
     this.key = options.instanceKey ?? `${definition.type}:${String(this.settings['baseUrl'])}`;
+    this.accountKey = destinationAccountKey(definition, this.settings);
     if (options.rateGate !== undefined) this.rateGate = options.rateGate;
+    const budgets = rateBudgetsOf(definition);
+    this.pacing =
+      options.rateGate === undefined || budgets.size === 0
+        ? undefined
+        : {
+            gate: options.rateGate,
+            accountKey: this.accountKey,
+            budgets,
+            hosts: destinationHostUrls(definition.settingsSchema, this.settings),
+            ...(options.rateWindowMarginMs === undefined ? {} : { marginMs: options.rateWindowMarginMs }),
+          };
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.connectionGate = options.connectionGate ?? processConnectionGate;
     this.settle = options.settle ?? {};
@@ -212,10 +239,11 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
         : {
             connections: {
               gate: this.connectionGate,
-              key: this.key,
+              key: this.accountKey,
               limit: this.definition.maxConcurrentRequests,
             },
           }),
+      ...(this.pacing === undefined ? {} : { rateBudgets: this.pacing }),
     });
   }
 }

@@ -1,5 +1,6 @@
 import type { ConnectionGate } from './connection-gate';
 import { classifyResponse, RejectedError, RetryableError } from './delivery-errors';
+import { type RateBudgetPacing, rateClaimsFor } from './rate-budgets';
 import { Clock, systemClock } from './retry-policy';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -19,6 +20,11 @@ export interface HttpClientOptions {
   contentType?: string;
   /** Caps requests in flight: each request holds one of `limit` slots under `key` until its body is read. */
   connections?: { gate: ConnectionGate; key: string; limit: number };
+  /**
+   * Paces every request (redirects included) by the destination's rate budgets: each budget whose pattern
+   * matches is acquired through the gate before the request leaves, after its connection slot.
+   */
+  rateBudgets?: RateBudgetPacing;
 }
 
 export interface RequestOptions {
@@ -53,6 +59,7 @@ export class DestinationHttpClient {
   private readonly clock: Pick<Clock, 'now'>;
   private readonly contentType: string;
   private readonly connections: HttpClientOptions['connections'];
+  private readonly rateBudgets: RateBudgetPacing | undefined;
 
   constructor(options: HttpClientOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
@@ -62,6 +69,7 @@ export class DestinationHttpClient {
     this.clock = options.clock ?? systemClock;
     this.contentType = options.contentType ?? 'application/json';
     this.connections = options.connections;
+    this.rateBudgets = options.rateBudgets;
   }
 
   get<T = unknown>(path: string, options?: RequestOptions): Promise<HttpResponse<T>> {
@@ -98,6 +106,8 @@ export class DestinationHttpClient {
     path: string,
     options: RequestOptions = {},
   ): Promise<HttpResponse<T>> {
+    // The slot is taken before the budget: a request counted while it waits for a connection would reach
+    // the ESP later than it was counted, and the ESP counts arrivals.
     if (this.connections === undefined) return this.send<T>(method, path, options);
     const { gate, key, limit } = this.connections;
     const release = await gate.acquire(key, limit);
@@ -108,8 +118,18 @@ export class DestinationHttpClient {
     }
   }
 
+  /** Waits until every rate budget this request counts against has room, and counts it. */
+  private async pace(method: HttpMethod, url: URL): Promise<void> {
+    if (this.rateBudgets === undefined) return;
+    const claims = rateClaimsFor(this.rateBudgets, method, url);
+    if (claims.length > 0) await this.rateBudgets.gate.acquireAll(claims);
+  }
+
   private async send<T>(method: HttpMethod, path: string, options: RequestOptions): Promise<HttpResponse<T>> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    let url = this.url(path, options.query);
+    // The timeout starts once the request may leave: waiting for a budget is not the ESP being slow.
+    await this.pace(method, url);
     const signal = AbortSignal.timeout(timeoutMs);
     const headers: Record<string, string> = {
       accept: 'application/json',
@@ -124,10 +144,10 @@ export class DestinationHttpClient {
       body = options.body;
       headers['content-type'] = options.contentType ?? 'text/plain; charset=utf-8';
     }
-    let url = this.url(path, options.query);
     let currentMethod: HttpMethod = method;
     try {
       for (let redirects = 0; ; redirects++) {
+        if (redirects > 0) await this.pace(currentMethod, url);
         const response = await fetch(url, {
           method: currentMethod,
           headers,

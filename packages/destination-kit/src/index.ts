@@ -8,6 +8,7 @@ export * from './openapi-contract';
 export * from './contract-suite';
 export * from './token-cache';
 export * from './rate-gate';
+export * from './rate-budgets';
 export * from './connection-gate';
 export * from './destination-runner';
 export * from './sandbox/esp-emulator';

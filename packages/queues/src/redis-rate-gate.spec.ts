@@ -39,12 +39,11 @@ function recordAdmissions(redis: Redis, admittedAt: number[]): void {
   // A MULTI copies the client's commands, so it must be given the gate's command as it was before the override.
   const take = redis.tesseraRateGateTake;
   redis.tesseraRateGateTake = async (
-    keyBase: string,
-    cost: number,
-    ...windows: number[]
+    numberOfKeys: number,
+    ...keysThenArgs: (string | number)[]
   ): Promise<number> => {
     const transaction = redis.multi().time();
-    void take.call(transaction, keyBase, cost, ...windows);
+    void take.call(transaction, numberOfKeys, ...keysThenArgs);
     const results = await transaction.exec();
     const [[timeError, time] = [], [takeError, waitMs] = []] = results ?? [];
     if (timeError || takeError) throw timeError ?? takeError;
@@ -259,7 +258,18 @@ describe('RedisRateGate', () => {
       (await redis
         .multi()
         .time()
-        .tesseraRateGateTake(`${prefix}:ratelimit:mailchimp:dest-3:members`, 1, 10, 5, 10, 1005, 10, HOUR_MS)
+        .tesseraRateGateTake(
+          1,
+          `${prefix}:ratelimit:mailchimp:dest-3:members`,
+          1,
+          3,
+          10,
+          5,
+          10,
+          1005,
+          10,
+          HOUR_MS,
+        )
         .eval(KEYS_WITH_PTTL, 0, `${prefix}:ratelimit:mailchimp:dest-3:members:*`)
         .exec()) ?? [];
     expect(taken).toBe(0);
@@ -283,6 +293,72 @@ describe('RedisRateGate', () => {
     }
     const [hourCounter] = await redis.keys(`${prefix}:ratelimit:mailchimp:dest-1:members:*`);
     expect(await redis.pttl(hourCounter ?? '')).toBeGreaterThan(HOUR_MS + HOUR_MS / 10 - 1000);
+  });
+
+  it('holds many workers contending for one key to the limit, each waiting only as long as it must', async () => {
+    // Six processes' clients, sixty requests at once against 10 per 500 ms: every waiter wakes at the same
+    // instant and retries; the script admits only what fits and sends the rest back to wait again.
+    const limit = { requests: 10, perMs: 500 };
+    const clients = Array.from({ length: 6 }, () => new Redis(TEST_REDIS_URL));
+    try {
+      const admittedAt: number[] = [];
+      const gates = clients.map((client) => {
+        const gate = new RedisRateGate(client, prefix);
+        recordAdmissions(client, admittedAt);
+        return gate;
+      });
+      await Promise.all(
+        Array.from({ length: 60 }, (_, index) =>
+          gates[index % gates.length]?.acquire('sfmc:tenant-1:rest', [limit]),
+        ),
+      );
+      expect(admittedAt).toHaveLength(60);
+      expect(maxInSpan(admittedAt, limit.perMs)).toBeLessThanOrEqual(limit.requests);
+      // 6 waves of 10, each a window (plus at most a sub-bucket) after the last: no waiter oversleeps a wave.
+      const spanMs = Math.max(...admittedAt) - Math.min(...admittedAt);
+      expect(spanMs).toBeGreaterThan(5 * limit.perMs);
+      expect(spanMs).toBeLessThan(5 * (limit.perMs + limit.perMs / 10) + 250);
+    } finally {
+      await Promise.all(clients.map((client) => client.quit()));
+    }
+  });
+
+  it('acquires several keys at once: in all of them, or, while one is full, in none', async () => {
+    const gate = new RedisRateGate(redis, prefix, { sleep: refuseToWait });
+    const perHour = (requests: number): { requests: number; perMs: number } => ({ requests, perMs: HOUR_MS });
+    await gate.acquireAll([
+      { key: 'klaviyo:acct:lists', windows: [perHour(2)] },
+      { key: 'klaviyo:acct:all', windows: [perHour(100)] },
+    ]);
+    await gate.acquire('klaviyo:acct:lists', [perHour(2)]);
+    // The list budget is full: the request waits, and the roomy budget does not count it meanwhile.
+    const waitMs = await waitMsOf(
+      gate.acquireAll([
+        { key: 'klaviyo:acct:lists', windows: [perHour(2)] },
+        { key: 'klaviyo:acct:all', windows: [perHour(100)] },
+      ]),
+    );
+    expect(waitMs).toBeGreaterThan(HOUR_MS);
+    expect(await countedIn(redis, `${prefix}:ratelimit:klaviyo:acct:lists:*`)).toBe(2);
+    expect(await countedIn(redis, `${prefix}:ratelimit:klaviyo:acct:all:*`)).toBe(1);
+
+    // Two claims on one key add up: with 1 counted, 2 + 2 more do not fit a budget of 4, 1 + 2 do.
+    await gate.acquire('braze:acct:track', [perHour(4)]);
+    await expect(
+      waitMsOf(
+        gate.acquireAll([
+          { key: 'braze:acct:track', windows: [perHour(4)], cost: 2 },
+          { key: 'braze:acct:track', windows: [perHour(4)], cost: 2 },
+        ]),
+      ),
+    ).resolves.toBeGreaterThan(HOUR_MS);
+    await gate.acquireAll([
+      { key: 'braze:acct:track', windows: [perHour(4)], cost: 1 },
+      { key: 'braze:acct:track', windows: [perHour(4)], cost: 2 },
+    ]);
+    expect(await countedIn(redis, `${prefix}:ratelimit:braze:acct:track:*`)).toBe(4);
+    // No claim, nothing to wait for and nothing asked of Redis.
+    await expect(gate.acquireAll([])).resolves.toBeUndefined();
   });
 
   it('refuses windows and costs that mean nothing, without touching Redis', async () => {

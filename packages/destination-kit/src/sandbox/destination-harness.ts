@@ -15,13 +15,16 @@ export class CaptureEmulator implements EspEmulator {
   readonly esp = 'capture';
 
   constructor(
-    private readonly respond: (request: SandboxRequest, tools: EmulatorTools) => SandboxResponse = () => ({
+    private readonly respond: (
+      request: SandboxRequest,
+      tools: EmulatorTools,
+    ) => SandboxResponse | Promise<SandboxResponse> = () => ({
       status: 200,
       body: {},
     }),
   ) {}
 
-  handle(request: SandboxRequest, tools: EmulatorTools): SandboxResponse {
+  handle(request: SandboxRequest, tools: EmulatorTools): SandboxResponse | Promise<SandboxResponse> {
     return this.respond(request, tools);
   }
 
@@ -42,7 +45,7 @@ export interface HarnessOptions<Settings> {
   definition: DestinationDefinition<Settings>;
   /** The ESP's emulator; omit for a capture server answering with `respond`. */
   emulator?: EspEmulator;
-  respond?: (request: SandboxRequest, tools: EmulatorTools) => SandboxResponse;
+  respond?: (request: SandboxRequest, tools: EmulatorTools) => SandboxResponse | Promise<SandboxResponse>;
   /** Settings of the destination under test; `baseUrl` and `x-endpoint` settings are pointed at the harness's sandbox. */
   settings: Record<string, unknown>;
   /** Every request sent is validated against it. */
