@@ -64,7 +64,11 @@ export const KLAVIYO_ENDPOINTS = {
 /** Klaviyo's size limits per request (from its API reference). */
 export const KLAVIYO_LIMITS = {
   bulkImportProfiles: 10_000,
-  /** The job payload limit is 5 MB; stay under it with room for the envelope. */
+  /** The largest body Klaviyo takes (a bulk import job: "The maximum allowed payload size is 5MB"). */
+  requestBodyBytes: 5 * 1024 * 1024,
+  /** One profile: profile-import, PATCH and each profile of a bulk import job ("100KB"). */
+  profileBytes: 100 * 1024,
+  /** What the destination puts in one job: under the 5 MB limit with room for the envelope. */
   bulkImportBytes: 4_900_000,
   listRelationshipProfiles: 1_000,
   subscribeProfiles: 1_000,

@@ -1,4 +1,4 @@
-export { KlaviyoEmulator, type KlaviyoEmulatorOptions } from './klaviyo.emulator';
+export { KlaviyoEmulator, type KlaviyoEmulatorConfig, type KlaviyoEmulatorOptions } from './klaviyo.emulator';
 export { KlaviyoApiError, type KlaviyoErrorObject, type KlaviyoErrorSource } from './klaviyo-errors';
 export {
   signKlaviyoWebhook,

@@ -174,17 +174,66 @@ describe('KlaviyoEmulator: profile bulk import jobs', () => {
     expect(atLimit.status).toBe(202);
   });
 
-  it('refuses a body over 5 MB with 413 in Klaviyo’s error shape', async () => {
+  const tooLarge = (detail: string, source: Record<string, string> = {}) => ({
+    status: 413,
+    headers: { 'content-type': 'application/vnd.api+json' },
+    body: {
+      errors: [
+        {
+          id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+          status: 413,
+          code: 'request_too_large',
+          title: 'Request entity too large.',
+          detail,
+          source,
+          links: {},
+          meta: {},
+        },
+      ],
+    },
+  });
+
+  it('refuses a body over 5 MB with 413 in Klaviyo’s error shape, and declares that limit to the sandbox', async () => {
     const { send, emulator } = setup();
-    const padding = 'x'.repeat(5 * 1024 * 1024);
+    expect(emulator.maxBodyBytes).toBe(5 * 1024 * 1024);
+    const raw = Buffer.from(
+      JSON.stringify(
+        importBody([{ email: 'a@example.com', properties: { padding: 'x'.repeat(5 * 1024 * 1024) } }]),
+      ),
+    );
+    const response = await send('POST', '/api/profile-bulk-import-jobs', undefined, { raw });
+    expect(response).toEqual(
+      tooLarge(`The request body is ${raw.length} bytes; the maximum allowed payload size is 5242880 bytes.`),
+    );
+    expect(emulator.state().jobs).toEqual([]);
+    // What the sandbox answers for a body over maxBodyBytes, before the emulator sees it.
+    expect(emulator.errorResponse(413, 'The request body is 6000000 bytes.')).toEqual(
+      tooLarge('The request body is 6000000 bytes.'),
+    );
+  });
+
+  it('refuses a job with one profile over 100 KB (413 pointing at it), creating nothing', async () => {
+    const { send, emulator } = setup();
+    const big = { email: 'big@example.com', properties: { padding: 'x'.repeat(100 * 1024) } };
+    const bytes = Buffer.byteLength(JSON.stringify({ type: 'profile', attributes: big }));
     const response = await send(
       'POST',
       '/api/profile-bulk-import-jobs',
-      importBody([{ email: 'a@example.com', properties: { padding } }]),
+      importBody([{ email: 'a@example.com' }, big]),
     );
-    expect(response.status).toBe(413);
-    expect(errorOf(response).detail).toContain('5242880');
+    expect(response).toEqual(
+      tooLarge(
+        `The maximum allowed payload size per-profile is 102400 bytes; this profile is ${bytes} bytes.`,
+        { pointer: '/data/attributes/profiles/data/1' },
+      ),
+    );
     expect(emulator.state().jobs).toEqual([]);
+    const justUnder = {
+      email: 'big@example.com',
+      properties: { padding: 'x'.repeat(100 * 1024 - (bytes - 100 * 1024) - 1) },
+    };
+    expect(Buffer.byteLength(JSON.stringify({ type: 'profile', attributes: justUnder }))).toBe(102_399);
+    expect((await send('POST', '/api/profile-bulk-import-jobs', importBody([justUnder]))).status).toBe(202);
   });
 
   it('refuses an unknown attribute, a wrong job type and an unknown list (400), state unchanged', async () => {

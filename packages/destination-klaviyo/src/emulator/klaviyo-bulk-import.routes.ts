@@ -2,7 +2,7 @@ import type { SandboxResponse } from '@tessera/destination-kit';
 import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS } from '../klaviyo-endpoints';
 import { KlaviyoApiError } from './klaviyo-errors';
 import { decodeCursor, pageLinks, pageSize } from './klaviyo-pagination';
-import { json, MB, route, type Route, type RouteContext, tooMany } from './klaviyo-routing';
+import { json, route, type Route, type RouteContext, tooMany } from './klaviyo-routing';
 import { bodyChecker, bulkImportSchema } from './klaviyo-schemas';
 import { iso, type JobRecord, type KlaviyoStore, type ProfileUpsertInput } from './klaviyo-store';
 
@@ -50,7 +50,8 @@ function renderJob(job: JobRecord, base: string) {
 export class BulkImportJobs {
   constructor(
     private readonly store: KlaviyoStore,
-    private readonly completionMs: number,
+    /** How long after its creation a job completes (ms); the emulator's configuration may change it. */
+    public completionMs: number,
   ) {}
 
   routes(): Route[] {
@@ -61,7 +62,7 @@ export class BulkImportJobs {
         '/api/profile-bulk-import-jobs',
         BULK_IMPORT,
         (c) => this.createImportJob(c),
-        { maxBytes: 5 * MB },
+        { maxBytes: KLAVIYO_LIMITS.requestBodyBytes },
       ),
       route('bulk-import-job', 'GET', '/api/profile-bulk-import-jobs/{id}', BULK_IMPORT, (c) =>
         this.getImportJob(c),
@@ -96,6 +97,16 @@ export class BulkImportJobs {
       'profiles',
     );
     const document = checkBulkImport(context.body);
+    document.data.attributes.profiles.data.forEach((profile, index) => {
+      const bytes = Buffer.byteLength(JSON.stringify(profile));
+      if (bytes > KLAVIYO_LIMITS.profileBytes) {
+        throw new KlaviyoApiError(
+          413,
+          `The maximum allowed payload size per-profile is ${KLAVIYO_LIMITS.profileBytes} bytes; this profile is ${bytes} bytes.`,
+          { pointer: `/data/attributes/profiles/data/${index}` },
+        );
+      }
+    });
     const listIds = (document.data.relationships?.lists?.data ?? []).map((list) => list.id);
     listIds.forEach((id, index) => {
       if (!this.store.lists.has(id)) {

@@ -110,6 +110,49 @@ describe('KlaviyoEmulator: POST /api/profile-import', () => {
     expect(emulator.state().profiles).toEqual([]);
   });
 
+  it('refuses a body over 100 KB with 413 (profile-import and PATCH), writing nothing', async () => {
+    const { send, emulator } = setup();
+    const raw = Buffer.from(
+      JSON.stringify(
+        profileBody({ email: 'a@example.com', properties: { padding: 'x'.repeat(100 * 1024) } }),
+      ),
+    );
+    const expected = {
+      status: 413,
+      headers: { 'content-type': 'application/vnd.api+json' },
+      body: {
+        errors: [
+          {
+            id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+            status: 413,
+            code: 'request_too_large',
+            title: 'Request entity too large.',
+            detail: `The request body is ${raw.length} bytes; the maximum allowed payload size is 102400 bytes.`,
+            source: {},
+            links: {},
+            meta: {},
+          },
+        ],
+      },
+    };
+    expect(await send('POST', '/api/profile-import', undefined, { raw })).toEqual(expected);
+    expect(emulator.state().profiles).toEqual([]);
+    const a = await importProfile(send, { email: 'a@example.com' });
+    const patch = Buffer.from(JSON.stringify(profileBody({ first_name: 'x'.repeat(100 * 1024) }, a.id)));
+    expect(await send('PATCH', `/api/profiles/${a.id}`, undefined, { raw: patch })).toEqual({
+      ...expected,
+      body: {
+        errors: [
+          {
+            ...expected.body.errors[0],
+            detail: `The request body is ${patch.length} bytes; the maximum allowed payload size is 102400 bytes.`,
+          },
+        ],
+      },
+    });
+    expect(emulator.findProfile({ id: a.id })?.attributes.first_name).toBeNull();
+  });
+
   it('rejects a resource of the wrong type and a missing data member', async () => {
     const { send } = setup();
     const wrongType = await send('POST', '/api/profile-import', {

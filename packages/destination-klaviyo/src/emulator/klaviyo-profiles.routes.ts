@@ -1,9 +1,9 @@
 import type { SandboxResponse } from '@tessera/destination-kit';
-import { KLAVIYO_ENDPOINTS } from '../klaviyo-endpoints';
+import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS } from '../klaviyo-endpoints';
 import { KlaviyoApiError } from './klaviyo-errors';
 import { FilterError, matchesAll, parseProfileFilter, type ProfileCondition } from './klaviyo-filter';
 import { decodeCursor, pageLinks, pageSize } from './klaviyo-pagination';
-import { json, KB, route, type Route, type RouteContext } from './klaviyo-routing';
+import { json, route, type Route, type RouteContext } from './klaviyo-routing';
 import { bodyChecker, profileImportSchema, profileUpdateSchema } from './klaviyo-schemas';
 import type { KlaviyoStore, ProfileRecord, ProfileUpsertInput } from './klaviyo-store';
 
@@ -162,9 +162,13 @@ export function profileRoutes(store: KlaviyoStore): Route[] {
   };
 
   return [
-    route('profile-import', 'POST', '/api/profile-import', PROFILES, profileImport, { maxBytes: 100 * KB }),
+    route('profile-import', 'POST', '/api/profile-import', PROFILES, profileImport, {
+      maxBytes: KLAVIYO_LIMITS.profileBytes,
+    }),
     route('profiles', 'GET', '/api/profiles', PROFILES, getProfiles),
     route('profile', 'GET', '/api/profiles/{id}', PROFILES, getProfile),
-    route('profile-update', 'PATCH', '/api/profiles/{id}', PROFILES, updateProfile, { maxBytes: 100 * KB }),
+    route('profile-update', 'PATCH', '/api/profiles/{id}', PROFILES, updateProfile, {
+      maxBytes: KLAVIYO_LIMITS.profileBytes,
+    }),
   ];
 }

@@ -1,5 +1,6 @@
 import type { SandboxRequest, SandboxResponse } from '@tessera/destination-kit';
-import type { KlaviyoRateLimit } from '../klaviyo-endpoints';
+import { isPublishedRevision } from '../api-revision';
+import { KLAVIYO_LIMITS, type KlaviyoRateLimit } from '../klaviyo-endpoints';
 import { JSON_API, KlaviyoApiError } from './klaviyo-errors';
 
 /* How the emulator finds the handler of a request and checks what every Klaviyo request must carry. */
@@ -25,9 +26,6 @@ export interface Route {
   maxBytes?: number;
   handle(context: RouteContext): SandboxResponse;
 }
-
-export const KB = 1024;
-export const MB = 1024 * KB;
 
 /** A route whose `{…}` path parameters match one path segment each (a trailing slash is optional). */
 export function route(
@@ -102,30 +100,37 @@ export function authenticate(request: SandboxRequest): string {
   return key;
 }
 
-const REVISION = /^\d{4}-\d{2}-\d{2}(\.(pre|beta))?$/;
+const REVISION_FORMAT = /^\d{4}-\d{2}-\d{2}(\.pre)?$/;
 
-/** The `revision` header must be present and look like a revision. */
+/**
+ * The `revision` header must name a revision Klaviyo publishes: missing, malformed or unknown, the request is
+ * answered 400 (`invalid`, `source.parameter: revision`) before anything else happens.
+ */
 export function checkRevision(request: SandboxRequest): void {
   const revision = request.headers['revision'];
-  if (revision === undefined || !REVISION.test(revision.trim())) {
-    throw new KlaviyoApiError(
-      400,
-      revision === undefined
-        ? "The 'revision' header is required (YYYY-MM-DD)."
-        : `Invalid 'revision' header '${revision}': expected YYYY-MM-DD.`,
-      { parameter: 'revision' },
-    );
-  }
+  const problem =
+    revision === undefined
+      ? "The 'revision' header is required (YYYY-MM-DD)."
+      : !REVISION_FORMAT.test(revision)
+        ? `Invalid 'revision' header '${revision}': expected YYYY-MM-DD or YYYY-MM-DD.pre.`
+        : !isPublishedRevision(revision)
+          ? `'${revision}' is not a valid revision: see https://developers.klaviyo.com/en/docs/changelog_ for the published ones.`
+          : undefined;
+  if (problem !== undefined) throw new KlaviyoApiError(400, problem, { parameter: 'revision' });
+}
+
+/** Klaviyo's 413 for a body over `maxBytes`. */
+export function payloadTooLarge(bytes: number, maxBytes: number): KlaviyoApiError {
+  return new KlaviyoApiError(
+    413,
+    `The request body is ${bytes} bytes; the maximum allowed payload size is ${maxBytes} bytes.`,
+  );
 }
 
 /** The JSON body of a request, after the route's size limit and the content type are checked. */
 export function parseBody(request: SandboxRequest, route: Route): unknown {
-  if (route.maxBytes !== undefined && request.rawBody.length > route.maxBytes) {
-    throw new KlaviyoApiError(
-      413,
-      `The request body is ${request.rawBody.length} bytes; the maximum allowed payload size is ${route.maxBytes} bytes.`,
-    );
-  }
+  const maxBytes = route.maxBytes ?? KLAVIYO_LIMITS.requestBodyBytes;
+  if (request.rawBody.length > maxBytes) throw payloadTooLarge(request.rawBody.length, maxBytes);
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (contentType !== 'application/vnd.api+json' && contentType !== 'application/json') {
     throw new KlaviyoApiError(

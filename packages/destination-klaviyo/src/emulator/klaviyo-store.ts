@@ -158,8 +158,23 @@ export class KlaviyoStore {
   private listSeq = 0;
   private errorSeq = 0;
 
-  constructor(private readonly seedLists: ReadonlyArray<{ id: string; name: string }> = []) {
+  constructor(private seedLists: ReadonlyArray<{ id: string; name: string }> = []) {
     this.reset();
+  }
+
+  /** Lists that exist from now on and after every reset (created at once when missing; others are kept). */
+  setSeedLists(lists: ReadonlyArray<{ id: string; name: string }>): void {
+    this.seedLists = lists.map((list) => ({ ...list }));
+    const at = iso(this.lastNow);
+    for (const list of this.seedLists) {
+      const existing = this.lists.get(list.id);
+      if (existing !== undefined) existing.name = list.name;
+      else this.lists.set(list.id, { ...list, created: at, updated: at, profileIds: new Set() });
+    }
+  }
+
+  get configuredLists(): Array<{ id: string; name: string }> {
+    return this.seedLists.map((list) => ({ ...list }));
   }
 
   reset(): void {

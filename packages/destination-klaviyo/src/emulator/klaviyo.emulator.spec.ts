@@ -1,3 +1,4 @@
+import { KLAVIYO_PUBLISHED_REVISIONS } from '../api-revision';
 import { errorOf, importProfile, profileBody, setup } from './klaviyo-test-support';
 
 describe('KlaviyoEmulator: protocol', () => {
@@ -13,17 +14,70 @@ describe('KlaviyoEmulator: protocol', () => {
     expect(emulator.state().profiles).toEqual([]);
   });
 
-  it('needs a revision header of the form YYYY-MM-DD[.pre|.beta]', async () => {
-    const { send } = setup();
-    const missing = await send('GET', '/api/profiles', undefined, { headers: { revision: undefined } });
-    expect(missing.status).toBe(400);
-    expect(errorOf(missing)).toMatchObject({ code: 'invalid', source: { parameter: 'revision' } });
-    expect(errorOf(missing).detail).toContain('revision');
-    const bad = await send('GET', '/api/profiles', undefined, { headers: { revision: 'v3' } });
-    expect(bad.status).toBe(400);
-    expect(
-      (await send('GET', '/api/profiles', undefined, { headers: { revision: '2026-07-15.pre' } })).status,
-    ).toBe(200);
+  describe('the revision header', () => {
+    const refusal = (detail: string) => ({
+      status: 400,
+      headers: { 'content-type': 'application/vnd.api+json' },
+      body: {
+        errors: [
+          {
+            id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+            status: 400,
+            code: 'invalid',
+            title: 'Invalid input.',
+            detail,
+            source: { parameter: 'revision' },
+            links: {},
+            meta: {},
+          },
+        ],
+      },
+    });
+    const importWith = (send: ReturnType<typeof setup>['send'], revision: string | undefined) =>
+      send('POST', '/api/profile-import', profileBody({ email: 'a@example.com' }), { headers: { revision } });
+
+    it('is required: 400 with Klaviyo’s error document, and nothing is written', async () => {
+      const { send, emulator } = setup();
+      expect(await importWith(send, undefined)).toEqual(
+        refusal("The 'revision' header is required (YYYY-MM-DD)."),
+      );
+      expect(emulator.state().profiles).toEqual([]);
+    });
+
+    it('must look like YYYY-MM-DD or YYYY-MM-DD.pre', async () => {
+      const { send, emulator } = setup();
+      for (const revision of ['v3', '2026-7-15', '2026-07-15.beta', ' 2026-07-15', '2026-07-15.pre.1']) {
+        expect(await importWith(send, revision)).toEqual(
+          refusal(`Invalid 'revision' header '${revision}': expected YYYY-MM-DD or YYYY-MM-DD.pre.`),
+        );
+      }
+      expect(emulator.state().profiles).toEqual([]);
+    });
+
+    it('must be a revision Klaviyo published: a well-formed unknown date is refused', async () => {
+      const { send, emulator } = setup();
+      for (const revision of ['2026-07-16', '2027-01-15', '2021-10-15', '2024-03-15.pre']) {
+        expect(await importWith(send, revision)).toEqual(
+          refusal(
+            `'${revision}' is not a valid revision: see https://developers.klaviyo.com/en/docs/changelog_ for the published ones.`,
+          ),
+        );
+      }
+      expect(emulator.state().profiles).toEqual([]);
+    });
+
+    it('accepts every published revision, retired ones included (Klaviyo falls forward), and their betas', async () => {
+      const { send } = setup();
+      for (const revision of [
+        ...KLAVIYO_PUBLISHED_REVISIONS,
+        '2026-07-15.pre',
+        '2023-01-24.pre',
+        '2022-11-14.pre',
+      ]) {
+        const response = await send('GET', '/api/profiles', undefined, { headers: { revision } });
+        expect([revision, response.status]).toEqual([revision, 200]);
+      }
+    });
   });
 
   it('answers 415 to a body that is not JSON:API or JSON, and 400 parse_error to broken JSON', async () => {
@@ -178,5 +232,75 @@ describe('KlaviyoEmulator: helpers', () => {
     expect(emulator.findProfile({ email: 'ada@example.com', externalId: 'C1' })).toBeDefined();
     expect(emulator.findProfile({ phone: '+33612345678' })).toBeDefined();
     expect(emulator.findProfile({ email: 'ada@example.com', externalId: 'C2' })).toBeUndefined();
+  });
+});
+
+describe('KlaviyoEmulator: sandbox configuration and statistics', () => {
+  it('configures the account’s lists and the jobs’ completion time; a reset keeps both', async () => {
+    const { send, emulator, clock } = setup();
+    emulator.configure({ lists: [{ id: 'VIPvip', name: 'VIP' }], jobCompletionMs: 60_000 });
+    expect(emulator.configuration()).toEqual({
+      lists: [{ id: 'VIPvip', name: 'VIP' }],
+      jobCompletionMs: 60_000,
+    });
+    expect((await send('GET', '/api/lists/VIPvip')).status).toBe(200);
+    emulator.reset();
+    expect((await send('GET', '/api/lists/VIPvip')).status).toBe(200);
+    const created = await send('POST', '/api/profile-bulk-import-jobs', {
+      data: {
+        type: 'profile-bulk-import-job',
+        attributes: { profiles: { data: [{ type: 'profile', attributes: { email: 'a@example.com' } }] } },
+      },
+    });
+    expect(created.status).toBe(202);
+    clock.advance(59_000);
+    await send('GET', '/api/profiles');
+    expect(emulator.findProfile({ email: 'a@example.com' })).toBeUndefined();
+    clock.advance(1_000);
+    await send('GET', '/api/profiles');
+    expect(emulator.findProfile({ email: 'a@example.com' })).toBeDefined();
+  });
+
+  it('refuses a bad configuration with a message naming the problem, changing nothing', () => {
+    const { emulator } = setup({ lists: [{ id: 'Y6nRLr', name: 'Gold' }] });
+    const cases: Array<[unknown, string]> = [
+      [[], 'must be a JSON object'],
+      [{ segments: [] }, 'unknown member "segments"'],
+      [{ jobCompletionMs: -1 }, 'jobCompletionMs must be a non-negative integer'],
+      [{ lists: {} }, 'lists must be an array of { id, name }'],
+      [
+        { lists: [{ id: 'gold-tier', name: 'Gold' }] },
+        'lists[0].id must be six letters or digits, as Klaviyo list ids are',
+      ],
+      [{ lists: [{ id: 'AAAAAA', name: ' ' }] }, 'lists[0].name must be a non-empty string'],
+      [
+        {
+          lists: [
+            { id: 'AAAAAA', name: 'a' },
+            { id: 'AAAAAA', name: 'b' },
+          ],
+        },
+        'lists[1].id "AAAAAA" is listed twice',
+      ],
+    ];
+    for (const [config, message] of cases) {
+      expect(() => emulator.configure(config)).toThrow(
+        new Error(`Klaviyo emulator configuration: ${message}`),
+      );
+    }
+    expect(emulator.configuration()).toEqual({ lists: [{ id: 'Y6nRLr', name: 'Gold' }], jobCompletionMs: 0 });
+  });
+
+  it('names each endpoint by Klaviyo’s path template for the sandbox’s statistics', () => {
+    const { emulator } = setup();
+    expect(emulator.endpointTemplate('post', '/api/lists/Y6nRLr/relationships/profiles')).toBe(
+      '/api/lists/{id}/relationships/profiles',
+    );
+    expect(emulator.endpointTemplate('GET', '/api/profile-bulk-import-jobs/01J0001/import-errors/')).toBe(
+      '/api/profile-bulk-import-jobs/{id}/import-errors',
+    );
+    expect(emulator.endpointTemplate('GET', '/api/profiles')).toBe('/api/profiles');
+    expect(emulator.endpointTemplate('PUT', '/api/profiles')).toBeUndefined();
+    expect(emulator.endpointTemplate('GET', '/api/campaigns')).toBeUndefined();
   });
 });

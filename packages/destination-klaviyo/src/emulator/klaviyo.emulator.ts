@@ -6,6 +6,7 @@ import type {
   SandboxRequest,
   SandboxResponse,
 } from '@tessera/destination-kit';
+import { KLAVIYO_LIMITS } from '../klaviyo-endpoints';
 import { BulkImportJobs } from './klaviyo-bulk-import.routes';
 import { dataPrivacyRoutes } from './klaviyo-data-privacy.routes';
 import { KlaviyoApiError, throttledError } from './klaviyo-errors';
@@ -15,6 +16,14 @@ import { authenticate, checkRevision, findRoute, parseBody, type Route } from '.
 import { SubscriptionRoutes, unsubscribeChannel } from './klaviyo-subscriptions.routes';
 import { iso, jobState, KlaviyoStore, profileView, type ProfileView } from './klaviyo-store';
 import { buildUnsubscribeWebhook, type SignedWebhook } from './klaviyo-webhook';
+
+/** What `configure` takes (the sandbox's `PUT /sandbox/klaviyo/_sandbox/config`): every member optional. */
+export interface KlaviyoEmulatorConfig {
+  /** Lists the account holds (Klaviyo list ids are six alphanumerics), kept across resets. */
+  lists?: Array<{ id: string; name: string }>;
+  /** How long a bulk import job takes to complete (ms). */
+  jobCompletionMs?: number;
+}
 
 export interface KlaviyoEmulatorOptions {
   /** A bulk import job completes this long after creation (at the first request after that). Default 0. */
@@ -35,6 +44,8 @@ export interface KlaviyoEmulatorOptions {
  */
 export class KlaviyoEmulator implements EspEmulator {
   readonly esp = 'klaviyo';
+  /** Klaviyo's largest payload (a bulk import job's 5 MB); the sandbox answers a larger body 413 in our shape. */
+  readonly maxBodyBytes = KLAVIYO_LIMITS.requestBodyBytes;
   private readonly store: KlaviyoStore;
   private readonly jobs: BulkImportJobs;
   private readonly routes: Route[];
@@ -73,6 +84,26 @@ export class KlaviyoEmulator implements EspEmulator {
   /** Klaviyo's error document for an injected fault; the sandbox adds Retry-After to a 429 itself. */
   errorResponse(status: number, message: string): SandboxResponse {
     return new KlaviyoApiError(status, message).toResponse();
+  }
+
+  /**
+   * Sets the account's lists and the bulk jobs' completion time; a member left out keeps its value. Throws an
+   * Error naming what is wrong, changing nothing.
+   */
+  configure(config: unknown): void {
+    const checked = checkConfig(config);
+    if (checked.lists !== undefined) this.store.setSeedLists(checked.lists);
+    if (checked.jobCompletionMs !== undefined) this.jobs.completionMs = checked.jobCompletionMs;
+  }
+
+  configuration(): Required<KlaviyoEmulatorConfig> {
+    return { lists: this.store.configuredLists, jobCompletionMs: this.jobs.completionMs };
+  }
+
+  /** `/api/lists/{id}/relationships/profiles`: the template of the route serving the request, if any. */
+  endpointTemplate(method: string, path: string): string | undefined {
+    const upper = method.toUpperCase();
+    return this.routes.find((route) => route.method === upper && route.pattern.test(path))?.template;
   }
 
   state(): {
@@ -194,6 +225,39 @@ export class KlaviyoEmulator implements EspEmulator {
     const host = request.headers['host'];
     return host === undefined ? '/sandbox/klaviyo' : `http://${host}/sandbox/klaviyo`;
   }
+}
+
+/** Validates a configuration: an object with only `lists` (unique six-alphanumeric ids, names) and `jobCompletionMs`. */
+function checkConfig(config: unknown): KlaviyoEmulatorConfig {
+  const fail = (message: string): never => {
+    throw new Error(`Klaviyo emulator configuration: ${message}`);
+  };
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) fail('must be a JSON object');
+  const record = config as Record<string, unknown>;
+  const unknown = Object.keys(record).filter((key) => key !== 'lists' && key !== 'jobCompletionMs');
+  if (unknown.length > 0) fail(`unknown member ${unknown.map((key) => `"${key}"`).join(', ')}`);
+  const checked: KlaviyoEmulatorConfig = {};
+  const { lists, jobCompletionMs } = record;
+  if (jobCompletionMs !== undefined) {
+    if (!Number.isInteger(jobCompletionMs) || (jobCompletionMs as number) < 0)
+      fail('jobCompletionMs must be a non-negative integer');
+    checked.jobCompletionMs = jobCompletionMs as number;
+  }
+  if (lists !== undefined) {
+    if (!Array.isArray(lists)) fail('lists must be an array of { id, name }');
+    const ids = new Set<string>();
+    checked.lists = (lists as unknown[]).map((list, index) => {
+      const { id, name } = (typeof list === 'object' && list !== null ? list : {}) as Record<string, unknown>;
+      if (typeof id !== 'string' || !/^[A-Za-z0-9]{6}$/.test(id))
+        fail(`lists[${index}].id must be six letters or digits, as Klaviyo list ids are`);
+      if (typeof name !== 'string' || name.trim() === '')
+        fail(`lists[${index}].name must be a non-empty string`);
+      if (ids.has(id as string)) fail(`lists[${index}].id "${id as string}" is listed twice`);
+      ids.add(id as string);
+      return { id: id as string, name: name as string };
+    });
+  }
+  return checked;
 }
 
 /** A stable profile id for an email the emulator does not hold (webhooks about strangers). */
