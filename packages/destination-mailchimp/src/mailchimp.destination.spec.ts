@@ -93,7 +93,7 @@ describe('Mailchimp destination against the sandbox', () => {
       });
     });
 
-    it('writes several profiles in one batch POST with update_existing, never changing a member’s status', async () => {
+    it('creates new members as transactional and updates existing ones without a status, so a subscription stays', async () => {
       await start();
       await harness.run('subscribe', [consent(2)]);
       harness.clearRequests();
@@ -101,14 +101,65 @@ describe('Mailchimp destination against the sandbox', () => {
       const results = await harness.run('upsertProfiles', [member(1), member(2), member(3)]);
 
       expect(results).toEqual([1, 2, 3].map((n) => ({ status: 'ok', externalId: hashOf(n) })));
-      expect(lines()).toEqual([`POST /3.0/lists/${LIST}`]);
-      expect(harness.requests()[0]?.body).toMatchObject({ update_existing: true });
+      expect(harness.requests().map((request) => request.body)).toEqual([
+        {
+          members: [1, 2, 3].map((n) => ({
+            email_address: `member${n}@example.com`,
+            status: 'transactional',
+            merge_fields: { TESSERA_ID: `C0000${n}`, FNAME: `Ada${n}`, TIER: 'gold' },
+          })),
+          update_existing: false,
+        },
+        {
+          members: [
+            {
+              email_address: 'member2@example.com',
+              merge_fields: { TESSERA_ID: 'C00002', FNAME: 'Ada2', TIER: 'gold' },
+            },
+          ],
+          update_existing: true,
+        },
+      ]);
       expect([1, 2, 3].map((n) => stored(n)?.status)).toEqual([
         'transactional',
         'subscribed',
         'transactional',
       ]);
       expect(stored(2)?.merge_fields).toEqual({ TESSERA_ID: 'C00002', FNAME: 'Ada2', TIER: 'gold' });
+    });
+
+    it('updates members whose id the items carry in one call, and creates one deleted in Mailchimp since', async () => {
+      await start();
+      await harness.run('upsertProfiles', [member(1), member(2)]);
+      await harness.run('subscribe', [consent(1)]);
+      harness.clearRequests();
+
+      const results = await harness.run('upsertProfiles', [
+        member(1, { externalId: hashOf(1), attributes: { loyalty_tier: 'platinum' } }),
+        member(2, { externalId: hashOf(2), attributes: { loyalty_tier: 'silver' } }),
+      ]);
+
+      expect(results).toEqual([1, 2].map((n) => ({ status: 'ok', externalId: hashOf(n) })));
+      expect(lines()).toEqual([`POST /3.0/lists/${LIST}`]);
+      expect(harness.requests()[0]?.body).toMatchObject({ update_existing: true });
+      expect([stored(1)?.status, stored(1)?.merge_fields['TIER'], stored(2)?.merge_fields['TIER']]).toEqual([
+        'subscribed',
+        'platinum',
+        'silver',
+      ]);
+
+      emulator.removeInEsp(LIST, 'member2@example.com');
+      harness.clearRequests();
+      const again = await harness.run('upsertProfiles', [
+        member(1, { externalId: hashOf(1) }),
+        member(2, { externalId: hashOf(2) }),
+      ]);
+
+      expect(again).toEqual([1, 2].map((n) => ({ status: 'ok', externalId: hashOf(n) })));
+      expect(
+        harness.requests().map((request) => (request.body as { update_existing: boolean }).update_existing),
+      ).toEqual([true, false]);
+      expect([stored(1)?.status, stored(2)?.status]).toEqual(['subscribed', 'transactional']);
     });
 
     it('sends 1,200 profiles in exactly 3 requests of at most 500 members', async () => {
@@ -126,7 +177,7 @@ describe('Mailchimp destination against the sandbox', () => {
       expect(emulator.state().lists[LIST]?.members).toHaveLength(1200);
     });
 
-    it('rejects exactly the members Mailchimp lists in errors[], and refuses items without a usable email', async () => {
+    it('rejects exactly the members Mailchimp lists in errors[], and skips items without an email', async () => {
       await start();
       const results = await harness.run('updateAttributes', [
         member(1),
@@ -134,6 +185,7 @@ describe('Mailchimp destination against the sandbox', () => {
         member(3, { email: undefined }),
         member(4, { email: 'MEMBER1@example.com' }),
         member(5),
+        member(6, { email: 'not-an-address' }),
       ]);
 
       expect(results).toEqual([
@@ -144,7 +196,7 @@ describe('Mailchimp destination against the sandbox', () => {
             'Mailchimp refused the member: bob@bounce.invalid looks fake or invalid, please enter a real email address. [ERROR_GENERIC]',
         },
         {
-          status: 'rejected',
+          status: 'skipped',
           reason: 'Customer C00003 has no email address: Mailchimp audiences are keyed by email',
         },
         {
@@ -153,6 +205,7 @@ describe('Mailchimp destination against the sandbox', () => {
             'Customer C00004 has the email address of customer C00001 in the same batch: Mailchimp keeps one member per email',
         },
         { status: 'ok', externalId: hashOf(5) },
+        { status: 'rejected', reason: 'Customer C00006\'s email "not-an-address" is not an address' },
       ]);
       expect(harness.requests().map((request) => [request.method, request.status])).toEqual([['POST', 200]]);
       expect(emulator.state().lists[LIST]?.members.map((stored) => stored.email_address)).toEqual([
@@ -175,19 +228,18 @@ describe('Mailchimp destination against the sandbox', () => {
   });
 
   describe('subscribe, unsubscribe and suppress', () => {
-    it('subscribes and unsubscribes email members by status, rejecting sms items', async () => {
+    it('subscribes and unsubscribes email members by status, skipping sms items', async () => {
       await start();
       const subscribed = await harness.run('subscribe', [consent(1), consent(2), consent(3, 'sms')]);
 
       expect(subscribed).toEqual([
         { status: 'ok', externalId: hashOf(1) },
         { status: 'ok', externalId: hashOf(2) },
-        { status: 'rejected', reason: SMS_NOT_SUPPORTED_REASON },
+        { status: 'skipped', reason: SMS_NOT_SUPPORTED_REASON },
       ]);
       expect(harness.requests()[0]?.body).toEqual({
         members: [1, 2].map((n) => ({
           email_address: `member${n}@example.com`,
-          status_if_new: 'subscribed',
           status: 'subscribed',
           merge_fields: { TESSERA_ID: `C0000${n}` },
         })),
@@ -290,7 +342,7 @@ describe('Mailchimp destination against the sandbox', () => {
           reason: `Member ${hashOf(9)} is not in the audience yet: the tag waits for its upsert`,
         },
         {
-          status: 'rejected',
+          status: 'skipped',
           reason: 'Customer C00010 has no email address: Mailchimp audiences are keyed by email',
         },
       ]);
@@ -354,7 +406,7 @@ describe('Mailchimp destination against the sandbox', () => {
         { status: 'ok', externalId: hashOf(1) },
         { status: 'ok', externalId: hashOf(3) },
         {
-          status: 'rejected',
+          status: 'skipped',
           reason: 'Customer C00004 has no email address: Mailchimp audiences are keyed by email',
         },
       ]);

@@ -1,8 +1,10 @@
 import { MAILCHIMP_API_ROOT, MAILCHIMP_LIMITS } from '../mailchimp-endpoints';
 
 /*
- * The requests this destination sends, as an OpenAPI 3.0 document: Mailchimp publishes no usable OpenAPI file
- * for the Marketing API, so this one is written from its API reference, one schema per endpoint:
+ * The requests this destination sends, as an OpenAPI 3.0 document. Mailchimp publishes its Marketing API as a
+ * Swagger 2.0 file (https://api.mailchimp.com/schema/3.0/Swagger.json, kept for its client libraries at
+ * https://github.com/mailchimp/mailchimp-client-lib-codegen/blob/main/spec/marketing.json, version 3.0.55
+ * read here) and documents each endpoint at:
  *
  * - GET  /ping                                   https://mailchimp.com/developer/marketing/api/ping/
  * - POST /lists/{list_id}                        https://mailchimp.com/developer/marketing/api/lists/ (Batch subscribe or unsubscribe)
@@ -13,49 +15,37 @@ import { MAILCHIMP_API_ROOT, MAILCHIMP_LIMITS } from '../mailchimp-endpoints';
  * - POST /lists/{list_id}/members/{hash}/tags    https://mailchimp.com/developer/marketing/api/list-member-tags/
  * - POST /lists/{list_id}/segments/{segment_id}  https://mailchimp.com/developer/marketing/api/list-segments/ (Batch add or remove members)
  *
- * Only the fields this destination may send are listed, and `additionalProperties: false` catches a typo.
+ * Each request body is the published schema as it is — its properties, types, enums and `required` — with two
+ * additions: `additionalProperties: false` (a field the published schema does not define, such as
+ * `status_if_new` in a batch member, is refused) and the limits its descriptions state ("Up to 500 members",
+ * "A maximum of 500 members can be sent") as `maxItems`.
  */
 
 const MEMBER_STATUS = ['subscribed', 'unsubscribed', 'cleaned', 'pending', 'transactional'];
 
-const address = {
-  type: 'object',
-  required: ['addr1', 'city', 'state', 'zip'],
-  properties: {
-    addr1: { type: 'string', minLength: 1 },
-    addr2: { type: 'string' },
-    city: { type: 'string', minLength: 1 },
-    state: { type: 'string', minLength: 1 },
-    zip: { type: 'string', minLength: 1 },
-    country: { type: 'string' },
-  },
-  additionalProperties: false,
-};
-
-const mergeFields = {
-  type: 'object',
-  description: 'Merge tag (up to 10 upper-case letters, digits, underscores) → value.',
-  propertyNames: { pattern: '^[A-Z][A-Z0-9_]{0,9}$' },
-  additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, address] },
-};
-
-const memberProperties = {
-  email_address: { type: 'string', format: 'email' },
-  email_type: { type: 'string', enum: ['html', 'text'] },
+/** The member fields the batch schema ("Add List Members") and PUT share. */
+const sharedMemberProperties = {
+  email_address: { type: 'string' },
+  email_type: { type: 'string' },
   status: { type: 'string', enum: MEMBER_STATUS },
-  status_if_new: { type: 'string', enum: MEMBER_STATUS },
-  merge_fields: mergeFields,
+  merge_fields: { type: 'object', additionalProperties: {} },
+  interests: { type: 'object', additionalProperties: { type: 'boolean' } },
   language: { type: 'string' },
   vip: { type: 'boolean' },
+  location: {
+    type: 'object',
+    properties: { latitude: { type: 'number' }, longitude: { type: 'number' } },
+    additionalProperties: false,
+  },
+  ip_signup: { type: 'string' },
+  timestamp_signup: { type: 'string', format: 'date-time' },
+  ip_opt: { type: 'string' },
+  timestamp_opt: { type: 'string', format: 'date-time' },
 };
 
-const hashParameter = {
-  name: 'subscriber_hash',
-  in: 'path',
-  required: true,
-  schema: { type: 'string', pattern: '^[0-9a-f]{32}$' },
-};
+const hashParameter = { name: 'subscriber_hash', in: 'path', required: true, schema: { type: 'string' } };
 const listParameter = { name: 'list_id', in: 'path', required: true, schema: { type: 'string' } };
+const booleanQuery = (name: string) => ({ name, in: 'query', required: false, schema: { type: 'boolean' } });
 
 const json = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
 const ok = { '200': { description: 'OK' } };
@@ -65,19 +55,17 @@ export const MAILCHIMP_REQUESTS_OPENAPI = {
   openapi: '3.0.3',
   info: {
     title: 'Mailchimp Marketing API — the requests of the Tessera Mailchimp destination',
-    version: '3.0.0',
+    version: '3.0.55',
   },
   servers: [{ url: 'https://{dc}.api.mailchimp.com', variables: { dc: { default: 'us21' } } }],
   security: [{ basicAuth: [] }],
   components: {
     securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } },
     schemas: {
+      /** "Add List Members": an item of the batch's `members`. It has no `status_if_new`. */
       BatchMember: {
         type: 'object',
-        required: ['email_address'],
-        // A new member needs a status: `status` or `status_if_new`.
-        anyOf: [{ required: ['status'] }, { required: ['status_if_new'] }],
-        properties: memberProperties,
+        properties: sharedMemberProperties,
         additionalProperties: false,
       },
     },
@@ -90,18 +78,18 @@ export const MAILCHIMP_REQUESTS_OPENAPI = {
       parameters: [listParameter],
       post: {
         operationId: 'postListsId',
+        parameters: [booleanQuery('skip_merge_validation'), booleanQuery('skip_duplicate_check')],
         requestBody: json({
           type: 'object',
           required: ['members'],
           properties: {
             members: {
               type: 'array',
-              minItems: 1,
               maxItems: MAILCHIMP_LIMITS.batchMembers,
               items: { $ref: '#/components/schemas/BatchMember' },
             },
-            update_existing: { type: 'boolean' },
             sync_tags: { type: 'boolean' },
+            update_existing: { type: 'boolean' },
           },
           additionalProperties: false,
         }),
@@ -113,10 +101,22 @@ export const MAILCHIMP_REQUESTS_OPENAPI = {
       get: { operationId: 'getListsIdMembersId', responses: ok },
       put: {
         operationId: 'putListsIdMembersId',
+        parameters: [booleanQuery('skip_merge_validation')],
         requestBody: json({
           type: 'object',
           required: ['email_address', 'status_if_new'],
-          properties: memberProperties,
+          properties: {
+            ...sharedMemberProperties,
+            status_if_new: { type: 'string', enum: MEMBER_STATUS },
+            marketing_permissions: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { marketing_permission_id: { type: 'string' }, enabled: { type: 'boolean' } },
+                additionalProperties: false,
+              },
+            },
+          },
           additionalProperties: false,
         }),
         responses: ok,
@@ -136,13 +136,12 @@ export const MAILCHIMP_REQUESTS_OPENAPI = {
           properties: {
             tags: {
               type: 'array',
-              minItems: 1,
               items: {
                 type: 'object',
                 required: ['name', 'status'],
                 properties: {
-                  name: { type: 'string', minLength: 1, maxLength: 100 },
-                  status: { type: 'string', enum: ['active', 'inactive'] },
+                  name: { type: 'string' },
+                  status: { type: 'string', enum: ['inactive', 'active'] },
                 },
                 additionalProperties: false,
               },
@@ -163,17 +162,16 @@ export const MAILCHIMP_REQUESTS_OPENAPI = {
         operationId: 'postListsIdSegmentsId',
         requestBody: json({
           type: 'object',
-          minProperties: 1,
           properties: {
             members_to_add: {
               type: 'array',
               maxItems: MAILCHIMP_LIMITS.segmentMembers,
-              items: { type: 'string', format: 'email' },
+              items: { type: 'string' },
             },
             members_to_remove: {
               type: 'array',
               maxItems: MAILCHIMP_LIMITS.segmentMembers,
-              items: { type: 'string', format: 'email' },
+              items: { type: 'string' },
             },
           },
           additionalProperties: false,

@@ -16,7 +16,8 @@ const call = (method: string, path: string, body?: unknown, headers: Record<stri
   Buffer.from(body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body)),
 ];
 
-const newMember = (email: string) => ({ email_address: email, status_if_new: 'transactional' });
+const newMember = (email: string) => ({ email_address: email, status: 'transactional' });
+const putMember = (email: string) => ({ email_address: email, status_if_new: 'transactional' });
 
 const problemOf = (response: SandboxResponse) =>
   response.body as { title?: string; detail?: string; errors?: unknown };
@@ -83,26 +84,26 @@ describe('MailchimpEmulator', () => {
     ],
     [
       'a member without email_address',
-      { members: [{ status_if_new: 'transactional' }] },
+      { members: [{ status: 'transactional' }] },
       [{ field: 'members[0].email_address', message: 'This value should not be blank.' }],
     ],
     [
-      'a bogus status_if_new',
-      { members: [{ email_address: 'ada@example.com', status_if_new: 'bogus' }] },
+      'a bogus status',
+      { members: [{ email_address: 'ada@example.com', status: 'bogus' }] },
       [
         {
-          field: 'members[0].status_if_new',
+          field: 'members[0].status',
           message: 'Value must be one of: subscribed, unsubscribed, cleaned, pending, transactional.',
         },
       ],
     ],
     [
-      'a member without any status',
-      { members: [{ email_address: 'ada@example.com' }] },
+      'status_if_new, which the published batch member schema does not define',
+      { members: [{ email_address: 'ada@example.com', status_if_new: 'transactional' }] },
       [
         {
           field: 'members[0].status_if_new',
-          message: 'A new member needs a status: give status or status_if_new.',
+          message: "status_if_new is not a field of this request in Mailchimp's published schema.",
         },
       ],
     ],
@@ -134,7 +135,7 @@ describe('MailchimpEmulator', () => {
       ...call(
         'PUT',
         `/lists/${LIST}/members/${subscriberHash('ada@example.com')}`,
-        newMember('bob@example.com'),
+        putMember('bob@example.com'),
       ),
     );
 
@@ -228,10 +229,46 @@ describe('MailchimpEmulator', () => {
     expect((again.body as { errors: unknown[] }).errors).toEqual([
       {
         email_address: 'ada@example.com',
-        error: 'ada@example.com is already a list member. Use PUT to insert or update list members.',
+        error:
+          'ada@example.com is already a list member, do you want to update? please provide update_existing:true in the request body',
         error_code: 'ERROR_CONTACT_EXISTS',
       },
     ]);
+  });
+
+  it('refuses a new member without a status per member, and updates an existing one without touching its status', async () => {
+    await sandbox.handle(
+      ...call('POST', `/lists/${LIST}`, {
+        members: [{ email_address: 'ada@example.com', status: 'subscribed' }],
+      }),
+    );
+    const response = await sandbox.handle(
+      ...call('POST', `/lists/${LIST}`, {
+        members: [
+          { email_address: 'ada@example.com', merge_fields: { FNAME: 'Ada' } },
+          { email_address: 'bob@example.com', merge_fields: { FNAME: 'Bob' } },
+        ],
+        update_existing: true,
+      }),
+    );
+
+    expect(response.body).toMatchObject({
+      updated_members: [{ email_address: 'ada@example.com', status: 'subscribed' }],
+      errors: [
+        {
+          email_address: 'bob@example.com',
+          error: 'bob@example.com is not a list member yet, and a new member needs a status.',
+          error_code: 'ERROR_GENERIC',
+          field: 'status',
+          field_message: 'This value should not be blank.',
+        },
+      ],
+    });
+    expect(emulator.member(LIST, 'ada@example.com')).toMatchObject({
+      status: 'subscribed',
+      merge_fields: { FNAME: 'Ada' },
+    });
+    expect(emulator.member(LIST, 'bob@example.com')).toBeUndefined();
   });
 
   it('answers the 11th simultaneous request of one key with 429 Too Many Requests', async () => {

@@ -189,6 +189,19 @@ export class MailchimpEmulator implements EspEmulator {
     });
   }
 
+  /**
+   * The marketer removes the contact from the audience in the Mailchimp app (it is no longer a member; unlike a
+   * permanent deletion, the address may be added again).
+   */
+  removeInEsp(listId: string, email: string): void {
+    const list = this.list(listId);
+    const hash = subscriberHash(email);
+    list.members.delete(hash);
+    for (const segment of list.segments.values()) {
+      segment.member_ids = segment.member_ids.filter((id) => id !== hash);
+    }
+  }
+
   /** Mailchimp cleans the address (a hard bounce or an abuse report) and returns the `cleaned` webhook body. */
   cleanInEsp(listId: string, email: string, reason: 'hard' | 'abuse', atMs: number): Buffer {
     const member = this.changeStatus(listId, email, 'cleaned', atMs);
@@ -296,9 +309,9 @@ export class MailchimpEmulator implements EspEmulator {
       ]);
     }
     const updateExisting = body['update_existing'] === true;
-    const fieldErrors: FieldError[] = [];
+    const fieldErrors: FieldError[] = unknownFieldErrors(body, BATCH_BODY_FIELDS, '');
     const inputs = members.map((member, index) =>
-      memberInput(member, `members[${index}]`, fieldErrors, false),
+      memberInput(member, `members[${index}]`, fieldErrors, 'batch'),
     );
     if (fieldErrors.length > 0) throw invalidResource(fieldErrors);
     const list = this.list(listId);
@@ -308,14 +321,7 @@ export class MailchimpEmulator implements EspEmulator {
     for (const input of inputs) {
       const hash = subscriberHash(input.email_address);
       const existing = list.members.get(hash);
-      const refusal =
-        existing !== undefined && !updateExisting
-          ? {
-              title: 'Member Exists',
-              error: `${input.email_address} is already a list member. Use PUT to insert or update list members.`,
-              code: 'ERROR_CONTACT_EXISTS',
-            }
-          : memberRefusal(list, input, existing);
+      const refusal = batchRefusal(list, input, existing, updateExisting);
       if (refusal !== undefined) {
         errors.push({
           email_address: input.email_address,
@@ -349,7 +355,7 @@ export class MailchimpEmulator implements EspEmulator {
     const fieldErrors: FieldError[] = [];
     const list = this.list(listId);
     const existing = list.members.get(hash);
-    const input = memberInput(body, '', fieldErrors, existing === undefined);
+    const input = memberInput(body, '', fieldErrors, 'put');
     if (fieldErrors.length > 0) throw invalidResource(fieldErrors);
     if (subscriberHash(input.email_address) !== hash) {
       throw invalidResource([
@@ -479,34 +485,56 @@ interface MemberInput {
   merge_fields: Record<string, unknown>;
 }
 
-/** The member a body describes; problems with its shape are added to `errors`. */
-function memberInput(
-  value: unknown,
-  at: string,
-  errors: FieldError[],
-  statusIfNewRequired: boolean,
-): MemberInput {
+/** The fields of a member in Mailchimp's published batch schema ("Add List Members"): no `status_if_new`. */
+const BATCH_MEMBER_FIELDS = [
+  'email_address',
+  'email_type',
+  'status',
+  'merge_fields',
+  'interests',
+  'language',
+  'vip',
+  'location',
+  'ip_signup',
+  'timestamp_signup',
+  'ip_opt',
+  'timestamp_opt',
+];
+/** The fields of PUT /lists/{list_id}/members/{subscriber_hash} in the published schema. */
+const PUT_MEMBER_FIELDS = [...BATCH_MEMBER_FIELDS, 'status_if_new', 'marketing_permissions'];
+/** The fields of the batch body itself. */
+export const BATCH_BODY_FIELDS = ['members', 'sync_tags', 'update_existing'];
+
+/** Errors for the properties of `body` that the published schema does not define. */
+export function unknownFieldErrors(body: Record<string, unknown>, known: string[], at: string): FieldError[] {
+  return Object.keys(body)
+    .filter((name) => !known.includes(name))
+    .map((name) => ({
+      field: at === '' ? name : `${at}.${name}`,
+      message: `${name} is not a field of this request in Mailchimp's published schema.`,
+    }));
+}
+
+/**
+ * The member a body describes; problems with its shape are added to `errors`. `batch` members follow the batch
+ * schema (no `status_if_new`); a PUT body needs `status_if_new`, as its published schema requires.
+ */
+function memberInput(value: unknown, at: string, errors: FieldError[], kind: 'batch' | 'put'): MemberInput {
   const field = (name: string): string => (at === '' ? name : `${at}.${name}`);
   const body = isRecord(value) ? value : {};
+  errors.push(...unknownFieldErrors(body, kind === 'batch' ? BATCH_MEMBER_FIELDS : PUT_MEMBER_FIELDS, at));
   const email = body['email_address'];
   if (typeof email !== 'string' || email.trim() === '') {
     errors.push({ field: field('email_address'), message: 'This value should not be blank.' });
   }
-  for (const name of ['status', 'status_if_new']) {
+  for (const name of kind === 'batch' ? ['status'] : ['status', 'status_if_new']) {
     const status = body[name];
     if (status !== undefined && !(STATUSES as readonly unknown[]).includes(status)) {
       errors.push({ field: field(name), message: `Value must be one of: ${STATUSES.join(', ')}.` });
     }
   }
-  if (
-    body['status'] === undefined &&
-    body['status_if_new'] === undefined &&
-    (at !== '' || statusIfNewRequired)
-  ) {
-    errors.push({
-      field: field('status_if_new'),
-      message: 'A new member needs a status: give status or status_if_new.',
-    });
+  if (kind === 'put' && body['status_if_new'] === undefined) {
+    errors.push({ field: field('status_if_new'), message: 'This value should not be blank.' });
   }
   const mergeFields = body['merge_fields'];
   if (mergeFields !== undefined && !isRecord(mergeFields)) {
@@ -515,9 +543,37 @@ function memberInput(
   return {
     email_address: typeof email === 'string' ? email.trim() : '',
     ...(body['status'] === undefined ? {} : { status: body['status'] as Status }),
-    ...(body['status_if_new'] === undefined ? {} : { status_if_new: body['status_if_new'] as Status }),
+    ...(kind === 'put' && body['status_if_new'] !== undefined
+      ? { status_if_new: body['status_if_new'] as Status }
+      : {}),
     merge_fields: isRecord(mergeFields) ? mergeFields : {},
   };
+}
+
+/** Why the batch endpoint refuses this member: an existing one without update_existing, a new one without status. */
+function batchRefusal(
+  list: StoredList,
+  input: MemberInput,
+  existing: MailchimpStoredMember | undefined,
+  updateExisting: boolean,
+): MemberRefusal | undefined {
+  if (existing !== undefined && !updateExisting) {
+    return {
+      title: 'Member Exists',
+      error: `${input.email_address} is already a list member, do you want to update? please provide update_existing:true in the request body`,
+      code: 'ERROR_CONTACT_EXISTS',
+    };
+  }
+  if (existing === undefined && input.status === undefined) {
+    return {
+      title: 'Invalid Resource',
+      error: `${input.email_address} is not a list member yet, and a new member needs a status.`,
+      code: 'ERROR_GENERIC',
+      field: 'status',
+      field_message: 'This value should not be blank.',
+    };
+  }
+  return memberRefusal(list, input, existing);
 }
 
 /** Why Mailchimp refuses this member in its current state, or undefined when it takes it. */

@@ -9,7 +9,7 @@ import { MAILCHIMP_PATHS, TESSERA_ID_MERGE_FIELD } from '../mailchimp-endpoints'
 import type { MailchimpSettings } from '../mailchimp-settings';
 import { attributesFromMergeFields } from './merge-fields';
 import { settleEachMember } from './member-identity';
-import type { MemberStatus } from './member-write.request';
+import type { MemberStatus } from './planned-member';
 
 /** A list member as GET /lists/{list_id}/members/{hash} returns it (the fields this destination reads). */
 export interface MailchimpMember {

@@ -17,31 +17,43 @@ export function normalizeEmail(email: string): string {
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
- * Why an item's address cannot reach Mailchimp, or undefined when it can. Refused here, not by Mailchimp: an
- * item without an address has no member to write, and a malformed one would fail the whole request.
+ * Where an item's member lives in the audience, or why it has none:
+ * - `skipped`: the customer has no email, so the audience cannot hold them (counted, never retried);
+ * - `rejected`: the email is not an address (bad data, worth a look), refused here so that it cannot fail the
+ *   whole request.
  */
-export function emailProblem(customerId: string, email: string | undefined): string | undefined {
+export type MemberAddress = { email: string; hash: string } | { skipped: string } | { rejected: string };
+
+export function memberAddress(customerId: string, email: string | undefined): MemberAddress {
   if (email === undefined || email.trim() === '') {
-    return `Customer ${customerId} has no email address: Mailchimp audiences are keyed by email`;
+    return { skipped: `Customer ${customerId} has no email address: Mailchimp audiences are keyed by email` };
   }
-  if (!EMAIL_SHAPE.test(email.trim()))
-    return `Customer ${customerId}'s email ${JSON.stringify(email)} is not an address`;
+  const trimmed = email.trim();
+  if (!EMAIL_SHAPE.test(trimmed)) {
+    return { rejected: `Customer ${customerId}'s email ${JSON.stringify(email)} is not an address` };
+  }
+  return { email: trimmed, hash: subscriberHash(trimmed) };
+}
+
+/** The result of an item whose address cannot reach Mailchimp (see `memberAddress`), or undefined. */
+export function unreachableResult(address: MemberAddress): ItemResult | undefined {
+  if ('skipped' in address) return { status: 'skipped', reason: address.skipped };
+  if ('rejected' in address) return { status: 'rejected', reason: address.rejected };
   return undefined;
 }
 
 /**
  * Runs `call` with each item's member hash, all at once under the connection cap; an item without a usable
- * address is rejected without a call, and each failure settles onto its own item.
+ * address is settled without a call, and each failure settles onto its own item.
  */
 export function settleEachMember(
   items: ProfileRef[],
   call: (hash: string, item: ProfileRef) => Promise<ItemResult>,
 ): Promise<BatchResult> {
   return settleEachItem(items, async (item) => {
-    const problem = emailProblem(item.customerId, item.email);
-    if (problem !== undefined || item.email === undefined) {
-      return { status: 'rejected', reason: problem ?? 'unreachable' };
-    }
-    return call(subscriberHash(item.email), item);
+    const address = memberAddress(item.customerId, item.email);
+    if (!('hash' in address))
+      return unreachableResult(address) ?? { status: 'rejected', reason: 'unreachable' };
+    return call(address.hash, item);
   });
 }

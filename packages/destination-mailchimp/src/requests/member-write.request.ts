@@ -1,8 +1,8 @@
 import {
   type BatchResult,
-  itemResultOfError,
   coalesceProfileUpdates,
   type ItemResult,
+  itemResultOfError,
   type OperationContext,
   type ProfileRef,
   type ProfileUpsert,
@@ -10,81 +10,72 @@ import {
 } from '@tessera/destination-kit';
 import { MAILCHIMP_PATHS, TESSERA_ID_MERGE_FIELD } from '../mailchimp-endpoints';
 import type { MailchimpSettings } from '../mailchimp-settings';
+import { writeMemberBatch } from './member-batch.request';
+import { memberAddress } from './member-identity';
 import { mergeFieldsFor, type MergeFields } from './merge-fields';
-import { emailProblem, normalizeEmail, subscriberHash } from './member-identity';
+import {
+  MAX_WRITE_ROUNDS,
+  type MemberStatus,
+  type PlannedMember,
+  type PlannedWrite,
+  writtenResult,
+} from './planned-member';
+import { type OmittedField, omitRefusedMergeFields, refusedMergeFields } from './refused-merge-fields';
 
 /*
  * Writing audience members: profile upserts, subscriptions, unsubscriptions and suppressions all become member
- * writes. One item → PUT /lists/{list_id}/members/{hash}; more → one batch POST /lists/{list_id} (≤ 500
- * members, update_existing: true), whose `errors[]` reject exactly the members it names.
+ * writes. One distinct address → PUT /lists/{list_id}/members/{hash} (with `status_if_new`, which only that
+ * endpoint defines); more → the batch endpoint POST /lists/{list_id} (see member-batch.request.ts).
+ *
+ * Consent (DESIGN.md): a member's subscription mirrors the consent ledger, so only `subscribe`, `unsubscribe`
+ * and `suppress` send `status`. A profile write never changes it: PUT sends `status_if_new: 'transactional'`
+ * (applied only when Mailchimp creates the member), and the batch creates new members as `transactional`
+ * with `update_existing: false` and updates existing ones without any `status`.
  */
 
-export type MemberStatus = 'subscribed' | 'unsubscribed' | 'cleaned' | 'pending' | 'transactional';
-
-/** One member as the batch endpoint and PUT take it. */
-export interface MemberWrite {
+/** The body of PUT /lists/{list_id}/members/{subscriber_hash} as this destination sends it. */
+export interface MemberPutBody {
   email_address: string;
   /** Applied only when Mailchimp creates the member. */
   status_if_new: MemberStatus;
-  /** Applied to existing members too; left out by profile upserts, which never change consent. */
+  /** Applied to existing members too: consent changes only. */
   status?: MemberStatus;
-  merge_fields?: MergeFields;
+  merge_fields: MergeFields;
 }
-
-export interface BatchMembersBody {
-  members: MemberWrite[];
-  update_existing: true;
-}
-
-/** A member Mailchimp refused in a 200 batch answer. */
-export interface BatchMemberError {
-  email_address?: string;
-  error?: string;
-  error_code?: string;
-  field?: string;
-  field_message?: string;
-}
-
-export interface BatchMembersResponse {
-  new_members?: { id?: string; email_address?: string }[];
-  updated_members?: { id?: string; email_address?: string }[];
-  errors?: BatchMemberError[];
-  total_created?: number;
-  total_updated?: number;
-  error_count?: number;
-}
-
-/** What to do for one item: write a member, or refuse the item without calling Mailchimp. */
-export type PlannedWrite = { member: MemberWrite } | { rejected: string };
 
 export const SMS_NOT_SUPPORTED_REASON =
   'Mailchimp SMS is not supported by this destination: only the email channel is synced';
 
 /**
- * Profile upserts: new members get status `transactional` (Tessera's consent ledger decides marketing
- * consent, so an upsert never subscribes anyone), existing members keep their status. Updates of one customer
- * are coalesced (highest version wins); two customers with one email address cannot both be that member, so
- * the later one is refused.
+ * Profile upserts: updates of one customer are coalesced (highest version wins); two customers with one email
+ * address cannot both be that member, so the later one is refused. An item whose `externalId` is its address's
+ * hash names a member Mailchimp already holds.
  */
 export function planProfileWrites(items: ProfileUpsert[], settings: MailchimpSettings): PlannedWrite[] {
   const { profiles, outputIndex } = coalesceProfileUpdates(items);
+  // The ids the items carried, per customer (coalescing keeps attributes, not ids).
+  const knownIds = new Map<string, Set<string>>();
+  for (const item of items) {
+    if (item.externalId === undefined) continue;
+    knownIds.set(item.customerId, (knownIds.get(item.customerId) ?? new Set()).add(item.externalId));
+  }
   const owners = new Map<string, string>();
   const planned = profiles.map((profile): PlannedWrite => {
-    const problem = emailProblem(profile.customerId, profile.email);
-    if (problem !== undefined || profile.email === undefined) return { rejected: problem ?? 'unreachable' };
-    const email = normalizeEmail(profile.email);
-    const owner = owners.get(email);
+    const address = memberAddress(profile.customerId, profile.email);
+    if (!('hash' in address)) return address;
+    const owner = owners.get(address.hash);
     if (owner !== undefined) {
       return {
         rejected: `Customer ${profile.customerId} has the email address of customer ${owner} in the same batch: Mailchimp keeps one member per email`,
       };
     }
-    owners.set(email, profile.customerId);
+    owners.set(address.hash, profile.customerId);
     return {
       member: {
-        email_address: profile.email.trim(),
-        status_if_new: 'transactional',
-        merge_fields: mergeFieldsFor(profile, settings),
+        email: address.email,
+        hash: address.hash,
+        mergeFields: mergeFieldsFor(profile, settings),
+        known: knownIds.get(profile.customerId)?.has(address.hash) === true,
       },
     };
   });
@@ -92,100 +83,93 @@ export function planProfileWrites(items: ProfileUpsert[], settings: MailchimpSet
 }
 
 /**
- * Consent changes: `status` is set on existing and new members alike. Only email is synced (sms items are
- * refused); the customer id goes to TESSERA_ID so that a member created here is linked to its customer.
+ * Consent changes set `status` on existing and new members alike. Only email is synced: an sms item is a
+ * subscription this destination cannot hold, so it is skipped. The customer id goes to TESSERA_ID so that a
+ * member created here is linked to its customer.
  */
 export function planStatusWrites(
   items: (SubscriptionChange | ProfileRef)[],
   status: 'subscribed' | 'unsubscribed',
 ): PlannedWrite[] {
   return items.map((item): PlannedWrite => {
-    if ('channel' in item && item.channel !== 'email') return { rejected: SMS_NOT_SUPPORTED_REASON };
-    const problem = emailProblem(item.customerId, item.email);
-    if (problem !== undefined || item.email === undefined) return { rejected: problem ?? 'unreachable' };
+    if ('channel' in item && item.channel !== 'email') return { skipped: SMS_NOT_SUPPORTED_REASON };
+    const address = memberAddress(item.customerId, item.email);
+    if (!('hash' in address)) return address;
     return {
       member: {
-        email_address: item.email.trim(),
-        status_if_new: status,
+        email: address.email,
+        hash: address.hash,
+        mergeFields: { [TESSERA_ID_MERGE_FIELD]: item.customerId },
         status,
-        merge_fields: { [TESSERA_ID_MERGE_FIELD]: item.customerId },
+        known: item.externalId === address.hash,
       },
     };
   });
 }
 
-/** The batch body for members with distinct addresses. */
-export function buildBatchMembersBody(members: MemberWrite[]): BatchMembersBody {
-  return { members, update_existing: true };
+/** The PUT body: `status_if_new` always (the schema requires it), `status` only for consent changes. */
+export function buildMemberPutBody(member: PlannedMember): MemberPutBody {
+  return {
+    email_address: member.email,
+    status_if_new: member.status ?? 'transactional',
+    ...(member.status === undefined ? {} : { status: member.status }),
+    merge_fields: member.mergeFields,
+  };
 }
 
-/** Why Mailchimp refused one member of a batch, in its own words. */
-export function batchErrorReason(error: BatchMemberError): string {
-  const field =
-    error.field === undefined || error.field === ''
-      ? ''
-      : ` (${error.field}${error.field_message === undefined ? '' : `: ${error.field_message}`})`;
-  const code = error.error_code === undefined ? '' : ` [${error.error_code}]`;
-  return `Mailchimp refused the member: ${error.error ?? 'no reason given'}${field}${code}`;
-}
-
-/** One result per distinct address of a batch: rejected when `errors[]` names it, ok (member id) otherwise. */
-export function batchMemberResults(
-  members: MemberWrite[],
-  response: BatchMembersResponse | undefined,
-): ItemResult[] {
-  const refused = new Map<string, BatchMemberError>();
-  for (const error of response?.errors ?? []) {
-    if (typeof error.email_address === 'string') refused.set(normalizeEmail(error.email_address), error);
-  }
-  return members.map((member): ItemResult => {
-    const error = refused.get(normalizeEmail(member.email_address));
-    return error === undefined
-      ? { status: 'ok', externalId: subscriberHash(member.email_address) }
-      : { status: 'rejected', reason: batchErrorReason(error) };
-  });
-}
+type WriteContext = Pick<OperationContext<MailchimpSettings>, 'http' | 'settings'>;
 
 /**
  * Sends the planned writes: items sharing an address share one member write (and its result). One member → PUT,
- * more → one batch POST. A refused PUT settles its item; a refused batch is thrown for the kit to split.
+ * more → the batch endpoint. A merge field Mailchimp refuses is left out and the member goes again.
  */
-export async function writeMembers(
-  planned: PlannedWrite[],
-  { http, settings }: Pick<OperationContext<MailchimpSettings>, 'http' | 'settings'>,
-): Promise<BatchResult> {
+export async function writeMembers(planned: PlannedWrite[], context: WriteContext): Promise<BatchResult> {
   const slots = new Map<string, number>();
-  const members: MemberWrite[] = [];
+  const members: PlannedMember[] = [];
   const slotOf = planned.map((plan) => {
     if (!('member' in plan)) return undefined;
-    const hash = subscriberHash(plan.member.email_address);
-    let slot = slots.get(hash);
+    let slot = slots.get(plan.member.hash);
     if (slot === undefined) {
       slot = members.push(plan.member) - 1;
-      slots.set(hash, slot);
+      slots.set(plan.member.hash, slot);
+    } else if (plan.member.known) {
+      const shared = members[slot];
+      if (shared !== undefined) shared.known = true;
     }
     return slot;
   });
-  let written: ItemResult[] = [];
   const [single] = members;
-  if (members.length === 1 && single !== undefined) {
-    const hash = subscriberHash(single.email_address);
-    try {
-      const response = await http.put<{ id?: string }>(MAILCHIMP_PATHS.member(settings.listId, hash), single);
-      written = [{ status: 'ok', externalId: response.body?.id ?? hash }];
-    } catch (error) {
-      written = [itemResultOfError(error)];
-    }
-  } else if (members.length > 1) {
-    const response = await http.post<BatchMembersResponse>(
-      MAILCHIMP_PATHS.batchMembers(settings.listId),
-      buildBatchMembersBody(members),
-    );
-    written = batchMemberResults(members, response.body);
-  }
+  const written =
+    members.length === 1 && single !== undefined
+      ? [await putMember(single, context)]
+      : members.length > 1
+        ? await writeMemberBatch(members, context)
+        : [];
   return planned.map((plan, index): ItemResult => {
     if ('rejected' in plan) return { status: 'rejected', reason: plan.rejected };
+    if ('skipped' in plan) return { status: 'skipped', reason: plan.skipped };
     const slot = slotOf[index];
-    return (slot === undefined ? undefined : written[slot]) ?? { status: 'rejected', reason: 'unreachable' };
+    const result = slot === undefined ? undefined : written[slot];
+    return result === undefined
+      ? { status: 'rejected', reason: 'unreachable: no write result' }
+      : { ...result };
   });
+}
+
+/** PUT one member; a 400 naming merge fields it carries sends it again without them. */
+async function putMember(planned: PlannedMember, { http, settings }: WriteContext): Promise<ItemResult> {
+  let member = planned;
+  const omitted: OmittedField[] = [];
+  for (let round = 1; ; round += 1) {
+    try {
+      await http.put(MAILCHIMP_PATHS.member(settings.listId, member.hash), buildMemberPutBody(member));
+      return writtenResult(member.hash, omitted);
+    } catch (error) {
+      const refused = refusedMergeFields(error, member.mergeFields);
+      if (refused.length === 0 || round >= MAX_WRITE_ROUNDS) return itemResultOfError(error);
+      const next = omitRefusedMergeFields(member.mergeFields, refused, settings);
+      member = { ...member, mergeFields: next.mergeFields };
+      omitted.push(...next.omitted);
+    }
+  }
 }

@@ -32,6 +32,29 @@ const ADDRESS_FIELDS: Record<string, keyof MailchimpAddress> = {
   country: 'country',
 };
 
+/** The merge tags any profile may carry: Mailchimp's default fields, PHONE and TESSERA_ID. */
+const STANDARD_MERGE_TAGS = [TESSERA_ID_MERGE_FIELD, 'PHONE', ...Object.values(STANDARD_MERGE_FIELDS)];
+
+/**
+ * Every merge tag this destination may send with these settings: the audience must define each one, or
+ * Mailchimp refuses the field (and the member goes again without it, see `omittedFields`).
+ */
+export function mergeTagsSentBy(settings: Pick<MailchimpSettings, 'mergeFieldMapping'>): string[] {
+  return [...new Set([...STANDARD_MERGE_TAGS, ...Object.values(settings.mergeFieldMapping)])];
+}
+
+/** The Tessera name of what a merge tag carries (`TIER` → `loyalty_tier`), or the tag itself. */
+export function attributeOfMergeTag(
+  tag: string,
+  settings: Pick<MailchimpSettings, 'mergeFieldMapping'>,
+): string {
+  if (tag === TESSERA_ID_MERGE_FIELD) return 'customerId';
+  if (tag === 'PHONE') return 'phone';
+  const mapped = Object.entries(settings.mergeFieldMapping).find(([, mappedTag]) => mappedTag === tag);
+  if (mapped !== undefined) return mapped[0];
+  return Object.entries(STANDARD_MERGE_FIELDS).find(([, standardTag]) => standardTag === tag)?.[0] ?? tag;
+}
+
 /**
  * A profile's merge fields: the customer id in TESSERA_ID, phone in PHONE, names, birthday and address in the
  * audience's default fields, and the attributes `mergeFieldMapping` names in theirs. Other attributes are not

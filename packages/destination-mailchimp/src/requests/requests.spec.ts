@@ -1,14 +1,16 @@
 import type { ProfileUpsert } from '@tessera/destination-kit';
 import type { MailchimpSettings } from '../mailchimp-settings';
 import { toRemoteProfile } from './member-fetch.request';
-import { emailProblem, subscriberHash } from './member-identity';
+import { batchErrorReason, buildBatchMembersBody } from './member-batch.request';
+import { memberAddress, subscriberHash } from './member-identity';
 import {
-  batchMemberResults,
-  buildBatchMembersBody,
+  buildMemberPutBody,
   planProfileWrites,
   planStatusWrites,
   SMS_NOT_SUPPORTED_REASON,
 } from './member-write.request';
+import type { PlannedMember } from './planned-member';
+import { omitRefusedMergeFields, refusedMergeFieldOf } from './refused-merge-fields';
 import {
   attributesFromMergeFields,
   mailchimpAddress,
@@ -43,15 +45,17 @@ describe('member identity', () => {
     expect(subscriberHash(' ada@example.com ')).toBe('3e3417d7ef77d5932a6734b916515ed5');
   });
 
-  it('refuses an item without an address or with something that is not one', () => {
-    expect(emailProblem('C1', undefined)).toBe(
-      'Customer C1 has no email address: Mailchimp audiences are keyed by email',
-    );
-    expect(emailProblem('C1', ' ')).toBe(
-      'Customer C1 has no email address: Mailchimp audiences are keyed by email',
-    );
-    expect(emailProblem('C1', 'not-an-email')).toBe('Customer C1\'s email "not-an-email" is not an address');
-    expect(emailProblem('C1', 'ada@example.com')).toBeUndefined();
+  it('skips an item without an address (the audience cannot hold it) and rejects one that is not an address', () => {
+    const noEmail = { skipped: 'Customer C1 has no email address: Mailchimp audiences are keyed by email' };
+    expect(memberAddress('C1', undefined)).toEqual(noEmail);
+    expect(memberAddress('C1', ' ')).toEqual(noEmail);
+    expect(memberAddress('C1', 'not-an-email')).toEqual({
+      rejected: 'Customer C1\'s email "not-an-email" is not an address',
+    });
+    expect(memberAddress('C1', ' Ada@example.com ')).toEqual({
+      email: 'Ada@example.com',
+      hash: '3e3417d7ef77d5932a6734b916515ed5',
+    });
   });
 });
 
@@ -121,14 +125,32 @@ describe('merge fields', () => {
 });
 
 describe('member writes', () => {
-  it('upserts new members as transactional and never sets status on existing ones', () => {
-    const [plan] = planProfileWrites([profile('C1', 1, { attributes: { first_name: 'Ada' } })], settings);
-    expect(plan).toEqual({
-      member: {
-        email_address: 'c1@example.com',
-        status_if_new: 'transactional',
-        merge_fields: { TESSERA_ID: 'C1', FNAME: 'Ada' },
+  const HASH_C1 = subscriberHash('c1@example.com');
+
+  it('plans profile writes without a status; an item carrying the member’s hash marks it as known', () => {
+    const plans = planProfileWrites(
+      [
+        profile('C1', 1, { attributes: { first_name: 'Ada' }, externalId: HASH_C1 }),
+        profile('C2', 1, { externalId: 'an-id-of-another-address' }),
+      ],
+      settings,
+    );
+    expect(plans).toEqual([
+      {
+        member: {
+          email: 'c1@example.com',
+          hash: HASH_C1,
+          mergeFields: { TESSERA_ID: 'C1', FNAME: 'Ada' },
+          known: true,
+        },
       },
+      { member: expect.objectContaining({ email: 'c2@example.com', known: false }) },
+    ]);
+    const [first] = plans;
+    expect(first !== undefined && 'member' in first ? buildMemberPutBody(first.member) : undefined).toEqual({
+      email_address: 'c1@example.com',
+      status_if_new: 'transactional',
+      merge_fields: { TESSERA_ID: 'C1', FNAME: 'Ada' },
     });
   });
 
@@ -145,67 +167,100 @@ describe('member writes', () => {
     expect(plans).toEqual([
       {
         member: {
-          email_address: 'c1@example.com',
-          status_if_new: 'transactional',
-          merge_fields: { TESSERA_ID: 'C1', FNAME: 'New', LNAME: 'Kept' },
+          email: 'c1@example.com',
+          hash: HASH_C1,
+          mergeFields: { TESSERA_ID: 'C1', FNAME: 'New', LNAME: 'Kept' },
+          known: false,
         },
       },
       {
         rejected:
           'Customer C2 has the email address of customer C1 in the same batch: Mailchimp keeps one member per email',
       },
-      { member: expect.objectContaining({ email_address: 'c1@example.com' }) },
-      { rejected: 'Customer C3 has no email address: Mailchimp audiences are keyed by email' },
+      { member: expect.objectContaining({ email: 'c1@example.com' }) },
+      { skipped: 'Customer C3 has no email address: Mailchimp audiences are keyed by email' },
     ]);
   });
 
-  it('sets status on new and existing members for consent changes, email only', () => {
-    expect(
-      planStatusWrites(
-        [
-          { customerId: 'C1', channel: 'email', email: 'ada@example.com' },
-          { customerId: 'C2', channel: 'sms', phone: '+447700900123' },
-        ],
-        'subscribed',
-      ),
-    ).toEqual([
+  it('sets status on new and existing members for consent changes, email only (sms items are skipped)', () => {
+    const plans = planStatusWrites(
+      [
+        { customerId: 'C1', channel: 'email', email: 'ada@example.com' },
+        { customerId: 'C2', channel: 'sms', phone: '+447700900123' },
+      ],
+      'subscribed',
+    );
+    expect(plans).toEqual([
       {
         member: {
-          email_address: 'ada@example.com',
-          status_if_new: 'subscribed',
+          email: 'ada@example.com',
+          hash: subscriberHash('ada@example.com'),
+          mergeFields: { TESSERA_ID: 'C1' },
           status: 'subscribed',
-          merge_fields: { TESSERA_ID: 'C1' },
+          known: false,
         },
       },
-      { rejected: SMS_NOT_SUPPORTED_REASON },
+      { skipped: SMS_NOT_SUPPORTED_REASON },
+    ]);
+    const [first] = plans;
+    expect(first !== undefined && 'member' in first ? buildMemberPutBody(first.member) : undefined).toEqual({
+      email_address: 'ada@example.com',
+      status_if_new: 'subscribed',
+      status: 'subscribed',
+      merge_fields: { TESSERA_ID: 'C1' },
+    });
+  });
+
+  it('builds batch bodies from the published member schema: create with a status, update without, consent with one', () => {
+    const members: PlannedMember[] = [
+      { email: 'ada@example.com', hash: 'h1', mergeFields: { FNAME: 'Ada' }, known: false },
+      { email: 'bob@example.com', hash: 'h2', mergeFields: {}, status: 'unsubscribed', known: true },
+    ];
+    expect(buildBatchMembersBody(members, 'create')).toEqual({
+      members: [
+        { email_address: 'ada@example.com', status: 'transactional', merge_fields: { FNAME: 'Ada' } },
+        { email_address: 'bob@example.com', status: 'transactional', merge_fields: {} },
+      ],
+      update_existing: false,
+    });
+    expect(buildBatchMembersBody(members, 'update')).toEqual({
+      members: [
+        { email_address: 'ada@example.com', merge_fields: { FNAME: 'Ada' } },
+        { email_address: 'bob@example.com', merge_fields: {} },
+      ],
+      update_existing: true,
+    });
+    expect(buildBatchMembersBody(members.slice(1), 'status').members).toEqual([
+      { email_address: 'bob@example.com', status: 'unsubscribed', merge_fields: {} },
     ]);
   });
 
-  it('builds the batch body with update_existing and maps errors[] back to exactly those members', () => {
-    const members = [
-      { email_address: 'ada@example.com', status_if_new: 'transactional' as const },
-      { email_address: 'Bob@bounce.invalid', status_if_new: 'transactional' as const },
-    ];
-    expect(buildBatchMembersBody(members)).toEqual({ members, update_existing: true });
+  it('words a batch refusal with Mailchimp’s error, field and code', () => {
     expect(
-      batchMemberResults(members, {
-        new_members: [{ id: subscriberHash('ada@example.com'), email_address: 'ada@example.com' }],
-        errors: [
-          {
-            email_address: 'bob@bounce.invalid',
-            error: 'bob@bounce.invalid looks fake or invalid, please enter a real email address.',
-            error_code: 'ERROR_GENERIC',
-          },
-        ],
+      batchErrorReason({
+        email_address: 'bob@bounce.invalid',
+        error: 'bob@bounce.invalid looks fake or invalid, please enter a real email address.',
+        error_code: 'ERROR_GENERIC',
       }),
-    ).toEqual([
-      { status: 'ok', externalId: '3e3417d7ef77d5932a6734b916515ed5' },
-      {
-        status: 'rejected',
-        reason:
-          'Mailchimp refused the member: bob@bounce.invalid looks fake or invalid, please enter a real email address. [ERROR_GENERIC]',
-      },
-    ]);
+    ).toBe(
+      'Mailchimp refused the member: bob@bounce.invalid looks fake or invalid, please enter a real email address. [ERROR_GENERIC]',
+    );
+  });
+
+  it('leaves out a merge field Mailchimp refused and records it against the Tessera attribute', () => {
+    const mergeFields = { TESSERA_ID: 'C1', TIER: 'gold', FNAME: 'Ada' };
+    const refused = refusedMergeFieldOf(
+      { error: 'Your merge fields were invalid.', field: 'merge_fields.TIER', field_message: 'Unknown tag' },
+      mergeFields,
+    );
+    expect(refused).toEqual({ tag: 'TIER', message: 'Unknown tag' });
+    expect(refusedMergeFieldOf({ field: 'LNAME', field_message: 'Please enter a value' }, mergeFields)).toBe(
+      undefined,
+    );
+    expect(omitRefusedMergeFields(mergeFields, refused === undefined ? [] : [refused], settings)).toEqual({
+      mergeFields: { TESSERA_ID: 'C1', FNAME: 'Ada' },
+      omitted: [{ field: 'loyalty_tier', reason: 'Mailchimp refused merge field TIER: Unknown tag' }],
+    });
   });
 });
 

@@ -8,7 +8,7 @@ import {
 } from '@tessera/destination-kit';
 import { MAILCHIMP_PATHS } from '../mailchimp-endpoints';
 import type { MailchimpSettings } from '../mailchimp-settings';
-import { emailProblem, normalizeEmail, subscriberHash } from './member-identity';
+import { memberAddress, normalizeEmail, subscriberHash, unreachableResult } from './member-identity';
 
 /*
  * Segment membership. A Tessera segment mapped in `segmentIds` is a Mailchimp static segment, changed in bulk
@@ -89,9 +89,9 @@ export async function changeSegmentMembership(
   const tagCalls = new Map<string, TagCall>();
   const segmentCalls = new Map<string, SegmentCall>();
   items.forEach((item, index) => {
-    const problem = emailProblem(item.customerId, item.email);
-    if (problem !== undefined || item.email === undefined) {
-      results[index] = { status: 'rejected', reason: problem ?? 'unreachable' };
+    const address = memberAddress(item.customerId, item.email);
+    if (!('hash' in address) || item.email === undefined) {
+      results[index] = unreachableResult(address);
       return;
     }
     const segmentId = settings.segmentIds[item.segment];
