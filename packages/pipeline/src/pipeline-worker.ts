@@ -55,6 +55,7 @@ import { ScheduleCursorBook } from './scheduled/schedule-cursor-book.repository'
 import { DeadLetterBox, type ReplayFilter } from './store/dead-letter-box.repository';
 import { DeliveryLog } from './store/delivery-log.repository';
 import { DestinationStateBook } from './store/destination-state-book.repository';
+import { DestinationSyncState } from './store/destination-sync-state.repository';
 import { RawEventLog, type RawEventFilter } from './store/raw-event-log.repository';
 
 export interface PipelineLogger {
@@ -201,6 +202,8 @@ export class PipelineWorker {
   /** Every hand-off to a destination goes through its delivery window (see WindowedDelivery). */
   readonly delivery: WindowedDelivery;
   readonly deliveryWindow: RedisDeliveryWindow;
+  /** What each destination last accepted per customer (change-only writes). */
+  readonly syncState: DestinationSyncState;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Destinations whose credentials this process saw refused since their last success. */
   private readonly authFailing = new Set<string>();
@@ -213,6 +216,7 @@ export class PipelineWorker {
     this.deliveryLog = new DeliveryLog(store);
     this.deadLetters = new DeadLetterBox(store, vault);
     this.states = new DestinationStateBook(store);
+    this.syncState = new DestinationSyncState(store, vault);
     this.versions = new RedisProfileVersionGuard(redis, prefix);
     this.directory = new DestinationDirectory(options.destinations, this.states);
     this.routeQueue = new JobQueue('route', redis, prefix);
@@ -326,6 +330,7 @@ export class PipelineWorker {
       versions: this.versions,
       mergesStanding: (merges) => lineage.mergesStanding(merges),
       authFailed: (destinationId, reason) => this.authFailed(destinationId, reason),
+      syncState: this.syncState,
       // Only a destination this process saw refused needs its counter reset: no statement per job otherwise.
       authSucceeded: async (destinationId) => {
         if (!this.authFailing.delete(destinationId)) return;
@@ -663,7 +668,8 @@ export class PipelineWorker {
     for (const letter of letters) {
       const list = byDestination.get(letter.destinationId) ?? [];
       const item = letter.item as DeliveryItem;
-      list.push({ ...item, attempts: 0, firstFailedAt: undefined } as DeliveryItem);
+      // A full write: whatever the sync state says, the ESP gets the whole item again.
+      list.push({ ...item, attempts: 0, firstFailedAt: undefined, force: true } as DeliveryItem);
       byDestination.set(letter.destinationId, list);
     }
     for (const [destinationId, items] of byDestination) {
@@ -717,6 +723,7 @@ export class PipelineWorker {
           receivedAt: new Date().toISOString(),
           customerId,
           event: event.event,
+          fullWrite: true,
         });
       });
       if (events.length > 0) {

@@ -49,6 +49,8 @@ export interface ResolvedEvent {
    * at the destinations that configure it; rules and other plugins do not see the event.
    */
   onlyPlugin?: string;
+  /** Set by a rehydration: its deliveries are full writes (`DeliveryItem.force`), whatever the sync state says. */
+  fullWrite?: boolean;
 }
 
 /** One operation on its way to one destination instance, with what the retry schedule and the logs need. */
@@ -65,6 +67,11 @@ export interface DeliveryItem {
   attempts: number;
   /** First failed attempt (ISO 8601): the retry window (≥ 4 h and ≥ 3 attempts) runs from here. */
   firstFailedAt?: string;
+  /**
+   * A full write: sent whole even where the destination's sync state says it holds it already (replays,
+   * rehydration, reconciliation repairs), and the sync state updated from the answer.
+   */
+  force?: boolean;
 }
 
 /**

@@ -8,8 +8,12 @@ import {
   type OperationName,
   type ProfileMerge,
   type ProfileUpsert,
+  type SegmentMembership,
+  type SubscriptionChange,
 } from '@tessera/destination-kit';
 import type { DeliveryItem } from '@tessera/queues';
+import type { DestinationSyncState } from '../store/destination-sync-state.repository';
+import { ChangeOnlyWrites, UNCHANGED_DETAIL, type ProfilePlan } from './change-only-writes';
 import type { DeliveryStatus } from '../store/delivery-log.repository';
 import { nextDeliveryAttempt, type DeliveryRetryPolicy } from './delivery-retry-schedule';
 import type { ProfileStamp, ProfileVersionGuard } from './redis-profile-version-guard';
@@ -57,6 +61,12 @@ export interface DeliverStageOptions {
   /** Counts a refused credential; true when this refusal paused the destination (two in a row). */
   authFailed(destinationId: string, reason: string): Promise<boolean>;
   authSucceeded(destinationId: string): Promise<void>;
+  /**
+   * What each destination last accepted per customer: when given, only changes are sent (attributes whose value
+   * changed, memberships and subscriptions that differ) unless an item forces a full write, and what the ESP
+   * accepted is written back after every flush.
+   */
+  syncState?: Pick<DestinationSyncState, 'read' | 'write' | 'forget' | 'hash'>;
   policy?: DeliveryRetryPolicy;
   now?: () => number;
   random?: () => number;
@@ -72,6 +82,12 @@ export interface DeliverOutcome {
   undoneMerges: number;
   /** Profile updates put back for a moment because another job has the same customer's update in flight. */
   deferred: number;
+  /** Items not sent because the destination holds them already (change-only writes). */
+  unchanged: number;
+  /** Membership or subscription changes replaced by a later one of the same customer in the same flush. */
+  superseded: number;
+  /** Members the destination cannot hold (skipped, counted, never dead-lettered). */
+  skipped: number;
   /** True when the destination refused its credentials (the items wait on its queue). */
   authFailed: boolean;
   paused: boolean;
@@ -93,6 +109,57 @@ export const OPERATION_ORDER: readonly OperationName[] = [
 ];
 
 const PROFILE_OPERATIONS = new Set<OperationName>(['upsertProfiles', 'updateAttributes']);
+
+/** The operations whose items change a membership or a subscription, and the state each one leads to. */
+const CHANGE_OPERATIONS: Partial<
+  Record<
+    OperationName,
+    { kind: 'membership'; member: boolean } | { kind: 'subscription'; state: 'subscribed' | 'unsubscribed' }
+  >
+> = {
+  addToSegment: { kind: 'membership', member: true },
+  removeFromSegment: { kind: 'membership', member: false },
+  subscribe: { kind: 'subscription', state: 'subscribed' },
+  unsubscribe: { kind: 'subscription', state: 'unsubscribed' },
+};
+
+/** The customers a batch's items concern (for one sync-state read). */
+function customersOf(items: readonly DeliveryItem[]): string[] {
+  const ids = new Set<string>();
+  for (const item of items) {
+    const customerId = item.customerId ?? (item.operation.item as { customerId?: string }).customerId;
+    if (customerId !== undefined) ids.add(customerId);
+  }
+  return [...ids];
+}
+
+/**
+ * Keeps, of the membership changes (add/remove) of one customer and segment and the subscription changes of one
+ * customer and channel, only the latest (by the event's arrival, then batch order): a window may hold both an
+ * add and a later remove, and the operation order would otherwise apply them the wrong way round.
+ */
+function latestChanges(
+  items: readonly DeliveryItem[],
+  superseded: (item: DeliveryItem) => void,
+): DeliveryItem[] {
+  const latest = new Map<string, { item: DeliveryItem; at: number; position: number }>();
+  items.forEach((item, position) => {
+    const kind = CHANGE_OPERATIONS[item.operation.operation]?.kind;
+    if (kind === undefined) return;
+    const payload = item.operation.item as { customerId: string; segment?: string; channel?: string };
+    const key = `${kind}\u0000${payload.customerId}\u0000${payload.segment ?? payload.channel ?? ''}`;
+    const at = Date.parse(item.receivedAt) || 0;
+    const known = latest.get(key);
+    if (known === undefined || at > known.at || (at === known.at && position > known.position))
+      latest.set(key, { item, at, position });
+  });
+  const kept = new Set([...latest.values()].map((entry) => entry.item));
+  return items.filter((item) => {
+    if (CHANGE_OPERATIONS[item.operation.operation] === undefined || kept.has(item)) return true;
+    superseded(item);
+    return false;
+  });
+}
 
 /** After an auth failure the items wait this long (the queue is paused after the second one anyway). */
 const AUTH_RETRY_DELAY_MS = 60_000;
@@ -137,6 +204,9 @@ export class DeliverStage {
       stale: 0,
       undoneMerges: 0,
       deferred: 0,
+      unchanged: 0,
+      superseded: 0,
+      skipped: 0,
       authFailed: false,
       paused: false,
     };
@@ -148,8 +218,25 @@ export class DeliverStage {
     const deferred: DeliveryItem[] = [];
     const waitingForAuth = new Set<DeliveryItem>();
 
+    const sync = this.options.syncState;
+    const writes =
+      sync === undefined
+        ? undefined
+        : new ChangeOnlyWrites(await sync.read(destinationId, customersOf(items)), (attribute, value) =>
+            sync.hash(attribute, value),
+          );
+    const unchanged = new Set<DeliveryItem>();
     const byOperation = new Map<OperationName, DeliveryItem[]>();
-    for (const item of items) {
+    for (const item of latestChanges(items, (superseded) => {
+      outcome.superseded += 1;
+      records.push({
+        destinationId,
+        item: superseded,
+        status: 'dropped',
+        detail: 'superseded: a later change of the same membership or subscription was in the same batch',
+        attempts: superseded.attempts,
+      });
+    })) {
       const list = byOperation.get(item.operation.operation) ?? [];
       list.push(item);
       byOperation.set(item.operation.operation, list);
@@ -165,13 +252,13 @@ export class DeliverStage {
       try {
         results = PROFILE_OPERATIONS.has(name)
           ? await this.runProfiles(
-              { destinationId, holder, runner, name: name as 'upsertProfiles' },
+              { destinationId, holder, runner, name: name as 'upsertProfiles', writes, unchanged },
               group,
               records,
               deferred,
               outcome,
             )
-          : await runner.run(name, group.map((item) => item.operation.item) as OperationItems[typeof name][]);
+          : await this.runChanges({ runner, name, writes, unchanged }, group);
       } catch (error) {
         if (!(error instanceof AuthError)) throw error;
         outcome.authFailed = true;
@@ -192,6 +279,20 @@ export class DeliverStage {
       });
     }
     if (!outcome.authFailed) await this.options.authSucceeded(destinationId);
+    if (sync !== undefined && writes !== undefined) {
+      await sync.write(destinationId, writes.changes());
+      const erased = records
+        .filter(
+          (record) => record.status === 'delivered' && record.item.operation.operation === 'deleteProfiles',
+        )
+        .flatMap((record) => (record.item.customerId === undefined ? [] : [record.item.customerId]));
+      if (erased.length > 0) await sync.forget(erased, destinationId);
+    }
+    for (const record of records)
+      if (record.status === 'delivered' && unchanged.has(record.item)) {
+        record.detail = UNCHANGED_DETAIL;
+        outcome.unchanged += 1;
+      }
     const busy = deferred.filter((item) => !waitingForAuth.has(item));
     if (busy.length > 0) {
       outcome.deferred = busy.length;
@@ -210,13 +311,20 @@ export class DeliverStage {
    * processes: a customer's update is sent only when nothing newer was claimed and no other job is sending.
    */
   private async runProfiles(
-    call: { destinationId: string; holder: string; runner: OperationRunner; name: 'upsertProfiles' },
+    call: {
+      destinationId: string;
+      holder: string;
+      runner: OperationRunner;
+      name: 'upsertProfiles';
+      writes: ChangeOnlyWrites | undefined;
+      unchanged: Set<DeliveryItem>;
+    },
     group: DeliveryItem[],
     records: SettledItem[],
     deferred: DeliveryItem[],
     outcome: DeliverOutcome,
   ): Promise<ItemResult[]> {
-    const { destinationId, holder, runner, name } = call;
+    const { destinationId, holder } = call;
     const updates = group.map((item) => item.operation.item as ProfileUpsert);
     const stamps = group.map((item, index) => ({
       version: (updates[index] as ProfileUpsert).version,
@@ -264,15 +372,108 @@ export class DeliverStage {
           (stamps[a] as ProfileStamp).receivedAtMs - (stamps[b] as ProfileStamp).receivedAtMs || a - b,
       );
       const coalesced = coalesceProfileUpdates(fresh.map((index) => updates[index] as ProfileUpsert));
-      const answers = await runner.run(name, coalesced.profiles);
+      const forced = new Set<number>();
+      fresh.forEach((index, position) => {
+        if ((group[index] as DeliveryItem).force === true)
+          forced.add(coalesced.outputIndex[position] as number);
+      });
+      const answers = await this.sendChanged(call, coalesced.profiles, forced);
       fresh.forEach((index, position) => {
         const slot = coalesced.outputIndex[position] as number;
-        results[index] = answers[slot] as ItemResult;
+        const answer = answers[slot] as ItemResult | 'unchanged';
+        if (answer === 'unchanged') {
+          call.unchanged.add(group[index] as DeliveryItem);
+          results[index] = { status: 'ok' };
+        } else results[index] = answer;
       });
       return results;
     } finally {
       await this.options.versions.release(destinationId, holder, claimed);
     }
+  }
+
+  /**
+   * Sends the profiles whose attributes or contact points changed since the destination last accepted them
+   * (only the changed attributes), and remembers what it accepted; the others are answered 'unchanged'.
+   */
+  private async sendChanged(
+    call: { runner: OperationRunner; name: 'upsertProfiles'; writes: ChangeOnlyWrites | undefined },
+    profiles: ProfileUpsert[],
+    forced: ReadonlySet<number>,
+  ): Promise<(ItemResult | 'unchanged')[]> {
+    const { runner, name, writes } = call;
+    if (writes === undefined) return runner.run(name, profiles);
+    const plans: ProfilePlan[] = profiles.map((profile, index) =>
+      writes.planProfile(profile, forced.has(index)),
+    );
+    const sending = plans.flatMap((plan, index) => (plan.send === undefined ? [] : [index]));
+    const answers =
+      sending.length === 0
+        ? []
+        : await runner.run(
+            name,
+            sending.map((index) => (plans[index] as ProfilePlan).send as ProfileUpsert),
+          );
+    const results: (ItemResult | 'unchanged')[] = plans.map(() => 'unchanged');
+    sending.forEach((index, position) => {
+      const answer = answers[position] as ItemResult;
+      results[index] = answer;
+      writes.acceptedProfile(plans[index] as ProfilePlan, answer);
+    });
+    return results;
+  }
+
+  /**
+   * Runs a non-profile operation: memberships and subscriptions the destination is known to hold already are
+   * answered without a request (unless forced), the others carry the ESP's id of the contact when known.
+   */
+  private async runChanges(
+    call: {
+      runner: OperationRunner;
+      name: OperationName;
+      writes: ChangeOnlyWrites | undefined;
+      unchanged: Set<DeliveryItem>;
+    },
+    group: DeliveryItem[],
+  ): Promise<ItemResult[]> {
+    const { runner, name, writes } = call;
+    const payloads = group.map((item) => item.operation.item);
+    if (writes === undefined) return runner.run(name, payloads as OperationItems[typeof name][]);
+    const change = CHANGE_OPERATIONS[name];
+    const needed = group.map((item, index) => {
+      if (change === undefined) return true;
+      const payload = payloads[index] as SegmentMembership & SubscriptionChange;
+      const force = item.force === true;
+      return change.kind === 'membership'
+        ? writes.needsMembership(payload, change.member, force)
+        : writes.needsSubscription(payload, change.state, force);
+    });
+    const sending = group.flatMap((_, index) => (needed[index] === true ? [index] : []));
+    const answers =
+      sending.length === 0
+        ? []
+        : await runner.run(
+            name,
+            sending.map((index) => {
+              const payload = payloads[index] as { customerId?: string; externalId?: string };
+              const externalId =
+                payload.externalId ??
+                (payload.customerId === undefined ? undefined : writes.externalIdOf(payload.customerId));
+              return externalId === undefined ? payload : { ...payload, externalId };
+            }) as OperationItems[typeof name][],
+          );
+    const results: ItemResult[] = group.map(() => ({ status: 'ok' }));
+    group.forEach((item, index) => {
+      if (needed[index] !== true) call.unchanged.add(item);
+    });
+    sending.forEach((index, position) => {
+      const answer = answers[position] as ItemResult;
+      results[index] = answer;
+      const payload = payloads[index] as SegmentMembership & SubscriptionChange;
+      if (change?.kind === 'membership') writes.acceptedMembership(payload, change.member, answer);
+      else if (change?.kind === 'subscription') writes.acceptedSubscription(payload, change.state, answer);
+    });
+    return results;
   }
 
   /** The merge items whose merge still stands; the others are logged dropped, never sent nor dead-lettered. */
@@ -313,13 +514,21 @@ export class DeliverStage {
     const attempts = item.attempts + 1;
     if (result.status === 'ok') {
       outcome.delivered += 1;
-      records.push({ destinationId, item, status: 'delivered', attempts });
+      const omitted = (result.omittedFields ?? []).map((field) => `${field.field} (${field.reason})`);
+      records.push({
+        destinationId,
+        item,
+        status: 'delivered',
+        attempts,
+        ...(omitted.length === 0 ? {} : { detail: `delivered without ${omitted.join(', ')}` }),
+      });
     } else if (result.status === 'rejected') {
       outcome.rejected += 1;
       letters.push({ destinationId, item, errorClass: 'rejected', error: result.reason, attempts });
       records.push({ destinationId, item, status: 'dead_lettered', detail: result.reason, attempts });
     } else if (result.status === 'skipped') {
       // A member this destination cannot hold: recorded, never retried nor dead-lettered.
+      outcome.skipped += 1;
       records.push({ destinationId, item, status: 'dropped', detail: result.reason, attempts });
     } else {
       retries.push({ item, afterMs: result.afterMs, reason: result.reason });

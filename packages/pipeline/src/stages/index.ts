@@ -4,3 +4,6 @@ export * from './route-stage.service';
 export * from './deliver-stage.service';
 export * from './delivery-retry-schedule';
 export * from './redis-profile-version-guard';
+export * from './delivery-window';
+export * from './windowed-delivery.service';
+export * from './change-only-writes';

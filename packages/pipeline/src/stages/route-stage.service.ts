@@ -152,6 +152,7 @@ export class RouteStage {
             customerId: origin.customerId,
             receivedAt: origin.receivedAt,
             attempts: 0,
+            ...(origin.fullWrite === true ? { force: true } : {}),
           });
         });
       });

@@ -3,3 +3,4 @@ export * from './destination-state-book.repository';
 export * from './delivery-log.repository';
 export * from './dead-letter-box.repository';
 export * from './inbound-cursor-book.repository';
+export * from './destination-sync-state.repository';

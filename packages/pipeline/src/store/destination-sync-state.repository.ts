@@ -1,0 +1,110 @@
+import stringify from 'safe-stable-stringify';
+import { insertRows, type PiiVault, type SqlExecutor, type Store } from '@tessera/store';
+
+/** What a destination holds of one customer, as far as Tessera knows (an absent key: unknown). */
+export interface SyncRecord {
+  /** The ESP's own id of the contact. */
+  externalId?: string;
+  /** Attribute → keyed hash of the value the ESP accepted (`$email`, `$phone` for the contact points). */
+  attributes: Record<string, string>;
+  /** Segment, list or tag → whether the contact is in it. */
+  memberships: Record<string, boolean>;
+  /** Channel → the subscription state the ESP holds. */
+  subscriptions: Record<string, 'subscribed' | 'unsubscribed'>;
+}
+
+/** What a flush learned of one customer: merged into the stored record (keys not named are kept). */
+export type SyncChange = Partial<SyncRecord>;
+
+interface Row {
+  customer_id: string;
+  external_id: string | null;
+  attribute_hashes: Record<string, string> | string;
+  memberships: Record<string, boolean> | string;
+  subscriptions: Record<string, 'subscribed' | 'unsubscribed'> | string;
+}
+
+const json = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
+
+/** Keyed attribute hashes are this long (64 bits): enough to tell a change, too short to be worth a guess. */
+const HASH_LENGTH = 16;
+
+/**
+ * The sync state of every destination (`destination_sync_state`): what each ESP last accepted per customer.
+ * Read once per flush for the flush's customers, written once per flush with what the ESP accepted.
+ */
+export class DestinationSyncState {
+  constructor(
+    private readonly store: Store,
+    private readonly vault: PiiVault,
+  ) {}
+
+  /** The keyed hash of an attribute's value (JSON with sorted keys, so equal values hash equal). */
+  hash(attribute: string, value: unknown): string {
+    return this.vault.blindIndex(`sync:${attribute}`, stringify(value) ?? 'null').slice(0, HASH_LENGTH);
+  }
+
+  async read(destinationId: string, customerIds: readonly string[]): Promise<Map<string, SyncRecord>> {
+    const records = new Map<string, SyncRecord>();
+    if (customerIds.length === 0) return records;
+    const rows = await this.store.query<Row>(
+      `SELECT customer_id, external_id, attribute_hashes, memberships, subscriptions
+         FROM destination_sync_state WHERE destination_id = $1 AND customer_id = ANY($2::text[])`,
+      [destinationId, [...new Set(customerIds)]],
+    );
+    for (const row of rows) {
+      records.set(row.customer_id, {
+        ...(row.external_id === null ? {} : { externalId: row.external_id }),
+        attributes: json(row.attribute_hashes),
+        memberships: json(row.memberships),
+        subscriptions: json(row.subscriptions),
+      });
+    }
+    return records;
+  }
+
+  /** Merges what the ESP accepted into the stored records, one statement for the whole flush. */
+  async write(
+    destinationId: string,
+    changes: ReadonlyMap<string, SyncChange>,
+    executor: SqlExecutor = this.store,
+  ): Promise<void> {
+    if (changes.size === 0) return;
+    const rows = [...changes].map(([customerId, change]) => [
+      destinationId,
+      customerId,
+      change.externalId ?? null,
+      JSON.stringify(change.attributes ?? {}),
+      JSON.stringify(change.memberships ?? {}),
+      JSON.stringify(change.subscriptions ?? {}),
+    ]);
+    await insertRows(
+      executor,
+      'destination_sync_state',
+      ['destination_id', 'customer_id', 'external_id', 'attribute_hashes', 'memberships', 'subscriptions'],
+      rows,
+      {
+        columnTypes: ['text', 'text', 'text', 'jsonb', 'jsonb', 'jsonb'],
+        onConflict: `ON CONFLICT (destination_id, customer_id) DO UPDATE SET
+          external_id = COALESCE(EXCLUDED.external_id, destination_sync_state.external_id),
+          attribute_hashes = destination_sync_state.attribute_hashes || EXCLUDED.attribute_hashes,
+          memberships = destination_sync_state.memberships || EXCLUDED.memberships,
+          subscriptions = destination_sync_state.subscriptions || EXCLUDED.subscriptions,
+          updated_at = now()`,
+      },
+    );
+  }
+
+  /** Forgets customers at one destination (their profile was deleted there) or, without one, everywhere. */
+  async forget(customerIds: readonly string[], destinationId?: string): Promise<number> {
+    if (customerIds.length === 0) return 0;
+    const rows = await this.store.query<{ customer_id: string }>(
+      destinationId === undefined
+        ? `DELETE FROM destination_sync_state WHERE customer_id = ANY($1::text[]) RETURNING customer_id`
+        : `DELETE FROM destination_sync_state WHERE customer_id = ANY($1::text[]) AND destination_id = $2
+           RETURNING customer_id`,
+      destinationId === undefined ? [[...customerIds]] : [[...customerIds], destinationId],
+    );
+    return rows.length;
+  }
+}
