@@ -1,2 +1,3 @@
 export * from './sandbox.module';
 export * from './sandbox.paths';
+export * from './sandbox-configuration';

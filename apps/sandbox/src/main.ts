@@ -1,18 +1,17 @@
-import { EspSandbox } from '@tessera/destination-kit';
-import { selectDestinationPackages } from '@tessera/destination-registry';
+import type { EspSandbox } from '@tessera/destination-kit';
 import { ConfigurationError, loadSettings } from '@tessera/runtime';
+import { createSandbox } from './sandbox-configuration';
 
 // The sandbox alone: no Redis, no store, just the emulators on a port (default 8081), for ESP-side demos and
-// for pointing a destination's baseUrl at from anywhere.
+// for pointing a destination's baseUrl at from anywhere. Its emulators start with the demo's configuration
+// unless TESSERA_DEMO=off, as in the all-in-one's demo.
 async function main(): Promise<void> {
   let sandbox: EspSandbox;
   let port: number;
   let host: string;
   try {
     const settings = loadSettings({ ...process.env, PORT: process.env['PORT'] ?? '8081' });
-    sandbox = new EspSandbox(
-      selectDestinationPackages(settings.destinations).map((entry) => entry.createEmulator()),
-    );
+    sandbox = createSandbox(settings.destinations, (process.env['TESSERA_DEMO'] ?? 'on') !== 'off');
     port = settings.port;
     host = settings.host;
   } catch (error) {

@@ -2,12 +2,17 @@ import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeSandboxResponse, EspSandbox, SANDBOX_PREFIX } from '@tessera/destination-kit';
-import { selectDestinationPackages } from '@tessera/destination-registry';
 import { RUNTIME } from '@tessera/nest-platform';
 import type { TesseraRuntime } from '@tessera/runtime';
+import { createSandbox } from './sandbox-configuration';
 
-/** Bulk jobs carry up to 5 MB (Klaviyo's limit); the emulators must see such bodies to refuse bigger ones. */
-export const SANDBOX_BODY_LIMIT = 8 * 1024 * 1024;
+/**
+ * The largest body the sandbox's routes read. It must stay above every emulator's `maxBodyBytes` (the largest
+ * today: Klaviyo's bulk import jobs, 5 MiB, and SFMC's rowsets, 5 MB; Braze takes 4 MB), so that the emulator
+ * itself refuses a larger body with 413 in its ESP's error format instead of Fastify answering in its own.
+ * The sandbox module's spec holds every registered emulator to it.
+ */
+export const SANDBOX_BODY_LIMIT = 12 * 1024 * 1024;
 
 /** Mounts the sandbox's `handle` on the app's Fastify instance at `/sandbox` and `/sandbox/*`. */
 class SandboxRoutes implements OnModuleInit, OnApplicationShutdown {
@@ -39,16 +44,17 @@ class SandboxRoutes implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** The ESP sandbox in a Nest process: the emulators of the destinations TESSERA_DESTINATIONS selects. */
+/**
+ * The ESP sandbox in a Nest process: the emulators of the destinations TESSERA_DESTINATIONS selects, configured
+ * for the demo when the demo workspace is active (an embedded start without TESSERA_DEMO=off).
+ */
 @Module({
   providers: [
     {
       provide: EspSandbox,
       inject: [RUNTIME],
       useFactory: (runtime: TesseraRuntime) =>
-        new EspSandbox(
-          selectDestinationPackages(runtime.settings.destinations).map((entry) => entry.createEmulator()),
-        ),
+        createSandbox(runtime.settings.destinations, runtime.demoCredentialsFile !== undefined),
     },
     SandboxRoutes,
   ],

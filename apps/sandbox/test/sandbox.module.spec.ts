@@ -1,9 +1,12 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { EspSandbox } from '@tessera/destination-kit';
 import { KLAVIYO_REVISION, type KlaviyoEmulator } from '@tessera/destination-klaviyo';
+import { DESTINATION_PACKAGES } from '@tessera/destination-registry';
 import { createHttpApp } from '@tessera/nest-platform';
+import { DEMO_SANDBOX_CONFIG } from '@tessera/runtime';
 import { createTestRuntime, type TestRuntime } from '@tessera/testing';
-import { SandboxModule } from '../src/sandbox.module';
+import { createSandbox } from '../src/sandbox-configuration';
+import { SANDBOX_BODY_LIMIT, SandboxModule } from '../src/sandbox.module';
 import { sandboxPaths } from '../src/sandbox.paths';
 
 const klaviyoHeaders = {
@@ -52,7 +55,7 @@ describe('SandboxModule', () => {
     ]);
   });
 
-  it('accepts bodies up to 8 MiB on its routes, so the emulator itself refuses a bulk job over 5 MB', async () => {
+  it('reads bodies over 5 MB on its routes, so the emulator itself refuses a bulk job over 5 MB', async () => {
     const data = Array.from({ length: 9_000 }, (_, i) => ({
       type: 'profile',
       attributes: { email: `m${i}@example.com`, properties: { note: 'x'.repeat(600) } },
@@ -78,5 +81,40 @@ describe('SandboxModule', () => {
     expect(response.json()).toEqual({
       error: 'No emulator is mounted at "hubspot"; mounted: klaviyo, braze, mailchimp, sfmc',
     });
+  });
+
+  it('reads bodies larger than any emulator accepts, so each emulator answers 413 in its own format', () => {
+    const limits = DESTINATION_PACKAGES.map((entry) => [
+      entry.definition.type,
+      entry.createEmulator().maxBodyBytes,
+    ]);
+    expect(limits.filter(([, bytes]) => bytes !== undefined).length).toBeGreaterThan(0);
+    for (const [, bytes] of limits) expect(bytes ?? 0).toBeLessThan(SANDBOX_BODY_LIMIT);
+  });
+});
+
+describe('createSandbox', () => {
+  const configurable = DESTINATION_PACKAGES.map((entry) => entry.createEmulator()).filter(
+    (emulator) => emulator.configure !== undefined,
+  );
+
+  it("starts each emulator with the demo's configuration while the demo is active, with its defaults otherwise", () => {
+    const demo = createSandbox('all', true);
+    const plain = createSandbox('all', false);
+    for (const fresh of configurable) {
+      const expected = DEMO_SANDBOX_CONFIG[fresh.esp];
+      expect(plain.emulator(fresh.esp).configuration?.()).toEqual(fresh.configuration?.());
+      if (expected === undefined) {
+        expect(demo.emulator(fresh.esp).configuration?.()).toEqual(fresh.configuration?.());
+      } else {
+        fresh.configure?.(expected);
+        expect(demo.emulator(fresh.esp).configuration?.()).toEqual(fresh.configuration?.());
+      }
+    }
+  });
+
+  it('names only mounted ESPs in the demo configuration', () => {
+    const mounts = DESTINATION_PACKAGES.map((entry) => entry.definition.type);
+    for (const esp of Object.keys(DEMO_SANDBOX_CONFIG)) expect(mounts).toContain(esp);
   });
 });

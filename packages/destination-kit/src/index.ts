@@ -13,5 +13,7 @@ export * from './connection-gate';
 export * from './destination-runner';
 export * from './sandbox/esp-emulator';
 export * from './sandbox/esp-sandbox';
+export * from './sandbox/sandbox-faults';
+export * from './sandbox/sandbox-stats';
 export * from './sandbox/window-rate-limiter';
 export * from './sandbox/destination-harness';

@@ -175,3 +175,214 @@ describe('EspSandbox', () => {
     );
   });
 });
+
+/**
+ * An ESP with an account configuration (the lists it has, how many requests a second it allows), a 64-byte body
+ * limit, and list ids that look like names (`vip`), so it says how its paths template.
+ */
+class LockerEmulator implements EspEmulator {
+  readonly esp = 'locker';
+  readonly maxBodyBytes = 64;
+  private config: { lists: string[]; perSecond: number } = { lists: ['main'], perSecond: 100 };
+  members: string[] = [];
+
+  handle(request: SandboxRequest, tools: EmulatorTools): SandboxResponse {
+    const [, , list = '', , member] = request.path.split('/');
+    if (!this.config.lists.includes(list)) return this.errorResponse(404, `no list ${list}`);
+    if (tools.rateLimit('all', [{ requests: this.config.perSecond, perMs: 1000 }]) !== undefined) {
+      return this.errorResponse(429, 'too many');
+    }
+    this.members.push(`${list}:${member ?? ''}`);
+    return { status: 200, body: {} };
+  }
+
+  endpointTemplate(_method: string, path: string): string | undefined {
+    const match = /^\/lists\/[^/]+\/members(\/[^/]+)?$/.exec(path);
+    if (match === null) return undefined;
+    return match[1] === undefined ? '/lists/{id}/members' : '/lists/{id}/members/{id}';
+  }
+
+  configure(config: unknown): void {
+    const { lists, perSecond } = (config ?? {}) as { lists?: unknown; perSecond?: unknown };
+    if (!Array.isArray(lists) || !lists.every((list) => typeof list === 'string')) {
+      throw new Error('lists must be an array of list ids');
+    }
+    if (!Number.isInteger(perSecond) || (perSecond as number) < 1) {
+      throw new Error(`perSecond must be a positive integer (got ${JSON.stringify(perSecond)})`);
+    }
+    this.config = { lists: lists as string[], perSecond: perSecond as number };
+  }
+
+  configuration(): unknown {
+    return this.config;
+  }
+
+  errorResponse(status: number, message: string): SandboxResponse {
+    return {
+      status,
+      headers: { 'content-type': 'application/problem+json' },
+      body: { status, detail: message },
+    };
+  }
+
+  state(): unknown {
+    return { members: this.members };
+  }
+
+  reset(): void {
+    this.members = [];
+  }
+}
+
+describe('EspSandbox statistics, configuration and body limits', () => {
+  let sandbox: EspSandbox;
+  let locker: LockerEmulator;
+  let root: string;
+
+  beforeEach(async () => {
+    locker = new LockerEmulator();
+    sandbox = new EspSandbox([new ShelfEmulator(), locker]);
+    root = await sandbox.listen();
+  });
+
+  afterEach(() => sandbox.close());
+
+  const send = (method: string, path: string, body?: unknown): Promise<Response> =>
+    fetch(`${root}${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : {
+            headers: { 'content-type': 'application/json' },
+            body: typeof body === 'string' ? body : JSON.stringify(body),
+          }),
+    });
+
+  it('counts requests per ESP: total, by status, by endpoint template, throttled apart from injected faults', async () => {
+    await send('POST', '/shelf/items', 1);
+    await send('POST', '/shelf/items', 2);
+    await send('POST', '/shelf/items', 3); // over the emulator's 2 a second: 429
+    await send('GET', '/shelf/orders/12345');
+    await send('GET', '/shelf/orders/9f8e7d6c5b4a');
+    await send('DELETE', `/shelf/members/${encodeURIComponent('ann@example.com')}`);
+    sandbox.injectFault('shelf', { kind: 'rate-limit' });
+    sandbox.injectFault('shelf', { kind: 'server-error' });
+    await send('GET', '/shelf/items');
+    await send('GET', '/shelf/items');
+    await send('GET', '/shelf/_sandbox/state'); // the control API is not the ESP: not counted
+
+    const response = await send('GET', '/shelf/_sandbox/stats');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      total: 8,
+      byStatus: { '201': 2, '429': 2, '404': 3, '500': 1 },
+      byEndpoint: {
+        'POST /items': 3,
+        'GET /orders/{id}': 2,
+        'DELETE /members/{id}': 1,
+        'GET /items': 2,
+      },
+      throttled: 2,
+      throttledByEmulator: 1,
+      injectedFaults: 2,
+    });
+    // Each ESP is counted apart.
+    expect(sandbox.stats('locker')).toEqual({
+      total: 0,
+      byStatus: {},
+      byEndpoint: {},
+      throttled: 0,
+      throttledByEmulator: 0,
+      injectedFaults: 0,
+    });
+  });
+
+  it("uses the emulator's own endpoint templates where it has them, the default elsewhere", async () => {
+    await send('PUT', '/locker/lists/main/members/ann', {});
+    await send('PUT', '/locker/lists/main/members/bob', {});
+    await send('GET', '/locker/lists/main/members');
+    await send('GET', '/locker/accounts/4242');
+    expect(sandbox.stats('locker').byEndpoint).toEqual({
+      'PUT /lists/{id}/members/{id}': 2,
+      'GET /lists/{id}/members': 1,
+      'GET /accounts/{id}': 1,
+    });
+  });
+
+  it('zeroes the statistics on POST /_sandbox/reset, and keeps the configuration', async () => {
+    expect((await send('PUT', '/locker/_sandbox/config', { lists: ['vip'], perSecond: 5 })).status).toBe(200);
+    await send('PUT', '/locker/lists/vip/members/ann', {});
+    expect(sandbox.stats('locker').total).toBe(1);
+    const reset = await send('POST', '/locker/_sandbox/reset');
+    expect(reset.status).toBe(200);
+    expect(await (await send('GET', '/locker/_sandbox/stats')).json()).toMatchObject({
+      total: 0,
+      byEndpoint: {},
+    });
+    expect(locker.members).toEqual([]);
+    expect(await (await send('GET', '/locker/_sandbox/config')).json()).toEqual({
+      lists: ['vip'],
+      perSecond: 5,
+    });
+  });
+
+  it('configures an emulator over PUT /_sandbox/config and reads it back with GET', async () => {
+    expect((await send('PUT', '/locker/lists/vip/members/ann', {})).status).toBe(404);
+    const put = await send('PUT', '/locker/_sandbox/config', { lists: ['main', 'vip'], perSecond: 1 });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toEqual({ lists: ['main', 'vip'], perSecond: 1 });
+    expect((await send('PUT', '/locker/lists/vip/members/ann', {})).status).toBe(200);
+    // The configured limit holds: one request a second.
+    expect((await send('PUT', '/locker/lists/vip/members/bob', {})).status).toBe(429);
+    const get = await send('GET', '/locker/_sandbox/config');
+    expect(get.status).toBe(200);
+    expect(await get.json()).toEqual({ lists: ['main', 'vip'], perSecond: 1 });
+  });
+
+  it("answers a configuration the emulator refuses with 400 and the emulator's message, and keeps the old one", async () => {
+    const refused = await send('PUT', '/locker/_sandbox/config', { lists: ['main'], perSecond: 0 });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({ error: 'perSecond must be a positive integer (got 0)' });
+    const notJson = await send('PUT', '/locker/_sandbox/config', '{lists:');
+    expect(notJson.status).toBe(400);
+    expect(await notJson.json()).toEqual({ error: 'Body must be JSON' });
+    expect(locker.configuration()).toEqual({ lists: ['main'], perSecond: 100 });
+  });
+
+  it('answers 404 for the configuration of an emulator that takes none', async () => {
+    const put = await send('PUT', '/shelf/_sandbox/config', { anything: true });
+    expect(put.status).toBe(404);
+    expect(await put.json()).toEqual({ error: 'The shelf emulator takes no configuration' });
+    const get = await send('GET', '/shelf/_sandbox/config');
+    expect(get.status).toBe(404);
+    expect(await get.json()).toEqual({ error: 'The shelf emulator takes no configuration' });
+  });
+
+  it("answers a body over the emulator's limit with 413 in the ESP's own error format, before the emulator", async () => {
+    const body = JSON.stringify({ note: 'x'.repeat(60) }); // 71 bytes
+    const response = await send('PUT', '/locker/lists/main/members/ann', body);
+    expect(response.status).toBe(413);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toEqual({
+      status: 413,
+      detail: 'Request body is 71 bytes; the largest accepted is 64 bytes',
+    });
+    expect(locker.members).toEqual([]);
+    // At the limit it passes.
+    const atLimit = JSON.stringify({ note: 'x'.repeat(53) });
+    expect(Buffer.byteLength(atLimit)).toBe(64);
+    expect((await send('PUT', '/locker/lists/main/members/ann', atLimit)).status).toBe(200);
+    expect(sandbox.stats('locker').byStatus).toEqual({ '413': 1, '200': 1 });
+  });
+
+  it('applies the configuration it is built with to each emulator that takes one, and names a bad one', () => {
+    const configured = new LockerEmulator();
+    new EspSandbox([new ShelfEmulator(), configured], {
+      configuration: { locker: { lists: ['vip'], perSecond: 3 }, shelf: { ignored: true }, absent: {} },
+    });
+    expect(configured.configuration()).toEqual({ lists: ['vip'], perSecond: 3 });
+    expect(
+      () => new EspSandbox([new LockerEmulator()], { configuration: { locker: { lists: 'vip' } } }),
+    ).toThrow('The locker emulator refused its configuration: lists must be an array of list ids');
+  });
+});

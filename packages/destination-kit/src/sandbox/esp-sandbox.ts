@@ -2,31 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../retry-policy';
 import type { EmulatorTools, EspEmulator, SandboxRequest, SandboxResponse } from './esp-emulator';
+import { type ArmedFault, faultProblem, type SandboxFault, type SandboxFaultKind } from './sandbox-faults';
+import { defaultEndpointTemplate, type SandboxStats, SandboxStatsCounter } from './sandbox-stats';
 import { WindowRateLimiter } from './window-rate-limiter';
 
 /** Where the sandbox is mounted in the all-in-one process. */
 export const SANDBOX_PREFIX = '/sandbox';
-
-/** The faults the sandbox can be told to inject in front of an emulator. */
-export type SandboxFaultKind = 'server-error' | 'rate-limit' | 'timeout' | 'unauthorized';
-export const SANDBOX_FAULT_KINDS: readonly SandboxFaultKind[] = [
-  'server-error',
-  'rate-limit',
-  'timeout',
-  'unauthorized',
-];
-
-export interface SandboxFault {
-  kind: SandboxFaultKind;
-  /** How many requests it hits before it wears off (default 1). */
-  times?: number;
-  /** Only requests whose path (below the mount) starts with this are hit. */
-  pathPrefix?: string;
-  /** `server-error`: the status (default 500). */
-  status?: number;
-  /** `rate-limit`: the Retry-After it announces, in seconds (default 1). */
-  retryAfterSeconds?: number;
-}
 
 /** One request the sandbox saw, as the destination sent it. */
 export interface SandboxExchange {
@@ -49,20 +30,23 @@ export interface EspSandboxOptions {
   record?: boolean;
   /** Start with every emulator's rate limits lifted (default false). */
   limitsLifted?: boolean;
-}
-
-interface ArmedFault extends SandboxFault {
-  remaining: number;
+  /**
+   * Per mount, the configuration its emulator starts with (the demo's DEMO_SANDBOX_CONFIG): applied to each
+   * mounted emulator that declares `configure`; entries for other mounts are ignored. A bad one throws.
+   */
+  configuration?: Record<string, unknown>;
 }
 
 const CONTROL_SEGMENT = '/_sandbox';
 
-class SandboxControlError extends Error {
+/** A control request the sandbox refuses: answered `status` with `{"error": message}`. */
+export class SandboxControlError extends Error {
   constructor(
     readonly status: number,
     message: string,
   ) {
     super(message);
+    this.name = 'SandboxControlError';
   }
 }
 
@@ -71,8 +55,10 @@ class SandboxControlError extends Error {
  * faults (5xx, 429 storms, timeouts, 401) and enforce or lift the emulators' rate limits. Framework-free: the
  * all-in-one app mounts `handle` on its HTTP server; `listen` runs it alone.
  *
- * Control API, per emulator, under `/sandbox/{esp}/_sandbox/`: `GET state`, `POST reset`, `POST faults`
- * (a SandboxFault as JSON), `DELETE faults`, `POST limits` (`{"lifted": true|false}`).
+ * Control API, per emulator, under `/sandbox/{esp}/_sandbox/`: `GET state`, `POST reset` (data and stats;
+ * the configuration stays), `GET stats` (SandboxStats), `GET config` and `PUT config` (the emulator's own
+ * configuration), `GET faults`, `POST faults` (a SandboxFault as JSON), `DELETE faults`, `POST limits`
+ * (`{"lifted": true|false}`). Problems are answered `{"error": "<message>"}` with 400 (bad input) or 404.
  */
 export class EspSandbox {
   private readonly emulators = new Map<string, EspEmulator>();
@@ -83,6 +69,7 @@ export class EspSandbox {
   private readonly record: boolean;
   private readonly held = new Set<() => void>();
   private readonly log: SandboxExchange[] = [];
+  private readonly counters = new Map<string, SandboxStatsCounter>();
   private lifted: boolean;
   private closed = false;
   private server: Server | undefined;
@@ -94,12 +81,22 @@ export class EspSandbox {
       }
       if (this.emulators.has(emulator.esp)) throw new Error(`Two emulators are mounted at "${emulator.esp}"`);
       this.emulators.set(emulator.esp, emulator);
+      this.counters.set(emulator.esp, new SandboxStatsCounter());
     }
     this.clock = options.clock ?? systemClock;
     this.limiter = new WindowRateLimiter(this.clock);
     this.holdMs = options.holdMs ?? 120_000;
     this.record = options.record ?? false;
     this.lifted = options.limitsLifted ?? false;
+    for (const [esp, config] of Object.entries(options.configuration ?? {})) {
+      const emulator = this.emulators.get(esp);
+      if (emulator?.configure === undefined) continue;
+      try {
+        emulator.configure(config);
+      } catch (error) {
+        throw new Error(`The ${esp} emulator refused its configuration: ${(error as Error).message}`);
+      }
+    }
   }
 
   /** The mounted ESPs, e.g. `['klaviyo']`. */
@@ -147,9 +144,32 @@ export class EspSandbox {
     this.log.length = 0;
   }
 
-  /** Resets every emulator, fault, limit window and recorded exchange. */
+  /** The requests `esp`'s mount was sent since the start or the last reset. */
+  stats(esp: string): SandboxStats {
+    this.emulator(esp);
+    return (this.counters.get(esp) as SandboxStatsCounter).snapshot();
+  }
+
+  /**
+   * Hands `config` to `esp`'s emulator. Throws a SandboxControlError: 404 when the emulator takes no
+   * configuration, 400 with the emulator's message when it refuses this one.
+   */
+  configure(esp: string, config: unknown): void {
+    const emulator = this.emulator(esp);
+    if (emulator.configure === undefined) {
+      throw new SandboxControlError(404, `The ${esp} emulator takes no configuration`);
+    }
+    try {
+      emulator.configure(config);
+    } catch (error) {
+      throw new SandboxControlError(400, error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /** Resets every emulator (its data, not its configuration), fault, limit window, statistic and exchange. */
   reset(): void {
     for (const emulator of this.emulators.values()) emulator.reset();
+    for (const counter of this.counters.values()) counter.reset();
     this.faults.clear();
     this.limiter.reset();
     this.log.length = 0;
@@ -192,6 +212,12 @@ export class EspSandbox {
     let response: SandboxResponse;
     if (fault !== undefined) {
       response = await this.answerFault(emulator, fault);
+    } else if (emulator.maxBodyBytes !== undefined && rawBody.length > emulator.maxBodyBytes) {
+      // The ESP's edge refuses it before any handler reads it, in the ESP's own error format.
+      response = emulator.errorResponse(
+        413,
+        `Request body is ${rawBody.length} bytes; the largest accepted is ${emulator.maxBodyBytes} bytes`,
+      );
     } else {
       const tools: EmulatorTools = {
         clock: this.clock,
@@ -204,6 +230,10 @@ export class EspSandbox {
         response = emulator.errorResponse(500, `Emulator failure: ${(error as Error).message}`);
       }
     }
+    const template = emulator.endpointTemplate?.(request.method, below) ?? defaultEndpointTemplate(below);
+    this.counters
+      .get(esp)
+      ?.count(`${request.method} ${template}`, request.method, response.status, fault !== undefined);
     if (this.record) {
       this.log.push({
         esp,
@@ -309,8 +339,19 @@ export class EspSandbox {
           return json(200, emulator.state());
         case 'POST /reset':
           emulator.reset();
+          this.counters.get(esp)?.reset();
           this.faults.delete(esp);
           return json(200, { reset: esp });
+        case 'GET /stats':
+          return json(200, this.stats(esp));
+        case 'GET /config':
+          if (emulator.configure === undefined && emulator.configuration === undefined) {
+            throw new SandboxControlError(404, `The ${esp} emulator takes no configuration`);
+          }
+          return json(200, emulator.configuration?.() ?? null);
+        case 'PUT /config':
+          this.configure(esp, parseJson(rawBody));
+          return json(200, emulator.configuration?.() ?? null);
         case 'GET /faults':
           return json(200, { faults: this.faults.get(esp) ?? [] });
         case 'POST /faults': {
@@ -331,7 +372,7 @@ export class EspSandbox {
         }
         default:
           return json(404, {
-            error: `Unknown sandbox control ${route}; known: GET state, POST reset, GET|POST|DELETE faults, POST limits`,
+            error: `Unknown sandbox control ${route}; known: GET state, POST reset, GET stats, GET|PUT config, GET|POST|DELETE faults, POST limits`,
           });
       }
     } catch (error) {
@@ -339,35 +380,6 @@ export class EspSandbox {
       throw error;
     }
   }
-}
-
-function faultProblem(fault: SandboxFault): string | undefined {
-  if (typeof fault !== 'object' || fault === null) return 'A fault must be a JSON object';
-  if (!SANDBOX_FAULT_KINDS.includes(fault.kind)) {
-    return `Unknown fault kind ${JSON.stringify(fault.kind)}; known: ${SANDBOX_FAULT_KINDS.join(', ')}`;
-  }
-  if (fault.times !== undefined && !(Number.isInteger(fault.times) && fault.times > 0)) {
-    return `times must be a positive integer (got ${JSON.stringify(fault.times)})`;
-  }
-  if (
-    fault.status !== undefined &&
-    !(Number.isInteger(fault.status) && fault.status >= 500 && fault.status <= 599)
-  ) {
-    return `status must be a 5xx status (got ${JSON.stringify(fault.status)})`;
-  }
-  if (
-    fault.retryAfterSeconds !== undefined &&
-    !(Number.isInteger(fault.retryAfterSeconds) && fault.retryAfterSeconds >= 0)
-  ) {
-    return `retryAfterSeconds must be a non-negative integer (got ${JSON.stringify(fault.retryAfterSeconds)})`;
-  }
-  if (
-    fault.pathPrefix !== undefined &&
-    (typeof fault.pathPrefix !== 'string' || !fault.pathPrefix.startsWith('/'))
-  ) {
-    return 'pathPrefix must be a path starting with "/"';
-  }
-  return undefined;
 }
 
 function parseJson(rawBody: Buffer): unknown {
