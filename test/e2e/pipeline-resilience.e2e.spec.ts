@@ -158,6 +158,12 @@ describe('pipeline resilience', () => {
   it('a DSR erasure reaches every destination, and its request records each one', async () => {
     await send(['D1']);
     await waitFor(() => atKlaviyo('D1') && atBraze('D1'), Boolean, 'D1 at both ESPs');
+    const syncRows = () =>
+      store.query<{ destination_id: string }>(
+        `SELECT destination_id FROM destination_sync_state WHERE customer_id = 'D1'`,
+      );
+    const synced = await waitFor(syncRows, (rows) => rows.length === 2, 'what both ESPs accepted of D1');
+    expect(synced.map((row) => row.destination_id).sort()).toEqual(['sd-braze', 'sd-klaviyo']);
     const vault = new PiiVault([masterKey]);
     const graph = new IdentityGraph({ store, vault, brands: [{ id: 'sd', defaultCountry: 'GB' }] });
     const dsr = new DsrService({ store, graph, exportDir: dataDir });
@@ -190,6 +196,12 @@ describe('pipeline resilience', () => {
       ['sd-braze', 'ok'],
       ['sd-klaviyo', 'ok'],
     ]);
+    // Nothing of the person is left in the sync state (their ESP ids, their attributes' hashes).
+    const left = await store.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM destination_sync_state WHERE customer_id = ANY($1::text[])`,
+      [request.customerIds],
+    );
+    expect(left[0]?.n).toBe(0);
   }, 60_000);
 
   it('the daily retention run deletes raw events and delivery log entries past their window, and nothing newer', async () => {

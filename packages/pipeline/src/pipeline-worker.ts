@@ -482,6 +482,8 @@ export class PipelineWorker {
                 return runner === undefined ? [] : [{ id: destination.id, runner }];
               }),
             );
+            // Nothing of the person stays in the sync state (their ESP ids, their attributes' hashes).
+            await this.syncState.forget(outcome.request.customerIds);
             const unfinished = outcome.destinations.filter(
               (result) => result.status === 'retry' || result.status === 'error',
             );
