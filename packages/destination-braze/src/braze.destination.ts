@@ -1,16 +1,12 @@
 import { defineDestination } from '@tessera/destination-kit';
-import { BRAZE_ENDPOINTS } from './braze-endpoints';
+import { BRAZE_ENDPOINTS, BRAZE_RATE_BUDGETS } from './braze-endpoints';
 import { pollEmailUnsubscribes } from './inbound/unsubscribe-poll';
-import {
-  setSubscriptions,
-  subscriptionRequestCost,
-  type SubscriptionDirection,
-} from './requests/subscription.request';
+import { setSubscriptions, type SubscriptionDirection } from './requests/subscription.request';
 import { blocklistEmails, removeHardBounces } from './requests/email-suppression.request';
-import { mergeRequestCost, mergeUsers } from './requests/user-merge.request';
+import { mergeUsers } from './requests/user-merge.request';
 import { deleteUsers } from './requests/users-delete.request';
 import { exportUsers } from './requests/users-export.request';
-import { buildSegmentAttributes, buildUpsertAttributes, track } from './requests/users-track.request';
+import { buildSegmentAttributes, track, upsertProfiles } from './requests/users-track.request';
 
 /** Settings of one Braze destination instance; the JSON Schema below is what validates them. */
 export type BrazeSettings = {
@@ -83,6 +79,9 @@ export const brazeDestination = defineDestination<BrazeSettings>({
     required: ['apiKey'],
     additionalProperties: false,
   },
+  // Braze counts limits per workspace; its API key identifies it (the default account key hashes baseUrl and
+  // apiKey). Every request, polls and testConnection included, waits for room in its budget.
+  rateBudgets: BRAZE_RATE_BUDGETS,
   requestHeaders: (settings): Record<string, string> => ({
     authorization: `Bearer ${settings.apiKey}`,
   }),
@@ -97,50 +96,44 @@ export const brazeDestination = defineDestination<BrazeSettings>({
   operations: {
     upsertProfiles: {
       batchSize: BRAZE_ENDPOINTS.usersTrack.maxPerRequest,
-      rateLimits: BRAZE_ENDPOINTS.usersTrack.rateLimits,
-      perform: (items, { http }) => track(http, buildUpsertAttributes(items)),
+      perform: (items, { http }) => upsertProfiles(http, items),
     },
     updateAttributes: {
       batchSize: BRAZE_ENDPOINTS.usersTrack.maxPerRequest,
-      rateLimits: BRAZE_ENDPOINTS.usersTrack.rateLimits,
-      perform: (items, { http }) => track(http, buildUpsertAttributes(items)),
+      perform: (items, { http }) => upsertProfiles(http, items),
     },
     addToSegment: {
       batchSize: BRAZE_ENDPOINTS.usersTrack.maxPerRequest,
-      rateLimits: BRAZE_ENDPOINTS.usersTrack.rateLimits,
       perform: (items, { http }) => track(http, buildSegmentAttributes(items, 'add')),
     },
     removeFromSegment: {
       batchSize: BRAZE_ENDPOINTS.usersTrack.maxPerRequest,
-      rateLimits: BRAZE_ENDPOINTS.usersTrack.rateLimits,
       perform: (items, { http }) => track(http, buildSegmentAttributes(items, 'remove')),
     },
     subscribe: subscriptionOperation('subscribe'),
     unsubscribe: subscriptionOperation('unsubscribe'),
     suppress: {
       batchSize: BRAZE_ENDPOINTS.emailBlocklist.maxPerRequest,
-      rateLimits: BRAZE_ENDPOINTS.emailBlocklist.rateLimits,
       perform: (items, { http }) => blocklistEmails(http, items),
     },
     unsuppress: {
       batchSize: BRAZE_ENDPOINTS.emailBounceRemove.maxPerRequest,
-      rateLimits: BRAZE_ENDPOINTS.emailBounceRemove.rateLimits,
       perform: (items, { http }) => removeHardBounces(http, items),
     },
     deleteProfiles: {
       batchSize: BRAZE_ENDPOINTS.usersDelete.maxPerRequest,
-      rateLimits: BRAZE_ENDPOINTS.usersDelete.rateLimits,
       perform: (items, { http }) => deleteUsers(http, items),
     },
     fetchProfiles: {
       batchSize: BRAZE_ENDPOINTS.usersExportIds.maxPerRequest,
-      rateLimits: BRAZE_ENDPOINTS.usersExportIds.rateLimits,
       perform: (items, { http }) => exportUsers(http, items),
     },
     mergeProfiles: {
-      batchSize: BRAZE_ENDPOINTS.usersMerge.maxPerRequest,
-      rateLimits: BRAZE_ENDPOINTS.usersMerge.rateLimits,
-      requestCost: mergeRequestCost,
+      // At most one /users/identify and one /users/merge per batch, each ≤ 50.
+      batchSize: Math.min(
+        BRAZE_ENDPOINTS.usersIdentify.maxPerRequest,
+        BRAZE_ENDPOINTS.usersMerge.maxPerRequest,
+      ),
       perform: (items, { http, settings, clock }) =>
         mergeUsers(http, items, settings.mergeCoolingOffMinutes * 60_000, clock.now()),
     },
@@ -155,11 +148,6 @@ function subscriptionOperation(direction: SubscriptionDirection) {
       BRAZE_ENDPOINTS.emailStatus.maxPerRequest,
       BRAZE_ENDPOINTS.subscriptionStatusSet.maxPerRequest,
     ),
-    rateLimits: [
-      ...BRAZE_ENDPOINTS.subscriptionStatusSet.rateLimits,
-      ...BRAZE_ENDPOINTS.emailStatus.rateLimits,
-    ],
-    requestCost: subscriptionRequestCost,
     perform: (
       items: Parameters<typeof setSubscriptions>[1],
       { http, settings }: { http: Parameters<typeof setSubscriptions>[0]; settings: BrazeSettings },

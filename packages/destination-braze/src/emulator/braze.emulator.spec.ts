@@ -1,4 +1,12 @@
-import { EspSandbox, ManualClock, type SandboxResponse } from '@tessera/destination-kit';
+import {
+  EspSandbox,
+  ManualClock,
+  type EmulatorTools,
+  type RateWindow,
+  type SandboxRequest,
+  type SandboxResponse,
+} from '@tessera/destination-kit';
+import { BRAZE_ENDPOINTS, BRAZE_MAX_BODY_BYTES, BRAZE_RATE_BUDGETS } from '../braze-endpoints';
 import { BrazeEmulator } from './braze.emulator';
 
 const headers = { authorization: 'Bearer test-key', 'content-type': 'application/json' };
@@ -13,6 +21,8 @@ const post = (
   sent,
   Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
 ];
+
+const ids = (count: number) => Array.from({ length: count }, (_, index) => `C${index + 1}`);
 
 const attributes = (count: number) =>
   Array.from({ length: count }, (_, index) => ({ external_id: `C${index + 1}`, tier: 'gold' }));
@@ -68,8 +78,12 @@ describe('BrazeEmulator', () => {
 
     const response = await sandbox.handle(...post('/users/track', { attributes: attributes(76) }));
 
-    expect(response.status).toBe(400);
-    expect(messageOf(response)).toBe('Too many attributes objects: 76 (maximum is 75)');
+    const message = 'Too many objects: 76 in attributes, events and purchases together (maximum is 75)';
+    expect(response).toEqual({
+      status: 400,
+      headers: { 'content-type': 'application/json' },
+      body: { message, errors: [message] },
+    });
     expect(emulator.state().users).toEqual([]);
   });
 
@@ -203,7 +217,69 @@ describe('BrazeEmulator', () => {
     [
       '/users/merge',
       { merge_updates: [{ identifier_to_merge: { external_id: 'C1' } }] },
-      'merge_updates[0] needs identifier_to_merge and identifier_to_keep',
+      "identifiers must be objects with an 'external_id' property that is a string, or 'user_alias' property that is an object",
+    ],
+    ['/users/merge', { merge_updates: ['C1'] }, "'merge_updates' must be an array of objects"],
+    [
+      '/users/merge',
+      {
+        merge_updates: Array.from({ length: 51 }, (_, n) => ({
+          identifier_to_merge: { external_id: `C${n}` },
+          identifier_to_keep: { external_id: 'C0' },
+        })),
+      },
+      'a single request may not contain more than 50 merge updates',
+    ],
+    [
+      '/users/merge',
+      {
+        merge_updates: [
+          {
+            identifier_to_merge: { external_id: 'C2' },
+            identifier_to_keep: { external_id: 'C1' },
+            merge_behavior: 'merge',
+          },
+        ],
+      },
+      "'merge_updates' must only have 'identifier_to_merge' and 'identifier_to_keep'",
+    ],
+    [
+      '/users/track',
+      {
+        attributes: attributes(70),
+        events: Array.from({ length: 6 }, () => ({ external_id: 'C1', name: 'e' })),
+      },
+      'Too many objects: 76 in attributes, events and purchases together (maximum is 75)',
+    ],
+    [
+      '/users/delete',
+      { external_ids: Array.from({ length: 51 }, (_, n) => `C${n}`) },
+      'Too many external_ids: 51 (maximum is 50)',
+    ],
+    [
+      '/email/status',
+      { email: Array.from({ length: 51 }, (_, n) => `m${n}@example.com`), subscription_state: 'opted_in' },
+      'Too many emails: 51 (maximum is 50)',
+    ],
+    [
+      '/email/status',
+      { email: ['a@example.com', 'nope'], subscription_state: 'unsubscribed' },
+      "'email' must be an email address or an array of email addresses",
+    ],
+    [
+      '/email/bounce/remove',
+      { email: Array.from({ length: 51 }, (_, n) => `m${n}@example.com`) },
+      'Too many emails: 51 (maximum is 50)',
+    ],
+    [
+      '/v2/subscription/status/set',
+      {
+        subscription_groups: [
+          { subscription_group_id: 'sg-1', subscription_state: 'subscribed', external_ids: ids(30) },
+          { subscription_group_id: 'sg-2', subscription_state: 'subscribed', external_ids: ids(21) },
+        ],
+      },
+      'Too many users: 51 in subscription_groups (maximum is 50 a request)',
     ],
     [
       '/users/export/ids',
@@ -221,12 +297,17 @@ describe('BrazeEmulator', () => {
       'Too many emails: 51 (maximum is 50)',
     ],
   ])('refuses a malformed %s body with 400 and changes nothing', async (path, body, message) => {
-    await sandbox.handle(...post('/users/track', { attributes: attributes(1) }));
+    await sandbox.handle(...post('/users/track', { attributes: attributes(2) }));
+    await sandbox.handle(...post('/email/blocklist', { email: ['m1@example.com'] }));
     const before = emulator.state();
 
     const response = await sandbox.handle(...post(path, body));
 
-    expect(response).toMatchObject({ status: 400, body: { message, errors: [message] } });
+    expect(response).toEqual({
+      status: 400,
+      headers: { 'content-type': 'application/json' },
+      body: { message, errors: [message] },
+    });
     expect(emulator.state()).toEqual(before);
   });
 
@@ -252,6 +333,132 @@ describe('BrazeEmulator', () => {
       user_aliases: [{ alias_name: 'G1', alias_label: 'tessera_customer_id' }],
       attributes: { visits: 2 },
     });
+  });
+
+  it('takes the array form of /email/status and /email/bounce/remove, up to 50 addresses', async () => {
+    const fifty = Array.from({ length: 50 }, (_, n) => `m${n}@example.com`);
+    await sandbox.handle(...post('/email/blocklist', { email: fifty.slice(0, 2) }));
+
+    const status = await sandbox.handle(
+      ...post('/email/status', { email: fifty, subscription_state: 'opted_in' }),
+    );
+    const bounces = await sandbox.handle(...post('/email/bounce/remove', { email: fifty.slice(0, 2) }));
+    const single = await sandbox.handle(
+      ...post('/email/status', { email: 'm0@example.com', subscription_state: 'unsubscribed' }),
+    );
+
+    for (const response of [status, bounces, single]) {
+      expect(response).toEqual({
+        status: 201,
+        headers: { 'content-type': 'application/json' },
+        body: { message: 'success' },
+      });
+    }
+    const state = emulator.state();
+    expect(Object.keys(state.emailSubscriptions)).toHaveLength(50);
+    expect(state.emailSubscriptions['m0@example.com']).toBe('unsubscribed');
+    expect(state.emailSubscriptions['m49@example.com']).toBe('opted_in');
+    expect(state.hardBounces).toEqual([]);
+    expect(state.unsubscribes.map((entry) => entry.email)).toEqual([
+      'm0@example.com',
+      'm1@example.com',
+      'm0@example.com',
+    ]);
+  });
+
+  it("refuses a body over Braze's 4 MB payload limit with 413 in its { message } shape", async () => {
+    const body = JSON.stringify({
+      attributes: [{ external_id: 'C1', blob: 'x'.repeat(BRAZE_MAX_BODY_BYTES) }],
+    });
+    const tools: EmulatorTools = { clock, limitsLifted: true, rateLimit: () => undefined };
+    const request = (rawBody: Buffer): SandboxRequest => ({
+      method: 'POST',
+      path: '/users/track',
+      query: new URLSearchParams(),
+      headers,
+      rawBody,
+    });
+
+    expect(emulator.maxBodyBytes).toBe(4_000_000);
+    expect(emulator.handle(request(Buffer.from(body)), tools)).toEqual({
+      status: 413,
+      headers: { 'content-type': 'application/json' },
+      body: {
+        message: `Request Entity Too Large: the body is ${body.length} bytes, Braze takes at most 4000000 (4 MB)`,
+      },
+    });
+    const through = await sandbox.handle(...post('/users/track', body));
+    expect(through.status).toBe(413);
+    expect(Object.keys(through.body as object)).toEqual(['message']);
+    expect(emulator.state().users).toEqual([]);
+    const justUnder = Buffer.alloc(BRAZE_MAX_BODY_BYTES, ' ');
+    justUnder.write(JSON.stringify({ attributes: [{ external_id: 'C1' }] }));
+    expect(emulator.handle(request(justUnder), tools).status).toBe(201);
+  });
+
+  it('counts every endpoint in the budget the destination declares for it, per API key', async () => {
+    const counted: { key: string; windows: readonly RateWindow[] }[] = [];
+    const open = new BrazeEmulator();
+    const tools: EmulatorTools = {
+      clock,
+      limitsLifted: false,
+      rateLimit: (key, windows) => {
+        counted.push({ key, windows });
+        return undefined;
+      },
+    };
+    for (const endpoint of Object.values(BRAZE_ENDPOINTS)) {
+      await open.handle(
+        {
+          method: endpoint.method,
+          path: endpoint.path,
+          query: new URLSearchParams(),
+          headers: { ...headers, authorization: 'Bearer key-a' },
+          rawBody: Buffer.from(endpoint.method === 'GET' ? '' : '{}'),
+        },
+        tools,
+      );
+    }
+
+    expect(counted).toEqual(
+      Object.values(BRAZE_ENDPOINTS).map((endpoint) => ({
+        key: `${endpoint.budget}:key-a`,
+        windows: BRAZE_RATE_BUDGETS[endpoint.budget].windows,
+      })),
+    );
+  });
+
+  it('answers the 251st /users/export/ids of a minute 429 with Retry-After and X-RateLimit headers; another key is not held', async () => {
+    const open = new BrazeEmulator();
+    const shared = new EspSandbox([open], { clock });
+    const exportAs = (key: string) =>
+      shared.handle(
+        ...post(
+          '/users/export/ids',
+          { external_ids: ['C1'] },
+          { ...headers, authorization: `Bearer ${key}` },
+        ),
+      );
+    for (let call = 0; call < 250; call++) {
+      const response = await exportAs('key-a');
+      if (response.status !== 201) throw new Error(`call ${call} answered ${response.status}`);
+    }
+
+    expect(await exportAs('key-a')).toEqual({
+      status: 429,
+      headers: {
+        'content-type': 'application/json',
+        'retry-after': '60',
+        'x-ratelimit-limit': '250',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(Math.ceil((clock.now() + 60_000) / 1000)),
+      },
+      body: { message: 'API rate limit exceeded; retry in 60 second(s)' },
+    });
+    expect((await exportAs('key-b')).status).toBe(201);
+    clock.advance(60_000);
+    expect((await exportAs('key-a')).status).toBe(201);
+    await shared.close();
   });
 
   it('forgets everything on reset', async () => {

@@ -1,12 +1,13 @@
 import { brazeTimeToIso } from '../inbound/unsubscribe-poll';
 import { chunk, emailField } from './email-addresses';
 import { buildEmailBounceRemoveBody } from './email-suppression.request';
+import { buildEmailStatusBody, buildSubscriptionStatusSetBody } from './subscription.request';
 import {
-  buildEmailStatusBody,
-  buildSubscriptionStatusSetBody,
-  subscriptionRequestCost,
-} from './subscription.request';
-import { buildSegmentAttributes, buildUpsertAttributes, usersTrackResults } from './users-track.request';
+  buildSegmentAttributes,
+  buildUpsertAttributes,
+  upsertAttributeObject,
+  usersTrackResults,
+} from './users-track.request';
 
 describe('Braze request builders', () => {
   it('maps a profile to one attribute object; custom attributes cannot override identifiers', () => {
@@ -28,6 +29,21 @@ describe('Braze request builders', () => {
     });
   });
 
+  it('builds no attribute object for a profile with nothing to write', () => {
+    expect(upsertAttributeObject({ customerId: 'C1', version: 1, attributes: {} })).toBeUndefined();
+    expect(
+      upsertAttributeObject({
+        customerId: 'C1',
+        version: 1,
+        attributes: { external_id: 'spoofed', x: undefined },
+      }),
+    ).toBeUndefined();
+    expect(upsertAttributeObject({ customerId: 'C1', version: 1, attributes: { tier: null } })).toEqual({
+      tier: null,
+      external_id: 'C1',
+    });
+  });
+
   it('models segment membership as an array operation on tessera_segments', () => {
     expect(buildSegmentAttributes([{ customerId: 'C1', segment: 'vip' }], 'remove')).toEqual({
       attributes: [{ external_id: 'C1', tessera_segments: { remove: ['vip'] } }],
@@ -46,21 +62,12 @@ describe('Braze request builders', () => {
     ).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'rejected', reason: 'Braze: bad email' }]);
   });
 
-  it('sets sms subscriptions by external id in one group; counts one request per 50 distinct emails and sms ids', () => {
-    const sms = { customerId: 'C1', channel: 'sms' as const };
-    const email = (n: number) => ({
-      customerId: `C${n}`,
-      channel: 'email' as const,
-      email: `m${n}@example.com`,
-    });
+  it('sets sms subscriptions by external id in one group', () => {
     expect(buildSubscriptionStatusSetBody('sg', ['C1', 'C2'], 'unsubscribe')).toEqual({
       subscription_groups: [
         { subscription_group_id: 'sg', subscription_state: 'unsubscribed', external_ids: ['C1', 'C2'] },
       ],
     });
-    expect(subscriptionRequestCost([sms, email(1), email(1), sms])).toBe(2);
-    expect(subscriptionRequestCost(Array.from({ length: 51 }, (_, n) => email(n)))).toBe(2);
-    expect(subscriptionRequestCost([])).toBe(1);
   });
 
   it('writes `email` as a string for one address and as an array for several', () => {

@@ -56,19 +56,6 @@ export function buildSubscriptionStatusSetBody(
   };
 }
 
-/** Requests one `perform` makes for `items`: one per 50 distinct emails, one per 50 sms external ids. */
-export function subscriptionRequestCost(items: SubscriptionChange[]): number {
-  const distinct = (channel: 'email' | 'sms', key: (item: SubscriptionChange) => string | undefined) =>
-    new Set(items.filter((item) => item.channel === channel).map(key)).size;
-  const emails = distinct('email', (item) => item.email);
-  const sms = distinct('sms', (item) => item.customerId);
-  return Math.max(
-    1,
-    Math.ceil(emails / BRAZE_ENDPOINTS.emailStatus.maxPerRequest) +
-      Math.ceil(sms / BRAZE_ENDPOINTS.subscriptionStatusSet.maxPerRequest),
-  );
-}
-
 export const MISSING_SMS_GROUP_REASON =
   'SMS subscriptions need the smsSubscriptionGroupId setting (the Braze SMS subscription group id)';
 

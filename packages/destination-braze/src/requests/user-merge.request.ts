@@ -67,13 +67,6 @@ export function buildUsersMergeBody(merges: ProfileMerge[]): UsersMergeBody {
   };
 }
 
-/** Requests one `perform` makes: at most one /users/identify and one /users/merge. */
-export function mergeRequestCost(merges: ProfileMerge[]): number {
-  const guests = merges.some((merge) => merge.mergedWasGuest);
-  const members = merges.some((merge) => !merge.mergedWasGuest);
-  return Math.max(1, Number(guests) + Number(members));
-}
-
 /** Sends the merges that are due; the others are retried after their cooling-off or refused with a reason. */
 export async function mergeUsers(
   http: DestinationHttpClient,

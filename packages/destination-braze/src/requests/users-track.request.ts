@@ -68,21 +68,47 @@ export function brazeIdentifier(
     : { external_id: item.customerId };
 }
 
-/** One attribute object per profile, keyed by `brazeIdentifier`. */
+/**
+ * The attribute object of one profile, keyed by `brazeIdentifier`; undefined when it has nothing to write.
+ * Braze bills every attribute it is sent (email and phone included; the external id and alias are free), and
+ * the pipeline hands over only attributes that changed: a profile with no attribute, email or phone would
+ * only create an empty user, so it sends nothing.
+ */
+export function upsertAttributeObject(item: ProfileUpsert): BrazeAttributes | undefined {
+  const custom = Object.fromEntries(
+    Object.entries(item.attributes).filter(([key, value]) => !RESERVED.has(key) && value !== undefined),
+  );
+  const contact = {
+    ...(item.email === undefined ? {} : { email: item.email }),
+    ...(item.phone === undefined ? {} : { phone: item.phone }),
+  };
+  if (Object.keys(custom).length === 0 && Object.keys(contact).length === 0) return undefined;
+  return { ...custom, ...brazeIdentifier(item), ...contact };
+}
+
+/** One attribute object per profile that has something to write. */
 export function buildUpsertAttributes(items: ProfileUpsert[]): UsersTrackBody {
   return {
-    attributes: items.map((item) => {
-      const custom = Object.fromEntries(
-        Object.entries(item.attributes).filter(([key]) => !RESERVED.has(key)),
-      );
-      return {
-        ...custom,
-        ...brazeIdentifier(item),
-        ...(item.email === undefined ? {} : { email: item.email }),
-        ...(item.phone === undefined ? {} : { phone: item.phone }),
-      };
-    }),
+    attributes: items
+      .map(upsertAttributeObject)
+      .filter((object): object is BrazeAttributes => object !== undefined),
   };
+}
+
+/** upsertProfiles / updateAttributes: one /users/track for the profiles with something to write (none: no request). */
+export async function upsertProfiles(
+  http: DestinationHttpClient,
+  items: ProfileUpsert[],
+): Promise<BatchResult> {
+  const objects = items.map(upsertAttributeObject);
+  const sent = objects.flatMap((object, index) => (object === undefined ? [] : [index]));
+  const results: ItemResult[] = items.map(() => ({ status: 'ok' }));
+  if (sent.length === 0) return results;
+  const tracked = await track(http, { attributes: sent.map((index) => objects[index] as BrazeAttributes) });
+  sent.forEach((index, position) => {
+    results[index] = tracked[position] ?? { status: 'ok' };
+  });
+  return results;
 }
 
 /**
