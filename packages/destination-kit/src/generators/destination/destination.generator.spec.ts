@@ -97,6 +97,9 @@ describe('destination generator', () => {
     expect(definition).toContain("name: 'Acme Mail',");
     expect(definition).toContain("default: 'https://api.acme-mail.example',");
     expect(definition).toContain("'x-api-version': ACME_MAIL_API_VERSION,");
+    // Limits are declared once per destination, as rate budgets, not per operation.
+    expect(definition).toContain('rateBudgets: {');
+    expect(definition).not.toContain('rateLimits');
     const emulator = read(tree, `${root}/emulator/acme-mail.emulator.ts`);
     expect(emulator).toContain('export class AcmeMailEmulator implements EspEmulator {');
     expect(emulator).toContain("readonly esp = 'acme-mail';");
