@@ -3,70 +3,19 @@ import {
   DestinationHarness,
   DestinationSettingsError,
   DestinationRunner,
-  ManualClock,
-  OpenApiContract,
-  planSpecSuite,
-  type ProfileUpsert,
   redactSettings,
 } from '@tessera/destination-kit';
 import { KlaviyoEmulator } from './emulator';
 import { KLAVIYO_REVISION } from './api-revision';
 import { klaviyoDestination } from './klaviyo.destination';
+import {
+  contract,
+  emulatorOf,
+  member,
+  startHarness,
+  WEBHOOK_SECRET,
+} from './klaviyo-destination-test-support';
 import type { KlaviyoSettings } from './klaviyo-settings';
-
-// Every request the destination sends below is checked against Klaviyo's published operations when the spec
-// folder is present (CI requires it: see klaviyo.contract.spec.ts).
-const plan = planSpecSuite('klaviyo');
-const contract = plan.kind === 'run' ? OpenApiContract.fromFolder(plan.dir) : undefined;
-
-const WEBHOOK_SECRET = 'whsec-klaviyo-sandbox-0001';
-
-const member = (n: number, extra: Partial<ProfileUpsert> = {}): ProfileUpsert => ({
-  customerId: `C${String(n).padStart(5, '0')}`,
-  version: 1,
-  email: `member${n}@example.com`,
-  attributes: { first_name: `Ada${n}`, loyalty_tier: 'gold', points_balance: n * 10 },
-  ...extra,
-});
-
-async function startHarness(
-  settings: Partial<KlaviyoSettings> = {},
-  options: { timeoutMs?: number; clock?: ManualClock } = {},
-): Promise<DestinationHarness<KlaviyoSettings>> {
-  return DestinationHarness.start<KlaviyoSettings>({
-    definition: klaviyoDestination,
-    emulator: new KlaviyoEmulator(),
-    settings: {
-      apiKey: 'pk_sandbox_test',
-      webhookSecret: WEBHOOK_SECRET,
-      propertyMapping: { loyalty_tier: 'Loyalty Tier' },
-      ...settings,
-    },
-    ...(contract === undefined ? {} : { contract }),
-    runner: {
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
-    },
-  });
-}
-
-async function createList(harness: DestinationHarness<KlaviyoSettings>, name: string): Promise<string> {
-  const response = await fetch(`${harness.baseUrl}/api/lists`, {
-    method: 'POST',
-    headers: {
-      authorization: 'Klaviyo-API-Key pk_sandbox_test',
-      revision: KLAVIYO_REVISION,
-      'content-type': 'application/vnd.api+json',
-    },
-    body: JSON.stringify({ data: { type: 'list', attributes: { name } } }),
-  });
-  expect(response.status).toBe(201);
-  const body = (await response.json()) as { data: { id: string } };
-  harness.clearRequests();
-  return body.data.id;
-}
-
-const emulatorOf = (harness: DestinationHarness<KlaviyoSettings>) => harness.emulator as KlaviyoEmulator;
 
 describe('Klaviyo destination against the sandbox', () => {
   let harness: DestinationHarness<KlaviyoSettings>;
@@ -140,48 +89,6 @@ describe('Klaviyo destination against the sandbox', () => {
       'POST /api/profile-bulk-import-jobs',
       expect.stringMatching(/^GET \/api\/profile-bulk-import-jobs\/[^/]+$/),
       expect.stringMatching(/^GET \/api\/profile-bulk-import-jobs\/[^/]+\/import-errors$/),
-    ]);
-  });
-
-  it('adds and removes list members by segment, rejecting unmapped segments and retrying unknown profiles', async () => {
-    harness = await startHarness();
-    const gold = await createList(harness, 'Gold tier');
-    await harness.runner.run('upsertProfiles', [member(1), member(2)]);
-    harness.clearRequests();
-    // A new runner with the list mapping (settings are fixed per runner).
-    const runner = new DestinationRunner(klaviyoDestination, {
-      settings: { ...harness.runner.settings, listIds: { 'gold-tier': gold } },
-    });
-    const added = await runner.run('addToSegment', [
-      { customerId: 'C00001', segment: 'gold-tier' },
-      { customerId: 'C00002', segment: 'gold-tier' },
-      { customerId: 'C00001', segment: 'platinum' },
-      { customerId: 'C09999', segment: 'gold-tier' },
-    ]);
-    expect(added.map((result) => result.status)).toEqual(['ok', 'ok', 'rejected', 'retry']);
-    expect(added[2]).toEqual({
-      status: 'rejected',
-      reason: 'No Klaviyo list is mapped to segment "platinum" (add it to the listIds setting)',
-    });
-    expect(added[3]).toMatchObject({
-      afterMs: 60_000,
-      reason: 'Klaviyo holds no profile with external_id C09999 yet',
-    });
-    const listOf = () =>
-      (emulatorOf(harness).state() as { lists: { id: string; profileIds: string[] }[] }).lists.find(
-        (list) => list.id === gold,
-      );
-    expect(listOf()?.profileIds).toHaveLength(2);
-    const removed = await runner.run('removeFromSegment', [{ customerId: 'C00001', segment: 'gold-tier' }]);
-    expect(removed.map((result) => result.status)).toEqual(['ok']);
-    expect(listOf()?.profileIds).toEqual([
-      (emulatorOf(harness).findProfile({ externalId: 'C00002' }) as { id: string }).id,
-    ]);
-    expect(harness.requests().map((request) => `${request.method} ${request.path.split('?')[0]}`)).toEqual([
-      'GET /api/profiles',
-      'POST /api/lists/' + gold + '/relationships/profiles',
-      'GET /api/profiles',
-      'DELETE /api/lists/' + gold + '/relationships/profiles',
     ]);
   });
 

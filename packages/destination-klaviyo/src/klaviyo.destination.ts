@@ -4,7 +4,7 @@ import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS, rateWindows } from './klaviyo-endpoi
 import { type KlaviyoSettings, klaviyoSettingsSchema } from './klaviyo-settings';
 import { pollUnsubscribes } from './inbound/subscription-poll';
 import { parseUnsubscribeWebhook } from './inbound/unsubscribe-webhook';
-import { changeListMembership, LIST_ENDPOINT_LIMITS } from './requests/list-membership.request';
+import { changeListMembership } from './requests/list-membership.request';
 import { deleteProfiles } from './requests/profile-deletion.request';
 import { profilesByCustomerId, toRemoteProfile } from './requests/profile-query.request';
 import { upsertProfiles, upsertRequestCost } from './requests/profile-upsert.request';
@@ -41,12 +41,12 @@ export const klaviyoDestination = defineDestination<KlaviyoSettings>({
     },
     addToSegment: {
       batchSize: KLAVIYO_LIMITS.listRelationshipProfiles,
-      rateLimits: rateWindows(...LIST_ENDPOINT_LIMITS),
+      rateLimits: rateWindows(E.listAdd.limit, E.profiles.limit),
       perform: (items, context) => changeListMembership('POST', items, context),
     },
     removeFromSegment: {
       batchSize: KLAVIYO_LIMITS.listRelationshipProfiles,
-      rateLimits: rateWindows(...LIST_ENDPOINT_LIMITS),
+      rateLimits: rateWindows(E.listAdd.limit, E.profiles.limit),
       perform: (items, context) => changeListMembership('DELETE', items, context),
     },
     subscribe: {

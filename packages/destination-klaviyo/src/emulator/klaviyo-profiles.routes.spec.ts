@@ -313,4 +313,24 @@ describe('KlaviyoEmulator: GET /api/profiles', () => {
       'NEVER_SUBSCRIBED',
     );
   });
+
+  it('keeps only the attributes of a sparse fieldset, and refuses a field profiles do not have', async () => {
+    const { send } = await seed();
+    const sparse = await send('GET', '/api/profiles', undefined, {
+      query: { 'page[size]': '1', 'fields[profile]': 'email,external_id' },
+    });
+    expect((sparse.body as { data: Profile[] }).data[0]?.attributes).toEqual({
+      email: 'm1@example.com',
+      external_id: 'C1',
+    });
+    const wrong = await send('GET', '/api/profiles', undefined, {
+      query: { 'fields[profile]': 'email,tier' },
+    });
+    expect(wrong.status).toBe(400);
+    expect(errorOf(wrong)).toMatchObject({
+      code: 'invalid',
+      detail: "'tier' is not a valid field for the resource 'profile'.",
+      source: { parameter: 'fields[profile]' },
+    });
+  });
 });

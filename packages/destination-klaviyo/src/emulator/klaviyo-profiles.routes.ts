@@ -64,36 +64,86 @@ function renderSmsMarketing(profile: ProfileRecord) {
   };
 }
 
+/** The attributes `fields[profile]` may name (dotted names select inside these; the emulator keeps all of it). */
+const SPARSE_FIELDS = new Set([
+  'created',
+  'email',
+  'external_id',
+  'first_name',
+  'id',
+  'image',
+  'last_event_date',
+  'last_name',
+  'locale',
+  'location',
+  'organization',
+  'phone_number',
+  'predictive_analytics',
+  'properties',
+  'subscriptions',
+  'title',
+  'updated',
+]);
+
+/** The top-level attributes a sparse fieldset (`fields[profile]=email,external_id`) keeps, or undefined for all. */
+function sparseFieldset(query: URLSearchParams): Set<string> | undefined {
+  const raw = query.getAll('fields[profile]');
+  if (raw.length === 0) return undefined;
+  const kept = new Set<string>();
+  for (const field of raw.flatMap((value) => value.split(','))) {
+    const top = field.split('.')[0] ?? '';
+    if (!SPARSE_FIELDS.has(top)) {
+      throw new KlaviyoApiError(400, `'${field}' is not a valid field for the resource 'profile'.`, {
+        parameter: 'fields[profile]',
+      });
+    }
+    kept.add(top);
+  }
+  return kept;
+}
+
+/** Only the attributes of a sparse fieldset (all when none is asked for). */
+function keepFields<T extends Record<string, unknown>>(
+  attributes: T,
+  kept: Set<string> | undefined,
+): Partial<T> {
+  if (kept === undefined) return attributes;
+  return Object.fromEntries(Object.entries(attributes).filter(([name]) => kept.has(name))) as Partial<T>;
+}
+
 /** A profile resource as Klaviyo's profile endpoints return it. */
-function renderProfile(profile: ProfileRecord, base: string, fields: Set<string>) {
+function renderProfile(profile: ProfileRecord, base: string, fields: Set<string>, kept?: Set<string>) {
   return {
     type: 'profile',
     id: profile.id,
-    attributes: {
-      email: profile.email,
-      phone_number: profile.phone_number,
-      external_id: profile.external_id,
-      first_name: profile.first_name,
-      last_name: profile.last_name,
-      organization: profile.organization,
-      locale: profile.locale,
-      title: profile.title,
-      image: profile.image,
-      created: profile.created,
-      updated: profile.updated,
-      last_event_date: null,
-      location: profile.location === null ? null : { ...profile.location },
-      properties: structuredClone(profile.properties),
-      ...(fields.has('subscriptions')
-        ? {
-            subscriptions: {
-              email: { marketing: renderEmailMarketing(profile) },
-              sms: { marketing: renderSmsMarketing(profile) },
-            },
-          }
-        : {}),
-      ...(fields.has('predictive_analytics') ? { predictive_analytics: null } : {}),
-    },
+    attributes: keepFields(
+      {
+        email: profile.email,
+        phone_number: profile.phone_number,
+        external_id: profile.external_id,
+        first_name: profile.first_name,
+        last_name: profile.last_name,
+        organization: profile.organization,
+        locale: profile.locale,
+        title: profile.title,
+        image: profile.image,
+        created: profile.created,
+        updated: profile.updated,
+        last_event_date: null,
+        location: profile.location === null ? null : { ...profile.location },
+        properties: structuredClone(profile.properties),
+        ...(fields.has('subscriptions')
+          ? {
+              subscriptions: {
+                email: { marketing: renderEmailMarketing(profile) },
+                sms: { marketing: renderSmsMarketing(profile) },
+              },
+            }
+          : {}),
+        ...(fields.has('predictive_analytics') ? { predictive_analytics: null } : {}),
+      },
+      kept,
+    ),
     links: { self: `${base}/api/profiles/${profile.id}/` },
   };
 }
@@ -140,6 +190,7 @@ export function profileRoutes(store: KlaviyoStore): Route[] {
   const getProfiles = (context: RouteContext): SandboxResponse => {
     const query = context.request.query;
     const fields = additionalFields(query);
+    const kept = sparseFieldset(query);
     const size = pageSize(query);
     const offset = decodeCursor(query.get('page[cursor]'));
     let conditions: ProfileCondition[] = [];
@@ -156,7 +207,7 @@ export function profileRoutes(store: KlaviyoStore): Route[] {
     return json(200, {
       data: matching
         .slice(offset, offset + size)
-        .map((profile) => renderProfile(profile, context.base, fields)),
+        .map((profile) => renderProfile(profile, context.base, fields, kept)),
       links: pageLinks(context, offset, size, matching.length),
     });
   };

@@ -31,6 +31,13 @@ interface ProfilesPage {
   links?: { next?: string | null };
 }
 
+export interface ProfileQueryOptions {
+  /** Also read the subscriptions (`additional-fields[profile]=subscriptions`). */
+  subscriptions?: boolean;
+  /** Only these attributes (a sparse fieldset, `fields[profile]=…`): a lookup of ids needs few. */
+  fields?: readonly string[];
+}
+
 /** Quotes a value for a Klaviyo filter expression (double quotes, backslash escapes). */
 export function filterValue(value: string): string {
   return JSON.stringify(value);
@@ -49,7 +56,7 @@ export function anyOf(field: string, values: readonly string[]): string {
 export async function queryProfiles(
   http: DestinationHttpClient,
   filter: string,
-  options: { subscriptions?: boolean } = {},
+  options: ProfileQueryOptions = {},
 ): Promise<KlaviyoProfileResource[]> {
   const profiles: KlaviyoProfileResource[] = [];
   let cursor: string | undefined;
@@ -60,6 +67,7 @@ export async function queryProfiles(
         'page[size]': KLAVIYO_LIMITS.profilesPageSize,
         'page[cursor]': cursor,
         'additional-fields[profile]': options.subscriptions === true ? 'subscriptions' : undefined,
+        'fields[profile]': options.fields?.join(','),
       },
     });
     profiles.push(...(page.body?.data ?? []));
@@ -82,15 +90,30 @@ export async function profilesByCustomerId(
   options: { subscriptions?: boolean } = {},
 ): Promise<Map<string, KlaviyoProfileResource>> {
   const found = new Map<string, KlaviyoProfileResource>();
-  const unique = [...new Set(customerIds)];
-  for (let start = 0; start < unique.length; start += KLAVIYO_LIMITS.profilesPageSize) {
-    const chunk = unique.slice(start, start + KLAVIYO_LIMITS.profilesPageSize);
-    for (const profile of await queryProfiles(http, anyOf('external_id', chunk), options)) {
-      const customerId = profile.attributes.external_id;
-      if (typeof customerId === 'string') found.set(customerId, profile);
-    }
+  for (const profile of await profilesBy(http, 'external_id', customerIds, options)) {
+    const customerId = profile.attributes.external_id;
+    if (typeof customerId === 'string') found.set(customerId, profile);
   }
   return found;
+}
+
+/**
+ * Every profile whose `field` is one of `values`: `any(field,[…])` with as many values as one page holds
+ * (`page[size]` is at most 100 and an identifier matches one profile), so 100 values cost one request.
+ */
+export async function profilesBy(
+  http: DestinationHttpClient,
+  field: 'email' | 'external_id',
+  values: readonly string[],
+  options: ProfileQueryOptions = {},
+): Promise<KlaviyoProfileResource[]> {
+  const unique = [...new Set(values)];
+  const profiles: KlaviyoProfileResource[] = [];
+  for (let start = 0; start < unique.length; start += KLAVIYO_LIMITS.profilesPageSize) {
+    const chunk = unique.slice(start, start + KLAVIYO_LIMITS.profilesPageSize);
+    profiles.push(...(await queryProfiles(http, anyOf(field, chunk), options)));
+  }
+  return profiles;
 }
 
 const CONSENT: Record<string, 'subscribed' | 'unsubscribed' | 'never_subscribed'> = {
