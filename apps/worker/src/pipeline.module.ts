@@ -157,15 +157,7 @@ const PIPELINE_PROVIDERS: Provider[] = [
       const built: { worker?: PipelineWorker } = {};
       const metrics = new PipelineMetrics(registry, {
         deadLetters: () => built.worker?.deadLetters.countByDestination() ?? Promise.resolve(new Map()),
-        queueDepths: async () => {
-          const depths: { queue: string; state: string; count: number }[] = [];
-          for (const queue of built.worker?.queues ?? []) {
-            const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-            for (const [state, count] of Object.entries(counts))
-              depths.push({ queue: queue.queueName, state, count });
-          }
-          return depths;
-        },
+        queueDepths: async () => (await built.worker?.queueDepths()) ?? [],
       });
       const worker = new PipelineWorker({
         redis,

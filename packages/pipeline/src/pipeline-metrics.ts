@@ -100,7 +100,7 @@ export class PipelineMetrics {
     if (queueDepths !== undefined) {
       new Gauge({
         name: 'tessera_stage_queue_jobs',
-        help: 'Jobs in the route and deliver queues by state (each job carries a batch).',
+        help: "Jobs in the route and deliver queues by state (each job carries a batch), and items waiting in each deliver queue's delivery window (state in_window).",
         labelNames: ['queue', 'state'],
         registers: [registry],
         async collect() {

@@ -366,20 +366,31 @@ export class PipelineWorker {
         connection: this.connection(),
         prefix,
         concurrency: concurrency.resolve ?? 2,
-        handlers: {
-          'resolve.events': async (data, job) => {
-            const all = this.keyRing.openJson(data.events, job.id);
+        // Jobs waiting behind the one started are resolved with it, as one batch (up to 1,000 events).
+        batchHandlers: {
+          'resolve.events': async (jobs) => {
+            const opened = jobs.map(({ data, job }) => this.keyRing.openJson(data.events, job.id));
+            const all = opened.flat();
             const events = all.filter((event) => !this.directory.isHeld(event.sourceId));
             const held = all.filter((event) => this.directory.isHeld(event.sourceId));
             // Held sources' events wait on the queue (checked again every few seconds) until released.
-            if (held.length > 0) await this.holdEvents(held, job.attemptsMade);
+            if (held.length > 0)
+              await this.holdEvents(held, Math.max(...jobs.map(({ job }) => job.attemptsMade)));
             const outcome = await this.resolveStage.handle(events);
             this.options.metrics.stage('resolve', 'resolved', outcome.resolved);
             this.options.metrics.stage('resolve', 'duplicate', outcome.duplicates);
             this.options.metrics.stage('resolve', 'unresolved', outcome.unresolved);
             this.options.metrics.stage('resolve', 'merged', outcome.merged);
             this.options.metrics.stage('resolve', 'merge_refused', outcome.mergesRefused.length);
-            return outcome;
+            const { mergesRefused, ...counts } = outcome;
+            return opened.map((mine) => {
+              const keys = new Set(mine.map((event) => eventKeyString(eventKeyOf(event))));
+              return {
+                events: mine.length,
+                mergesRefused: mergesRefused.filter((refusal) => keys.has(eventKeyString(refusal.key))),
+                batch: { jobs: jobs.length, ...counts },
+              };
+            });
           },
         },
       }),
@@ -388,9 +399,10 @@ export class PipelineWorker {
         connection: this.connection(),
         prefix,
         concurrency: concurrency.route ?? 2,
-        handlers: {
-          'route.events': async (data, job) => {
-            const events = this.keyRing.openJson(data.events, job.id);
+        // Jobs waiting behind the one started are routed with it, as one batch (up to 1,000 events).
+        batchHandlers: {
+          'route.events': async (jobs) => {
+            const events = jobs.flatMap(({ data, job }) => this.keyRing.openJson(data.events, job.id));
             const outcome = await this.routeStage.handle(events);
             this.options.metrics.stage('route', 'routed', outcome.events);
             for (const [id, count] of outcome.dropped)
@@ -398,7 +410,12 @@ export class PipelineWorker {
             for (const [id, count] of outcome.refused)
               this.options.metrics.routeDropped(id, 'consent', count);
             for (const error of outcome.errors) this.options.logger.warn({ error }, 'transformation error');
-            return { events: outcome.events, items: Object.fromEntries(outcome.items) };
+            const batch = {
+              jobs: jobs.length,
+              events: outcome.events,
+              items: Object.fromEntries(outcome.items),
+            };
+            return jobs.map(({ data }) => ({ events: data.count, batch }));
           },
         },
       }),
@@ -636,6 +653,24 @@ export class PipelineWorker {
       { every },
       { name: 'inbound.poll', data: { destinationId } },
     );
+  }
+
+  /**
+   * Jobs per queue and state, and the items waiting in each destination's delivery window (state `in_window`:
+   * its flush jobs carry none), for the metrics.
+   */
+  async queueDepths(): Promise<{ queue: string; state: string; count: number }[]> {
+    const depths: { queue: string; state: string; count: number }[] = [];
+    for (const queue of this.queues) {
+      const counts = await queue.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+      for (const [state, count] of Object.entries(counts))
+        depths.push({ queue: queue.queueName, state, count });
+    }
+    for (const [id, queue] of this.deliverQueues) {
+      const { waiting } = await this.deliveryWindow.size(id);
+      depths.push({ queue: queue.queueName, state: 'in_window', count: waiting });
+    }
+    return depths;
   }
 
   /** The deliver queue of a destination (tests, metrics, the console). */

@@ -168,6 +168,26 @@ describe('Delivery windows in the running pipeline', () => {
     expect((await worker.deliveryWindow.size('windowed-1')).waiting).toBe(0);
   }, 60_000);
 
+  it('reports the items waiting in each window among the queue depths', async () => {
+    await worker.delivery.enqueue(
+      'direct-1',
+      [
+        {
+          operation: { operation: 'upsertProfiles', item: { customerId: 'W1', version: 1, attributes: {} } },
+          itemKey: 'waiting-W1',
+          customerId: 'W1',
+          receivedAt: new Date().toISOString(),
+          attempts: 1,
+        },
+      ],
+      60_000,
+    );
+    const depths = await worker.queueDepths();
+    expect(depths).toContainEqual({ queue: 'deliver-direct-1', state: 'in_window', count: 1 });
+    expect(depths).toContainEqual({ queue: 'deliver-windowed-1', state: 'in_window', count: 0 });
+    await worker.deliveryWindow.drop('direct-1');
+  });
+
   it('sends retried items back as one batch through the window, honouring Retry-After', async () => {
     requests['windowed'] = [];
     failNext = 1;
