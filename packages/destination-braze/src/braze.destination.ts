@@ -25,7 +25,8 @@ export type BrazeSettings = {
  *
  * - `upsertProfiles` / `updateAttributes`: POST /users/track, one attribute object per profile keyed by
  *   `external_id` = Tessera customer id, ≤ 75 per request. A 2xx answer's `errors[]` rejects exactly the
- *   items at those indexes; the rest are ok.
+ *   items at those indexes; the rest are ok. Braze bills every attribute sent: a profile with no attribute,
+ *   email or phone to write sends nothing (ok), and a batch of only such profiles makes no request.
  * - `addToSegment` / `removeFromSegment`: Braze segments are filters, not lists, so membership is the custom
  *   array attribute `tessera_segments`, changed with `{ "add": [segment] }` / `{ "remove": [segment] }` in
  *   /users/track. A Braze segment filtering on "tessera_segments includes X" mirrors Tessera segment X.

@@ -146,7 +146,11 @@ export function usersExportIds(workspace: BrazeWorkspace, body: Record<string, u
   }
   const max = BRAZE_ENDPOINTS.usersExportIds.maxPerRequest;
   if (ids.length > max) throw new BadRequest(`Too many external_ids: ${ids.length} (maximum is ${max})`);
-  const fields = Array.isArray(body['fields_to_export']) ? (body['fields_to_export'] as string[]) : undefined;
+  // Required for workspaces onboarded since 22 Aug 2024 (the stricter rule, like the 250 a minute).
+  const fields = body['fields_to_export'];
+  if (!Array.isArray(fields) || !fields.every((field) => typeof field === 'string')) {
+    throw new BadRequest("'fields_to_export' must be an array of field names");
+  }
   const users: Record<string, unknown>[] = [];
   const invalid: string[] = [];
   for (const id of ids as string[]) {
