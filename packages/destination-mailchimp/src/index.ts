@@ -15,9 +15,12 @@ export * from './requests/refused-merge-fields';
 export * from './requests/member-write.request';
 export * from './requests/member-batch.request';
 export * from './requests/segment-membership.request';
+export * from './requests/tag-segments';
 export * from './requests/member-deletion.request';
 export * from './requests/member-fetch.request';
 export * from './emulator/mailchimp.emulator';
+export * from './emulator/emulator-configuration';
+export * from './emulator/list-webhook-body';
 
 /** What the destination registry lists: the definition and its sandbox emulator. */
 export const mailchimpPackage: DestinationPackage<MailchimpSettings> = {

@@ -32,13 +32,14 @@ export const MAILCHIMP_PATHS = {
   /** PUT: add or update one member; GET: read it back. */
   member: (listId: string, hash: string): string =>
     `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/members/${hash}`,
-  /** POST: add or remove tags of one member. */
-  memberTags: (listId: string, hash: string): string =>
-    `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/members/${hash}/tags`,
   /** POST: delete one member and all of their data for good. */
   memberDeletePermanent: (listId: string, hash: string): string =>
     `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/members/${hash}/actions/delete-permanent`,
-  /** POST: add and remove up to 500 emails each to or from a static segment. */
+  /** GET `?name=`: the audience's tags (static segments) whose name matches. */
+  tagSearch: (listId: string): string => `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/tag-search`,
+  /** POST: create a segment; `{ name, static_segment: [] }` creates a tag. */
+  segments: (listId: string): string => `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/segments`,
+  /** POST: add and remove up to 500 emails each to or from a static segment (a tag is one). */
   staticSegment: (listId: string, segmentId: string): string =>
     `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/segments/${segment(segmentId)}`,
 } as const;

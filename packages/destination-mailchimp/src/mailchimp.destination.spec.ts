@@ -34,6 +34,25 @@ const consent = (n: number, channel: 'email' | 'sms' = 'email'): SubscriptionCha
   email: `member${n}@example.com`,
 });
 
+/** The test audience: Mailchimp's default merge fields, TESSERA_ID and the mapped TIER. */
+const AUDIENCES = {
+  audiences: [
+    {
+      id: LIST,
+      name: 'Summit members',
+      mergeFields: [
+        { tag: 'FNAME', type: 'text', name: 'First Name' },
+        { tag: 'LNAME', type: 'text', name: 'Last Name' },
+        { tag: 'ADDRESS', type: 'address', name: 'Address' },
+        { tag: 'PHONE', type: 'phone', name: 'Phone Number' },
+        { tag: 'BIRTHDAY', type: 'birthday', name: 'Birthday' },
+        { tag: 'TESSERA_ID', type: 'text', name: 'Tessera customer id' },
+        { tag: 'TIER', type: 'text', name: 'Loyalty tier' },
+      ],
+    },
+  ],
+};
+
 const hashOf = (n: number): string => subscriberHash(`member${n}@example.com`);
 
 describe('Mailchimp destination against the sandbox', () => {
@@ -45,6 +64,7 @@ describe('Mailchimp destination against the sandbox', () => {
     options: MailchimpEmulatorOptions = {},
   ): Promise<void> {
     emulator = new MailchimpEmulator({ apiKey: API_KEY, ...options });
+    emulator.configure(AUDIENCES);
     harness = await DestinationHarness.start<MailchimpSettings>({
       definition: mailchimpDestination,
       emulator,
@@ -290,45 +310,120 @@ describe('Mailchimp destination against the sandbox', () => {
   });
 
   describe('segments', () => {
-    it('tags unmapped segments, one call per member with all of its tags, and removes them', async () => {
+    it('finds or creates each tag once, then changes its members in one call per tag', async () => {
       await start();
-      await harness.run('upsertProfiles', [member(1), member(2)]);
+      const existingVip = emulator.addStaticSegment(LIST, 'vip');
+      await harness.run('upsertProfiles', [member(1), member(2), member(3)]);
       harness.clearRequests();
 
       const added = await harness.run('addToSegment', [
         { customerId: 'C00001', segment: 'gold', email: 'member1@example.com' },
         { customerId: 'C00002', segment: 'gold', email: 'member2@example.com' },
         { customerId: 'C00001', segment: 'vip', email: 'member1@example.com' },
+        { customerId: 'C00003', segment: 'vip', email: 'member3@example.com' },
       ]);
 
-      expect(added).toEqual([
-        { status: 'ok', externalId: hashOf(1) },
-        { status: 'ok', externalId: hashOf(2) },
-        { status: 'ok', externalId: hashOf(1) },
-      ]);
+      expect(added).toEqual([1, 2, 1, 3].map((n) => ({ status: 'ok', externalId: hashOf(n) })));
+      const goldId = emulator.state().lists[LIST]?.segments.find((segment) => segment.name === 'gold')?.id;
       expect(lines().sort()).toEqual(
         [
-          `POST /3.0/lists/${LIST}/members/${hashOf(1)}/tags`,
-          `POST /3.0/lists/${LIST}/members/${hashOf(2)}/tags`,
+          `GET /3.0/lists/${LIST}/tag-search?name=gold`,
+          `GET /3.0/lists/${LIST}/tag-search?name=vip`,
+          `POST /3.0/lists/${LIST}/segments`,
+          `POST /3.0/lists/${LIST}/segments/${goldId}`,
+          `POST /3.0/lists/${LIST}/segments/${existingVip}`,
         ].sort(),
       );
-      const firstTags = harness.requests().find((request) => request.path.includes(hashOf(1)))?.body;
-      expect(firstTags).toEqual({
-        tags: [
-          { name: 'gold', status: 'active' },
-          { name: 'vip', status: 'active' },
-        ],
+      expect(
+        harness.requests().find((request) => request.path === `/3.0/lists/${LIST}/segments`)?.body,
+      ).toEqual({
+        name: 'gold',
+        static_segment: [],
       });
-      expect([stored(1)?.tags, stored(2)?.tags]).toEqual([['gold', 'vip'], ['gold']]);
-
-      await harness.run('removeFromSegment', [
-        { customerId: 'C00001', segment: 'gold', email: 'member1@example.com' },
+      expect([stored(1)?.tags, stored(2)?.tags, stored(3)?.tags]).toEqual([
+        ['vip', 'gold'],
+        ['gold'],
+        ['vip'],
       ]);
 
-      expect(stored(1)?.tags).toEqual(['vip']);
+      harness.clearRequests();
+      const removed = await harness.run('removeFromSegment', [
+        { customerId: 'C00001', segment: 'gold', email: 'member1@example.com' },
+        { customerId: 'C00002', segment: 'gold', email: 'member2@example.com' },
+        { customerId: 'C00003', segment: 'never-made', email: 'member3@example.com' },
+      ]);
+
+      expect(removed).toEqual([1, 2, 3].map((n) => ({ status: 'ok', externalId: hashOf(n) })));
+      expect(lines().sort()).toEqual(
+        [
+          `GET /3.0/lists/${LIST}/tag-search?name=never-made`,
+          `POST /3.0/lists/${LIST}/segments/${goldId}`,
+        ].sort(),
+      );
+      expect(harness.requests().find((request) => request.method === 'POST')?.body).toEqual({
+        members_to_remove: ['member1@example.com', 'member2@example.com'],
+      });
+      expect([stored(1)?.tags, stored(2)?.tags]).toEqual([['vip'], []]);
     });
 
-    it('retries a tag for a member Mailchimp does not hold yet', async () => {
+    it('changes 1,000 members of one tag in 2 calls of 500, after one lookup', async () => {
+      await start();
+      const ids = Array.from({ length: 1000 }, (_, index) => index + 1);
+      await harness.run(
+        'upsertProfiles',
+        ids.map((n) => member(n)),
+      );
+      harness.clearRequests();
+
+      const results = await harness.run(
+        'addToSegment',
+        ids.map((n) => ({ customerId: `C${n}`, segment: 'vip', email: `member${n}@example.com` })),
+      );
+
+      expect(results.every((result) => result.status === 'ok')).toBe(true);
+      expect(lines().filter((line) => line.startsWith('POST'))).toHaveLength(3);
+      expect(
+        harness
+          .requests()
+          .filter((request) => /segments\/\d+$/.test(request.path))
+          .map((request) => (request.body as { members_to_add: string[] }).members_to_add.length),
+      ).toEqual([500, 500]);
+      expect(lines().filter((line) => line.includes('tag-search'))).toHaveLength(1);
+      expect(emulator.state().lists[LIST]?.segments[0]?.member_ids).toHaveLength(1000);
+    });
+
+    it('looks a tag up once per runner, and makes it again when the marketer deleted it', async () => {
+      await start();
+      await harness.run('upsertProfiles', [member(1), member(2)]);
+      await harness.run('addToSegment', [
+        { customerId: 'C00001', segment: 'vip', email: 'member1@example.com' },
+      ]);
+      harness.clearRequests();
+
+      await harness.run('addToSegment', [
+        { customerId: 'C00002', segment: 'vip', email: 'member2@example.com' },
+      ]);
+      expect(lines()).toEqual([`POST /3.0/lists/${LIST}/segments/1001`]);
+
+      emulator.deleteSegmentInEsp(LIST, '1001');
+      harness.clearRequests();
+      const results = await harness.run('addToSegment', [
+        { customerId: 'C00002', segment: 'vip', email: 'member2@example.com' },
+      ]);
+
+      expect(results).toEqual([{ status: 'ok', externalId: hashOf(2) }]);
+      expect(
+        harness.requests().map((request) => `${request.method} ${request.path} ${request.status}`),
+      ).toEqual([
+        `POST /3.0/lists/${LIST}/segments/1001 404`,
+        `GET /3.0/lists/${LIST}/tag-search?name=vip 200`,
+        `POST /3.0/lists/${LIST}/segments 200`,
+        `POST /3.0/lists/${LIST}/segments/1002 200`,
+      ]);
+      expect(stored(2)?.tags).toEqual(['vip']);
+    });
+
+    it('retries an addition for a member Mailchimp does not hold yet, and skips items without an email', async () => {
       await start();
       const results = await harness.run('addToSegment', [
         { customerId: 'C00009', segment: 'gold', email: 'member9@example.com' },
@@ -339,7 +434,7 @@ describe('Mailchimp destination against the sandbox', () => {
         {
           status: 'retry',
           afterMs: MEMBER_NOT_FOUND_RETRY_MS,
-          reason: `Member ${hashOf(9)} is not in the audience yet: the tag waits for its upsert`,
+          reason: `Mailchimp has no member member9@example.com yet (Email addresses are not members of list ${LIST}): the segment change waits for its upsert`,
         },
         {
           status: 'skipped',
@@ -348,7 +443,7 @@ describe('Mailchimp destination against the sandbox', () => {
       ]);
     });
 
-    it('changes mapped segments in bulk through the static segment, rejecting non-members per item', async () => {
+    it('changes mapped segments through their static segment, grouped by segment', async () => {
       await start({ segmentIds: { gold: '1001' } });
       const segmentId = emulator.addStaticSegment(LIST, 'Gold tier');
       expect(segmentId).toBe('1001');
@@ -359,27 +454,18 @@ describe('Mailchimp destination against the sandbox', () => {
         { customerId: 'C00001', segment: 'gold', email: 'member1@example.com' },
         { customerId: 'C00002', segment: 'gold', email: 'Member2@example.com' },
         { customerId: 'C00003', segment: 'gold', email: 'member3@example.com' },
-        { customerId: 'C00001', segment: 'vip', email: 'member1@example.com' },
       ]);
 
-      expect(added).toEqual([
-        { status: 'ok', externalId: hashOf(1) },
-        { status: 'ok', externalId: hashOf(2) },
+      expect(added.map((result) => result.status)).toEqual(['ok', 'ok', 'retry']);
+      expect(harness.requests()).toMatchObject([
         {
-          status: 'rejected',
-          reason: `Mailchimp refused the static segment change: Email addresses are not members of list ${LIST}`,
+          path: `/3.0/lists/${LIST}/segments/${segmentId}`,
+          body: { members_to_add: ['member1@example.com', 'Member2@example.com', 'member3@example.com'] },
         },
-        { status: 'ok', externalId: hashOf(1) },
       ]);
-      const segmentCall = harness.requests().find((request) => request.path.includes('/segments/'));
-      expect(segmentCall).toMatchObject({
-        path: `/3.0/lists/${LIST}/segments/${segmentId}`,
-        body: { members_to_add: ['member1@example.com', 'member2@example.com', 'member3@example.com'] },
-      });
       expect(emulator.state().lists[LIST]?.segments).toEqual([
         { id: segmentId, name: 'Gold tier', member_ids: [hashOf(1), hashOf(2)] },
       ]);
-      expect(stored(1)?.tags).toEqual(['vip']);
 
       const removed = await harness.run('removeFromSegment', [
         { customerId: 'C00002', segment: 'gold', email: 'member2@example.com' },

@@ -23,7 +23,8 @@ describe('Mailchimp request contract', () => {
       ['POST', MAILCHIMP_PATHS.batchMembers(LIST)],
       ['PUT', MAILCHIMP_PATHS.member(LIST, HASH)],
       ['GET', MAILCHIMP_PATHS.member(LIST, HASH)],
-      ['POST', MAILCHIMP_PATHS.memberTags(LIST, HASH)],
+      ['GET', MAILCHIMP_PATHS.tagSearch(LIST)],
+      ['POST', MAILCHIMP_PATHS.segments(LIST)],
       ['POST', MAILCHIMP_PATHS.memberDeletePermanent(LIST, HASH)],
       ['POST', MAILCHIMP_PATHS.staticSegment(LIST, '1001')],
     ];
@@ -68,11 +69,7 @@ describe('Mailchimp request contract', () => {
         merge_fields: { TESSERA_ID: 'C1' },
       }),
     ).toEqual([]);
-    expect(
-      pointers('POST', `/3.0/lists/${LIST}/members/${HASH}/tags`, {
-        tags: [{ name: 'gold', status: 'active' }],
-      }),
-    ).toEqual([]);
+    expect(pointers('POST', `/3.0/lists/${LIST}/segments`, { name: 'vip', static_segment: [] })).toEqual([]);
     expect(
       pointers('POST', `/3.0/lists/${LIST}/segments/1001`, { members_to_remove: ['ada@example.com'] }),
     ).toEqual([]);
@@ -123,12 +120,9 @@ describe('Mailchimp request contract', () => {
     ]);
   });
 
-  it('rejects a tag with an unknown status and a static segment call of 501 emails', () => {
-    expect(
-      pointers('POST', `/3.0/lists/${LIST}/members/${HASH}/tags`, {
-        tags: [{ name: 'gold', status: 'enabled' }],
-      }),
-    ).toEqual(['/tags/0/status']);
+  it('rejects a segment without a name or with unknown fields, and a static segment call of 501 emails', () => {
+    expect(pointers('POST', `/3.0/lists/${LIST}/segments`, { static_segment: [] })).toEqual(['']);
+    expect(pointers('POST', `/3.0/lists/${LIST}/segments`, { name: 'vip', type: 'static' })).toEqual(['']);
     const emails = Array.from({ length: 501 }, (_, n) => `m${n}@example.com`);
     expect(pointers('POST', `/3.0/lists/${LIST}/segments/1001`, { members_to_add: emails })).toEqual([
       '/members_to_add',

@@ -12,7 +12,8 @@ import { MAILCHIMP_API_ROOT, MAILCHIMP_LIMITS } from '../mailchimp-endpoints';
  * - GET  /lists/{list_id}/members/{hash}         https://mailchimp.com/developer/marketing/api/list-members/ (Get member info)
  * - POST /lists/{list_id}/members/{hash}/actions/delete-permanent
  *                                                https://mailchimp.com/developer/marketing/api/list-members/ (Delete list member)
- * - POST /lists/{list_id}/members/{hash}/tags    https://mailchimp.com/developer/marketing/api/list-member-tags/
+ * - GET  /lists/{list_id}/tag-search            https://mailchimp.com/developer/marketing/api/list-tags/ (Search for tags on a list by name)
+ * - POST /lists/{list_id}/segments               https://mailchimp.com/developer/marketing/api/list-segments/ (Add segment)
  * - POST /lists/{list_id}/segments/{segment_id}  https://mailchimp.com/developer/marketing/api/list-segments/ (Batch add or remove members)
  *
  * Each request body is the published schema as it is — its properties, types, enums and `required` — with two
@@ -126,31 +127,38 @@ export const MAILCHIMP_REQUESTS_OPENAPI = {
       parameters: [listParameter, hashParameter],
       post: { operationId: 'postListsIdMembersHashActionsDeletePermanent', responses: noContent },
     },
-    [`${MAILCHIMP_API_ROOT}/lists/{list_id}/members/{subscriber_hash}/tags`]: {
-      parameters: [listParameter, hashParameter],
+    [`${MAILCHIMP_API_ROOT}/lists/{list_id}/tag-search`]: {
+      parameters: [listParameter],
+      get: {
+        operationId: 'searchTags',
+        parameters: [{ name: 'name', in: 'query', required: false, schema: { type: 'string' } }],
+        responses: ok,
+      },
+    },
+    [`${MAILCHIMP_API_ROOT}/lists/{list_id}/segments`]: {
+      parameters: [listParameter],
       post: {
-        operationId: 'postListMemberTags',
+        operationId: 'postListsIdSegments',
         requestBody: json({
           type: 'object',
-          required: ['tags'],
+          required: ['name'],
           properties: {
-            tags: {
-              type: 'array',
-              items: {
-                type: 'object',
-                required: ['name', 'status'],
-                properties: {
-                  name: { type: 'string' },
-                  status: { type: 'string', enum: ['inactive', 'active'] },
-                },
-                additionalProperties: false,
+            name: { type: 'string' },
+            static_segment: { type: 'array', items: { type: 'string' } },
+            // The conditions of a saved segment (a oneOf of some twenty condition types) are summed up: this
+            // destination creates tags (static segments) only and never sends them.
+            options: {
+              type: 'object',
+              properties: {
+                match: { type: 'string', enum: ['any', 'all'] },
+                conditions: { type: 'array', items: { type: 'object' } },
               },
+              additionalProperties: false,
             },
-            is_syncing: { type: 'boolean' },
           },
           additionalProperties: false,
         }),
-        responses: noContent,
+        responses: ok,
       },
     },
     [`${MAILCHIMP_API_ROOT}/lists/{list_id}/segments/{segment_id}`]: {

@@ -19,6 +19,21 @@ const call = (method: string, path: string, body?: unknown, headers: Record<stri
 const newMember = (email: string) => ({ email_address: email, status: 'transactional' });
 const putMember = (email: string) => ({ email_address: email, status_if_new: 'transactional' });
 
+const AUDIENCES = {
+  audiences: [
+    {
+      id: LIST,
+      name: 'Summit members',
+      mergeFields: [
+        { tag: 'FNAME', type: 'text', name: 'First Name' },
+        { tag: 'ADDRESS', type: 'address', name: 'Address' },
+        { tag: 'POINTS', type: 'number', name: 'Points' },
+        { tag: 'BIRTHDAY', type: 'birthday', name: 'Birthday' },
+      ],
+    },
+  ],
+};
+
 const problemOf = (response: SandboxResponse) =>
   response.body as { title?: string; detail?: string; errors?: unknown };
 
@@ -28,6 +43,7 @@ describe('MailchimpEmulator', () => {
 
   beforeEach(() => {
     emulator = new MailchimpEmulator({ apiKey: API_KEY });
+    emulator.configure(AUDIENCES);
     sandbox = new EspSandbox([emulator], { clock: new ManualClock(Date.parse('2026-11-24T10:00:00Z')) });
   });
 
@@ -217,7 +233,8 @@ describe('MailchimpEmulator', () => {
 
     emulator.reset();
 
-    expect(emulator.state()).toEqual({ lists: {}, deletions: [] });
+    expect(emulator.state()).toEqual({ lists: { [LIST]: { members: [], segments: [] } }, deletions: [] });
+    expect(emulator.configuration()).toEqual(AUDIENCES);
   });
 
   it('refuses an existing member without update_existing, as Mailchimp does', async () => {

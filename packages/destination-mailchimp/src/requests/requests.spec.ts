@@ -18,8 +18,8 @@ import {
   mergeFieldsFor,
 } from './merge-fields';
 import {
-  buildMemberTagsBody,
   buildStaticSegmentBody,
+  MEMBER_NOT_FOUND_RETRY_MS,
   staticSegmentResults,
 } from './segment-membership.request';
 
@@ -265,33 +265,28 @@ describe('member writes', () => {
 });
 
 describe('segment membership', () => {
-  it('groups a member’s tags in one body and writes static segment bodies per direction', () => {
-    expect(buildMemberTagsBody(['gold', 'vip'], 'add')).toEqual({
-      tags: [
-        { name: 'gold', status: 'active' },
-        { name: 'vip', status: 'active' },
-      ],
-    });
-    expect(buildMemberTagsBody(['gold'], 'remove')).toEqual({ tags: [{ name: 'gold', status: 'inactive' }] });
+  it('writes static segment bodies per direction', () => {
     expect(buildStaticSegmentBody(['a@example.com'], 'add')).toEqual({ members_to_add: ['a@example.com'] });
     expect(buildStaticSegmentBody(['a@example.com'], 'remove')).toEqual({
       members_to_remove: ['a@example.com'],
     });
   });
 
-  it('rejects the addresses a static segment answer lists in errors', () => {
-    expect(
-      staticSegmentResults(['ada@example.com', 'bob@example.com'], {
-        errors: [
-          { email_addresses: ['BOB@example.com'], error: 'Email addresses are not members of list l1' },
-        ],
-      }),
-    ).toEqual([
+  it('retries an addition for an address Mailchimp lists as no member; a removal of one is already done', () => {
+    const answer = {
+      errors: [{ email_addresses: ['BOB@example.com'], error: 'Email addresses are not members of list l1' }],
+    };
+    expect(staticSegmentResults(['ada@example.com', 'bob@example.com'], 'add', answer)).toEqual([
       { status: 'ok', externalId: '3e3417d7ef77d5932a6734b916515ed5' },
       {
-        status: 'rejected',
-        reason: 'Mailchimp refused the static segment change: Email addresses are not members of list l1',
+        status: 'retry',
+        afterMs: MEMBER_NOT_FOUND_RETRY_MS,
+        reason:
+          'Mailchimp has no member bob@example.com yet (Email addresses are not members of list l1): the segment change waits for its upsert',
       },
+    ]);
+    expect(staticSegmentResults(['bob@example.com'], 'remove', answer)).toEqual([
+      { status: 'ok', externalId: subscriberHash('bob@example.com') },
     ]);
   });
 });
