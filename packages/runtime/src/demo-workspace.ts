@@ -26,7 +26,28 @@ export const DEMO_SPORTS_SOURCE_ID = 'summit-sports-loyalty';
  * with the emulator's `configure` when the demo workspace is active (`npm start`, `npm run sandbox`). An ESP
  * without an entry keeps its emulator's defaults.
  */
-export const DEMO_SANDBOX_CONFIG: Record<string, unknown> = {};
+export const DEMO_SANDBOX_CONFIG: Record<string, unknown> = {
+  // The Summit Sports audience of the demo's Mailchimp destination: Mailchimp's default merge fields, the
+  // TESSERA_ID field the destination links members with, and the mapped TIER and POINTS.
+  mailchimp: {
+    audiences: [
+      {
+        id: 'summit-members',
+        name: 'Summit Sports members',
+        mergeFields: [
+          { tag: 'FNAME', type: 'text', name: 'First Name' },
+          { tag: 'LNAME', type: 'text', name: 'Last Name' },
+          { tag: 'ADDRESS', type: 'address', name: 'Address' },
+          { tag: 'PHONE', type: 'phone', name: 'Phone Number' },
+          { tag: 'BIRTHDAY', type: 'birthday', name: 'Birthday' },
+          { tag: 'TESSERA_ID', type: 'text', name: 'Tessera customer id' },
+          { tag: 'TIER', type: 'text', name: 'Loyalty tier' },
+          { tag: 'POINTS', type: 'number', name: 'Points balance' },
+        ],
+      },
+    ],
+  },
+};
 
 export interface DemoSourceCredentials {
   id: string;
@@ -267,7 +288,7 @@ function demoDestinations(options: DemoWorkspaceOptions): {
       type: 'mailchimp',
       settings: {
         apiKey: '0123456789abcdef0123456789abcdef-us21',
-        // The Mailchimp emulator opens an audience on first use.
+        // The audience DEMO_SANDBOX_CONFIG.mailchimp gives the sandbox's Mailchimp.
         listId: 'summit-members',
         baseUrl: `${root}/mailchimp`,
         // Mailchimp refuses a member carrying a merge tag its audience lacks, so only these are sent.
