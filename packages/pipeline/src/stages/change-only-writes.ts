@@ -1,9 +1,13 @@
 import type {
   ItemResult,
+  OperationItems,
+  OperationName,
   ProfileUpsert,
   SegmentMembership,
   SubscriptionChange,
 } from '@tessera/destination-kit';
+import type { DeliveryItem } from '@tessera/queues';
+import type { OperationRunner } from './deliver-stage.service';
 import type { SyncChange, SyncRecord } from '../store/destination-sync-state.repository';
 
 /** Why an item was not sent: the destination holds it already. */
@@ -114,4 +118,138 @@ export class ChangeOnlyWrites {
       subscriptions: { ...current.subscriptions, ...change.subscriptions },
     });
   }
+}
+
+/** The operations whose items change a membership or a subscription, and the state each one leads to. */
+const CHANGE_OPERATIONS: Partial<
+  Record<
+    OperationName,
+    { kind: 'membership'; member: boolean } | { kind: 'subscription'; state: 'subscribed' | 'unsubscribed' }
+  >
+> = {
+  addToSegment: { kind: 'membership', member: true },
+  removeFromSegment: { kind: 'membership', member: false },
+  subscribe: { kind: 'subscription', state: 'subscribed' },
+  unsubscribe: { kind: 'subscription', state: 'unsubscribed' },
+};
+
+/** The customers a batch's items concern (for one sync-state read). */
+export function customersOf(items: readonly DeliveryItem[]): string[] {
+  const ids = new Set<string>();
+  for (const item of items) {
+    const customerId = item.customerId ?? (item.operation.item as { customerId?: string }).customerId;
+    if (customerId !== undefined) ids.add(customerId);
+  }
+  return [...ids];
+}
+
+/**
+ * Keeps, of the membership changes (add/remove) of one customer and segment and the subscription changes of one
+ * customer and channel, only the latest (by the event's arrival, then batch order): a window may hold both an
+ * add and a later remove, and the operation order would otherwise apply them the wrong way round.
+ */
+export function latestChanges(
+  items: readonly DeliveryItem[],
+  superseded: (item: DeliveryItem) => void,
+): DeliveryItem[] {
+  const latest = new Map<string, { item: DeliveryItem; at: number; position: number }>();
+  items.forEach((item, position) => {
+    const kind = CHANGE_OPERATIONS[item.operation.operation]?.kind;
+    if (kind === undefined) return;
+    const payload = item.operation.item as { customerId: string; segment?: string; channel?: string };
+    const key = `${kind}\u0000${payload.customerId}\u0000${payload.segment ?? payload.channel ?? ''}`;
+    const at = Date.parse(item.receivedAt) || 0;
+    const known = latest.get(key);
+    if (known === undefined || at > known.at || (at === known.at && position > known.position))
+      latest.set(key, { item, at, position });
+  });
+  const kept = new Set([...latest.values()].map((entry) => entry.item));
+  return items.filter((item) => {
+    if (CHANGE_OPERATIONS[item.operation.operation] === undefined || kept.has(item)) return true;
+    superseded(item);
+    return false;
+  });
+}
+
+/**
+ * Sends the profiles whose attributes or contact points changed since the destination last accepted them
+ * (only the changed attributes), and remembers what it accepted; the others are answered 'unchanged'.
+ */
+export async function sendChangedProfiles(
+  writes: ChangeOnlyWrites,
+  runner: OperationRunner,
+  profiles: ProfileUpsert[],
+  forced: ReadonlySet<number>,
+): Promise<(ItemResult | 'unchanged')[]> {
+  const name = 'upsertProfiles';
+  const plans: ProfilePlan[] = profiles.map((profile, index) =>
+    writes.planProfile(profile, forced.has(index)),
+  );
+  const sending = plans.flatMap((plan, index) => (plan.send === undefined ? [] : [index]));
+  const answers =
+    sending.length === 0
+      ? []
+      : await runner.run(
+          name,
+          sending.map((index) => (plans[index] as ProfilePlan).send as ProfileUpsert),
+        );
+  const results: (ItemResult | 'unchanged')[] = plans.map(() => 'unchanged');
+  sending.forEach((index, position) => {
+    const answer = answers[position] as ItemResult;
+    results[index] = answer;
+    writes.acceptedProfile(plans[index] as ProfilePlan, answer);
+  });
+  return results;
+}
+
+/**
+ * Runs a non-profile operation: memberships and subscriptions the destination is known to hold already are
+ * answered without a request (unless forced), the others carry the ESP's id of the contact when known.
+ */
+export async function runChangedItems(
+  call: {
+    runner: OperationRunner;
+    name: OperationName;
+    writes: ChangeOnlyWrites;
+    unchanged: Set<DeliveryItem>;
+  },
+  group: DeliveryItem[],
+): Promise<ItemResult[]> {
+  const { runner, name, writes } = call;
+  const payloads = group.map((item) => item.operation.item);
+  const change = CHANGE_OPERATIONS[name];
+  const needed = group.map((item, index) => {
+    if (change === undefined) return true;
+    const payload = payloads[index] as SegmentMembership & SubscriptionChange;
+    const force = item.force === true;
+    return change.kind === 'membership'
+      ? writes.needsMembership(payload, change.member, force)
+      : writes.needsSubscription(payload, change.state, force);
+  });
+  const sending = group.flatMap((_, index) => (needed[index] === true ? [index] : []));
+  const answers =
+    sending.length === 0
+      ? []
+      : await runner.run(
+          name,
+          sending.map((index) => {
+            const payload = payloads[index] as { customerId?: string; externalId?: string };
+            const externalId =
+              payload.externalId ??
+              (payload.customerId === undefined ? undefined : writes.externalIdOf(payload.customerId));
+            return externalId === undefined ? payload : { ...payload, externalId };
+          }) as OperationItems[typeof name][],
+        );
+  const results: ItemResult[] = group.map(() => ({ status: 'ok' }));
+  group.forEach((item, index) => {
+    if (needed[index] !== true) call.unchanged.add(item);
+  });
+  sending.forEach((index, position) => {
+    const answer = answers[position] as ItemResult;
+    results[index] = answer;
+    const payload = payloads[index] as SegmentMembership & SubscriptionChange;
+    if (change?.kind === 'membership') writes.acceptedMembership(payload, change.member, answer);
+    else if (change?.kind === 'subscription') writes.acceptedSubscription(payload, change.state, answer);
+  });
+  return results;
 }

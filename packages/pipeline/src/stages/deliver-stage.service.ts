@@ -8,12 +8,17 @@ import {
   type OperationName,
   type ProfileMerge,
   type ProfileUpsert,
-  type SegmentMembership,
-  type SubscriptionChange,
 } from '@tessera/destination-kit';
 import type { DeliveryItem } from '@tessera/queues';
 import type { DestinationSyncState } from '../store/destination-sync-state.repository';
-import { ChangeOnlyWrites, UNCHANGED_DETAIL, type ProfilePlan } from './change-only-writes';
+import {
+  ChangeOnlyWrites,
+  customersOf,
+  latestChanges,
+  runChangedItems,
+  sendChangedProfiles,
+  UNCHANGED_DETAIL,
+} from './change-only-writes';
 import type { DeliveryStatus } from '../store/delivery-log.repository';
 import { nextDeliveryAttempt, type DeliveryRetryPolicy } from './delivery-retry-schedule';
 import type { ProfileStamp, ProfileVersionGuard } from './redis-profile-version-guard';
@@ -109,57 +114,6 @@ export const OPERATION_ORDER: readonly OperationName[] = [
 ];
 
 const PROFILE_OPERATIONS = new Set<OperationName>(['upsertProfiles', 'updateAttributes']);
-
-/** The operations whose items change a membership or a subscription, and the state each one leads to. */
-const CHANGE_OPERATIONS: Partial<
-  Record<
-    OperationName,
-    { kind: 'membership'; member: boolean } | { kind: 'subscription'; state: 'subscribed' | 'unsubscribed' }
-  >
-> = {
-  addToSegment: { kind: 'membership', member: true },
-  removeFromSegment: { kind: 'membership', member: false },
-  subscribe: { kind: 'subscription', state: 'subscribed' },
-  unsubscribe: { kind: 'subscription', state: 'unsubscribed' },
-};
-
-/** The customers a batch's items concern (for one sync-state read). */
-function customersOf(items: readonly DeliveryItem[]): string[] {
-  const ids = new Set<string>();
-  for (const item of items) {
-    const customerId = item.customerId ?? (item.operation.item as { customerId?: string }).customerId;
-    if (customerId !== undefined) ids.add(customerId);
-  }
-  return [...ids];
-}
-
-/**
- * Keeps, of the membership changes (add/remove) of one customer and segment and the subscription changes of one
- * customer and channel, only the latest (by the event's arrival, then batch order): a window may hold both an
- * add and a later remove, and the operation order would otherwise apply them the wrong way round.
- */
-function latestChanges(
-  items: readonly DeliveryItem[],
-  superseded: (item: DeliveryItem) => void,
-): DeliveryItem[] {
-  const latest = new Map<string, { item: DeliveryItem; at: number; position: number }>();
-  items.forEach((item, position) => {
-    const kind = CHANGE_OPERATIONS[item.operation.operation]?.kind;
-    if (kind === undefined) return;
-    const payload = item.operation.item as { customerId: string; segment?: string; channel?: string };
-    const key = `${kind}\u0000${payload.customerId}\u0000${payload.segment ?? payload.channel ?? ''}`;
-    const at = Date.parse(item.receivedAt) || 0;
-    const known = latest.get(key);
-    if (known === undefined || at > known.at || (at === known.at && position > known.position))
-      latest.set(key, { item, at, position });
-  });
-  const kept = new Set([...latest.values()].map((entry) => entry.item));
-  return items.filter((item) => {
-    if (CHANGE_OPERATIONS[item.operation.operation] === undefined || kept.has(item)) return true;
-    superseded(item);
-    return false;
-  });
-}
 
 /** After an auth failure the items wait this long (the queue is paused after the second one anyway). */
 const AUTH_RETRY_DELAY_MS = 60_000;
@@ -258,7 +212,12 @@ export class DeliverStage {
               deferred,
               outcome,
             )
-          : await this.runChanges({ runner, name, writes, unchanged }, group);
+          : writes === undefined
+            ? await runner.run(
+                name,
+                group.map((item) => item.operation.item) as OperationItems[typeof name][],
+              )
+            : await runChangedItems({ runner, name, writes, unchanged }, group);
       } catch (error) {
         if (!(error instanceof AuthError)) throw error;
         outcome.authFailed = true;
@@ -377,7 +336,10 @@ export class DeliverStage {
         if ((group[index] as DeliveryItem).force === true)
           forced.add(coalesced.outputIndex[position] as number);
       });
-      const answers = await this.sendChanged(call, coalesced.profiles, forced);
+      const answers =
+        call.writes === undefined
+          ? await call.runner.run(call.name, coalesced.profiles)
+          : await sendChangedProfiles(call.writes, call.runner, coalesced.profiles, forced);
       fresh.forEach((index, position) => {
         const slot = coalesced.outputIndex[position] as number;
         const answer = answers[slot] as ItemResult | 'unchanged';
@@ -390,90 +352,6 @@ export class DeliverStage {
     } finally {
       await this.options.versions.release(destinationId, holder, claimed);
     }
-  }
-
-  /**
-   * Sends the profiles whose attributes or contact points changed since the destination last accepted them
-   * (only the changed attributes), and remembers what it accepted; the others are answered 'unchanged'.
-   */
-  private async sendChanged(
-    call: { runner: OperationRunner; name: 'upsertProfiles'; writes: ChangeOnlyWrites | undefined },
-    profiles: ProfileUpsert[],
-    forced: ReadonlySet<number>,
-  ): Promise<(ItemResult | 'unchanged')[]> {
-    const { runner, name, writes } = call;
-    if (writes === undefined) return runner.run(name, profiles);
-    const plans: ProfilePlan[] = profiles.map((profile, index) =>
-      writes.planProfile(profile, forced.has(index)),
-    );
-    const sending = plans.flatMap((plan, index) => (plan.send === undefined ? [] : [index]));
-    const answers =
-      sending.length === 0
-        ? []
-        : await runner.run(
-            name,
-            sending.map((index) => (plans[index] as ProfilePlan).send as ProfileUpsert),
-          );
-    const results: (ItemResult | 'unchanged')[] = plans.map(() => 'unchanged');
-    sending.forEach((index, position) => {
-      const answer = answers[position] as ItemResult;
-      results[index] = answer;
-      writes.acceptedProfile(plans[index] as ProfilePlan, answer);
-    });
-    return results;
-  }
-
-  /**
-   * Runs a non-profile operation: memberships and subscriptions the destination is known to hold already are
-   * answered without a request (unless forced), the others carry the ESP's id of the contact when known.
-   */
-  private async runChanges(
-    call: {
-      runner: OperationRunner;
-      name: OperationName;
-      writes: ChangeOnlyWrites | undefined;
-      unchanged: Set<DeliveryItem>;
-    },
-    group: DeliveryItem[],
-  ): Promise<ItemResult[]> {
-    const { runner, name, writes } = call;
-    const payloads = group.map((item) => item.operation.item);
-    if (writes === undefined) return runner.run(name, payloads as OperationItems[typeof name][]);
-    const change = CHANGE_OPERATIONS[name];
-    const needed = group.map((item, index) => {
-      if (change === undefined) return true;
-      const payload = payloads[index] as SegmentMembership & SubscriptionChange;
-      const force = item.force === true;
-      return change.kind === 'membership'
-        ? writes.needsMembership(payload, change.member, force)
-        : writes.needsSubscription(payload, change.state, force);
-    });
-    const sending = group.flatMap((_, index) => (needed[index] === true ? [index] : []));
-    const answers =
-      sending.length === 0
-        ? []
-        : await runner.run(
-            name,
-            sending.map((index) => {
-              const payload = payloads[index] as { customerId?: string; externalId?: string };
-              const externalId =
-                payload.externalId ??
-                (payload.customerId === undefined ? undefined : writes.externalIdOf(payload.customerId));
-              return externalId === undefined ? payload : { ...payload, externalId };
-            }) as OperationItems[typeof name][],
-          );
-    const results: ItemResult[] = group.map(() => ({ status: 'ok' }));
-    group.forEach((item, index) => {
-      if (needed[index] !== true) call.unchanged.add(item);
-    });
-    sending.forEach((index, position) => {
-      const answer = answers[position] as ItemResult;
-      results[index] = answer;
-      const payload = payloads[index] as SegmentMembership & SubscriptionChange;
-      if (change?.kind === 'membership') writes.acceptedMembership(payload, change.member, answer);
-      else if (change?.kind === 'subscription') writes.acceptedSubscription(payload, change.state, answer);
-    });
-    return results;
   }
 
   /** The merge items whose merge still stands; the others are logged dropped, never sent nor dead-lettered. */
