@@ -1,4 +1,4 @@
-import type { RateWindow } from '@tessera/destination-kit';
+import type { RateBudget } from '@tessera/destination-kit';
 
 /*
  * Every Salesforce Marketing Cloud Engagement endpoint this destination calls, and the limits it keeps to.
@@ -29,12 +29,17 @@ export const SFMC_ENDPOINTS = {
 } as const;
 
 export const SFMC_LIMITS = {
-  /** Most rows in one asynchronous upsert request (SFMC's documented cap). */
+  /** Most rows in one synchronous rowset upsert: SFMC's advice for the rowset ("50 records at a time"). */
+  syncRowsPerRequest: 50,
+  /** Most rows in one asynchronous upsert request. */
   asyncRowsPerRequest: 32_000,
-  /** Largest asynchronous request body Tessera sends, in bytes (SFMC refuses payloads of about 4 MB and up). */
-  asyncRequestBytes: 4_000_000,
-  /** Subscribers per SOAP Create call: small enough that one fault costs little, big enough to be cheap. */
-  soapObjectsPerRequest: 100,
+  /**
+   * Largest rowset or asynchronous request body, in bytes: SFMC's "maximum payload size is 5 MB", read as the
+   * smaller 5,000,000 so that either reading holds. The emulator refuses larger bodies with the same figure.
+   */
+  requestBytes: 5_000_000,
+  /** Objects per SOAP request: SFMC's "maximum batch size of synchronous API requests" (50 objects). */
+  soapObjectsPerRequest: 50,
   /** Contact keys per delete request. */
   contactDeletesPerRequest: 100,
   /** Default row count above which an upsert goes through the asynchronous API. */
@@ -43,15 +48,37 @@ export const SFMC_LIMITS = {
   tokenLifetimeSeconds: 1080,
 } as const;
 
+/** Every REST path prefix this destination calls: the tenant-wide REST budget counts them all. */
+const REST_REQUESTS = ['* /hub/**', '* /data/**', '* /contacts/**', '* /platform/**'];
+
 /**
- * SFMC publishes no per-endpoint REST quota (it answers 429 with Retry-After when it throttles) and asks
- * integrations to keep concurrency low: Tessera paces each operation at 20 requests per second and 1,000 per
- * minute per destination instance, which the emulator enforces too.
+ * SFMC's throttles, counted per tenant (see `sfmcAccountKey`) by every worker, and enforced by the emulator
+ * from this same table. SFMC publishes no request rate: it throttles a tenant's REST calls together (429 +
+ * Retry-After) and its SOAP calls (HTTP 500, Server fault) when they load the stack, and asks for one token
+ * request per 20 minutes. The windows are Tessera's own pace, the same for every destination instance of a
+ * tenant:
+ * - `rest`: every REST call of the tenant, 20 per second and 1,000 per minute;
+ * - `soap`: SOAP calls (50 subscribers each), 20 per second and 1,000 per minute;
+ * - `token`: `/v2/token`, 5 per minute — a cached token is shared by every worker and lasts 18 minutes, so this
+ *   only bounds refreshes after refusals.
  */
-export const SFMC_RATE_LIMITS: RateWindow[] = [
-  { requests: 20, perMs: 1_000 },
-  { requests: 1_000, perMs: 60_000 },
-];
+export const SFMC_RATE_BUDGETS = {
+  rest: {
+    windows: [
+      { requests: 20, perMs: 1_000 },
+      { requests: 1_000, perMs: 60_000 },
+    ],
+    requests: REST_REQUESTS,
+  },
+  soap: {
+    windows: [
+      { requests: 20, perMs: 1_000 },
+      { requests: 1_000, perMs: 60_000 },
+    ],
+    requests: ['POST /Service.asmx'],
+  },
+  token: { windows: [{ requests: 5, perMs: 60_000 }], requests: ['POST /v2/token'] },
+} satisfies Record<string, RateBudget>;
 
 /** Namespaces of SFMC's SOAP API (the partner WSDL) and of the SOAP 1.1 envelope. */
 export const SOAP_NAMESPACES = {

@@ -3,26 +3,26 @@ import {
   DestinationHarness,
   DestinationRunner,
   ManualClock,
+  MemoryRateGate,
   MemoryTokenCache,
-  type ProfileUpsert,
 } from '@tessera/destination-kit';
 import { sfmcPackage } from './index';
-import { SfmcEmulator } from './emulator/sfmc.emulator';
+import { INVALID_CLIENT_DESCRIPTION, SfmcEmulator } from './emulator/sfmc.emulator';
 import { sfmcDestination } from './sfmc.destination';
+import { SFMC_RATE_BUDGETS } from './sfmc-endpoints';
 import type { SfmcSettings } from './sfmc-settings';
 import { FastForwardClock } from './testing/fast-forward-clock';
-import { allViolations, emulatorOf, requestLines, startSfmcHarness } from './testing/sfmc-test-harness';
+import {
+  allViolations,
+  emulatorOf,
+  member,
+  REQUEST_LINES,
+  requestLines,
+  startSfmcHarness,
+  TEST_EMULATOR_CONFIG,
+} from './testing/sfmc-test-harness';
 
-const member = (n: number, extra: Partial<ProfileUpsert> = {}): ProfileUpsert => ({
-  customerId: `C${String(n).padStart(5, '0')}`,
-  version: 1,
-  email: `member${n}@example.com`,
-  attributes: { first_name: `Ada${n}`, loyalty_tier: 'gold', points_balance: n * 10 },
-  ...extra,
-});
-
-const ROWSET = 'POST /hub/v1/dataevents/key:TesseraProfiles/rowset';
-const ASYNC_ROWS = 'PUT /data/v1/async/dataextensions/key:TesseraProfiles/rows';
+const ROWSET = REQUEST_LINES.rowset;
 
 describe('SFMC destination against its emulator', () => {
   let harness: DestinationHarness<SfmcSettings>;
@@ -124,246 +124,23 @@ describe('SFMC destination against its emulator', () => {
       ]);
     });
 
-    it('reports refused credentials as an AuthError', async () => {
-      harness = await startSfmcHarness({ emulator: { clientSecret: 'the-real-secret' } });
-      await expect(harness.runner.testConnection()).rejects.toThrow(
-        new AuthError('HTTP 401: credentials refused: Client authentication failed.'),
-      );
-    });
-  });
-
-  describe('profiles and segments in the data extension', () => {
-    it('upserts up to 50 rows synchronously, mapped and keyed by TesseraId', async () => {
-      harness = await startSfmcHarness({ settings: { fieldMapping: { loyalty_tier: 'LoyaltyTier' } } });
-      const items = Array.from({ length: 50 }, (_, i) =>
-        member(
-          i + 1,
-          i === 0
-            ? {
-                phone: '+447700900123',
-                attributes: {
-                  last_name: 'Lovelace',
-                  joined: new Date('2026-01-02T03:04:05Z'),
-                  tags: ['a'],
-                  gone: null,
-                },
-              }
-            : {},
-        ),
-      );
-
-      const results = await harness.run('upsertProfiles', items);
-
-      expect(results).toHaveLength(50);
-      expect(results.every((result) => result.status === 'ok')).toBe(true);
-      expect(requestLines(harness)).toEqual(['POST /v2/token', ROWSET]);
-      const rows = emulatorOf(harness).state().dataExtensions['TesseraProfiles'] ?? [];
-      expect(rows).toHaveLength(50);
-      expect(rows[0]).toEqual({
-        TesseraId: 'C00001',
-        EmailAddress: 'member1@example.com',
-        Phone: '+447700900123',
-        LastName: 'Lovelace',
-        joined: '2026-01-02T03:04:05.000Z',
-        tags: '["a"]',
-        gone: '',
-      });
-      expect(rows[1]).toEqual({
-        TesseraId: 'C00002',
-        EmailAddress: 'member2@example.com',
-        FirstName: 'Ada2',
-        LoyaltyTier: 'gold',
-        points_balance: 20,
-      });
-    });
-
-    it('coalesces updates of one customer in a batch: the highest version wins', async () => {
-      harness = await startSfmcHarness();
-      const results = await harness.run('updateAttributes', [
-        member(1, { version: 3, attributes: { loyalty_tier: 'gold' } }),
-        member(2),
-        member(1, { version: 2, attributes: { loyalty_tier: 'silver', points_balance: 5 } }),
-      ]);
-
-      expect(results).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'ok' }]);
-      const body = harness.requests()[1]?.body as { keys: unknown; values: Record<string, unknown> }[];
-      expect(body).toHaveLength(2);
-      expect(body[0]).toEqual({
-        keys: { TesseraId: 'C00001' },
-        values: { EmailAddress: 'member1@example.com', loyalty_tier: 'gold', points_balance: 5 },
-      });
-    });
-
-    it('goes asynchronous above 50 rows: 1,000 updates cost 4 requests including token and polling', async () => {
-      const clock = new FastForwardClock();
-      harness = await startSfmcHarness({ clock, emulator: { asyncCompletionMs: 1_500 } });
-      const items = Array.from({ length: 1_000 }, (_, i) => member(i + 1));
-
-      const results = await harness.run('upsertProfiles', items);
-
-      expect(results.every((result) => result.status === 'ok')).toBe(true);
-      expect(requestLines(harness).map((line) => line.replace(/async\/[0-9a-f-]+\//, 'async/{id}/'))).toEqual(
-        ['POST /v2/token', ASYNC_ROWS, 'GET /data/v1/async/{id}/status', 'GET /data/v1/async/{id}/status'],
-      );
-      expect(harness.requests().length).toBeLessThanOrEqual(25);
-      expect((harness.requests()[1]?.body as { items: unknown[] }).items).toHaveLength(1_000);
-      expect(clock.sleeps).toEqual([1_000, 2_000]);
-      expect(emulatorOf(harness).state().dataExtensions['TesseraProfiles']).toHaveLength(1_000);
-    });
-
-    it('51 rows go asynchronous; rows SFMC refuses are rejected with its message, the rest are ok', async () => {
-      harness = await startSfmcHarness({ clock: new FastForwardClock() });
-      const items = Array.from({ length: 51 }, (_, i) =>
-        member(i + 1, i === 6 ? { email: 'not-an-email' } : {}),
-      );
-
-      const results = await harness.run('upsertProfiles', items);
-
-      expect(requestLines(harness)[1]).toBe(ASYNC_ROWS);
-      expect(requestLines(harness).at(-1)).toMatch(/\/results$/);
-      expect(results[6]).toEqual({
-        status: 'rejected',
-        reason:
-          "SFMC: InvalidValue: EmailAddress 'not-an-email' is not a valid email address (TesseraId 'C00007')",
-      });
-      expect(results.filter((result) => result.status === 'ok')).toHaveLength(50);
-      expect(emulatorOf(harness).state().dataExtensions['TesseraProfiles']).toHaveLength(50);
-    });
-
-    it('re-drives an async request through the rowset when its errors do not name their rows', async () => {
+    it('reports credentials the tenant does not know as an AuthError', async () => {
       harness = await startSfmcHarness({
-        clock: new FastForwardClock(),
-        emulator: { rowErrorsNameKey: false },
-      });
-      const items = Array.from({ length: 60 }, (_, i) => member(i + 1, i === 55 ? { email: 'nope' } : {}));
-
-      const results = await harness.run('upsertProfiles', items);
-
-      expect(results[55]).toEqual({
-        status: 'rejected',
-        reason:
-          "HTTP 400: Unable to save rows for data extension TesseraProfiles: EmailAddress 'nope' is not a valid email address",
-      });
-      expect(results.filter((result) => result.status === 'ok')).toHaveLength(59);
-      expect(requestLines(harness).filter((line) => line === ROWSET).length).toBeGreaterThan(2);
-    });
-
-    it('hands an async request back for a retry when it is not complete in time', async () => {
-      harness = await startSfmcHarness({
-        clock: new FastForwardClock(),
-        settings: { asyncJobWaitMs: 5_000 },
-        emulator: { asyncCompletionMs: 60_000 },
-      });
-      const results = await harness.run(
-        'upsertProfiles',
-        Array.from({ length: 60 }, (_, i) => member(i + 1)),
-      );
-
-      expect(results[0]).toEqual({
-        status: 'retry',
-        afterMs: 30_000,
-        reason: expect.stringMatching(/^SFMC async request [0-9a-f-]+ was still Pending after 5000 ms$/),
-      });
-      expect(results.every((result) => result.status === 'retry')).toBe(true);
-    });
-
-    it('rejects only the row SFMC refuses in a synchronous batch, with its additionalErrors message', async () => {
-      harness = await startSfmcHarness();
-      const results = await harness.run('upsertProfiles', [
-        member(1),
-        member(2, { email: 'nope' }),
-        member(3),
-      ]);
-
-      expect(results).toEqual([
-        { status: 'ok' },
-        {
-          status: 'rejected',
-          reason:
-            "HTTP 400: Unable to save rows for data extension TesseraProfiles: EmailAddress 'nope' is not a valid email address",
-        },
-        { status: 'ok' },
-      ]);
-      expect(
-        emulatorOf(harness)
-          .state()
-          .dataExtensions['TesseraProfiles']?.map((row) => row['TesseraId']),
-      ).toEqual(['C00001', 'C00003']);
-    });
-
-    it('rejects an attribute that cannot be a column name without sending it', async () => {
-      harness = await startSfmcHarness();
-      const results = await harness.run('upsertProfiles', [
-        member(1, { attributes: { 'points-balance': 3 } }),
-        member(2),
-      ]);
-
-      expect(results[0]).toEqual({
-        status: 'rejected',
-        reason:
-          'Attribute "points-balance" maps to "points-balance", which is not a usable data extension column (map it in fieldMapping)',
-      });
-      expect(results[1]).toEqual({ status: 'ok' });
-    });
-
-    it('sets and clears segment columns, mapped or named after the segment', async () => {
-      harness = await startSfmcHarness({ settings: { segmentColumns: { 'gold-tier': 'SegmentGoldTier' } } });
-      expect(
-        await harness.run('addToSegment', [
-          { customerId: 'C1', segment: 'gold-tier' },
-          { customerId: 'C1', segment: 'Lapsed' },
-          { customerId: 'C2', segment: 'gold-tier', email: 'bob@example.com' },
-          { customerId: 'C3', segment: 'no-column-for-me' },
-        ]),
-      ).toEqual([
-        { status: 'ok' },
-        { status: 'ok' },
-        { status: 'ok' },
-        {
-          status: 'rejected',
-          reason: 'Segment "no-column-for-me" has no usable data extension column (map it in segmentColumns)',
-        },
-      ]);
-      await harness.run('removeFromSegment', [{ customerId: 'C1', segment: 'Lapsed' }]);
-
-      expect(emulatorOf(harness).state().dataExtensions['TesseraProfiles']).toEqual([
-        { TesseraId: 'C1', SegmentGoldTier: true, Lapsed: false },
-        { TesseraId: 'C2', SegmentGoldTier: true, EmailAddress: 'bob@example.com' },
-      ]);
-    });
-
-    it('reads rows back with fetchProfiles, SFMC lower-casing the column names', async () => {
-      harness = await startSfmcHarness();
-      await harness.run('upsertProfiles', [member(1, { phone: '+447700900123' })]);
-      harness.clearRequests();
-
-      const results = await harness.run('fetchProfiles', [
-        { customerId: 'C00001' },
-        { customerId: "O'Brien" },
-      ]);
-
-      expect(results).toEqual([
-        {
-          status: 'ok',
-          externalId: 'C00001',
-          profile: {
-            externalId: 'C00001',
-            customerId: 'C00001',
-            email: 'member1@example.com',
-            phone: '+447700900123',
-            attributes: { firstname: 'Ada1', loyalty_tier: 'gold', points_balance: '10' },
+        emulator: {
+          config: {
+            ...TEST_EMULATOR_CONFIG,
+            clients: [{ clientId: 'tessera-client', clientSecret: 'the-real-secret' }],
           },
         },
-        { status: 'ok' },
-      ]);
-      expect(decodeURIComponent(harness.requests()[1]?.path ?? '')).toContain(
-        "$filter=TesseraId+eq+'O''Brien'",
+      });
+      await expect(harness.runner.testConnection()).rejects.toThrow(
+        new AuthError(`HTTP 401: credentials refused: ${INVALID_CLIENT_DESCRIPTION}`),
       );
     });
   });
 
   describe('subscriptions over SOAP', () => {
-    it('subscribes, unsubscribes and suppresses with a Subscriber UpdateAdd; sms and email-less items are rejected', async () => {
+    it('subscribes, unsubscribes and suppresses with a Subscriber UpdateAdd; sms items are rejected, members without email skipped', async () => {
       harness = await startSfmcHarness();
       const subscribed = await harness.run('subscribe', [
         { customerId: 'C1', channel: 'email', email: 'ada@example.com' },
@@ -377,7 +154,7 @@ describe('SFMC destination against its emulator', () => {
           status: 'rejected',
           reason: 'SFMC SMS consent lives in MobileConnect, which this destination does not cover',
         },
-        { status: 'rejected', reason: 'SFMC subscribers need an email address and the item has none' },
+        { status: 'skipped', reason: 'SFMC subscribers need an email address and the member has none' },
         { status: 'ok' },
       ]);
       await harness.run('unsubscribe', [{ customerId: 'C1', channel: 'email', email: 'ada@example.com' }]);
@@ -414,7 +191,8 @@ describe('SFMC destination against its emulator', () => {
     it('retries a SOAP batch SFMC throttles (HTTP 500 with a Server fault)', async () => {
       harness = await startSfmcHarness({ limitsLifted: false });
       const items = [{ customerId: 'C1', channel: 'email' as const, email: 'ada@example.com' }];
-      for (let call = 0; call < 20; call++) await harness.run('subscribe', items);
+      const perSecond = SFMC_RATE_BUDGETS.soap.windows[0]?.requests ?? 0;
+      for (let call = 0; call < perSecond; call++) await harness.run('subscribe', items);
 
       const throttled = await harness.run('subscribe', items);
 
@@ -430,6 +208,49 @@ describe('SFMC destination against its emulator', () => {
   });
 
   describe('throttling and failures', () => {
+    it('paces every instance on one tenant by one REST, one SOAP and one token budget: SFMC answers no 429', async () => {
+      const clock = new FastForwardClock();
+      const rateGate = new MemoryRateGate(clock);
+      const config = {
+        ...TEST_EMULATOR_CONFIG,
+        clients: [
+          ...TEST_EMULATOR_CONFIG.clients,
+          { clientId: 'second-package', clientSecret: 'second-secret' },
+        ],
+      };
+      harness = await startSfmcHarness({ clock, rateGate, limitsLifted: false, emulator: { config } });
+      // Another installed package of the same tenant: SFMC counts both together.
+      const second = new DestinationRunner(sfmcDestination, {
+        settings: { ...harness.runner.settings, clientId: 'second-package', clientSecret: 'second-secret' },
+        clock,
+        rateGate,
+      });
+      const elsewhere = new DestinationRunner(sfmcDestination, {
+        settings: { ...harness.runner.settings, subdomain: 'mc-another-tenant' },
+      });
+      expect(second.accountKey).toBe(harness.runner.accountKey);
+      expect(elsewhere.accountKey).not.toBe(harness.runner.accountKey);
+      const started = clock.now();
+
+      for (let round = 0; round < 15; round++) {
+        const { customerId, email } = member(round);
+        await Promise.all([
+          harness.run('upsertProfiles', [member(round)]),
+          second.run('addToSegment', [{ customerId, segment: 'Gold' }]),
+          second.run('subscribe', [{ customerId, channel: 'email', email: email as string }]),
+        ]);
+      }
+
+      const requests = harness.requests();
+      expect(requests.filter((request) => request.status >= 400)).toEqual([]);
+      expect(requestLines(harness).filter((line) => line === ROWSET)).toHaveLength(30);
+      expect(requestLines(harness).filter((line) => line === 'POST /Service.asmx')).toHaveLength(15);
+      // 30 REST calls do not fit in one second's 20: the budget held some back.
+      const perSecond = SFMC_RATE_BUDGETS.rest.windows[0]?.requests ?? 0;
+      expect(30).toBeGreaterThan(perSecond);
+      expect(clock.now() - started).toBeGreaterThanOrEqual(1_000);
+    });
+
     it('retries every item after the Retry-After of a 429', async () => {
       harness = await startSfmcHarness();
       harness.sandbox.injectFault('sfmc', { kind: 'rate-limit', retryAfterSeconds: 30, pathPrefix: '/hub' });
@@ -442,7 +263,8 @@ describe('SFMC destination against its emulator', () => {
 
     it("answers the emulator's own rate limit with 429 and Retry-After, which the items wait for", async () => {
       harness = await startSfmcHarness({ limitsLifted: false });
-      for (let call = 0; call < 20; call++) await harness.run('upsertProfiles', [member(call)]);
+      const perSecond = SFMC_RATE_BUDGETS.rest.windows[0]?.requests ?? 0;
+      for (let call = 0; call < perSecond; call++) await harness.run('upsertProfiles', [member(call)]);
 
       const [result] = await harness.run('upsertProfiles', [member(99)]);
 
@@ -478,7 +300,7 @@ describe('SFMC destination against its emulator', () => {
     });
 
     it('answers the ENS verification by calling ens-verify, then verifies signed unsubscribes', async () => {
-      const sfmc = new SfmcEmulator();
+      const sfmc = new SfmcEmulator({ config: TEST_EMULATOR_CONFIG });
       const callback = sfmc.createCallback('https://tessera.example/v1/inbound/sfmc');
       harness = await startSfmcHarness({
         emulator: sfmc,
@@ -517,7 +339,7 @@ describe('SFMC destination against its emulator', () => {
     });
 
     it('refuses the verification of another callback than the configured one', async () => {
-      const sfmc = new SfmcEmulator();
+      const sfmc = new SfmcEmulator({ config: TEST_EMULATOR_CONFIG });
       const other = sfmc.createCallback('https://elsewhere.example/hook');
       harness = await startSfmcHarness({ emulator: sfmc, settings: { ensCallbackId: 'tessera-callback' } });
 

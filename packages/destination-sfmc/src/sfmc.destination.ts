@@ -5,24 +5,24 @@ import { deleteContacts } from './requests/contact-deletion.request';
 import { upsertProfileRows, upsertSegmentRows } from './requests/data-extension-rows.request';
 import { fetchRows } from './requests/row-query.request';
 import { setSubscriberStatus } from './requests/subscriber-status.request';
-import { SFMC_ENDPOINTS, SFMC_LIMITS, SFMC_RATE_LIMITS } from './sfmc-endpoints';
+import { SFMC_ENDPOINTS, SFMC_LIMITS, SFMC_RATE_BUDGETS } from './sfmc-endpoints';
 import { resolveSfmcSettings, sfmcSettingsSchema, type SfmcSettings } from './sfmc-settings';
 
-/** Items per upsert call: one asynchronous request of rows, a few MB at most. */
+/**
+ * Items per upsert call. Above `asyncRowsThreshold` they go as asynchronous requests (≤ 32,000 rows and 5 MB
+ * each), below it as rowsets of ≤ 50 rows; 10,000 rows keep one call's work and retry unit moderate.
+ */
 const ROWS_PER_BATCH = 10_000;
-
-/** An upsert costs its requests: one synchronous call, or the async call plus a few status polls. */
-const rowsRequestCost = (items: unknown[], settings: SfmcSettings): number =>
-  items.length <= settings.asyncRowsThreshold
-    ? 1
-    : 4 * Math.ceil(items.length / SFMC_LIMITS.asyncRowsPerRequest);
 
 const profileRows: OperationDefinition<ProfileUpsert, SfmcSettings> = {
   batchSize: ROWS_PER_BATCH,
-  rateLimits: SFMC_RATE_LIMITS,
-  requestCost: rowsRequestCost,
   perform: upsertProfileRows,
 };
+
+/** The tenant: SFMC throttles every installed package and business unit of a tenant together. */
+export function sfmcAccountKey(settings: Pick<SfmcSettings, 'subdomain'>): string {
+  return settings.subdomain;
+}
 
 /**
  * The Salesforce Marketing Cloud Engagement destination.
@@ -39,6 +39,8 @@ const profileRows: OperationDefinition<ProfileUpsert, SfmcSettings> = {
  * - `deleteProfiles`: contact deletion by key (ContactAndAttributes).
  * - `fetchProfiles`: the data extension row, filtered by TesseraId.
  * - Inbound: ENS EmailUnsubscribe notifications, signed; the callback verification is answered.
+ * - Pacing: one REST budget for the whole tenant, one for SOAP, one for tokens (`SFMC_RATE_BUDGETS`), shared by
+ *   every destination instance on the tenant (`accountKey` = subdomain).
  */
 export const sfmcDestination = defineDestination<SfmcSettings>({
   type: 'sfmc',
@@ -46,6 +48,8 @@ export const sfmcDestination = defineDestination<SfmcSettings>({
   settingsSchema: sfmcSettingsSchema,
   resolveSettings: resolveSfmcSettings,
   requestHeaders: sfmcRequestHeaders,
+  rateBudgets: SFMC_RATE_BUDGETS,
+  accountKey: sfmcAccountKey,
   authentication: { fetchToken: fetchSfmcToken },
   testConnection: async ({ http }) => {
     // The runner fetched a token to get here (credentials work); tokenContext proves the REST host takes it.
@@ -56,42 +60,32 @@ export const sfmcDestination = defineDestination<SfmcSettings>({
     updateAttributes: profileRows,
     addToSegment: {
       batchSize: ROWS_PER_BATCH,
-      rateLimits: SFMC_RATE_LIMITS,
-      requestCost: rowsRequestCost,
       perform: (items, context) => upsertSegmentRows(items, true, context),
     },
     removeFromSegment: {
       batchSize: ROWS_PER_BATCH,
-      rateLimits: SFMC_RATE_LIMITS,
-      requestCost: rowsRequestCost,
       perform: (items, context) => upsertSegmentRows(items, false, context),
     },
     subscribe: {
       batchSize: SFMC_LIMITS.soapObjectsPerRequest,
-      rateLimits: SFMC_RATE_LIMITS,
       perform: (items, context) => setSubscriberStatus(items, 'Active', context),
     },
     unsubscribe: {
       batchSize: SFMC_LIMITS.soapObjectsPerRequest,
-      rateLimits: SFMC_RATE_LIMITS,
       perform: (items, context) => setSubscriberStatus(items, 'Unsubscribed', context),
     },
     suppress: {
       batchSize: SFMC_LIMITS.soapObjectsPerRequest,
-      rateLimits: SFMC_RATE_LIMITS,
       // Held is SFMC's own verdict after bounces and cannot be relied on through the API; Unsubscribed at the
       // All Subscribers level is what stops every commercial send, the honest meaning of "suppress".
       perform: (items, context) => setSubscriberStatus(items, 'Unsubscribed', context),
     },
     deleteProfiles: {
       batchSize: SFMC_LIMITS.contactDeletesPerRequest,
-      rateLimits: SFMC_RATE_LIMITS,
       perform: deleteContacts,
     },
     fetchProfiles: {
       batchSize: 50,
-      rateLimits: SFMC_RATE_LIMITS,
-      requestCost: (items) => items.length,
       perform: fetchRows,
     },
   },

@@ -29,6 +29,16 @@ describe('SFMC request contract', () => {
     expect(noId.map((violation) => violation.pointer)).toEqual(['/0/keys']);
   });
 
+  it('refuses a rowset of 51 rows: the synchronous limit is 50', () => {
+    const path = '/hub/v1/dataevents/key:TesseraProfiles/rowset';
+    const rows = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({ keys: { TesseraId: `C${i}` }, values: {} }));
+    expect(sfmcContract.validate({ method: 'POST', path, headers, body: rows(50) })).toEqual([]);
+    expect(sfmcContract.validate({ method: 'POST', path, headers, body: rows(51) })).toEqual([
+      { where: 'body', pointer: '', message: 'body must NOT have more than 50 items' },
+    ]);
+  });
+
   it('refuses an async request of 32,001 rows, and one with a row missing TesseraId', () => {
     const path = '/data/v1/async/dataextensions/key:TesseraProfiles/rows';
     const items = Array.from({ length: 32_001 }, (_, i) => ({ TesseraId: `C${i}` }));
@@ -114,6 +124,21 @@ describe('SOAP envelope validator', () => {
     ['not XML at all', '{"json": true}', ['body is not a SOAP envelope (no Envelope element)']],
   ])('rejects %s', (_case, body, problems) => {
     expect(validateSoapEnvelope({ headers: { soapaction: 'Create' }, body })).toEqual(problems);
+  });
+
+  it('rejects more than 50 objects in one request', () => {
+    const subscribers = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        SubscriberKey: `C${i}`,
+        EmailAddress: `m${i}@example.com`,
+        Status: 'Active' as const,
+      }));
+    const envelope = (count: number) =>
+      buildSubscriberEnvelope('token', 'https://x/Service.asmx', subscribers(count));
+    expect(validateSoapEnvelope({ headers: { soapaction: 'Create' }, body: envelope(50) })).toEqual([]);
+    expect(validateSoapEnvelope({ headers: { soapaction: 'Create' }, body: envelope(51) })).toEqual([
+      'CreateRequest has 51 Objects; SFMC takes at most 50 per synchronous request',
+    ]);
   });
 
   it('rejects a SOAPAction that does not match the method', () => {

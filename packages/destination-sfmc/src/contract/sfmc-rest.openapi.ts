@@ -66,6 +66,8 @@ export const SFMC_REST_OPENAPI = {
               schema: {
                 type: 'array',
                 minItems: 1,
+                // SFMC: "update or insert a maximum of 50 columns and 50 records at a time".
+                maxItems: SFMC_LIMITS.syncRowsPerRequest,
                 items: {
                   type: 'object',
                   required: ['keys', 'values'],

@@ -1,9 +1,10 @@
-import { SUBSCRIBER_STATUSES } from '../sfmc-endpoints';
+import { SFMC_LIMITS, SUBSCRIBER_STATUSES } from '../sfmc-endpoints';
 import { child, children, isXmlNode, parseXml, text } from '../soap/soap-xml';
 
 /*
  * Checks a SOAP request the way SFMC's SOAP API reads it (SOAP API guide: envelope, `fueloauth` header,
- * Create/Update methods, the Subscriber object and its SubscriberStatus values). The REST contract cannot:
+ * Create/Update methods, the Subscriber object and its SubscriberStatus values; at most 50 objects a request, the
+ * API limits' batch size for synchronous requests). The REST contract cannot:
  * its bodies are XML. Used by the tests on every SOAP request the destination sends, and by the emulator.
  */
 
@@ -36,6 +37,11 @@ export function validateSoapEnvelope(request: SoapRequestToCheck): string[] {
   }
   const objects = children(body[`${method}Request`], 'Objects');
   if (objects.length === 0) problems.push(`${method}Request has no Objects`);
+  if (objects.length > SFMC_LIMITS.soapObjectsPerRequest) {
+    problems.push(
+      `${method}Request has ${objects.length} Objects; SFMC takes at most ${SFMC_LIMITS.soapObjectsPerRequest} per synchronous request`,
+    );
+  }
   objects.forEach((object, index) => {
     const at = `Objects[${index}]`;
     if (!isXmlNode(object)) {

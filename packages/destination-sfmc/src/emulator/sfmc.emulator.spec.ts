@@ -1,6 +1,8 @@
-import { EspSandbox, ManualClock, type SandboxResponse } from '@tessera/destination-kit';
+import { EspSandbox, ManualClock } from '@tessera/destination-kit';
 import { buildSubscriberEnvelope } from '../requests/subscriber-status.request';
-import { SfmcEmulator } from './sfmc.emulator';
+import { SFMC_RATE_BUDGETS } from '../sfmc-endpoints';
+import { TEST_EMULATOR_CONFIG } from '../testing/sfmc-test-harness';
+import { INVALID_CLIENT_DESCRIPTION, SfmcEmulator } from './sfmc.emulator';
 
 type Call = [string, string, Record<string, string>, Buffer];
 
@@ -21,7 +23,14 @@ const soap = (xml: string): Call => [
   Buffer.from(xml),
 ];
 
-const credentials = { grant_type: 'client_credentials', client_id: 'id', client_secret: 'secret' };
+const credentials = {
+  grant_type: 'client_credentials',
+  client_id: 'tessera-client',
+  client_secret: 'tessera-secret',
+};
+const ROWSET = '/hub/v1/dataevents/key:TesseraProfiles/rowset';
+const JSON_HEADERS = { 'content-type': 'application/json' };
+const restError = (message: string, errorcode: number) => ({ message, errorcode, documentation: '' });
 
 describe('SfmcEmulator', () => {
   let emulator: SfmcEmulator;
@@ -34,182 +43,197 @@ describe('SfmcEmulator', () => {
   };
 
   beforeEach(() => {
-    emulator = new SfmcEmulator({ clientSecret: 'secret' });
+    emulator = new SfmcEmulator({ config: TEST_EMULATOR_CONFIG });
     clock = new ManualClock(Date.parse('2026-11-24T09:00:00Z'));
     // Limits enforced (not lifted): the emulator's rate limits are under test.
     sandbox = new EspSandbox([emulator], { clock });
   });
 
-  it('issues tokens that live 1,080 seconds and counts the requests', async () => {
-    const response = await sandbox.handle(
-      ...json('POST', '/v2/token', { ...credentials, account_id: '100000001' }),
-    );
-
-    expect(response).toMatchObject({
-      status: 200,
-      body: { token_type: 'Bearer', expires_in: 1080, access_token: expect.stringMatching(/^sfmc-sandbox-/) },
-    });
-    const value = (response.body as { access_token: string }).access_token;
-    expect((await sandbox.handle(...json('GET', '/platform/v1/tokenContext', '', value))).status).toBe(200);
-    clock.advance(1080_000);
-    expect((await sandbox.handle(...json('GET', '/platform/v1/tokenContext', '', value))).status).toBe(401);
-    expect(emulator.state().tokenRequests).toBe(1);
-  });
-
-  it('refuses wrong client credentials with an OAuth error', async () => {
-    const response = await sandbox.handle(
-      ...json('POST', '/v2/token', { ...credentials, client_secret: 'nope' }),
-    );
-    expect(response).toEqual({
-      status: 401,
-      headers: { 'content-type': 'application/json' },
-      body: {
-        error: 'invalid_client',
-        error_description: 'Client authentication failed.',
-        error_uri: 'https://developer.salesforce.com/docs',
-      },
-    });
-  });
-
-  it.each([
-    ['no token', undefined],
-    ['an unknown token', 'forged'],
-  ])('refuses a REST call with %s: 401 Not Authorized', async (_case, value) => {
-    const response = await sandbox.handle(
-      ...json('POST', '/hub/v1/dataevents/key:TesseraProfiles/rowset', [], value),
-    );
-    expect(response).toEqual({
-      status: 401,
-      headers: { 'content-type': 'application/json' },
-      body: { message: 'Not Authorized', errorcode: 0, documentation: '' },
-    });
-  });
-
-  it('refuses revoked tokens', async () => {
-    const value = await token();
-    emulator.revokeTokens();
-    expect((await sandbox.handle(...json('GET', '/platform/v1/tokenContext', '', value))).status).toBe(401);
-  });
-
-  it.each([
-    [
-      'not an array',
-      { keys: {} },
-      400,
-      {
-        message: 'Request body must be a non-empty array of { keys, values } rows',
-        errorcode: 10001,
-        documentation: '',
-      },
-    ],
-    [
-      'a row without keys',
-      [{ values: {} }],
-      400,
-      {
-        message: 'Row 0 must be an object with "keys" and "values" objects',
-        errorcode: 10001,
-        documentation: '',
-      },
-    ],
-    [
-      'a bad email',
-      [{ keys: { TesseraId: 'C1' }, values: { EmailAddress: 'x' } }],
-      400,
-      {
-        message: 'Unable to save rows for data extension TesseraProfiles',
-        errorcode: 10006,
-        documentation: '',
-        additionalErrors: [
-          { message: "EmailAddress 'x' is not a valid email address", errorcode: 10000, documentation: '' },
-        ],
-      },
-    ],
-  ])('refuses a rowset with %s and saves nothing', async (_case, body, status, expected) => {
-    const value = await token();
-    const response = await sandbox.handle(
-      ...json('POST', '/hub/v1/dataevents/key:TesseraProfiles/rowset', body, value),
-    );
-    expect(response).toEqual({ status, headers: { 'content-type': 'application/json' }, body: expected });
-    expect(emulator.state().dataExtensions['TesseraProfiles']).toEqual([]);
-  });
-
-  it('refuses an unknown data extension', async () => {
-    const value = await token();
-    const response = await sandbox.handle(...json('POST', '/hub/v1/dataevents/key:Nope/rowset', [], value));
-    expect(response.body).toEqual({
-      message: "Data extension with external key 'Nope' does not exist",
-      errorcode: 10000,
-      documentation: '',
-    });
-  });
-
-  it('refuses async requests of more than 32,000 rows', async () => {
-    const value = await token();
-    const items = Array.from({ length: 32_001 }, (_, i) => ({ TesseraId: `C${i}` }));
-    const response = await sandbox.handle(
-      ...json('PUT', '/data/v1/async/dataextensions/key:TesseraProfiles/rows', { items }, value),
-    );
-    expect(response).toEqual({
-      status: 400,
-      headers: { 'content-type': 'application/json' },
-      body: {
-        message: '"items" holds 32001 rows; at most 32000 are accepted per request',
-        errorcode: 10001,
-        documentation: '',
-      },
-    });
-  });
-
-  it('keeps an async request Pending until its time has come, then Complete with row errors', async () => {
-    emulator = new SfmcEmulator({ asyncCompletionMs: 5_000 });
-    sandbox = new EspSandbox([emulator], { clock, limitsLifted: true });
-    const value = await token();
-    const accepted = await sandbox.handle(
-      ...json(
-        'PUT',
-        '/data/v1/async/dataextensions/key:TesseraProfiles/rows',
-        { items: [{ TesseraId: 'C1' }, { TesseraId: 'C2', EmailAddress: 'bad' }] },
-        value,
-      ),
-    );
-    expect(accepted.status).toBe(202);
-    const requestId = (accepted.body as { requestId: string }).requestId;
-    const status = async (): Promise<SandboxResponse> =>
-      sandbox.handle(...json('GET', `/data/v1/async/${requestId}/status`, '', value));
-
-    expect((await status()).body).toMatchObject({ status: { requestStatus: 'Pending', hasErrors: false } });
-    expect(
-      (await sandbox.handle(...json('GET', `/data/v1/async/${requestId}/results`, '', value))).status,
-    ).toBe(400);
-    clock.advance(5_000);
-    expect((await status()).body).toMatchObject({
-      status: { requestStatus: 'Complete', hasErrors: true, resultStatus: 'Error' },
-    });
-    const results = await sandbox.handle(...json('GET', `/data/v1/async/${requestId}/results`, '', value));
-    expect(results.body).toMatchObject({
-      count: 1,
-      items: [
-        {
-          status: 'Error',
-          errorCode: 'InvalidValue',
-          message: "EmailAddress 'bad' is not a valid email address (TesseraId 'C2')",
+  describe('configuration', () => {
+    it('knows no client and no data extension until configured, as a new tenant', async () => {
+      sandbox = new EspSandbox([new SfmcEmulator()], { clock });
+      const refused = await sandbox.handle(...json('POST', '/v2/token', credentials));
+      expect(refused).toEqual({
+        status: 401,
+        headers: JSON_HEADERS,
+        body: {
+          error: 'invalid_client',
+          error_description: INVALID_CLIENT_DESCRIPTION,
+          error_uri: 'https://developer.salesforce.com/docs',
         },
-      ],
+      });
+      expect(new SfmcEmulator().configuration()).toEqual({ clients: [], dataExtensions: [] });
     });
-    expect(emulator.state().dataExtensions['TesseraProfiles']).toEqual([{ TesseraId: 'C1' }]);
+
+    it('takes its configuration through the sandbox control API and keeps it across reset', async () => {
+      sandbox = new EspSandbox([new SfmcEmulator()], { clock });
+      const put = await sandbox.handle(
+        'PUT',
+        '/sfmc/_sandbox/config',
+        JSON_HEADERS,
+        Buffer.from(JSON.stringify(TEST_EMULATOR_CONFIG)),
+      );
+      expect(put.status).toBe(200);
+      sandbox.reset();
+      expect((await sandbox.handle(...json('POST', '/v2/token', credentials))).status).toBe(200);
+      expect(sandbox.emulator<SfmcEmulator>('sfmc').configuration()).toEqual(TEST_EMULATOR_CONFIG);
+    });
+
+    it.each([
+      ['not an object', [], 'SFMC emulator configuration must be an object { clients, dataExtensions }'],
+      [
+        'a client without a secret and an unknown setting',
+        { clients: [{ clientId: 'a', secret: 'b' }] },
+        'SFMC emulator configuration is invalid: /clients/0/secret is not a known setting (known: clientId, clientSecret, accountId); /clients/0/clientSecret must be a non-empty string',
+      ],
+      [
+        'a column of an unknown type, a maxLength on a Number, a primary key naming no column',
+        {
+          dataExtensions: [
+            {
+              key: 'DE',
+              primaryKeys: ['Id'],
+              columns: [
+                { name: 'Key', type: 'Text' },
+                { name: 'Points', type: 'Integer' },
+                { name: 'Tier', type: 'Number', maxLength: 10 },
+              ],
+            },
+          ],
+        },
+        'SFMC emulator configuration is invalid: /dataExtensions/0/columns/1/type must be one of Text, Number, Decimal, Date, Boolean, EmailAddress, Phone, Locale (got "Integer"); /dataExtensions/0/columns/2/maxLength applies to Text columns only (the other types have a fixed length); /dataExtensions/0/primaryKeys/0 names no column of the data extension (got "Id")',
+      ],
+      [
+        'two columns differing only in case, and a column name SFMC refuses',
+        {
+          dataExtensions: [
+            {
+              key: 'DE',
+              primaryKeys: ['Key'],
+              columns: [
+                { name: 'Key', type: 'Text' },
+                { name: 'key', type: 'Text' },
+                { name: 'points-balance', type: 'Number' },
+              ],
+            },
+          ],
+        },
+        'SFMC emulator configuration is invalid: /dataExtensions/0/columns/1/name repeats the column "key"; /dataExtensions/0/columns/2/name must be a column name: letters, digits, underscores and spaces, not starting with a digit',
+      ],
+    ])('refuses %s with a clear error (400 over the control API)', async (_case, config, message) => {
+      expect(() => new SfmcEmulator().configure(config)).toThrow(new Error(message));
+      const put = await sandbox.handle(
+        'PUT',
+        '/sfmc/_sandbox/config',
+        JSON_HEADERS,
+        Buffer.from(JSON.stringify(config)),
+      );
+      expect(put).toEqual({ status: 400, headers: JSON_HEADERS, body: { error: message } });
+      expect(emulator.configuration()).toEqual(TEST_EMULATOR_CONFIG);
+    });
   });
 
-  it('throttles REST with 429 and Retry-After', async () => {
-    const value = await token();
-    for (let call = 0; call < 20; call++) {
-      expect((await sandbox.handle(...json('GET', '/platform/v1/tokenContext', '', value))).status).toBe(200);
-    }
-    const throttled = await sandbox.handle(...json('GET', '/platform/v1/tokenContext', '', value));
-    expect(throttled).toEqual({
-      status: 429,
-      headers: { 'content-type': 'application/json', 'retry-after': '1' },
-      body: { message: 'Too Many Requests', errorcode: 0, documentation: '' },
+  describe('tokens', () => {
+    it('issues tokens to configured clients that live 1,080 seconds, and counts the requests', async () => {
+      const response = await sandbox.handle(
+        ...json('POST', '/v2/token', { ...credentials, account_id: '100000001' }),
+      );
+
+      expect(response).toMatchObject({
+        status: 200,
+        body: {
+          token_type: 'Bearer',
+          expires_in: 1080,
+          access_token: expect.stringMatching(/^sfmc-sandbox-/),
+        },
+      });
+      const value = (response.body as { access_token: string }).access_token;
+      const context = await sandbox.handle(...json('GET', '/platform/v1/tokenContext', '', value));
+      expect(context.body).toMatchObject({
+        organization: { id: 100000001 },
+        application: { id: 'tessera-client' },
+      });
+      clock.advance(1080_000);
+      expect((await sandbox.handle(...json('GET', '/platform/v1/tokenContext', '', value))).status).toBe(401);
+      expect(emulator.state().tokenRequests).toBe(1);
+    });
+
+    it.each([
+      ['a wrong secret', { client_secret: 'nope' }],
+      ['an unknown client', { client_id: 'someone-else' }],
+    ])('refuses %s with 401 invalid_client, as SFMC does', async (_case, change) => {
+      const response = await sandbox.handle(...json('POST', '/v2/token', { ...credentials, ...change }));
+      expect(response).toEqual({
+        status: 401,
+        headers: JSON_HEADERS,
+        body: {
+          error: 'invalid_client',
+          error_description: INVALID_CLIENT_DESCRIPTION,
+          error_uri: 'https://developer.salesforce.com/docs',
+        },
+      });
+    });
+
+    it('refuses another grant type with 400 unsupported_grant_type', async () => {
+      const response = await sandbox.handle(
+        ...json('POST', '/v2/token', { ...credentials, grant_type: 'password' }),
+      );
+      expect(response.status).toBe(400);
+      expect(response.body).toMatchObject({ error: 'unsupported_grant_type' });
+    });
+
+    it.each([
+      ['no token', undefined],
+      ['an unknown token', 'forged'],
+    ])('refuses a REST call with %s: 401 Not Authorized', async (_case, value) => {
+      const response = await sandbox.handle(...json('POST', ROWSET, [], value));
+      expect(response).toEqual({ status: 401, headers: JSON_HEADERS, body: restError('Not Authorized', 0) });
+    });
+
+    it('refuses revoked tokens', async () => {
+      const value = await token();
+      emulator.revokeTokens();
+      expect((await sandbox.handle(...json('GET', '/platform/v1/tokenContext', '', value))).status).toBe(401);
+    });
+  });
+
+  describe('throttling from the destination’s own budgets', () => {
+    const restBudget = SFMC_RATE_BUDGETS.rest.windows[0];
+
+    it('throttles every REST path of the tenant together with 429, Retry-After and errorcode 50100', async () => {
+      const value = await token();
+      const perSecond = restBudget?.requests ?? 0;
+      for (let call = 0; call < perSecond; call++) {
+        const path =
+          call % 2 === 0
+            ? '/platform/v1/tokenContext'
+            : '/data/v1/customobjectdata/key/TesseraProfiles/rowset';
+        expect((await sandbox.handle(...json('GET', path, '', value))).status).toBe(200);
+      }
+      const throttled = await sandbox.handle(
+        ...json('POST', ROWSET, [{ keys: { TesseraId: 'C1' }, values: {} }], value),
+      );
+      expect(throttled).toEqual({
+        status: 429,
+        headers: { ...JSON_HEADERS, 'retry-after': '1' },
+        body: {
+          message: 'Rate limit exceeded',
+          errorcode: 50100,
+          retryAfter: 1,
+          documentation:
+            'https://developer.salesforce.com/docs/atlas.en-us.mc-apis.meta/mc-apis/error-handling.htm',
+        },
+      });
+      // SOAP and tokens have budgets of their own.
+      expect((await sandbox.handle(...json('POST', '/v2/token', credentials))).status).toBe(200);
+    });
+
+    it('throttles token requests by the token budget', async () => {
+      const perMinute = SFMC_RATE_BUDGETS.token.windows[0]?.requests ?? 0;
+      for (let call = 0; call < perMinute; call++) await token();
+      const throttled = await sandbox.handle(...json('POST', '/v2/token', credentials));
+      expect(throttled.status).toBe(429);
+      expect(throttled.headers?.['retry-after']).toBe('60');
     });
   });
 
@@ -248,13 +272,16 @@ describe('SfmcEmulator', () => {
       ]);
     });
 
-    it('throttles SOAP with HTTP 500 and a Server fault', async () => {
+    it('throttles SOAP by the SOAP budget with HTTP 500 and a Server fault, apart from REST', async () => {
       const value = await token();
-      for (let call = 0; call < 20; call++)
+      const perSecond = SFMC_RATE_BUDGETS.soap.windows[0]?.requests ?? 0;
+      for (let call = 0; call < perSecond; call++) {
         expect((await sandbox.handle(...soap(envelope(value)))).status).toBe(200);
+      }
       const throttled = await sandbox.handle(...soap(envelope(value)));
       expect(throttled.status).toBe(500);
       expect(throttled.body).toContain('<faultcode>soap:Server</faultcode>');
+      expect((await sandbox.handle(...json('GET', '/platform/v1/tokenContext', '', value))).status).toBe(200);
     });
   });
 
@@ -271,8 +298,8 @@ describe('SfmcEmulator', () => {
     );
     expect(wrong).toEqual({
       status: 400,
-      headers: { 'content-type': 'application/json' },
-      body: { message: 'Invalid callbackId or verificationKey', errorcode: 10001, documentation: '' },
+      headers: JSON_HEADERS,
+      body: restError('Invalid callbackId or verificationKey', 10001),
     });
     const right = await sandbox.handle(
       ...json(
@@ -288,8 +315,9 @@ describe('SfmcEmulator', () => {
     ]);
   });
 
-  it('forgets everything on reset', async () => {
-    await token();
+  it('forgets its data on reset, and keeps its configuration', async () => {
+    const value = await token();
+    await sandbox.handle(...json('POST', ROWSET, [{ keys: { TesseraId: 'C1' }, values: {} }], value));
     emulator.createCallback('https://tessera.example/hook');
     emulator.reset();
     expect(emulator.state()).toEqual({
@@ -300,5 +328,7 @@ describe('SfmcEmulator', () => {
       contactDeletions: [],
       callbacks: [],
     });
+    expect(emulator.configuration()).toEqual(TEST_EMULATOR_CONFIG);
+    expect((await sandbox.handle(...json('GET', '/platform/v1/tokenContext', '', value))).status).toBe(401);
   });
 });

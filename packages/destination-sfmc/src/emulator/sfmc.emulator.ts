@@ -3,64 +3,46 @@ import {
   type EmulatorTools,
   type EspEmulator,
   type InboundRequest,
+  RateBudgets,
   SANDBOX_PREFIX,
   type SandboxRequest,
   type SandboxResponse,
 } from '@tessera/destination-kit';
-import { validateSoapEnvelope } from '../contract/soap-envelope.validator';
+import type { EnsEvent } from '../inbound/ens-notification';
+import { SFMC_LIMITS, SFMC_RATE_BUDGETS } from '../sfmc-endpoints';
+import { child, parseXml, text } from '../soap/soap-xml';
+import type { Row } from './data-extension-table';
+import { DataExtensionApi } from './sfmc-data-extension-api';
+import { EnsCallbacks, type SfmcEnsCallback } from './sfmc-ens-callbacks';
 import {
-  ENS_SIGNATURE_HEADER,
-  ENS_UNSUBSCRIBE_EVENT,
-  type EnsEvent,
-  ensSignature,
-} from '../inbound/ens-notification';
+  parseSfmcEmulatorConfig,
+  type SfmcClientConfig,
+  type SfmcEmulatorConfig,
+} from './sfmc-emulator-config';
 import {
-  SFMC_LIMITS,
-  SFMC_RATE_LIMITS,
-  SOAP_NAMESPACES,
-  SUBSCRIBER_STATUSES,
-  type SubscriberStatus,
-} from '../sfmc-endpoints';
-import { child, children, escapeXml, isXmlNode, parseXml, text, type XmlNode } from '../soap/soap-xml';
+  isRecord,
+  JSON_HEADERS,
+  oauthError,
+  parseJson,
+  rateLimited,
+  restError,
+  soapFault,
+} from './sfmc-responses';
+import { type SfmcStoredSubscriber, SoapSubscribers } from './sfmc-soap-subscribers';
 
-type Row = Record<string, string | number | boolean>;
+export type { SfmcStoredSubscriber } from './sfmc-soap-subscribers';
+export type { SfmcAsyncRequest } from './sfmc-data-extension-api';
+export type { SfmcEnsCallback } from './sfmc-ens-callbacks';
 
 export interface SfmcEmulatorOptions {
-  /** Credentials the token endpoint accepts (default: any non-empty pair). */
-  clientId?: string;
-  clientSecret?: string;
+  /** The tenant's clients and data extensions (see `configure`); default: none, as a new tenant. */
+  config?: unknown;
   /** `expires_in` of issued tokens, in seconds (default 1080, SFMC's). */
   tokenLifetimeSeconds?: number;
   /** How long after its submission an async request completes (checked when its status is read; default 0). */
   asyncCompletionMs?: number;
-  /** Data extensions that exist (default: `TesseraProfiles`, primary key TesseraId, any column). */
-  dataExtensions?: string[];
-  /** Whether async row errors quote the row's TesseraId (default true; false models messages that do not). */
+  /** Whether async row errors quote the row's primary key (default true; false models messages that do not). */
   rowErrorsNameKey?: boolean;
-}
-
-export interface SfmcStoredSubscriber {
-  SubscriberKey: string;
-  EmailAddress: string;
-  Status: SubscriberStatus;
-}
-
-export interface SfmcAsyncRequest {
-  requestId: string;
-  key: string;
-  rows: Row[];
-  submittedAt: number;
-  requestStatus: 'Pending' | 'Complete';
-  errors: { status: 'Error'; errorCode: string; message: string }[];
-}
-
-export interface SfmcEnsCallback {
-  callbackId: string;
-  callbackName: string;
-  url: string;
-  signatureKey: string;
-  verificationKey: string;
-  verified: boolean;
 }
 
 export interface SfmcEmulatorState {
@@ -72,134 +54,143 @@ export interface SfmcEmulatorState {
   callbacks: { callbackId: string; url: string; verified: boolean }[];
 }
 
-const DEFAULT_DATA_EXTENSION = 'TesseraProfiles';
-const PRIMARY_KEY = 'TesseraId';
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const JSON_HEADERS = { 'content-type': 'application/json' };
-const XML_HEADERS = { 'content-type': 'text/xml; charset=utf-8' };
+interface IssuedToken {
+  clientId: string;
+  expiresAt: number;
+  revoked: boolean;
+}
+
+/** SFMC's answer to unknown client credentials (`/v2/token`, 401 invalid_client). */
+export const INVALID_CLIENT_DESCRIPTION =
+  'Client authentication failed. Make sure that the client ID and client secret are valid and that the package is installed and enabled.';
+
+/** Paths with the ids and keys in them replaced, for the sandbox's request statistics. */
+const ENDPOINT_TEMPLATES: [RegExp, string][] = [
+  [/^\/hub\/v1\/dataevents\/key:[^/]+\/rowset$/, '/hub/v1/dataevents/key:{id}/rowset'],
+  [/^\/data\/v1\/async\/dataextensions\/key:[^/]+\/rows$/, '/data/v1/async/dataextensions/key:{id}/rows'],
+  [/^\/data\/v1\/async\/[^/]+\/(status|results)$/, '/data/v1/async/{id}/$1'],
+  [/^\/data\/v1\/customobjectdata\/key\/[^/]+\/rowset$/, '/data/v1/customobjectdata/key/{id}/rowset'],
+];
 
 /**
- * A local stand-in for SFMC, mounted by the sandbox at `/sandbox/sfmc`: the auth, REST and SOAP hosts under
- * one root. It issues and checks tokens (REST 401 `{ message: "Not Authorized", errorcode: 0, documentation }`,
- * SOAP security fault), validates bodies (REST 400 `{ message, errorcode, documentation }`, SOAP Client faults
- * and per-object Results), enforces Tessera's declared pacing (REST 429 + Retry-After; SOAP 500 + Server
- * fault, as SFMC throttles SOAP), runs async row requests, and keeps rows, subscribers, contact deletions and
- * ENS callbacks for `state()`.
+ * A local stand-in for one SFMC tenant, mounted by the sandbox at `/sandbox/sfmc`: the auth, REST and SOAP
+ * hosts under one root. It knows only the clients and data extensions of its configuration; it issues tokens
+ * to configured clients (401 invalid_client otherwise) and checks them (REST 401 `Not Authorized`, SOAP
+ * security fault), checks rows against the data extension's columns (rowset 400 with `additionalErrors`, async
+ * row errors), refuses bodies over 5 MB (413), throttles from the destination's own `SFMC_RATE_BUDGETS` (REST
+ * and tokens 429 + Retry-After, SOAP HTTP 500 + Server fault), runs async row requests, and keeps rows,
+ * subscribers, contact deletions and ENS callbacks for `state()`.
  */
 export class SfmcEmulator implements EspEmulator {
   readonly esp = 'sfmc';
-  private readonly options: Required<Omit<SfmcEmulatorOptions, 'clientId' | 'clientSecret'>> &
-    Pick<SfmcEmulatorOptions, 'clientId' | 'clientSecret'>;
-  private tokens = new Map<string, { expiresAt: number; revoked: boolean }>();
+  readonly maxBodyBytes = SFMC_LIMITS.requestBytes;
+  private readonly tokenLifetimeSeconds: number;
+  private readonly budgets = new RateBudgets(SFMC_RATE_BUDGETS);
+  private config: SfmcEmulatorConfig = { clients: [], dataExtensions: [] };
+  private readonly dataExtensions: DataExtensionApi;
+  private tokens = new Map<string, IssuedToken>();
   private tokenRequests = 0;
-  private rows = new Map<string, Map<string, Row>>();
-  private asyncRequests = new Map<string, SfmcAsyncRequest>();
-  private subscribers = new Map<string, SfmcStoredSubscriber>();
+  private readonly subscribers = new SoapSubscribers();
+  private readonly callbacks = new EnsCallbacks();
   private contactDeletions: { operationID: number; keys: string[] }[] = [];
-  private callbacks = new Map<string, SfmcEnsCallback>();
   private nextOperationId = 1;
 
   constructor(options: SfmcEmulatorOptions = {}) {
-    this.options = {
-      ...options,
-      tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? SFMC_LIMITS.tokenLifetimeSeconds,
+    this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? SFMC_LIMITS.tokenLifetimeSeconds;
+    this.dataExtensions = new DataExtensionApi({
       asyncCompletionMs: options.asyncCompletionMs ?? 0,
-      dataExtensions: options.dataExtensions ?? [DEFAULT_DATA_EXTENSION],
       rowErrorsNameKey: options.rowErrorsNameKey ?? true,
-    };
+    });
+    if (options.config !== undefined) this.configure(options.config);
+  }
+
+  /**
+   * Sets the tenant's clients and data extensions (`SfmcEmulatorConfig`), after validating it: a bad one
+   * throws an Error listing each problem with its JSON pointer. Rows and tokens are forgotten.
+   */
+  configure(config: unknown): void {
+    this.config = parseSfmcEmulatorConfig(config);
+    this.dataExtensions.configure(this.config.dataExtensions);
     this.reset();
   }
 
+  configuration(): SfmcEmulatorConfig {
+    return structuredClone(this.config);
+  }
+
+  endpointTemplate(_method: string, path: string): string | undefined {
+    for (const [pattern, template] of ENDPOINT_TEMPLATES) {
+      if (pattern.test(path)) return path.replace(pattern, template);
+    }
+    return undefined;
+  }
+
   handle(request: SandboxRequest, tools: EmulatorTools): SandboxResponse {
+    const throttled = this.throttle(request, tools);
+    if (throttled !== undefined) return throttled;
     const route = `${request.method} ${request.path}`;
     if (route === 'POST /v2/token') return this.issueToken(request, tools);
     if (route === 'POST /Service.asmx') return this.soap(request, tools);
-    if (!this.authorized(request.headers['authorization'], tools)) {
-      return this.errorResponse(401, 'Not Authorized');
-    }
-    const waitMs = tools.rateLimit('rest', SFMC_RATE_LIMITS);
-    if (waitMs !== undefined) {
-      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-      const response = this.errorResponse(429, 'Too Many Requests');
-      return { ...response, headers: { ...response.headers, 'retry-after': String(seconds) } };
-    }
+    const client = this.clientOf(request.headers['authorization'], tools);
+    if (client === undefined) return this.errorResponse(401, 'Not Authorized');
     let match: RegExpExecArray | null;
     if (
       request.method === 'POST' &&
       (match = /^\/hub\/v1\/dataevents\/key:([^/]+)\/rowset$/.exec(request.path))
     ) {
-      return this.upsertRowset(decodeURIComponent(match[1] ?? ''), request);
+      return this.dataExtensions.upsertRowset(decodeURIComponent(match[1] ?? ''), request);
     }
     if (
       request.method === 'PUT' &&
       (match = /^\/data\/v1\/async\/dataextensions\/key:([^/]+)\/rows$/.exec(request.path))
     ) {
-      return this.submitAsyncRows(decodeURIComponent(match[1] ?? ''), request, tools);
+      return this.dataExtensions.submitAsyncRows(decodeURIComponent(match[1] ?? ''), request, tools);
     }
     if (
       request.method === 'GET' &&
       (match = /^\/data\/v1\/async\/([^/]+)\/(status|results)$/.exec(request.path))
     ) {
-      return this.asyncRequest(decodeURIComponent(match[1] ?? ''), match[2] === 'status', tools);
+      return this.dataExtensions.asyncRequest(
+        decodeURIComponent(match[1] ?? ''),
+        match[2] === 'status',
+        tools,
+      );
     }
     if (
       request.method === 'GET' &&
       (match = /^\/data\/v1\/customobjectdata\/key\/([^/]+)\/rowset$/.exec(request.path))
     ) {
-      return this.queryRows(decodeURIComponent(match[1] ?? ''), request);
+      return this.dataExtensions.queryRows(decodeURIComponent(match[1] ?? ''), request);
     }
     if (route === 'POST /contacts/v1/contacts/actions/delete') return this.deleteContacts(request);
-    if (route === 'POST /platform/v1/ens-verify') return this.verifyCallback(request);
-    if (route === 'GET /platform/v1/tokenContext') {
-      return {
-        status: 200,
-        headers: JSON_HEADERS,
-        body: {
-          enterprise: { id: 100000001 },
-          organization: { id: 100000001, enterprise_id: 100000001, region: 'SANDBOX' },
-          user: { id: 1, email: 'integration@tessera.invalid', culture: 'en-US', timezone: { offset: 0 } },
-          application: { id: 'tessera-sandbox', features: {}, userId: '1' },
-        },
-      };
-    }
+    if (route === 'POST /platform/v1/ens-verify') return this.callbacks.verify(request.rawBody);
+    if (route === 'GET /platform/v1/tokenContext') return this.tokenContext(client);
     return this.errorResponse(404, `Resource not found: ${request.method} ${request.path}`, 404);
   }
 
   errorResponse(status: number, message: string, errorcode = 0): SandboxResponse {
-    return { status, headers: JSON_HEADERS, body: { message, errorcode, documentation: '' } };
+    return restError(status, message, errorcode);
   }
 
   state(): SfmcEmulatorState {
-    const dataExtensions: Record<string, Row[]> = {};
-    for (const [key, rows] of this.rows) dataExtensions[key] = [...rows.values()].map((row) => ({ ...row }));
     return {
       tokenRequests: this.tokenRequests,
-      dataExtensions,
-      asyncRequests: [...this.asyncRequests.values()].map((job) => ({
-        requestId: job.requestId,
-        key: job.key,
-        rows: job.rows.length,
-        requestStatus: job.requestStatus,
-        errors: job.errors.length,
-      })),
-      subscribers: [...this.subscribers.values()].map((subscriber) => ({ ...subscriber })),
+      dataExtensions: this.dataExtensions.rows(),
+      asyncRequests: this.dataExtensions.asyncSummary(),
+      subscribers: this.subscribers.all(),
       contactDeletions: this.contactDeletions.map((deletion) => ({ ...deletion, keys: [...deletion.keys] })),
-      callbacks: [...this.callbacks.values()].map(({ callbackId, url, verified }) => ({
-        callbackId,
-        url,
-        verified,
-      })),
+      callbacks: this.callbacks.list(),
     };
   }
 
+  /** Forgets rows, tokens, subscribers, requests and callbacks; the configuration stays. */
   reset(): void {
     this.tokens = new Map();
     this.tokenRequests = 0;
-    this.rows = new Map(this.options.dataExtensions.map((key) => [key, new Map<string, Row>()]));
-    this.asyncRequests = new Map();
-    this.subscribers = new Map();
+    this.dataExtensions.clear();
+    this.subscribers.clear();
     this.contactDeletions = [];
-    this.callbacks = new Map();
+    this.callbacks.clear();
     this.nextOperationId = 1;
   }
 
@@ -210,26 +201,12 @@ export class SfmcEmulator implements EspEmulator {
 
   /** Registers an ENS callback (what `POST /platform/v1/ens-callbacks` does) and returns its secrets. */
   createCallback(url: string, callbackName = 'tessera-unsubscribes'): SfmcEnsCallback {
-    const callback: SfmcEnsCallback = {
-      callbackId: randomUUID(),
-      callbackName,
-      url,
-      signatureKey: Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64'),
-      verificationKey: randomUUID(),
-      verified: false,
-    };
-    this.callbacks.set(callback.callbackId, callback);
-    return { ...callback };
+    return this.callbacks.create(url, callbackName);
   }
 
   /** The verification post ENS sends to a newly registered callback. */
   verificationRequest(callbackId: string): InboundRequest {
-    const callback = this.callback(callbackId);
-    return {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      rawBody: Buffer.from(JSON.stringify({ callbackId, verificationKey: callback.verificationKey })),
-    };
+    return this.callbacks.verificationRequest(callbackId);
   }
 
   /**
@@ -242,71 +219,65 @@ export class SfmcEmulator implements EspEmulator {
     callbackId?: string;
     atMs?: number;
   }): InboundRequest & { event: EnsEvent } {
-    const callback = this.callback(input.callbackId ?? [...this.callbacks.keys()][0] ?? '');
-    this.subscribers.set(input.subscriberKey, {
+    const notification = this.callbacks.unsubscribeNotification(input);
+    this.subscribers.set({
       SubscriberKey: input.subscriberKey,
       EmailAddress: input.email,
       Status: 'Unsubscribed',
     });
-    const jobId = String(this.nextOperationId++);
-    const event: EnsEvent = {
-      eventCategoryType: ENS_UNSUBSCRIBE_EVENT,
-      timestampUTC: input.atMs ?? Date.now(),
-      compositeId: `${jobId}.1.${input.subscriberKey}.${ENS_UNSUBSCRIBE_EVENT}`,
-      composite: { jobId, batchId: '1', listId: '1' },
-      mid: 100000001,
-      eid: 100000001,
-      info: { subscriberKey: input.subscriberKey, emailAddress: input.email },
-    };
-    const rawBody = Buffer.from(JSON.stringify([event]));
-    return {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [ENS_SIGNATURE_HEADER]: ensSignature(callback.signatureKey, rawBody),
-      },
-      rawBody,
-      event,
-    };
+    return notification;
   }
 
-  private callback(callbackId: string): SfmcEnsCallback {
-    const callback = this.callbacks.get(callbackId);
-    if (callback === undefined) throw new Error(`No ENS callback ${callbackId}: call createCallback first`);
-    return callback;
+  /**
+   * Counts the request against every budget of `SFMC_RATE_BUDGETS` it falls under — the table the destination
+   * paces itself by — and answers as SFMC throttles when one is full: 429 + Retry-After on REST and token
+   * requests, HTTP 500 with a Server fault on SOAP.
+   */
+  private throttle(request: SandboxRequest, tools: EmulatorTools): SandboxResponse | undefined {
+    for (const budget of this.budgets.matching(request.method, request.path)) {
+      const waitMs = tools.rateLimit(budget.name, budget.windows);
+      if (waitMs === undefined) continue;
+      return budget.name === 'soap'
+        ? soapFault('soap:Server', 'The server is busy: too many requests. Please retry after some time.')
+        : rateLimited(waitMs);
+    }
+    return undefined;
   }
 
-  private authorized(header: string | undefined, tools: EmulatorTools): boolean {
+  private clientOf(header: string | undefined, tools: EmulatorTools): SfmcClientConfig | undefined {
     const token = /^Bearer (\S+)$/.exec(header ?? '')?.[1];
-    return token !== undefined && this.tokenValid(token, tools);
+    return token === undefined ? undefined : this.tokenClient(token, tools);
   }
 
-  private tokenValid(token: string, tools: EmulatorTools): boolean {
+  /** The configured client a live token was issued to. */
+  private tokenClient(token: string, tools: EmulatorTools): SfmcClientConfig | undefined {
     const known = this.tokens.get(token);
-    return known !== undefined && !known.revoked && tools.clock.now() < known.expiresAt;
+    if (known === undefined || known.revoked || tools.clock.now() >= known.expiresAt) return undefined;
+    return this.config.clients.find((client) => client.clientId === known.clientId);
   }
 
   private issueToken(request: SandboxRequest, tools: EmulatorTools): SandboxResponse {
     this.tokenRequests++;
     const body = parseJson(request.rawBody);
     if (!isRecord(body) || body['grant_type'] !== 'client_credentials') {
-      return oauthError(400, 'unsupported_grant_type', 'Use "grant_type":"client_credentials".');
+      return oauthError(
+        400,
+        'unsupported_grant_type',
+        'Use "authorization_code" or "refresh_token" or "client_credentials" or "urn:ietf:params:oauth:grant-type:jwt-bearer" as the grant_type.',
+      );
     }
     const { client_id: clientId, client_secret: clientSecret, account_id: accountId } = body;
-    const accepted =
-      typeof clientId === 'string' &&
-      typeof clientSecret === 'string' &&
-      clientId !== '' &&
-      clientSecret !== '' &&
-      (this.options.clientId === undefined || this.options.clientId === clientId) &&
-      (this.options.clientSecret === undefined || this.options.clientSecret === clientSecret);
-    if (!accepted) return oauthError(401, 'invalid_client', 'Client authentication failed.');
+    const client = this.config.clients.find(
+      (candidate) => candidate.clientId === clientId && candidate.clientSecret === clientSecret,
+    );
+    if (client === undefined) return oauthError(401, 'invalid_client', INVALID_CLIENT_DESCRIPTION);
     if (accountId !== undefined && !/^[0-9]+$/.test(String(accountId))) {
       return oauthError(400, 'invalid_request', 'account_id must be the MID of a business unit.');
     }
     const token = `sfmc-sandbox-${randomUUID()}`;
     this.tokens.set(token, {
-      expiresAt: tools.clock.now() + this.options.tokenLifetimeSeconds * 1000,
+      clientId: client.clientId,
+      expiresAt: tools.clock.now() + this.tokenLifetimeSeconds * 1000,
       revoked: false,
     });
     const root = `http://${request.headers['host'] ?? 'localhost'}${SANDBOX_PREFIX}/${this.esp}/`;
@@ -316,7 +287,7 @@ export class SfmcEmulator implements EspEmulator {
       body: {
         access_token: token,
         token_type: 'Bearer',
-        expires_in: this.options.tokenLifetimeSeconds,
+        expires_in: this.tokenLifetimeSeconds,
         scope:
           'data_extensions_read data_extensions_write list_and_subscribers_read list_and_subscribers_write',
         soap_instance_url: root,
@@ -325,187 +296,17 @@ export class SfmcEmulator implements EspEmulator {
     };
   }
 
-  private dataExtension(key: string): Map<string, Row> | undefined {
-    return this.rows.get(key);
-  }
-
-  private missingDataExtension(key: string): SandboxResponse {
-    return this.errorResponse(400, `Data extension with external key '${key}' does not exist`, 10000);
-  }
-
-  /** Synchronous upsert: every row is checked first and nothing is saved when one is invalid. */
-  private upsertRowset(key: string, request: SandboxRequest): SandboxResponse {
-    const rows = this.dataExtension(key);
-    if (rows === undefined) return this.missingDataExtension(key);
-    if (!isJson(request)) return this.errorResponse(415, 'Content-Type must be application/json');
-    const body = parseJson(request.rawBody);
-    if (!Array.isArray(body) || body.length === 0) {
-      return this.errorResponse(
-        400,
-        'Request body must be a non-empty array of { keys, values } rows',
-        10001,
-      );
-    }
-    const parsed: Row[] = [];
-    for (const [index, entry] of body.entries()) {
-      const keys = isRecord(entry) ? entry['keys'] : undefined;
-      const values = isRecord(entry) ? (entry['values'] ?? {}) : undefined;
-      if (!isRecord(keys) || !isRecord(values)) {
-        return this.errorResponse(
-          400,
-          `Row ${index} must be an object with "keys" and "values" objects`,
-          10001,
-        );
-      }
-      const row = { ...values, ...keys };
-      const problem = rowProblem(row);
-      if (problem !== undefined) {
-        return {
-          status: 400,
-          headers: JSON_HEADERS,
-          body: {
-            message: `Unable to save rows for data extension ${key}`,
-            errorcode: 10006,
-            documentation: '',
-            additionalErrors: [{ message: problem, errorcode: 10000, documentation: '' }],
-          },
-        };
-      }
-      parsed.push(row as Row);
-    }
-    for (const row of parsed) saveRow(rows, row);
-    return { status: 200, headers: JSON_HEADERS, body };
-  }
-
-  private submitAsyncRows(key: string, request: SandboxRequest, tools: EmulatorTools): SandboxResponse {
-    if (this.dataExtension(key) === undefined) return this.missingDataExtension(key);
-    if (!isJson(request)) return this.errorResponse(415, 'Content-Type must be application/json');
-    if (request.rawBody.length > SFMC_LIMITS.asyncRequestBytes) {
-      return this.errorResponse(413, `Request body exceeds ${SFMC_LIMITS.asyncRequestBytes} bytes`, 10001);
-    }
-    const body = parseJson(request.rawBody);
-    const items = isRecord(body) ? body['items'] : undefined;
-    if (!Array.isArray(items) || items.length === 0) {
-      return this.errorResponse(400, 'Request body must be an object with a non-empty "items" array', 10001);
-    }
-    if (items.length > SFMC_LIMITS.asyncRowsPerRequest) {
-      return this.errorResponse(
-        400,
-        `"items" holds ${items.length} rows; at most ${SFMC_LIMITS.asyncRowsPerRequest} are accepted per request`,
-        10001,
-      );
-    }
-    if (!items.every(isRecord))
-      return this.errorResponse(400, 'Every item must be an object of column values', 10001);
-    const requestId = randomUUID();
-    this.asyncRequests.set(requestId, {
-      requestId,
-      key,
-      rows: items as Row[],
-      submittedAt: tools.clock.now(),
-      requestStatus: 'Pending',
-      errors: [],
-    });
-    return { status: 202, headers: JSON_HEADERS, body: { requestId, resultMessages: [] } };
-  }
-
-  private asyncRequest(requestId: string, wantsStatus: boolean, tools: EmulatorTools): SandboxResponse {
-    const job = this.asyncRequests.get(requestId);
-    if (job === undefined) return this.errorResponse(404, `Request ${requestId} was not found`, 10002);
-    if (
-      job.requestStatus === 'Pending' &&
-      tools.clock.now() >= job.submittedAt + this.options.asyncCompletionMs
-    ) {
-      this.completeAsync(job);
-    }
-    if (wantsStatus) {
-      const at = new Date(tools.clock.now()).toISOString();
-      return {
-        status: 200,
-        headers: JSON_HEADERS,
-        body: {
-          requestId,
-          status: {
-            callDateTime: new Date(job.submittedAt).toISOString(),
-            ...(job.requestStatus === 'Complete' ? { completionDateTime: at, pickupDateTime: at } : {}),
-            hasErrors: job.errors.length > 0,
-            requestStatus: job.requestStatus,
-            resultStatus:
-              job.requestStatus === 'Pending' ? 'Pending' : job.errors.length > 0 ? 'Error' : 'OK',
-            requestId,
-          },
-          resultMessages: [],
-        },
-      };
-    }
-    if (job.requestStatus === 'Pending') {
-      return this.errorResponse(400, `Request ${requestId} has not completed; read its status first`, 10003);
-    }
+  private tokenContext(client: SfmcClientConfig): SandboxResponse {
+    const mid = Number(client.accountId ?? 100000001);
     return {
       status: 200,
       headers: JSON_HEADERS,
       body: {
-        page: 1,
-        pageSize: Math.max(50, job.errors.length),
-        count: job.errors.length,
-        items: job.errors,
-        requestId,
+        enterprise: { id: 100000001 },
+        organization: { id: mid, enterprise_id: 100000001, region: 'SANDBOX' },
+        user: { id: 1, email: 'integration@tessera.invalid', culture: 'en-US', timezone: { offset: 0 } },
+        application: { id: client.clientId, features: {}, userId: '1' },
       },
-    };
-  }
-
-  /** Applies an async request row by row: valid rows are saved, invalid ones become errors. */
-  private completeAsync(job: SfmcAsyncRequest): void {
-    const rows = this.dataExtension(job.key) ?? new Map<string, Row>();
-    for (const row of job.rows) {
-      const problem = rowProblem(row);
-      if (problem === undefined) {
-        saveRow(rows, row);
-        continue;
-      }
-      const key = row[PRIMARY_KEY];
-      job.errors.push({
-        status: 'Error',
-        errorCode: 'InvalidValue',
-        message:
-          this.options.rowErrorsNameKey && typeof key === 'string'
-            ? `${problem} (${PRIMARY_KEY} '${key}')`
-            : problem,
-      });
-    }
-    job.requestStatus = 'Complete';
-  }
-
-  private queryRows(key: string, request: SandboxRequest): SandboxResponse {
-    const rows = this.dataExtension(key);
-    if (rows === undefined) return this.missingDataExtension(key);
-    const filter = request.query.get('$filter');
-    const match = /^(\w+) eq '((?:[^']|'')*)'$/.exec(filter ?? '');
-    if (filter !== null && match === null) {
-      return this.errorResponse(
-        400,
-        `Unsupported $filter: ${filter} (emulated: "<Field> eq '<value>'")`,
-        10001,
-      );
-    }
-    const field = match?.[1]?.toLowerCase();
-    const value = match?.[2]?.replace(/''/g, "'");
-    const found = [...rows.values()].filter((row) =>
-      field === undefined
-        ? true
-        : Object.entries(row).some(([name, cell]) => name.toLowerCase() === field && String(cell) === value),
-    );
-    const items = found.map((row) => {
-      const values: Record<string, unknown> = {};
-      for (const [name, cell] of Object.entries(row)) {
-        if (name !== PRIMARY_KEY) values[name.toLowerCase()] = typeof cell === 'string' ? cell : String(cell);
-      }
-      return { keys: { [PRIMARY_KEY.toLowerCase()]: row[PRIMARY_KEY] }, values };
-    });
-    return {
-      status: 200,
-      headers: JSON_HEADERS,
-      body: { customObjectKey: key, pageSize: 2500, page: 1, count: items.length, items },
     };
   }
 
@@ -532,7 +333,7 @@ export class SfmcEmulator implements EspEmulator {
     const keys = values as string[];
     for (const key of keys) {
       this.subscribers.delete(key);
-      for (const rows of this.rows.values()) rows.delete(key);
+      this.dataExtensions.deleteContact(key);
     }
     const operationID = this.nextOperationId++;
     this.contactDeletions.push({ operationID, keys: [...keys] });
@@ -551,185 +352,19 @@ export class SfmcEmulator implements EspEmulator {
     };
   }
 
-  private verifyCallback(request: SandboxRequest): SandboxResponse {
-    const body = parseJson(request.rawBody);
-    const callbackId = isRecord(body) ? body['callbackId'] : undefined;
-    const verificationKey = isRecord(body) ? body['verificationKey'] : undefined;
-    const callback = typeof callbackId === 'string' ? this.callbacks.get(callbackId) : undefined;
-    if (callback === undefined || callback.verificationKey !== verificationKey) {
-      return this.errorResponse(400, 'Invalid callbackId or verificationKey', 10001);
-    }
-    callback.verified = true;
-    return {
-      status: 200,
-      headers: JSON_HEADERS,
-      body: { callbackId: callback.callbackId, callbackName: callback.callbackName, url: callback.url },
-    };
-  }
-
   private soap(request: SandboxRequest, tools: EmulatorTools): SandboxResponse {
-    const document = parseXml(request.rawBody.toString('utf8'));
-    const envelope = child(document, 'Envelope');
-    if (envelope === undefined)
+    const envelope = child(parseXml(request.rawBody.toString('utf8')), 'Envelope');
+    if (envelope === undefined) {
       return soapFault('soap:Client', 'Server was unable to read request. The body is not a SOAP envelope.');
+    }
     const token = text(child(envelope, 'Header'), 'fueloauth');
-    if (token === undefined || !this.tokenValid(token.trim(), tools)) {
+    if (token === undefined || this.tokenClient(token.trim(), tools) === undefined) {
       return soapFault(
         'q0:Security',
         'Login Failed',
         `xmlns:q0="http://schemas.xmlsoap.org/ws/2002/12/secext"`,
       );
     }
-    if (tools.rateLimit('soap', SFMC_RATE_LIMITS) !== undefined) {
-      return soapFault('soap:Server', 'The server is busy: too many requests. Please retry after some time.');
-    }
-    const body = child(envelope, 'Body');
-    const method = (['Create', 'Update'] as const).find((name) => isXmlNode(body?.[`${name}Request`]));
-    if (method === undefined)
-      return soapFault(
-        'soap:Client',
-        'Server was unable to read request. Body has no CreateRequest or UpdateRequest.',
-      );
-    const structural = validateSoapEnvelope({
-      headers: request.headers,
-      body: request.rawBody.toString('utf8'),
-    }).filter((problem) => /Status must be|SOAPAction|xsi:type|has no Objects/.test(problem));
-    if (structural.length > 0) {
-      return soapFault('soap:Client', `Server was unable to read request. ${structural.join('; ')}`);
-    }
-    const methodRequest = body?.[`${method}Request`];
-    const upsert = children(child(child(methodRequest, 'Options'), 'SaveOptions'), 'SaveOption').some(
-      (option) => text(option, 'SaveAction') === 'UpdateAdd',
-    );
-    const results = children(methodRequest, 'Objects').map((object, ordinal) =>
-      this.saveSubscriber(
-        object,
-        ordinal,
-        method === 'Update' || upsert ? (method === 'Update' ? 'update' : 'upsert') : 'create',
-      ),
-    );
-    const failed = results.filter((result) => result.statusCode !== 'OK').length;
-    const overall = failed === 0 ? 'OK' : failed === results.length ? 'Error' : 'Has Errors';
-    const xml =
-      '<?xml version="1.0" encoding="utf-8"?>' +
-      `<soap:Envelope xmlns:soap="${SOAP_NAMESPACES.envelope}" xmlns:xsi="${SOAP_NAMESPACES.xsi}">` +
-      `<soap:Body><${method}Response xmlns="${SOAP_NAMESPACES.partnerApi}">` +
-      results
-        .map(
-          (result) =>
-            `<Results><StatusCode>${result.statusCode}</StatusCode><StatusMessage>${escapeXml(result.statusMessage)}</StatusMessage>` +
-            `<OrdinalID>${result.ordinal}</OrdinalID>${result.errorCode === undefined ? '' : `<ErrorCode>${result.errorCode}</ErrorCode>`}` +
-            '<NewID>0</NewID></Results>',
-        )
-        .join('') +
-      `<RequestID>${randomUUID()}</RequestID><OverallStatus>${overall}</OverallStatus>` +
-      `</${method}Response></soap:Body></soap:Envelope>`;
-    return { status: 200, headers: XML_HEADERS, body: xml };
+    return this.subscribers.answer(request, envelope);
   }
-
-  private saveSubscriber(
-    object: unknown,
-    ordinal: number,
-    mode: 'create' | 'update' | 'upsert',
-  ): { statusCode: 'OK' | 'Error'; statusMessage: string; ordinal: number; errorCode?: string } {
-    const node: XmlNode = isXmlNode(object) ? object : {};
-    const key = text(node, 'SubscriberKey');
-    const email = text(node, 'EmailAddress');
-    const status = (text(node, 'Status') ?? 'Active') as SubscriberStatus;
-    if (key === undefined || key === '') {
-      return {
-        statusCode: 'Error',
-        statusMessage: 'SubscriberKey is required.',
-        ordinal,
-        errorCode: '12000',
-      };
-    }
-    if (email === undefined || !EMAIL.test(email)) {
-      return { statusCode: 'Error', statusMessage: 'Invalid email address.', ordinal, errorCode: '12001' };
-    }
-    const existing = this.subscribers.get(key);
-    if (existing === undefined && mode === 'update') {
-      return {
-        statusCode: 'Error',
-        statusMessage: 'The subscriber does not exist.',
-        ordinal,
-        errorCode: '12003',
-      };
-    }
-    if (existing !== undefined && mode === 'create') {
-      return {
-        statusCode: 'Error',
-        statusMessage: 'The subscriber already exists.',
-        ordinal,
-        errorCode: '12014',
-      };
-    }
-    if (!(SUBSCRIBER_STATUSES as readonly string[]).includes(status)) {
-      return { statusCode: 'Error', statusMessage: 'Invalid status.', ordinal, errorCode: '12002' };
-    }
-    this.subscribers.set(key, { SubscriberKey: key, EmailAddress: email, Status: status });
-    return {
-      statusCode: 'OK',
-      statusMessage: existing === undefined ? 'Created Subscriber.' : 'Updated Subscriber.',
-      ordinal,
-    };
-  }
-}
-
-/** What SFMC would refuse in a row (the emulator's data extension: TesseraId key, EmailAddress typed, booleans). */
-function rowProblem(row: Record<string, unknown>): string | undefined {
-  const key = row[PRIMARY_KEY];
-  if (typeof key !== 'string' || key === '') return `The primary key column ${PRIMARY_KEY} is required`;
-  if (key.length > 254) return `${PRIMARY_KEY} is longer than 254 characters`;
-  for (const [column, value] of Object.entries(row)) {
-    if (!['string', 'number', 'boolean'].includes(typeof value)) {
-      return `The value of column ${column} must be a string, number or boolean`;
-    }
-  }
-  const email = row['EmailAddress'];
-  if (email !== undefined && email !== '' && (typeof email !== 'string' || !EMAIL.test(email))) {
-    return `EmailAddress '${String(email)}' is not a valid email address`;
-  }
-  return undefined;
-}
-
-function saveRow(rows: Map<string, Row>, row: Row): void {
-  const key = String(row[PRIMARY_KEY]);
-  rows.set(key, { ...rows.get(key), ...row });
-}
-
-function soapFault(code: string, message: string, namespace = ''): SandboxResponse {
-  return {
-    status: 500,
-    headers: XML_HEADERS,
-    body:
-      '<?xml version="1.0" encoding="utf-8"?>' +
-      `<soap:Envelope xmlns:soap="${SOAP_NAMESPACES.envelope}"><soap:Body><soap:Fault>` +
-      `<faultcode${namespace === '' ? '' : ` ${namespace}`}>${code}</faultcode><faultstring>${escapeXml(message)}</faultstring>` +
-      '</soap:Fault></soap:Body></soap:Envelope>',
-  };
-}
-
-function oauthError(status: number, error: string, description: string): SandboxResponse {
-  return {
-    status,
-    headers: JSON_HEADERS,
-    body: { error, error_description: description, error_uri: 'https://developer.salesforce.com/docs' },
-  };
-}
-
-function isJson(request: SandboxRequest): boolean {
-  return /^application\/json\b/i.test(request.headers['content-type'] ?? '');
-}
-
-function parseJson(rawBody: Buffer): unknown {
-  try {
-    return JSON.parse(rawBody.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

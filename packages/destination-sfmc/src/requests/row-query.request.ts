@@ -7,7 +7,7 @@ import type {
 } from '@tessera/destination-kit';
 import { endpointPath, SFMC_ENDPOINTS } from '../sfmc-endpoints';
 import type { SfmcSettings } from '../sfmc-settings';
-import { PRIMARY_KEY_COLUMN } from './data-extension-rows.request';
+import { PRIMARY_KEY_COLUMN } from './data-extension-row';
 
 /** A page of `GET /data/v1/customobjectdata/key/{key}/rowset` (SFMC lower-cases column names in it). */
 export interface RowQueryResponse {

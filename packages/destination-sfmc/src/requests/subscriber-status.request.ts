@@ -25,8 +25,11 @@ export interface SubscriberObject {
   Status: SubscriberStatus;
 }
 
-/** An item that can become a subscriber object, or why it cannot. */
-export type SubscriberOrProblem = { subscriber: SubscriberObject } | { problem: string };
+/**
+ * An item that can become a subscriber object, or why it cannot: a `problem` rejects the item, a `skip` marks
+ * a member SFMC cannot hold as a subscriber (no email address), counted but never retried.
+ */
+export type SubscriberOrProblem = { subscriber: SubscriberObject } | { problem: string } | { skip: string };
 
 export function subscriberObject(
   item: { customerId: string; email?: string; channel?: 'email' | 'sms' },
@@ -36,7 +39,7 @@ export function subscriberObject(
     return { problem: 'SFMC SMS consent lives in MobileConnect, which this destination does not cover' };
   }
   if (item.email === undefined || item.email === '') {
-    return { problem: 'SFMC subscribers need an email address and the item has none' };
+    return { skip: 'SFMC subscribers need an email address and the member has none' };
   }
   return { subscriber: { SubscriberKey: item.customerId, EmailAddress: item.email, Status: status } };
 }
@@ -127,7 +130,7 @@ export function classifySoapFailure(error: unknown): unknown {
   return error;
 }
 
-/** Sets the All Subscribers status of each email item; sms and email-less items are rejected with the reason. */
+/** Sets the All Subscribers status of each email item; sms items are rejected, members without email skipped. */
 export async function setSubscriberStatus(
   items: { customerId: string; email?: string; channel?: 'email' | 'sms' }[],
   status: SubscriberStatus,
@@ -145,7 +148,11 @@ export async function setSubscriberStatus(
     }
   });
   const results: ItemResult[] = prepared.map((entry) =>
-    'problem' in entry ? { status: 'rejected', reason: entry.problem } : { status: 'ok' },
+    'problem' in entry
+      ? { status: 'rejected', reason: entry.problem }
+      : 'skip' in entry
+        ? { status: 'skipped', reason: entry.skip }
+        : { status: 'ok' },
   );
   if (subscribers.length === 0) return results;
   const soapUrl = hostUrl(settings.soapBaseUrl, SFMC_ENDPOINTS.soap.path);
