@@ -31,11 +31,17 @@ export type KlaviyoHarness = DestinationHarness<KlaviyoSettings>;
 
 export async function startHarness(
   settings: Partial<KlaviyoSettings> = {},
-  options: { timeoutMs?: number; clock?: ManualClock; emulator?: KlaviyoEmulatorOptions } = {},
+  options: {
+    timeoutMs?: number;
+    clock?: ManualClock;
+    /** Options of the emulator, or an emulator of the test's own (a subclass injecting a fault). */
+    emulator?: KlaviyoEmulatorOptions | KlaviyoEmulator;
+  } = {},
 ): Promise<KlaviyoHarness> {
   return DestinationHarness.start<KlaviyoSettings>({
     definition: klaviyoDestination,
-    emulator: new KlaviyoEmulator(options.emulator),
+    emulator:
+      options.emulator instanceof KlaviyoEmulator ? options.emulator : new KlaviyoEmulator(options.emulator),
     settings: {
       apiKey: 'pk_sandbox_test',
       webhookSecret: WEBHOOK_SECRET,

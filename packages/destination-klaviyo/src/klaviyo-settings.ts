@@ -15,7 +15,10 @@ export interface KlaviyoSettings extends Record<string, unknown> {
   propertyMapping: Record<string, string>;
   /** Batches of at least this many profiles go through a bulk import job; smaller ones through profile-import. */
   bulkImportMinProfiles: number;
-  /** How long an upsert waits for its bulk import job before handing the items back for a retry, in ms. */
+  /**
+   * How long an upsert waits for its accepted bulk import job to complete, to report its per-profile import
+   * errors (ms). The items are delivered once Klaviyo accepted the job: past this wait they count as ok.
+   */
   bulkJobWaitMs: number;
 }
 
@@ -61,7 +64,13 @@ export const klaviyoSettingsSchema: SettingsSchema = {
       description: 'Tessera attribute → Klaviyo custom property, e.g. {"loyalty_tier": "Loyalty Tier"}.',
     },
     bulkImportMinProfiles: { type: 'integer', minimum: 1, default: 20 },
-    bulkJobWaitMs: { type: 'integer', minimum: 0, default: 120_000 },
+    bulkJobWaitMs: {
+      type: 'integer',
+      minimum: 0,
+      default: 30_000,
+      description:
+        'How long an upsert waits for its accepted bulk import job to report per-profile errors (ms); the items count as delivered once Klaviyo accepted the job.',
+    },
   },
   required: ['apiKey'],
   additionalProperties: false,

@@ -5,16 +5,9 @@ import {
   DestinationRunner,
   redactSettings,
 } from '@tessera/destination-kit';
-import { KlaviyoEmulator } from './emulator';
 import { KLAVIYO_REVISION } from './api-revision';
 import { klaviyoDestination } from './klaviyo.destination';
-import {
-  contract,
-  emulatorOf,
-  member,
-  startHarness,
-  WEBHOOK_SECRET,
-} from './klaviyo-destination-test-support';
+import { emulatorOf, member, startHarness, WEBHOOK_SECRET } from './klaviyo-destination-test-support';
 import type { KlaviyoSettings } from './klaviyo-settings';
 
 describe('Klaviyo destination against the sandbox', () => {
@@ -210,20 +203,6 @@ describe('Klaviyo destination against the sandbox', () => {
       await expect(harness.run('upsertProfiles', [member(1)])).rejects.toThrow(
         /^HTTP 401: credentials refused: /,
       );
-    });
-
-    it('hands a bulk import back for a retry when the job is not done in time', async () => {
-      harness = await DestinationHarness.start<KlaviyoSettings>({
-        definition: klaviyoDestination,
-        emulator: new KlaviyoEmulator({ jobCompletionMs: 60_000 }),
-        settings: { apiKey: 'pk_sandbox_test', bulkJobWaitMs: 300 },
-        ...(contract === undefined ? {} : { contract }),
-      });
-      const results = await harness.run(
-        'upsertProfiles',
-        Array.from({ length: 20 }, (_, i) => member(i + 1)),
-      );
-      expect(results.every((result) => result.status === 'retry' && result.afterMs === 30_000)).toBe(true);
     });
   });
 

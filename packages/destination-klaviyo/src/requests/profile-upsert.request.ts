@@ -3,6 +3,7 @@ import {
   type DestinationHttpClient,
   type ItemResult,
   isDeliveryError,
+  itemResultOfError,
   type OperationContext,
   type ProfileUpsert,
 } from '@tessera/destination-kit';
@@ -43,8 +44,9 @@ export function upsertRequestCost(items: ProfileUpsert[], settings: KlaviyoSetti
 
 /**
  * Upserts profiles: a small batch one `POST /api/profile-import` per profile (the ESP answers each at once,
- * with its id), a large one through bulk import jobs (≤ 10,000 profiles and ≤ 5 MB each) whose status and
- * import errors are read back, so that every item gets its own result.
+ * with its id), a large one through bulk import jobs (≤ 10,000 profiles and ≤ 5 MB each). A job's profiles are
+ * delivered once Klaviyo accepted it (202); its status is then polled, and when that works the job's import
+ * errors are read back so that every item gets its own result.
  */
 export async function upsertProfiles(
   items: ProfileUpsert[],
@@ -53,7 +55,22 @@ export async function upsertProfiles(
   const profiles = items.map((item) => klaviyoProfileAttributes(item, context.settings));
   if (items.length < context.settings.bulkImportMinProfiles) return importOneByOne(profiles, context.http);
   const results: BatchResult = [];
-  for (const chunk of bulkChunks(profiles)) results.push(...(await importInBulk(chunk, context)));
+  let accepted = false;
+  for (const chunk of bulkChunks(profiles)) {
+    try {
+      results.push(...(await importInBulk(chunk, context)));
+      accepted = true;
+    } catch (error) {
+      // Nothing accepted yet: the kit settles the whole batch (retry, or halves to find a refused profile).
+      // Once a job is accepted, throwing would send it again: the failure stays with this chunk's items.
+      if (!accepted || !isDeliveryError(error)) throw error;
+      const result: ItemResult =
+        error.kind === 'auth'
+          ? { status: 'retry', afterMs: 60_000, reason: error.message }
+          : itemResultOfError(error);
+      results.push(...chunk.map(() => ({ ...result })));
+    }
+  }
   return results;
 }
 
@@ -70,12 +87,7 @@ async function importOneByOne(
       results.push({ status: 'ok', externalId: response.body.data.id });
     } catch (error) {
       // Auth failures and non-delivery errors stop the batch: the pipeline pauses the destination.
-      if (!isDeliveryError(error) || error.kind === 'auth') throw error;
-      if (error.kind === 'retryable') {
-        results.push({ status: 'retry', afterMs: error.retryAfterMs ?? 1_000, reason: error.message });
-      } else {
-        results.push({ status: 'rejected', reason: error.message });
-      }
+      results.push(itemResultOfError(error));
     }
   }
   return results;
@@ -103,6 +115,15 @@ export function bulkChunks(profiles: KlaviyoProfileAttributes[]): KlaviyoProfile
   return chunks;
 }
 
+/** Consecutive failed status polls after which the wait for a job's outcome ends (its items stay delivered). */
+export const MAX_FAILED_POLLS = 3;
+
+/**
+ * Creates one bulk import job: a failure to create it is thrown (nothing was accepted). Once Klaviyo accepted
+ * it, nothing here throws: the job's status is polled (each poll counted in the rate budget by the kit) until it
+ * completes, `bulkJobWaitMs` passes or polls keep failing; the items are ok then, with the per-profile import
+ * errors when the job completed and they could be read.
+ */
 async function importInBulk(
   profiles: KlaviyoProfileAttributes[],
   { http, clock, settings }: OperationContext<KlaviyoSettings>,
@@ -114,37 +135,62 @@ async function importInBulk(
     },
   });
   const jobId = created.body.data.id;
-  const jobPath = `${KLAVIYO_ENDPOINTS.bulkImportJobs.path}/${encodeURIComponent(jobId)}`;
-  const deadline = clock.now() + settings.bulkJobWaitMs;
-  let job = created.body;
-  for (let wait = 250; job.data.attributes.status !== 'complete'; wait = Math.min(wait * 2, 5_000)) {
-    if (job.data.attributes.status === 'cancelled') {
-      return profiles.map(() => ({
-        status: 'retry',
-        afterMs: 1_000,
-        reason: `Klaviyo cancelled bulk import job ${jobId}`,
-      }));
-    }
-    if (clock.now() >= deadline) {
-      // The job may still finish; upserts are idempotent, so handing the items back for a retry is safe.
-      return profiles.map(() => ({
-        status: 'retry',
-        afterMs: 30_000,
-        reason: `Klaviyo bulk import job ${jobId} was still ${job.data.attributes.status} after ${settings.bulkJobWaitMs} ms`,
-      }));
-    }
-    job = (await http.get<ImportJob>(jobPath)).body;
-    if (job.data.attributes.status !== 'complete') await clock.sleep(wait);
+  const delivered = (): ItemResult[] => profiles.map(() => ({ status: 'ok' }));
+  const job = await awaitJob(http, clock, jobId, created.body, settings.bulkJobWaitMs);
+  if (job?.data.attributes.status === 'cancelled') {
+    // Klaviyo dropped the job without importing it: sending the profiles again is the only way to land them.
+    return profiles.map(() => ({
+      status: 'retry',
+      afterMs: 1_000,
+      reason: `Klaviyo cancelled bulk import job ${jobId}`,
+    }));
   }
-  const rejected =
-    (job.data.attributes.failed_count ?? 0) > 0 ? await importErrors(http, jobId, profiles) : new Map();
+  if (job?.data.attributes.status !== 'complete') return delivered();
+  if ((job.data.attributes.failed_count ?? 0) === 0) return delivered();
+  const rejected = await importErrors(http, jobId, profiles);
   return profiles.map((_, index): ItemResult => {
     const reason = rejected.get(index);
     return reason === undefined ? { status: 'ok' } : { status: 'rejected', reason };
   });
 }
 
-/** Reads a job's import errors and maps each to the index of the profile it is about. */
+/**
+ * Polls a job until it is complete or cancelled, with a growing pause (250 ms to 5 s, or the Retry-After of a
+ * throttled poll). Returns the last status read, or undefined when polling gave up: `waitMs` passed, a poll was
+ * refused (auth, 4xx) or MAX_FAILED_POLLS polls in a row failed. A poll never sends the job again.
+ */
+async function awaitJob(
+  http: DestinationHttpClient,
+  clock: OperationContext['clock'],
+  jobId: string,
+  accepted: ImportJob,
+  waitMs: number,
+): Promise<ImportJob | undefined> {
+  const jobPath = `${KLAVIYO_ENDPOINTS.bulkImportJobs.path}/${encodeURIComponent(jobId)}`;
+  const deadline = clock.now() + waitMs;
+  const settled = (job: ImportJob) => ['complete', 'cancelled'].includes(job.data.attributes.status);
+  let job = accepted;
+  let failures = 0;
+  for (let pause = 250; !settled(job); pause = Math.min(pause * 2, 5_000)) {
+    if (clock.now() >= deadline) return undefined;
+    let wait = pause;
+    try {
+      job = (await http.get<ImportJob>(jobPath)).body;
+      failures = 0;
+    } catch (error) {
+      const retryable = isDeliveryError(error) && error.kind === 'retryable';
+      if (!retryable || ++failures >= MAX_FAILED_POLLS) return undefined;
+      wait = Math.max(pause, error.retryAfterMs ?? 0);
+    }
+    if (!settled(job)) await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())));
+  }
+  return job;
+}
+
+/**
+ * Reads a job's import errors and maps each to the index of the profile it is about. A page that cannot be
+ * read ends the reading: the errors read so far are reported, the other profiles count as delivered.
+ */
 async function importErrors(
   http: DestinationHttpClient,
   jobId: string,
@@ -154,11 +200,19 @@ async function importErrors(
   const rejected = new Map<number, string>();
   let cursor: string | undefined;
   do {
-    const page = await http.get<ImportErrorsPage>(
-      `${KLAVIYO_ENDPOINTS.bulkImportJobs.path}/${encodeURIComponent(jobId)}/import-errors`,
-      { query: { 'page[size]': 100, 'page[cursor]': cursor } },
-    );
-    for (const error of page.body.data) {
+    let page: ImportErrorsPage;
+    try {
+      page = (
+        await http.get<ImportErrorsPage>(
+          `${KLAVIYO_ENDPOINTS.bulkImportJobs.path}/${encodeURIComponent(jobId)}/import-errors`,
+          { query: { 'page[size]': 100, 'page[cursor]': cursor } },
+        )
+      ).body;
+    } catch (error) {
+      if (!isDeliveryError(error)) throw error;
+      break;
+    }
+    for (const error of page.data) {
       const { detail, title, source, original_payload: original } = error.attributes;
       const pointerIndex = /^\/data\/attributes\/profiles\/data\/(\d+)/.exec(source?.pointer ?? '')?.[1];
       const externalId = original?.['external_id'];
@@ -170,7 +224,7 @@ async function importErrors(
             : undefined;
       if (index !== undefined) rejected.set(index, `Klaviyo import error: ${detail ?? title ?? 'rejected'}`);
     }
-    cursor = nextCursor(page.body.links?.next);
+    cursor = nextCursor(page.links?.next);
   } while (cursor !== undefined);
   return rejected;
 }
