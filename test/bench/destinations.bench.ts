@@ -25,11 +25,32 @@ const UPDATES_PER_MEMBER = 10;
 const WINDOW = Number(process.env.BENCH_DESTINATION_WINDOW ?? 10_000);
 const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
 
-/** Each ESP's credentials for its emulator, and the issue's target in requests per 1,000 updates. */
-const BENCH_SETTINGS: Record<string, { settings: Record<string, unknown>; target: number }> = {
+/**
+ * Each ESP's credentials for its emulator, the issue's target in requests per 1,000 updates, and what the
+ * emulator must be configured with first (the account's audiences, data extensions…), when it takes any.
+ */
+const BENCH_SETTINGS: Record<
+  string,
+  { settings: Record<string, unknown>; target: number; emulatorConfig?: unknown }
+> = {
   klaviyo: { settings: { apiKey: 'pk_bench' }, target: 5 },
   braze: { settings: { apiKey: 'braze-bench-key' }, target: 15 },
-  mailchimp: { settings: { apiKey: '0123456789abcdef0123456789abcdef-us21', listId: 'bench01' }, target: 3 },
+  mailchimp: {
+    settings: { apiKey: '0123456789abcdef0123456789abcdef-us21', listId: 'bench01' },
+    target: 3,
+    emulatorConfig: {
+      audiences: [
+        {
+          id: 'bench01',
+          name: 'Bench members',
+          mergeFields: [
+            { tag: 'FNAME', type: 'text', name: 'First Name' },
+            { tag: 'TESSERA_ID', type: 'text', name: 'Tessera customer id' },
+          ],
+        },
+      ],
+    },
+  },
   sfmc: {
     settings: {
       subdomain: 'mcbench0000000000000000000000',
@@ -107,6 +128,7 @@ async function benchEsp(entry: DestinationPackage, updates: ProfileUpsert[]): Pr
   const bench = BENCH_SETTINGS[esp];
   if (bench === undefined) throw new Error(`no benchmark settings for destination "${esp}"`);
   const emulator = entry.createEmulator();
+  if (bench.emulatorConfig !== undefined) emulator.configure?.(bench.emulatorConfig);
   const sandbox = new EspSandbox([emulator], { limitsLifted: true, record: true });
   const root = await sandbox.listen();
   try {

@@ -27,6 +27,23 @@ describe('inbound opt-outs, end to end', () => {
   const klaviyo = new KlaviyoEmulator();
   const braze = new BrazeEmulator();
   const mailchimp = new MailchimpEmulator();
+  // Like a Mailchimp account, the emulator holds only the audiences it is given.
+  mailchimp.configure({
+    audiences: [
+      {
+        id: 'list01',
+        name: 'Sports members',
+        mergeFields: [
+          { tag: 'FNAME', type: 'text', name: 'First Name' },
+          { tag: 'LNAME', type: 'text', name: 'Last Name' },
+          { tag: 'ADDRESS', type: 'address', name: 'Address' },
+          { tag: 'PHONE', type: 'phone', name: 'Phone Number' },
+          { tag: 'BIRTHDAY', type: 'birthday', name: 'Birthday' },
+          { tag: 'TESSERA_ID', type: 'text', name: 'Tessera customer id' },
+        ],
+      },
+    ],
+  });
   const sandbox = new EspSandbox([klaviyo, braze, mailchimp], { limitsLifted: true });
   let store: PostgresStore;
   let tessera: TesseraProcess;
@@ -87,6 +104,11 @@ describe('inbound opt-outs, end to end', () => {
       () => braze.user('C-ada') !== undefined && braze.user('C-bob') !== undefined,
       Boolean,
       'members at Braze',
+    );
+    await waitFor(
+      () => ['ada', 'bob'].every((name) => mailchimp.member('list01', `${name}@example.com`) !== undefined),
+      Boolean,
+      'members in the Mailchimp audience',
     );
   }, 60_000);
 
