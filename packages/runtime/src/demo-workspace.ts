@@ -47,6 +47,28 @@ export const DEMO_SANDBOX_CONFIG: Record<string, unknown> = {
       },
     ],
   },
+  // The tenant of the demo's SFMC destination (northwind-sfmc): its installed package, and the profiles data
+  // extension with every column the destination writes (the mapped attributes, names, contact points, VIP).
+  sfmc: {
+    clients: [{ clientId: 'northwind-demo-client', clientSecret: 'northwind-demo-sandbox-secret' }],
+    dataExtensions: [
+      {
+        key: 'TesseraProfiles',
+        primaryKeys: ['TesseraId'],
+        columns: [
+          { name: 'TesseraId', type: 'Text', maxLength: 254, required: true },
+          { name: 'EmailAddress', type: 'EmailAddress' },
+          { name: 'Phone', type: 'Phone' },
+          { name: 'FirstName', type: 'Text', maxLength: 100 },
+          { name: 'LastName', type: 'Text', maxLength: 100 },
+          { name: 'LoyaltyTier', type: 'Text', maxLength: 50 },
+          { name: 'PointsBalance', type: 'Number' },
+          { name: 'PointsToNextTier', type: 'Number' },
+          { name: 'VIP', type: 'Boolean' },
+        ],
+      },
+    ],
+  },
 };
 
 export interface DemoSourceCredentials {
@@ -252,7 +274,7 @@ function demoDestinations(options: DemoWorkspaceOptions): {
         subdomain: 'northwind-demo',
         clientId: 'northwind-demo-client',
         clientSecret: 'northwind-demo-sandbox-secret',
-        // The data extension the SFMC emulator holds from the start.
+        // The data extension DEMO_SANDBOX_CONFIG.sfmc gives the SFMC emulator.
         dataExtensionKey: 'TesseraProfiles',
         baseUrl: `${root}/sfmc`,
         authBaseUrl: `${root}/sfmc`,
