@@ -24,6 +24,9 @@ export {
   MissingJobHandlerError,
   RedisPolicyError,
   startStageWorker,
+  type BatchJobHandlers,
+  type BatchStageWorkerOptions,
   type JobHandlers,
   type StageWorkerOptions,
 } from './stage-worker';
+export { DEFAULT_MAX_BATCH_EVENTS, type StageJob, type StageJobInfo } from './stage-batch-processor';
