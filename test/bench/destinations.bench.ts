@@ -59,6 +59,22 @@ const BENCH_SETTINGS: Record<
       dataExtensionKey: 'TesseraProfiles',
     },
     target: 25,
+    emulatorConfig: {
+      clients: [{ clientId: 'bench-client', clientSecret: 'bench-secret' }],
+      dataExtensions: [
+        {
+          key: 'TesseraProfiles',
+          primaryKeys: ['TesseraId'],
+          columns: [
+            { name: 'TesseraId', type: 'Text', maxLength: 254, required: true },
+            { name: 'EmailAddress', type: 'EmailAddress' },
+            { name: 'FirstName', type: 'Text', maxLength: 100 },
+            { name: 'points_balance', type: 'Number' },
+            { name: 'loyalty_tier', type: 'Text', maxLength: 50 },
+          ],
+        },
+      ],
+    },
   },
 };
 
