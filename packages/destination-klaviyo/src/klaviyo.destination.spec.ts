@@ -66,22 +66,39 @@ describe('Klaviyo destination against the sandbox', () => {
     expect(emulatorOf(harness).findProfile({ externalId: 'C00002' })).toBeUndefined();
   });
 
-  it('upserts a large batch through one bulk import job and rejects exactly the profiles with import errors', async () => {
+  it('upserts a large batch through one bulk import job: rejects a refused email, leaves out a refused phone', async () => {
     harness = await startHarness();
     const items = Array.from({ length: 250 }, (_, i) => member(i + 1));
     items[17] = member(18, { email: 'broken-at-17' });
     items[201] = member(202, { phone: '12345' });
     const results = await harness.run('upsertProfiles', items);
     const rejected = results.flatMap((result, index) => (result.status === 'rejected' ? [index] : []));
-    expect(rejected).toEqual([17, 201]);
-    expect(results[17]).toMatchObject({ reason: expect.stringMatching(/^Klaviyo import error: /) });
-    expect(results.filter((result) => result.status === 'ok')).toHaveLength(248);
+    expect(rejected).toEqual([17]);
+    expect(results[17]).toEqual({
+      status: 'rejected',
+      reason: "Klaviyo import error: Invalid email address 'broken-at-17'.",
+    });
+    const again = emulatorOf(harness).findProfile({ externalId: 'C00202' });
+    expect(results[201]).toEqual({
+      status: 'ok',
+      externalId: again?.id,
+      omittedFields: [
+        {
+          field: 'phone_number',
+          reason: "Invalid phone number format (Example of a valid format: +12345678901): '12345'.",
+        },
+      ],
+    });
+    expect(again?.attributes).toMatchObject({ email: 'member202@example.com', phone_number: null });
+    expect(results.filter((result) => result.status === 'ok')).toHaveLength(249);
     expect(emulatorOf(harness).findProfile({ externalId: 'C00250' })).toBeDefined();
     expect(emulatorOf(harness).findProfile({ externalId: 'C00018' })).toBeUndefined();
     expect(harness.requests().map((request) => `${request.method} ${request.path.split('?')[0]}`)).toEqual([
       'POST /api/profile-bulk-import-jobs',
       expect.stringMatching(/^GET \/api\/profile-bulk-import-jobs\/[^/]+$/),
       expect.stringMatching(/^GET \/api\/profile-bulk-import-jobs\/[^/]+\/import-errors$/),
+      // The one profile without its phone number: through profile-import, which answers with its id.
+      'POST /api/profile-import',
     ]);
   });
 

@@ -132,4 +132,98 @@ describe('Klaviyo upserts through bulk import jobs', () => {
     );
     expect(requestLines(harness).filter((line) => line === BULK)).toHaveLength(2);
   });
+
+  describe('a field Klaviyo refuses', () => {
+    const PHONE_REASON = (phone: string) =>
+      `Invalid phone number format (Example of a valid format: +12345678901): '${phone}'.`;
+
+    it('is left out and the profile sent again through profile-import, the ok result naming it', async () => {
+      harness = await startHarness();
+      const results = await harness.run('upsertProfiles', [
+        member(1, { phone: '0612345678' }),
+        member(2, { phone: '+33612345678' }),
+      ]);
+      const first = emulatorOf(harness).findProfile({ externalId: 'C00001' });
+      expect(results).toEqual([
+        {
+          status: 'ok',
+          externalId: first?.id,
+          omittedFields: [{ field: 'phone_number', reason: PHONE_REASON('0612345678') }],
+        },
+        { status: 'ok', externalId: emulatorOf(harness).findProfile({ externalId: 'C00002' })?.id },
+      ]);
+      expect(first?.attributes).toMatchObject({
+        email: 'member1@example.com',
+        phone_number: null,
+        first_name: 'Ada1',
+        properties: { 'Loyalty Tier': 'gold', points_balance: 10 },
+      });
+      expect(harness.requests().map((request) => [request.method, request.status])).toEqual([
+        ['POST', 400],
+        ['POST', 201],
+        ['POST', 201],
+      ]);
+      expect(harness.requests()[1]?.body).toEqual({
+        data: {
+          type: 'profile',
+          attributes: {
+            external_id: 'C00001',
+            email: 'member1@example.com',
+            first_name: 'Ada1',
+            properties: { 'Loyalty Tier': 'gold', points_balance: 10 },
+          },
+        },
+      });
+    });
+
+    it('sends the profiles of a job again in a second job when there are many of them', async () => {
+      harness = await startHarness();
+      const items = members(60).map((item, index) =>
+        index % 2 === 0 ? { ...item, phone: `12345${index}` } : item,
+      );
+      const results = await harness.run('upsertProfiles', items);
+      results.forEach((result, index) => {
+        expect(result).toEqual(
+          index % 2 === 0
+            ? {
+                status: 'ok',
+                omittedFields: [{ field: 'phone_number', reason: PHONE_REASON(`12345${index}`) }],
+              }
+            : { status: 'ok' },
+        );
+      });
+      expect(requestLines(harness).filter((line) => line === BULK)).toHaveLength(2);
+      const second = harness.requests().filter((request) => request.method === 'POST')[1]?.body as {
+        data: { attributes: { profiles: { data: Array<{ attributes: Record<string, unknown> }> } } };
+      };
+      expect(second.data.attributes.profiles.data).toHaveLength(30);
+      expect(
+        second.data.attributes.profiles.data.some((profile) => 'phone_number' in profile.attributes),
+      ).toBe(false);
+      expect(emulatorOf(harness).state().profiles).toHaveLength(60);
+    });
+
+    it('is never the email or the customer id: without them the profile is not the member’s, so it is rejected', async () => {
+      harness = await startHarness();
+      const results = await harness.run('upsertProfiles', [member(1, { email: 'nope', phone: '12345' })]);
+      expect(results).toEqual([{ status: 'rejected', reason: "HTTP 400: Invalid email address 'nope'." }]);
+      expect(harness.requests()).toHaveLength(1);
+    });
+  });
+
+  it('rejects a profile over Klaviyo’s 100 KB before sending anything for it', async () => {
+    harness = await startHarness();
+    const big = member(2, { attributes: { bio: 'x'.repeat(100 * 1024) } });
+    const results = await harness.run('upsertProfiles', [member(1), big]);
+    expect(results).toEqual([
+      { status: 'ok', externalId: expect.any(String) },
+      {
+        status: 'rejected',
+        reason: expect.stringMatching(
+          /^Klaviyo takes at most 102400 bytes per profile; this one is \d+ bytes$/,
+        ),
+      },
+    ]);
+    expect(requestLines(harness)).toEqual(['POST /api/profile-import']);
+  });
 });

@@ -9,32 +9,22 @@ import {
 } from '@tessera/destination-kit';
 import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS } from '../klaviyo-endpoints';
 import type { KlaviyoSettings } from '../klaviyo-settings';
+import { bulkChunks, importInBulk, type JobOutcome } from './bulk-import-job.request';
+import { klaviyoErrors, errorReason } from './klaviyo-error-body';
 import { type KlaviyoProfileAttributes, klaviyoProfileAttributes } from './profile-attributes';
-import { nextCursor } from './profile-query.request';
+import {
+  MAX_OMITTED_FIELDS,
+  omitted,
+  type OmittedField,
+  type RefusedField,
+  refusedField,
+  withoutField,
+} from './refused-fields';
+
+export { bulkChunks, MAX_FAILED_POLLS } from './bulk-import-job.request';
 
 interface ProfileResponse {
   data: { id: string };
-}
-
-interface ImportJob {
-  data: {
-    id: string;
-    attributes: { status: string; total_count?: number; completed_count?: number; failed_count?: number };
-  };
-}
-
-interface ImportErrorsPage {
-  data: {
-    id: string;
-    attributes: {
-      code?: string;
-      title?: string;
-      detail?: string;
-      source?: { pointer?: string | null };
-      original_payload?: Record<string, unknown> | null;
-    };
-  }[];
-  links?: { next?: string | null };
 }
 
 /** Requests one upsert call makes, in profile-import units (a bulk job's 10/s limit is 7.5× tighter than 75/s). */
@@ -44,187 +34,160 @@ export function upsertRequestCost(items: ProfileUpsert[], settings: KlaviyoSetti
 
 /**
  * Upserts profiles: a small batch one `POST /api/profile-import` per profile (the ESP answers each at once,
- * with its id), a large one through bulk import jobs (≤ 10,000 profiles and ≤ 5 MB each). A job's profiles are
- * delivered once Klaviyo accepted it (202); its status is then polled, and when that works the job's import
- * errors are read back so that every item gets its own result.
+ * with its id), a large one through bulk import jobs (≤ 10,000 profiles and ≤ 5 MB each), delivered once
+ * Klaviyo accepted them. A profile over Klaviyo's 100 KB is rejected before anything is sent. When Klaviyo
+ * refuses a field of a profile (an invalid phone number), the profile goes again without it and its ok result
+ * names the field in `omittedFields`.
  */
 export async function upsertProfiles(
   items: ProfileUpsert[],
   context: OperationContext<KlaviyoSettings>,
 ): Promise<BatchResult> {
-  const profiles = items.map((item) => klaviyoProfileAttributes(item, context.settings));
-  if (items.length < context.settings.bulkImportMinProfiles) return importOneByOne(profiles, context.http);
-  const results: BatchResult = [];
-  let accepted = false;
+  const results: (ItemResult | undefined)[] = items.map(() => undefined);
+  const sendable: number[] = [];
+  const profiles = items.map((item, index) => {
+    const attributes = klaviyoProfileAttributes(item, context.settings);
+    const bytes = Buffer.byteLength(JSON.stringify({ type: 'profile', attributes }));
+    if (bytes > KLAVIYO_LIMITS.profileBytes) {
+      results[index] = {
+        status: 'rejected',
+        reason: `Klaviyo takes at most ${KLAVIYO_LIMITS.profileBytes} bytes per profile; this one is ${bytes} bytes`,
+      };
+    } else {
+      sendable.push(index);
+    }
+    return attributes;
+  });
+  const sent = await upsertAttributes(
+    sendable.map((index) => profiles[index] as KlaviyoProfileAttributes),
+    context,
+    { round: 0, accepted: false },
+  );
+  sendable.forEach((index, position) => (results[index] = sent[position]));
+  return results.map((result) => result ?? { status: 'rejected', reason: 'unreachable: no result' });
+}
+
+/**
+ * Where a send stands: `round` counts the fields already left out of these profiles; `accepted` is true once
+ * Klaviyo accepted part of the batch, after which nothing may be thrown (the kit would send it all again).
+ */
+interface SendState {
+  round: number;
+  accepted: boolean;
+}
+
+async function upsertAttributes(
+  profiles: KlaviyoProfileAttributes[],
+  context: OperationContext<KlaviyoSettings>,
+  state: SendState,
+): Promise<ItemResult[]> {
+  if (profiles.length === 0) return [];
+  if (profiles.length < context.settings.bulkImportMinProfiles) {
+    const results: ItemResult[] = [];
+    for (const profile of profiles) results.push(await importOne(profile, context.http, state));
+    return results;
+  }
+  const outcomes: JobOutcome[] = [];
+  let accepted = state.accepted;
   for (const chunk of bulkChunks(profiles)) {
     try {
-      results.push(...(await importInBulk(chunk, context)));
+      outcomes.push(...(await importInBulk(chunk, context)));
       accepted = true;
     } catch (error) {
       // Nothing accepted yet: the kit settles the whole batch (retry, or halves to find a refused profile).
       // Once a job is accepted, throwing would send it again: the failure stays with this chunk's items.
       if (!accepted || !isDeliveryError(error)) throw error;
-      const result: ItemResult =
-        error.kind === 'auth'
-          ? { status: 'retry', afterMs: 60_000, reason: error.message }
-          : itemResultOfError(error);
-      results.push(...chunk.map(() => ({ ...result })));
+      const result = resultAfterAcceptance(error);
+      outcomes.push(...chunk.map(() => ({ ...result })));
     }
   }
-  return results;
+  return resendWithoutRefusedFields(profiles, outcomes, context, { round: state.round, accepted });
 }
 
-async function importOneByOne(
+/** Profiles of a job whose field Klaviyo refused go again without it; their ok results name the field. */
+async function resendWithoutRefusedFields(
   profiles: KlaviyoProfileAttributes[],
+  outcomes: JobOutcome[],
+  context: OperationContext<KlaviyoSettings>,
+  state: SendState,
+): Promise<ItemResult[]> {
+  const results: (ItemResult | undefined)[] = [];
+  const repaired: { index: number; field: RefusedField; profile: KlaviyoProfileAttributes }[] = [];
+  outcomes.forEach((outcome, index) => {
+    if (outcome.status !== 'refused-field') {
+      results[index] = outcome;
+    } else if (state.round >= MAX_OMITTED_FIELDS) {
+      results[index] = { status: 'rejected', reason: `Klaviyo import error: ${outcome.field.reason}` };
+    } else {
+      const profile = profiles[index] as KlaviyoProfileAttributes;
+      repaired.push({ index, field: outcome.field, profile: withoutField(profile, outcome.field.path) });
+    }
+  });
+  if (repaired.length > 0) {
+    const again = await upsertAttributes(
+      repaired.map((entry) => entry.profile),
+      context,
+      { round: state.round + 1, accepted: true },
+    );
+    repaired.forEach((entry, position) => {
+      results[entry.index] = withOmitted(again[position], omitted(entry.field));
+    });
+  }
+  return results.map((result) => result ?? { status: 'rejected', reason: 'unreachable: no result' });
+}
+
+/**
+ * One profile through profile-import (201/200 with its id). A 400 pointing at a field that can be left out
+ * sends it again without that field, up to MAX_OMITTED_FIELDS times.
+ */
+async function importOne(
+  attributes: KlaviyoProfileAttributes,
   http: DestinationHttpClient,
-): Promise<BatchResult> {
-  const results: BatchResult = [];
-  for (const attributes of profiles) {
+  state: SendState,
+): Promise<ItemResult> {
+  let current = attributes;
+  const left: OmittedField[] = [];
+  for (let round = state.round; ; round++) {
     try {
       const response = await http.post<ProfileResponse>(KLAVIYO_ENDPOINTS.profileImport.path, {
-        data: { type: 'profile', attributes },
+        data: { type: 'profile', attributes: current },
       });
-      results.push({ status: 'ok', externalId: response.body.data.id });
+      const ok: ItemResult = { status: 'ok', externalId: response.body.data.id };
+      return left.length === 0 ? ok : { ...ok, omittedFields: left };
     } catch (error) {
-      // Auth failures and non-delivery errors stop the batch: the pipeline pauses the destination.
-      results.push(itemResultOfError(error));
+      const field = round < MAX_OMITTED_FIELDS ? refusedFieldOf(error, current) : undefined;
+      if (field === undefined) {
+        // Auth failures stop the batch (the pipeline pauses the destination) unless part of it was accepted.
+        if (state.accepted && isDeliveryError(error)) return resultAfterAcceptance(error);
+        return itemResultOfError(error);
+      }
+      left.push(omitted(field));
+      current = withoutField(current, field.path);
     }
   }
-  return results;
 }
 
-/** Cuts profiles into job payloads under Klaviyo's count and byte limits. */
-export function bulkChunks(profiles: KlaviyoProfileAttributes[]): KlaviyoProfileAttributes[][] {
-  const chunks: KlaviyoProfileAttributes[][] = [];
-  let current: KlaviyoProfileAttributes[] = [];
-  let bytes = 0;
-  for (const profile of profiles) {
-    const size = Buffer.byteLength(JSON.stringify(profile)) + 40; // + the resource envelope
-    if (
-      current.length > 0 &&
-      (current.length >= KLAVIYO_LIMITS.bulkImportProfiles || bytes + size > KLAVIYO_LIMITS.bulkImportBytes)
-    ) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(profile);
-    bytes += size;
+/** The field a profile-import 400 points at (`/data/attributes/phone_number`), when it can be left out. */
+function refusedFieldOf(error: unknown, attributes: KlaviyoProfileAttributes): RefusedField | undefined {
+  if (!isDeliveryError(error) || error.status !== 400) return undefined;
+  for (const entry of klaviyoErrors(error)) {
+    const field = refusedField(entry.source?.pointer, '/data', attributes, errorReason(entry));
+    if (field !== undefined) return field;
   }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return undefined;
 }
 
-/** Consecutive failed status polls after which the wait for a job's outcome ends (its items stay delivered). */
-export const MAX_FAILED_POLLS = 3;
-
-/**
- * Creates one bulk import job: a failure to create it is thrown (nothing was accepted). Once Klaviyo accepted
- * it, nothing here throws: the job's status is polled (each poll counted in the rate budget by the kit) until it
- * completes, `bulkJobWaitMs` passes or polls keep failing; the items are ok then, with the per-profile import
- * errors when the job completed and they could be read.
- */
-async function importInBulk(
-  profiles: KlaviyoProfileAttributes[],
-  { http, clock, settings }: OperationContext<KlaviyoSettings>,
-): Promise<ItemResult[]> {
-  const created = await http.post<ImportJob>(KLAVIYO_ENDPOINTS.bulkImportJobs.path, {
-    data: {
-      type: 'profile-bulk-import-job',
-      attributes: { profiles: { data: profiles.map((attributes) => ({ type: 'profile', attributes })) } },
-    },
-  });
-  const jobId = created.body.data.id;
-  const delivered = (): ItemResult[] => profiles.map(() => ({ status: 'ok' }));
-  const job = await awaitJob(http, clock, jobId, created.body, settings.bulkJobWaitMs);
-  if (job?.data.attributes.status === 'cancelled') {
-    // Klaviyo dropped the job without importing it: sending the profiles again is the only way to land them.
-    return profiles.map(() => ({
-      status: 'retry',
-      afterMs: 1_000,
-      reason: `Klaviyo cancelled bulk import job ${jobId}`,
-    }));
+/** An item's result from an error met after part of its batch was accepted: never thrown. */
+function resultAfterAcceptance(error: Parameters<typeof itemResultOfError>[0]): ItemResult {
+  if (isDeliveryError(error) && error.kind === 'auth') {
+    return { status: 'retry', afterMs: 60_000, reason: error.message };
   }
-  if (job?.data.attributes.status !== 'complete') return delivered();
-  if ((job.data.attributes.failed_count ?? 0) === 0) return delivered();
-  const rejected = await importErrors(http, jobId, profiles);
-  return profiles.map((_, index): ItemResult => {
-    const reason = rejected.get(index);
-    return reason === undefined ? { status: 'ok' } : { status: 'rejected', reason };
-  });
+  return itemResultOfError(error);
 }
 
-/**
- * Polls a job until it is complete or cancelled, with a growing pause (250 ms to 5 s, or the Retry-After of a
- * throttled poll). Returns the last status read, or undefined when polling gave up: `waitMs` passed, a poll was
- * refused (auth, 4xx) or MAX_FAILED_POLLS polls in a row failed. A poll never sends the job again.
- */
-async function awaitJob(
-  http: DestinationHttpClient,
-  clock: OperationContext['clock'],
-  jobId: string,
-  accepted: ImportJob,
-  waitMs: number,
-): Promise<ImportJob | undefined> {
-  const jobPath = `${KLAVIYO_ENDPOINTS.bulkImportJobs.path}/${encodeURIComponent(jobId)}`;
-  const deadline = clock.now() + waitMs;
-  const settled = (job: ImportJob) => ['complete', 'cancelled'].includes(job.data.attributes.status);
-  let job = accepted;
-  let failures = 0;
-  for (let pause = 250; !settled(job); pause = Math.min(pause * 2, 5_000)) {
-    if (clock.now() >= deadline) return undefined;
-    let wait = pause;
-    try {
-      job = (await http.get<ImportJob>(jobPath)).body;
-      failures = 0;
-    } catch (error) {
-      const retryable = isDeliveryError(error) && error.kind === 'retryable';
-      if (!retryable || ++failures >= MAX_FAILED_POLLS) return undefined;
-      wait = Math.max(pause, error.retryAfterMs ?? 0);
-    }
-    if (!settled(job)) await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())));
-  }
-  return job;
-}
-
-/**
- * Reads a job's import errors and maps each to the index of the profile it is about. A page that cannot be
- * read ends the reading: the errors read so far are reported, the other profiles count as delivered.
- */
-async function importErrors(
-  http: DestinationHttpClient,
-  jobId: string,
-  profiles: KlaviyoProfileAttributes[],
-): Promise<Map<number, string>> {
-  const byCustomer = new Map(profiles.map((profile, index) => [profile.external_id, index]));
-  const rejected = new Map<number, string>();
-  let cursor: string | undefined;
-  do {
-    let page: ImportErrorsPage;
-    try {
-      page = (
-        await http.get<ImportErrorsPage>(
-          `${KLAVIYO_ENDPOINTS.bulkImportJobs.path}/${encodeURIComponent(jobId)}/import-errors`,
-          { query: { 'page[size]': 100, 'page[cursor]': cursor } },
-        )
-      ).body;
-    } catch (error) {
-      if (!isDeliveryError(error)) throw error;
-      break;
-    }
-    for (const error of page.data) {
-      const { detail, title, source, original_payload: original } = error.attributes;
-      const pointerIndex = /^\/data\/attributes\/profiles\/data\/(\d+)/.exec(source?.pointer ?? '')?.[1];
-      const externalId = original?.['external_id'];
-      const index =
-        pointerIndex !== undefined
-          ? Number(pointerIndex)
-          : typeof externalId === 'string'
-            ? byCustomer.get(externalId)
-            : undefined;
-      if (index !== undefined) rejected.set(index, `Klaviyo import error: ${detail ?? title ?? 'rejected'}`);
-    }
-    cursor = nextCursor(page.links?.next);
-  } while (cursor !== undefined);
-  return rejected;
+/** `result` with `field` first among its omitted fields (ok results only: others stand as they are). */
+function withOmitted(result: ItemResult | undefined, field: OmittedField): ItemResult {
+  if (result === undefined) return { status: 'rejected', reason: 'unreachable: no result' };
+  if (result.status !== 'ok') return result;
+  return { ...result, omittedFields: [field, ...(result.omittedFields ?? [])] };
 }
