@@ -1,86 +1,32 @@
-import {
-  AuthError,
-  DestinationHarness,
-  OpenApiContract,
-  type ProfileUpsert,
-  type SubscriptionChange,
-} from '@tessera/destination-kit';
-import { MAILCHIMP_REQUESTS_OPENAPI } from './contract/mailchimp-requests.openapi';
-import { MailchimpEmulator, type MailchimpEmulatorOptions } from './emulator/mailchimp.emulator';
+import { AuthError, type DestinationHarness } from '@tessera/destination-kit';
+import { MailchimpEmulator } from './emulator/mailchimp.emulator';
 import { mailchimpPackage } from './index';
 import { mailchimpDestination } from './mailchimp.destination';
 import { mailchimpAuthorization, type MailchimpSettings } from './mailchimp-settings';
-import { subscriberHash } from './requests/member-identity';
 import { SMS_NOT_SUPPORTED_REASON } from './requests/member-write.request';
-import { MEMBER_NOT_FOUND_RETRY_MS } from './requests/segment-membership.request';
-
-const contract = OpenApiContract.fromDocuments([MAILCHIMP_REQUESTS_OPENAPI]);
-
-const API_KEY = '0123456789abcdef0123456789abcdef-us21';
-const LIST = 'a6b5da1054';
-const WEBHOOK_SECRET = 'webhook-secret-0123456789';
-
-const member = (n: number, extra: Partial<ProfileUpsert> = {}): ProfileUpsert => ({
-  customerId: `C${String(n).padStart(5, '0')}`,
-  version: 1,
-  email: `member${n}@example.com`,
-  attributes: { first_name: `Ada${n}`, loyalty_tier: 'gold' },
-  ...extra,
-});
-
-const consent = (n: number, channel: 'email' | 'sms' = 'email'): SubscriptionChange => ({
-  customerId: `C${String(n).padStart(5, '0')}`,
-  channel,
-  email: `member${n}@example.com`,
-});
-
-/** The test audience: Mailchimp's default merge fields, TESSERA_ID and the mapped TIER. */
-const AUDIENCES = {
-  audiences: [
-    {
-      id: LIST,
-      name: 'Summit members',
-      mergeFields: [
-        { tag: 'FNAME', type: 'text', name: 'First Name' },
-        { tag: 'LNAME', type: 'text', name: 'Last Name' },
-        { tag: 'ADDRESS', type: 'address', name: 'Address' },
-        { tag: 'PHONE', type: 'phone', name: 'Phone Number' },
-        { tag: 'BIRTHDAY', type: 'birthday', name: 'Birthday' },
-        { tag: 'TESSERA_ID', type: 'text', name: 'Tessera customer id' },
-        { tag: 'TIER', type: 'text', name: 'Loyalty tier' },
-      ],
-    },
-  ],
-};
-
-const hashOf = (n: number): string => subscriberHash(`member${n}@example.com`);
+import {
+  API_KEY,
+  consent,
+  hashOf,
+  LIST,
+  member,
+  type MailchimpTestBench,
+  startMailchimpBench,
+  WEBHOOK_SECRET,
+} from './testing/mailchimp-test-bench';
 
 describe('Mailchimp destination against the sandbox', () => {
+  let bench: MailchimpTestBench;
   let emulator: MailchimpEmulator;
   let harness: DestinationHarness<MailchimpSettings>;
 
-  async function start(
-    settings: Partial<MailchimpSettings> = {},
-    options: MailchimpEmulatorOptions = {},
-  ): Promise<void> {
-    emulator = new MailchimpEmulator({ apiKey: API_KEY, ...options });
-    emulator.configure(AUDIENCES);
-    harness = await DestinationHarness.start<MailchimpSettings>({
-      definition: mailchimpDestination,
-      emulator,
-      settings: {
-        apiKey: API_KEY,
-        listId: LIST,
-        webhookSecret: WEBHOOK_SECRET,
-        mergeFieldMapping: { loyalty_tier: 'TIER' },
-        ...settings,
-      },
-      contract,
-    });
+  async function start(...args: Parameters<typeof startMailchimpBench>): Promise<void> {
+    bench = await startMailchimpBench(...args);
+    ({ emulator, harness } = bench);
   }
 
-  const lines = (): string[] => harness.requests().map((request) => `${request.method} ${request.path}`);
-  const stored = (n: number) => emulator.member(LIST, `member${n}@example.com`);
+  const lines = (): string[] => bench.lines();
+  const stored = (n: number) => bench.stored(n);
 
   afterEach(async () => {
     const violations = harness.violations();
@@ -306,173 +252,6 @@ describe('Mailchimp destination against the sandbox', () => {
       expect(results.map((result) => result.status)).toEqual(['ok', 'ok']);
       expect([stored(1)?.status, stored(2)?.status]).toEqual(['unsubscribed', 'unsubscribed']);
       expect(mailchimpDestination.operations.unsuppress).toBeUndefined();
-    });
-  });
-
-  describe('segments', () => {
-    it('finds or creates each tag once, then changes its members in one call per tag', async () => {
-      await start();
-      const existingVip = emulator.addStaticSegment(LIST, 'vip');
-      await harness.run('upsertProfiles', [member(1), member(2), member(3)]);
-      harness.clearRequests();
-
-      const added = await harness.run('addToSegment', [
-        { customerId: 'C00001', segment: 'gold', email: 'member1@example.com' },
-        { customerId: 'C00002', segment: 'gold', email: 'member2@example.com' },
-        { customerId: 'C00001', segment: 'vip', email: 'member1@example.com' },
-        { customerId: 'C00003', segment: 'vip', email: 'member3@example.com' },
-      ]);
-
-      expect(added).toEqual([1, 2, 1, 3].map((n) => ({ status: 'ok', externalId: hashOf(n) })));
-      const goldId = emulator.state().lists[LIST]?.segments.find((segment) => segment.name === 'gold')?.id;
-      expect(lines().sort()).toEqual(
-        [
-          `GET /3.0/lists/${LIST}/tag-search?name=gold`,
-          `GET /3.0/lists/${LIST}/tag-search?name=vip`,
-          `POST /3.0/lists/${LIST}/segments`,
-          `POST /3.0/lists/${LIST}/segments/${goldId}`,
-          `POST /3.0/lists/${LIST}/segments/${existingVip}`,
-        ].sort(),
-      );
-      expect(
-        harness.requests().find((request) => request.path === `/3.0/lists/${LIST}/segments`)?.body,
-      ).toEqual({
-        name: 'gold',
-        static_segment: [],
-      });
-      expect([stored(1)?.tags, stored(2)?.tags, stored(3)?.tags]).toEqual([
-        ['vip', 'gold'],
-        ['gold'],
-        ['vip'],
-      ]);
-
-      harness.clearRequests();
-      const removed = await harness.run('removeFromSegment', [
-        { customerId: 'C00001', segment: 'gold', email: 'member1@example.com' },
-        { customerId: 'C00002', segment: 'gold', email: 'member2@example.com' },
-        { customerId: 'C00003', segment: 'never-made', email: 'member3@example.com' },
-      ]);
-
-      expect(removed).toEqual([1, 2, 3].map((n) => ({ status: 'ok', externalId: hashOf(n) })));
-      expect(lines().sort()).toEqual(
-        [
-          `GET /3.0/lists/${LIST}/tag-search?name=never-made`,
-          `POST /3.0/lists/${LIST}/segments/${goldId}`,
-        ].sort(),
-      );
-      expect(harness.requests().find((request) => request.method === 'POST')?.body).toEqual({
-        members_to_remove: ['member1@example.com', 'member2@example.com'],
-      });
-      expect([stored(1)?.tags, stored(2)?.tags]).toEqual([['vip'], []]);
-    });
-
-    it('changes 1,000 members of one tag in 2 calls of 500, after one lookup', async () => {
-      await start();
-      const ids = Array.from({ length: 1000 }, (_, index) => index + 1);
-      await harness.run(
-        'upsertProfiles',
-        ids.map((n) => member(n)),
-      );
-      harness.clearRequests();
-
-      const results = await harness.run(
-        'addToSegment',
-        ids.map((n) => ({ customerId: `C${n}`, segment: 'vip', email: `member${n}@example.com` })),
-      );
-
-      expect(results.every((result) => result.status === 'ok')).toBe(true);
-      expect(lines().filter((line) => line.startsWith('POST'))).toHaveLength(3);
-      expect(
-        harness
-          .requests()
-          .filter((request) => /segments\/\d+$/.test(request.path))
-          .map((request) => (request.body as { members_to_add: string[] }).members_to_add.length),
-      ).toEqual([500, 500]);
-      expect(lines().filter((line) => line.includes('tag-search'))).toHaveLength(1);
-      expect(emulator.state().lists[LIST]?.segments[0]?.member_ids).toHaveLength(1000);
-    });
-
-    it('looks a tag up once per runner, and makes it again when the marketer deleted it', async () => {
-      await start();
-      await harness.run('upsertProfiles', [member(1), member(2)]);
-      await harness.run('addToSegment', [
-        { customerId: 'C00001', segment: 'vip', email: 'member1@example.com' },
-      ]);
-      harness.clearRequests();
-
-      await harness.run('addToSegment', [
-        { customerId: 'C00002', segment: 'vip', email: 'member2@example.com' },
-      ]);
-      expect(lines()).toEqual([`POST /3.0/lists/${LIST}/segments/1001`]);
-
-      emulator.deleteSegmentInEsp(LIST, '1001');
-      harness.clearRequests();
-      const results = await harness.run('addToSegment', [
-        { customerId: 'C00002', segment: 'vip', email: 'member2@example.com' },
-      ]);
-
-      expect(results).toEqual([{ status: 'ok', externalId: hashOf(2) }]);
-      expect(
-        harness.requests().map((request) => `${request.method} ${request.path} ${request.status}`),
-      ).toEqual([
-        `POST /3.0/lists/${LIST}/segments/1001 404`,
-        `GET /3.0/lists/${LIST}/tag-search?name=vip 200`,
-        `POST /3.0/lists/${LIST}/segments 200`,
-        `POST /3.0/lists/${LIST}/segments/1002 200`,
-      ]);
-      expect(stored(2)?.tags).toEqual(['vip']);
-    });
-
-    it('retries an addition for a member Mailchimp does not hold yet, and skips items without an email', async () => {
-      await start();
-      const results = await harness.run('addToSegment', [
-        { customerId: 'C00009', segment: 'gold', email: 'member9@example.com' },
-        { customerId: 'C00010', segment: 'gold' },
-      ]);
-
-      expect(results).toEqual([
-        {
-          status: 'retry',
-          afterMs: MEMBER_NOT_FOUND_RETRY_MS,
-          reason: `Mailchimp has no member member9@example.com yet (Email addresses are not members of list ${LIST}): the segment change waits for its upsert`,
-        },
-        {
-          status: 'skipped',
-          reason: 'Customer C00010 has no email address: Mailchimp audiences are keyed by email',
-        },
-      ]);
-    });
-
-    it('changes mapped segments through their static segment, grouped by segment', async () => {
-      await start({ segmentIds: { gold: '1001' } });
-      const segmentId = emulator.addStaticSegment(LIST, 'Gold tier');
-      expect(segmentId).toBe('1001');
-      await harness.run('upsertProfiles', [member(1), member(2)]);
-      harness.clearRequests();
-
-      const added = await harness.run('addToSegment', [
-        { customerId: 'C00001', segment: 'gold', email: 'member1@example.com' },
-        { customerId: 'C00002', segment: 'gold', email: 'Member2@example.com' },
-        { customerId: 'C00003', segment: 'gold', email: 'member3@example.com' },
-      ]);
-
-      expect(added.map((result) => result.status)).toEqual(['ok', 'ok', 'retry']);
-      expect(harness.requests()).toMatchObject([
-        {
-          path: `/3.0/lists/${LIST}/segments/${segmentId}`,
-          body: { members_to_add: ['member1@example.com', 'Member2@example.com', 'member3@example.com'] },
-        },
-      ]);
-      expect(emulator.state().lists[LIST]?.segments).toEqual([
-        { id: segmentId, name: 'Gold tier', member_ids: [hashOf(1), hashOf(2)] },
-      ]);
-
-      const removed = await harness.run('removeFromSegment', [
-        { customerId: 'C00002', segment: 'gold', email: 'member2@example.com' },
-      ]);
-
-      expect(removed).toEqual([{ status: 'ok', externalId: hashOf(2) }]);
-      expect(emulator.state().lists[LIST]?.segments[0]?.member_ids).toEqual([hashOf(1)]);
     });
   });
 
