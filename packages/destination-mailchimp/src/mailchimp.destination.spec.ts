@@ -1,4 +1,9 @@
-import { AuthError, type DestinationHarness } from '@tessera/destination-kit';
+import {
+  AuthError,
+  destinationAccountKey,
+  type DestinationHarness,
+  DestinationRunner,
+} from '@tessera/destination-kit';
 import { MailchimpEmulator } from './emulator/mailchimp.emulator';
 import { mailchimpPackage } from './index';
 import { mailchimpDestination } from './mailchimp.destination';
@@ -12,6 +17,7 @@ import {
   member,
   type MailchimpTestBench,
   startMailchimpBench,
+  TEST_AUDIENCES,
   WEBHOOK_SECRET,
 } from './testing/mailchimp-test-bench';
 
@@ -339,6 +345,70 @@ describe('Mailchimp destination against the sandbox', () => {
         Array.from({ length: 30 }, () => 404),
       );
       expect(emulator.peakConnections(API_KEY)).toBe(10);
+    });
+
+    it('shares the 10 connections between destinations on one API key (other audience, other webhook secret)', async () => {
+      const [audience] = TEST_AUDIENCES.audiences;
+      if (audience === undefined) throw new Error('no test audience');
+      await start(
+        {},
+        {
+          responseDelayMs: 40,
+          audiences: { audiences: [audience, { ...audience, id: 'second-list', name: 'Second' }] },
+        },
+      );
+      const second = new DestinationRunner(mailchimpDestination, {
+        settings: {
+          apiKey: API_KEY,
+          listId: 'second-list',
+          webhookSecret: 'another-webhook-secret-42',
+          baseUrl: harness.baseUrl,
+        },
+      });
+      expect(second.accountKey).toBe(harness.runner.accountKey);
+      const refs = Array.from({ length: 20 }, (_, index) => ({
+        customerId: `C${index}`,
+        email: `member${index + 1}@example.com`,
+      }));
+
+      const [first, other] = await Promise.all([
+        harness.run('fetchProfiles', refs),
+        second.run('fetchProfiles', refs),
+      ]);
+
+      expect([...first, ...other].every((result) => result.status === 'ok')).toBe(true);
+      expect(emulator.peakConnections(API_KEY)).toBe(10);
+    });
+  });
+
+  describe('limits', () => {
+    it('declares no rate budget (Mailchimp publishes no request rate) and no per-operation limits', () => {
+      expect(mailchimpDestination.rateBudgets).toBeUndefined();
+      expect(mailchimpDestination.maxConcurrentRequests).toBe(10);
+      for (const [name, operation] of Object.entries(mailchimpDestination.operations)) {
+        expect([name, Object.keys(operation).sort()]).toEqual([name, ['batchSize', 'perform']]);
+      }
+    });
+
+    it('counts one account per API key', () => {
+      const settings = (apiKey: string, listId: string) => ({
+        apiKey,
+        listId,
+        baseUrl: 'https://us21.api.mailchimp.com',
+        segmentIds: {},
+        mergeFieldMapping: {},
+      });
+      const key = destinationAccountKey(mailchimpDestination, settings(API_KEY, 'a'));
+      expect(
+        destinationAccountKey(mailchimpDestination, {
+          ...settings(API_KEY, 'b'),
+          webhookSecret: 'x'.repeat(16),
+        }),
+      ).toBe(key);
+      expect(destinationAccountKey(mailchimpDestination, settings(`f${API_KEY.slice(1)}`, 'a'))).not.toBe(
+        key,
+      );
+      expect(key).toMatch(/^mailchimp:[0-9a-f]{16}$/);
     });
   });
 

@@ -17,15 +17,16 @@ const PER_MEMBER_BATCH = 100;
 
 /**
  * The Mailchimp destination: one audience (`listId`) on the Marketing API 3.0, members keyed by the MD5 of
- * their lower-cased email, HTTP basic auth, at most 10 requests in flight per key (Mailchimp's connection cap).
+ * their lower-cased email, HTTP basic auth.
  *
- * - `upsertProfiles` / `updateAttributes`: one item → PUT /lists/{list_id}/members/{hash}; more → batch
- *   POST /lists/{list_id} (≤ 500, `update_existing: true`). New members get `status_if_new: 'transactional'`:
- *   an upsert never subscribes anyone, consent comes from Tessera's ledger through `subscribe`.
- * - `addToSegment` / `removeFromSegment`: segments mapped in `segmentIds` → static segment bulk
- *   POST /lists/{list_id}/segments/{id}; others → member tags (POST …/members/{hash}/tags).
- * - `subscribe` / `unsubscribe`: member status `subscribed` / `unsubscribed`, email only. Mailchimp SMS is not
- *   supported by this destination: sms items are rejected with a reason.
+ * - `upsertProfiles` / `updateAttributes`: one member → PUT /lists/{list_id}/members/{hash} with
+ *   `status_if_new: 'transactional'`; more → batch POST /lists/{list_id} (≤ 500): new members created as
+ *   `transactional` (`update_existing: false`), existing ones updated without a status. A profile write never
+ *   changes a subscription; consent comes from Tessera's ledger through `subscribe`.
+ * - `addToSegment` / `removeFromSegment`: POST /lists/{list_id}/segments/{id} (≤ 500 emails), one call per
+ *   segment: the static segment mapped in `segmentIds`, or the tag of the segment's name (a tag is a static
+ *   segment; its id is found once per runner, and the tag created when missing).
+ * - `subscribe` / `unsubscribe`: member `status` `subscribed` / `unsubscribed`, email only (sms items skipped).
  * - `suppress`: status `unsubscribed`, the nearest thing the API allows — Mailchimp has no suppression list
  *   in the Marketing API and `cleaned` cannot be set by API. `unsuppress` is not declared: the only way back
  *   from `unsubscribed` is a new subscription, which is `subscribe`'s job once the ledger holds a grant.
@@ -33,6 +34,9 @@ const PER_MEMBER_BATCH = 100;
  * - `fetchProfiles`: GET …/members/{hash}; a member Mailchimp does not hold is ok without a profile.
  * - Inbound: list webhooks (form-encoded, verified by `?secret=` in the URL); `unsubscribe` and `cleaned`
  *   become opt-outs. Mailchimp's GET check of the URL is answered 200.
+ *
+ * Limits: Mailchimp publishes no request rate, so no rate budget is declared; its one limit is 10 simultaneous
+ * connections per API key, which the kit's connection gate holds per account (`accountKey`: the API key).
  */
 export const mailchimpDestination = defineDestination<MailchimpSettings>({
   type: 'mailchimp',
@@ -40,6 +44,9 @@ export const mailchimpDestination = defineDestination<MailchimpSettings>({
   settingsSchema: mailchimpSettingsSchema,
   resolveSettings: resolveMailchimpSettings,
   maxConcurrentRequests: MAILCHIMP_LIMITS.maxConnections,
+  // Mailchimp counts connections per API key: instances sharing a key (other audiences, other webhook
+  // secrets) share its 10 connections.
+  accountKey: (settings) => settings.apiKey,
   requestHeaders: (settings): Record<string, string> => ({
     authorization: mailchimpAuthorization(settings.apiKey),
   }),
