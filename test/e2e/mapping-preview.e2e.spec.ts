@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import { ConsentGate, ConsentLedger, StoreConsentStateReader, type ConsentEntry } from '@tessera/consent';
 import { klaviyoPackage } from '@tessera/destination-klaviyo';
+import { sfmcPackage } from '@tessera/destination-sfmc';
 import type { CatalogEvent } from '@tessera/events';
 import { IdentityGraph } from '@tessera/identity-graph';
 import { MappingPreview, RawEventLog, type PreviewDestination } from '@tessera/pipeline';
@@ -32,7 +33,7 @@ const countRows = (store: Store) =>
 
 // The console's mapping preview for a Klaviyo destination, in process on the real store (both drivers) and
 // Redis: Klaviyo's own request builders run against its emulator; nothing reaches the configured host.
-describe.each(STORE_DRIVERS)('Mapping preview with Klaviyo on %s', (driver) => {
+describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) => {
   let store: Store;
   let redis: Redis;
   let prefix: string;
@@ -215,6 +216,36 @@ describe.each(STORE_DRIVERS)('Mapping preview with Klaviyo on %s', (driver) => {
       'POST https://a.klaviyo.com/api/lists/LstVip/relationships/profiles',
     );
     expect(allowed.notes).toContain('consent: email at brand sd: granted (consent)');
+  });
+
+  it('previews an SFMC destination on an emulator holding the tenant its settings imply (token, then the row)', async () => {
+    const result = await preview.preview({
+      destination: {
+        id: 'sd-sfmc',
+        brand: 'sd',
+        type: 'sfmc',
+        package: sfmcPackage,
+        settings: {
+          subdomain: 'mc-preview-tenant',
+          clientId: 'preview-client',
+          clientSecret: 'preview-client-secret',
+          dataExtensionKey: 'Members',
+          fieldMapping: { loyalty_tier: 'Tier' },
+        },
+        plugins: [],
+      },
+      rules: compileRules({ mappings: { loyalty_tier: 'profile.?loyalty_tier.orValue("Member")' } }),
+      event: pointsUpdated('C123', 'ana@example.com'),
+    });
+    expect(result.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
+      'POST https://mc-preview-tenant.auth.marketingcloudapis.com/v2/token',
+      'POST https://mc-preview-tenant.rest.marketingcloudapis.com/hub/v1/dataevents/key:Members/rowset',
+    ]);
+    expect(result.requests[1]?.body).toEqual([
+      { keys: { TesseraId: 'C123' }, values: { EmailAddress: 'ana@example.com', Tier: 'Gold' } },
+    ]);
+    expect(result.notes.filter((note) => /failed at/.test(note))).toEqual([]);
+    expect(JSON.stringify(result)).not.toContain('preview-client-secret');
   });
 
   it('previews a stored event already resolved on the profile it was routed with, without applying it twice', async () => {

@@ -2,6 +2,7 @@ import type { DestinationPackage } from '@tessera/destination-kit';
 import { sfmcDestination } from './sfmc.destination';
 import type { SfmcSettings } from './sfmc-settings';
 import { SfmcEmulator } from './emulator/sfmc.emulator';
+import { sfmcEmulatorConfigFor } from './emulator/sfmc-preview-config';
 
 export * from './sfmc-endpoints';
 export * from './sfmc-settings';
@@ -20,9 +21,11 @@ export * from './contract/sfmc-rest.openapi';
 export * from './contract/soap-envelope.validator';
 export * from './emulator/sfmc.emulator';
 export * from './emulator/sfmc-emulator-config';
+export * from './emulator/sfmc-preview-config';
 
 /** What the destination registry lists: the definition and its sandbox emulator. */
 export const sfmcPackage: DestinationPackage<SfmcSettings> = {
   definition: sfmcDestination,
   createEmulator: () => new SfmcEmulator(),
+  emulatorConfigFor: sfmcEmulatorConfigFor,
 };

@@ -70,4 +70,17 @@ export interface EspEmulator {
 export interface DestinationPackage<Settings = Record<string, unknown>> {
   definition: DestinationDefinition<Settings>;
   createEmulator(): EspEmulator;
+  /**
+   * For emulators that start empty (no account, audience or data extension until configured): the configuration
+   * under which this destination, configured with `settings`, finds everything it writes — its credentials, its
+   * audience or data extension with the fields and segments `writes` names. The mapping preview runs a fresh
+   * emulator on it, so that it shows the requests the destination would send, not an emulator's refusals.
+   */
+  emulatorConfigFor?(settings: Settings, writes: EmulatedWrites): unknown;
+}
+
+/** What a preview's operations write: the attribute names of its profile updates, the segments it changes. */
+export interface EmulatedWrites {
+  attributes: readonly string[];
+  segments: readonly string[];
 }

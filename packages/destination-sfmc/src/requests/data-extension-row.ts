@@ -36,6 +36,11 @@ export interface RowDraft {
 const STANDARD_COLUMNS: Record<string, string> = { first_name: 'FirstName', last_name: 'LastName' };
 const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_ ]{0,127}$/;
 
+/** The column an attribute goes to: its `fieldMapping`, its conventional column, or its own name. */
+export function attributeColumn(settings: Pick<SfmcSettings, 'fieldMapping'>, name: string): string {
+  return settings.fieldMapping[name] ?? STANDARD_COLUMNS[name] ?? name;
+}
+
 /** A draft, or why the item cannot become one. */
 export type DraftOrProblem = { draft: RowDraft } | { problem: string };
 
@@ -68,7 +73,7 @@ export function profileRow(
   for (const [name, raw] of Object.entries(item.attributes)) {
     const value = columnValue(raw);
     if (value === undefined) continue;
-    const column = settings.fieldMapping[name] ?? STANDARD_COLUMNS[name] ?? name;
+    const column = attributeColumn(settings, name);
     if (!COLUMN_NAME.test(column) || column === PRIMARY_KEY_COLUMN) {
       return {
         problem: `Attribute "${name}" maps to "${column}", which is not a usable data extension column (map it in fieldMapping)`,

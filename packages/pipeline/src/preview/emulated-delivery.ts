@@ -10,6 +10,7 @@ import {
   type BatchResult,
   type DestinationDefinition,
   type DestinationPackage,
+  type EmulatedWrites,
   type EmulatorTools,
   type EspEmulator,
   type OperationItems,
@@ -134,6 +135,9 @@ export async function deliverToEmulator(
       .map(([name]) => name),
   ];
   const emulator = destinationPackage.createEmulator();
+  // A strict emulator starts empty: give it the account, audience or data extension the settings imply.
+  const config = destinationPackage.emulatorConfigFor?.(real.settings, writesOf(operations));
+  if (config !== undefined) emulator.configure?.(config);
   const mounts = endpoints.map((_, index) => new HostMount(`${emulator.esp}-host-${index}`, emulator));
   const sandbox = new EspSandbox(mounts, { record: true, limitsLifted: true });
   try {
@@ -258,4 +262,16 @@ function maskSecrets(value: unknown, secrets: readonly string[]): unknown {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The attribute names and segments the operations write (what a strict emulator must know to accept them). */
+function writesOf(operations: readonly DestinationOperation[]): EmulatedWrites {
+  const attributes = new Set<string>();
+  const segments = new Set<string>();
+  for (const operation of operations) {
+    const item = operation.item as { attributes?: Record<string, unknown>; segment?: string };
+    if (item.attributes !== undefined) for (const name of Object.keys(item.attributes)) attributes.add(name);
+    if (typeof item.segment === 'string') segments.add(item.segment);
+  }
+  return { attributes: [...attributes], segments: [...segments] };
 }
