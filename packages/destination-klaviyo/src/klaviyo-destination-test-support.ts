@@ -4,6 +4,7 @@ import {
   OpenApiContract,
   planSpecSuite,
   type ProfileUpsert,
+  type RateGate,
 } from '@tessera/destination-kit';
 import { KlaviyoEmulator, type KlaviyoEmulatorOptions } from './emulator';
 import { KLAVIYO_REVISION } from './api-revision';
@@ -36,6 +37,10 @@ export async function startHarness(
     clock?: ManualClock;
     /** Options of the emulator, or an emulator of the test's own (a subclass injecting a fault). */
     emulator?: KlaviyoEmulatorOptions | KlaviyoEmulator;
+    /** Paces requests by the definition's rate budgets (none by default: the runner sends at once). */
+    rateGate?: RateGate;
+    /** The emulator enforces Klaviyo's limits only when false (default true: lifted). */
+    limitsLifted?: boolean;
   } = {},
 ): Promise<KlaviyoHarness> {
   return DestinationHarness.start<KlaviyoSettings>({
@@ -49,9 +54,11 @@ export async function startHarness(
       ...settings,
     },
     ...(contract === undefined ? {} : { contract }),
+    ...(options.limitsLifted === undefined ? {} : { limitsLifted: options.limitsLifted }),
     runner: {
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.rateGate === undefined ? {} : { rateGate: options.rateGate }),
     },
   });
 }

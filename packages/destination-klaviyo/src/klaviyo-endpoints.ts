@@ -1,4 +1,11 @@
-import type { RateWindow } from '@tessera/destination-kit';
+import type { RateBudget } from '@tessera/destination-kit';
+
+/*
+ * The endpoints this destination calls at the pinned revision (KLAVIYO_REVISION, api-revision.ts), with the rate
+ * limit each declares in Klaviyo's spec (`x-klaviyo-ratelimit`). A contract test compares this table with the
+ * spec files, so that a new revision with new limits cannot slip by; the rate budgets below and the emulator's
+ * limits are both derived from it, so they cannot drift apart.
+ */
 
 /** A Klaviyo limit as the spec writes it (`x-klaviyo-ratelimit`): burst per second and steady per minute. */
 export interface KlaviyoRateLimit {
@@ -6,10 +13,13 @@ export interface KlaviyoRateLimit {
   steady: number;
 }
 
-/**
- * The endpoints this destination calls, with the rate limit each declares in Klaviyo's spec. A contract test
- * compares this table with the spec files, so that a new revision with new limits cannot slip by.
- */
+export interface KlaviyoEndpoint {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** As Klaviyo's reference writes it, path parameters in braces. */
+  path: string;
+  limit: KlaviyoRateLimit;
+}
+
 export const KLAVIYO_ENDPOINTS = {
   profileImport: { method: 'POST', path: '/api/profile-import', limit: { burst: 75, steady: 750 } },
   profiles: { method: 'GET', path: '/api/profiles', limit: { burst: 75, steady: 750 } },
@@ -59,7 +69,35 @@ export const KLAVIYO_ENDPOINTS = {
     limit: { burst: 75, steady: 750 },
   },
   deletion: { method: 'POST', path: '/api/data-privacy-deletion-jobs', limit: { burst: 3, steady: 60 } },
-} as const satisfies Record<string, { method: string; path: string; limit: KlaviyoRateLimit }>;
+} as const satisfies Record<string, KlaviyoEndpoint>;
+
+export type KlaviyoEndpointName = keyof typeof KLAVIYO_ENDPOINTS;
+
+/** Klaviyo's two fixed windows per limit: burst per second, steady per minute. */
+export function klaviyoWindows(limit: KlaviyoRateLimit): RateBudget['windows'] {
+  return [
+    { requests: limit.burst, perMs: 1_000 },
+    { requests: limit.steady, perMs: 60_000 },
+  ];
+}
+
+/** The kit's request pattern of an endpoint: `{param}` becomes `*` (one path segment). */
+export function requestPattern(endpoint: KlaviyoEndpoint): string {
+  return `${endpoint.method} ${endpoint.path.replace(/\{[^}]+\}/g, '*')}`;
+}
+
+/**
+ * The rate budgets of the definition: Klaviyo counts each endpoint's burst and steady windows per account
+ * ("rate limited on a per-account basis", every private key of the account sharing them), so every endpoint
+ * this destination calls is its own budget, named like KLAVIYO_ENDPOINTS. Bulk job status polls and import
+ * error reads count in theirs, like every other request the kit sends.
+ */
+export const KLAVIYO_RATE_BUDGETS: Record<KlaviyoEndpointName, RateBudget> = Object.fromEntries(
+  Object.entries(KLAVIYO_ENDPOINTS).map(([name, endpoint]) => [
+    name,
+    { windows: klaviyoWindows(endpoint.limit), requests: [requestPattern(endpoint)] },
+  ]),
+) as Record<KlaviyoEndpointName, RateBudget>;
 
 /** Klaviyo's size limits per request (from its API reference). */
 export const KLAVIYO_LIMITS = {
@@ -76,13 +114,3 @@ export const KLAVIYO_LIMITS = {
   suppressionProfiles: 100,
   profilesPageSize: 100,
 } as const;
-
-/** The rate windows of the endpoints an operation calls: the tightest of each. */
-export function rateWindows(...limits: KlaviyoRateLimit[]): RateWindow[] {
-  const burst = Math.min(...limits.map((limit) => limit.burst));
-  const steady = Math.min(...limits.map((limit) => limit.steady));
-  return [
-    { requests: burst, perMs: 1_000 },
-    { requests: steady, perMs: 60_000 },
-  ];
-}

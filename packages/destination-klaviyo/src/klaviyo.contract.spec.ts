@@ -1,14 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeWithSpecs, OpenApiContract } from '@tessera/destination-kit';
+import { describeWithSpecs, OpenApiContract, RateBudgets } from '@tessera/destination-kit';
 import { KLAVIYO_REVISION } from './api-revision';
-import { KLAVIYO_ENDPOINTS } from './klaviyo-endpoints';
+import { EMULATOR_ONLY_ENDPOINTS } from './emulator/klaviyo-rate-limits';
+import { KLAVIYO_ENDPOINTS, KLAVIYO_RATE_BUDGETS } from './klaviyo-endpoints';
+import { klaviyoDestination } from './klaviyo.destination';
 
 describeWithSpecs('klaviyo', 'Klaviyo contract', (dir) => {
   const contract = OpenApiContract.fromFolder(dir);
   const headers = { authorization: 'Klaviyo-API-Key pk_test', revision: KLAVIYO_REVISION };
 
-  it('declares every endpoint it calls with the rate limit the spec gives it', () => {
+  it('declares every endpoint it calls (and the emulator serves) with the rate limit the spec gives it', () => {
     const declared = new Map<string, string>();
     for (const name of readdirSync(dir).filter((file) => file.endsWith('.json'))) {
       const document = JSON.parse(readFileSync(join(dir, name), 'utf8')) as {
@@ -22,7 +24,14 @@ describeWithSpecs('klaviyo', 'Klaviyo contract', (dir) => {
         }
       }
     }
-    for (const endpoint of Object.values(KLAVIYO_ENDPOINTS)) {
+    const emulatorOnlyInSpec = Object.values(EMULATOR_ONLY_ENDPOINTS).filter((endpoint) =>
+      declared.has(`${endpoint.method} ${endpoint.path}`),
+    );
+    expect(emulatorOnlyInSpec.map((endpoint) => `${endpoint.method} ${endpoint.path}`)).toEqual([
+      'GET /api/profiles/{id}',
+      'PATCH /api/profiles/{id}',
+    ]);
+    for (const endpoint of [...Object.values(KLAVIYO_ENDPOINTS), ...emulatorOnlyInSpec]) {
       expect([
         `${endpoint.method} ${endpoint.path}`,
         declared.get(`${endpoint.method} ${endpoint.path}`),
@@ -30,6 +39,34 @@ describeWithSpecs('klaviyo', 'Klaviyo contract', (dir) => {
         `${endpoint.method} ${endpoint.path}`,
         `${endpoint.limit.burst}/s ${endpoint.limit.steady}/m`,
       ]);
+    }
+  });
+
+  it('paces every request by its endpoint’s budget: the spec’s burst per second and steady per minute', () => {
+    expect(klaviyoDestination.rateBudgets).toBe(KLAVIYO_RATE_BUDGETS);
+    const budgets = new RateBudgets(klaviyoDestination.rateBudgets);
+    for (const [name, endpoint] of Object.entries(KLAVIYO_ENDPOINTS)) {
+      const path = endpoint.path.replace(/\{[^}]+\}/g, '01J00000000000000000000001');
+      expect([`${endpoint.method} ${path}`, budgets.matching(endpoint.method, path)]).toEqual([
+        `${endpoint.method} ${path}`,
+        [
+          {
+            name,
+            windows: [
+              { requests: endpoint.limit.burst, perMs: 1_000 },
+              { requests: endpoint.limit.steady, perMs: 60_000 },
+            ],
+          },
+        ],
+      ]);
+    }
+    // The status poll and the import errors of a job are two endpoints, two budgets.
+    expect(
+      budgets.matching('GET', '/api/profile-bulk-import-jobs/J1/import-errors/').map((b) => b.name),
+    ).toEqual(['bulkImportErrors']);
+    for (const operation of Object.values(klaviyoDestination.operations)) {
+      expect(operation).not.toHaveProperty('rateLimits');
+      expect(operation).not.toHaveProperty('requestCost');
     }
   });
 

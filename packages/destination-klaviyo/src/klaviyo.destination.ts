@@ -1,13 +1,13 @@
 import { defineDestination } from '@tessera/destination-kit';
 import { KLAVIYO_REVISION } from './api-revision';
-import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS, rateWindows } from './klaviyo-endpoints';
+import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS, KLAVIYO_RATE_BUDGETS } from './klaviyo-endpoints';
 import { type KlaviyoSettings, klaviyoSettingsSchema } from './klaviyo-settings';
 import { pollUnsubscribes } from './inbound/subscription-poll';
 import { parseUnsubscribeWebhook } from './inbound/unsubscribe-webhook';
 import { changeListMembership } from './requests/list-membership.request';
 import { deleteProfiles } from './requests/profile-deletion.request';
 import { profilesByCustomerId, toRemoteProfile } from './requests/profile-query.request';
-import { upsertProfiles, upsertRequestCost } from './requests/profile-upsert.request';
+import { upsertProfiles } from './requests/profile-upsert.request';
 import { changeSuppression, subscribeProfiles, unsubscribeProfiles } from './requests/subscription.request';
 
 const E = KLAVIYO_ENDPOINTS;
@@ -23,61 +23,52 @@ export const klaviyoDestination = defineDestination<KlaviyoSettings>({
     revision: KLAVIYO_REVISION,
     accept: 'application/vnd.api+json',
   }),
+  // Every request the kit sends for this destination (operations, bulk job polls, testConnection) waits for
+  // room in its endpoint's budget, counted per Klaviyo account by every worker.
+  rateBudgets: KLAVIYO_RATE_BUDGETS,
   testConnection: async ({ http }) => {
     await http.get(E.profiles.path, { query: { 'page[size]': 1 } });
   },
   operations: {
     upsertProfiles: {
       batchSize: KLAVIYO_LIMITS.bulkImportProfiles,
-      rateLimits: rateWindows(E.profileImport.limit),
-      requestCost: upsertRequestCost,
       perform: upsertProfiles,
     },
     updateAttributes: {
       batchSize: KLAVIYO_LIMITS.bulkImportProfiles,
-      rateLimits: rateWindows(E.profileImport.limit),
-      requestCost: upsertRequestCost,
       perform: upsertProfiles,
     },
     addToSegment: {
       batchSize: KLAVIYO_LIMITS.listRelationshipProfiles,
-      rateLimits: rateWindows(E.listAdd.limit, E.profiles.limit),
       perform: (items, context) => changeListMembership('POST', items, context),
     },
     removeFromSegment: {
       batchSize: KLAVIYO_LIMITS.listRelationshipProfiles,
-      rateLimits: rateWindows(E.listAdd.limit, E.profiles.limit),
       perform: (items, context) => changeListMembership('DELETE', items, context),
     },
     subscribe: {
       batchSize: KLAVIYO_LIMITS.subscribeProfiles,
-      rateLimits: rateWindows(E.subscribe.limit),
       perform: subscribeProfiles,
     },
     unsubscribe: {
       batchSize: KLAVIYO_LIMITS.unsubscribeProfiles,
-      rateLimits: rateWindows(E.unsubscribe.limit),
       perform: unsubscribeProfiles,
     },
     suppress: {
       batchSize: KLAVIYO_LIMITS.suppressionProfiles,
-      rateLimits: rateWindows(E.suppress.limit),
       perform: (items, context) => changeSuppression(true, items, context),
     },
     unsuppress: {
       batchSize: KLAVIYO_LIMITS.suppressionProfiles,
-      rateLimits: rateWindows(E.unsuppress.limit),
       perform: (items, context) => changeSuppression(false, items, context),
     },
     deleteProfiles: {
       // One deletion job per profile, so a failure never repeats the deletions before it.
       batchSize: 1,
-      rateLimits: rateWindows(E.deletion.limit),
       perform: deleteProfiles,
     },
     fetchProfiles: {
       batchSize: KLAVIYO_LIMITS.profilesPageSize,
-      rateLimits: rateWindows(E.profiles.limit),
       perform: async (items, { http }) => {
         const found = await profilesByCustomerId(
           http,

@@ -1,5 +1,5 @@
 import type { SandboxResponse } from '@tessera/destination-kit';
-import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS } from '../klaviyo-endpoints';
+import { KLAVIYO_LIMITS } from '../klaviyo-endpoints';
 import { KlaviyoApiError } from './klaviyo-errors';
 import { decodeCursor, pageLinks, pageSize } from './klaviyo-pagination';
 import { json, route, type Route, type RouteContext, tooMany } from './klaviyo-routing';
@@ -17,8 +17,6 @@ interface BulkImportDocument {
 }
 
 const checkBulkImport = bodyChecker<BulkImportDocument>(bulkImportSchema);
-
-const BULK_IMPORT = KLAVIYO_ENDPOINTS.bulkImportJobs.limit;
 
 function renderJob(job: JobRecord, base: string) {
   const self = `${base}/api/profile-bulk-import-jobs/${job.id}/`;
@@ -56,23 +54,12 @@ export class BulkImportJobs {
 
   routes(): Route[] {
     return [
-      route(
-        'bulk-import',
-        'POST',
-        '/api/profile-bulk-import-jobs',
-        BULK_IMPORT,
-        (c) => this.createImportJob(c),
-        { maxBytes: KLAVIYO_LIMITS.requestBodyBytes },
-      ),
-      route('bulk-import-job', 'GET', '/api/profile-bulk-import-jobs/{id}', BULK_IMPORT, (c) =>
-        this.getImportJob(c),
-      ),
-      route(
-        'bulk-import-errors',
-        'GET',
-        '/api/profile-bulk-import-jobs/{id}/import-errors',
-        BULK_IMPORT,
-        (c) => this.getImportErrors(c),
+      route('bulk-import', 'POST', '/api/profile-bulk-import-jobs', (c) => this.createImportJob(c), {
+        maxBytes: KLAVIYO_LIMITS.requestBodyBytes,
+      }),
+      route('bulk-import-job', 'GET', '/api/profile-bulk-import-jobs/{id}', (c) => this.getImportJob(c)),
+      route('bulk-import-errors', 'GET', '/api/profile-bulk-import-jobs/{id}/import-errors', (c) =>
+        this.getImportErrors(c),
       ),
     ];
   }

@@ -1,5 +1,4 @@
 import type { SandboxResponse } from '@tessera/destination-kit';
-import { KLAVIYO_ENDPOINTS } from '../klaviyo-endpoints';
 import { KlaviyoApiError } from './klaviyo-errors';
 import { route, type Route, type RouteContext } from './klaviyo-routing';
 import { bodyChecker, deletionSchema } from './klaviyo-schemas';
@@ -54,13 +53,5 @@ export function dataPrivacyRoutes(store: KlaviyoStore): Route[] {
     return { status: 202 };
   };
 
-  return [
-    route(
-      'deletion',
-      'POST',
-      '/api/data-privacy-deletion-jobs',
-      KLAVIYO_ENDPOINTS.deletion.limit,
-      deleteProfile,
-    ),
-  ];
+  return [route('deletion', 'POST', '/api/data-privacy-deletion-jobs', deleteProfile)];
 }

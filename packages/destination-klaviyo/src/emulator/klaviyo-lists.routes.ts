@@ -1,5 +1,5 @@
 import type { SandboxResponse } from '@tessera/destination-kit';
-import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS, type KlaviyoRateLimit } from '../klaviyo-endpoints';
+import { KLAVIYO_LIMITS } from '../klaviyo-endpoints';
 import { KlaviyoApiError } from './klaviyo-errors';
 import { json, route, type Route, type RouteContext, tooMany } from './klaviyo-routing';
 import { bodyChecker, listCreateSchema, listMembersSchema } from './klaviyo-schemas';
@@ -16,11 +16,6 @@ interface ListMembersDocument {
 
 const checkListCreate = bodyChecker<ListCreateDocument>(listCreateSchema);
 const checkListMembers = bodyChecker<ListMembersDocument>(listMembersSchema);
-
-const LIST_RELATIONSHIPS = KLAVIYO_ENDPOINTS.listAdd.limit;
-// Lists are not an endpoint the destination calls: Klaviyo's published limits for create and read.
-const LIST_CREATE: KlaviyoRateLimit = { burst: 10, steady: 150 };
-const LIST_READ: KlaviyoRateLimit = { burst: 75, steady: 750 };
 
 export function listRoutes(store: KlaviyoStore): Route[] {
   const renderList = (id: string, base: string) => {
@@ -78,16 +73,13 @@ export function listRoutes(store: KlaviyoStore): Route[] {
   };
 
   return [
-    route('list-create', 'POST', '/api/lists', LIST_CREATE, createList),
-    route('list', 'GET', '/api/lists/{id}', LIST_READ, getList),
-    route('list-add', 'POST', '/api/lists/{id}/relationships/profiles', LIST_RELATIONSHIPS, (c) =>
-      listMembers(c, 'add'),
-    ),
+    route('list-create', 'POST', '/api/lists', createList),
+    route('list', 'GET', '/api/lists/{id}', getList),
+    route('list-add', 'POST', '/api/lists/{id}/relationships/profiles', (c) => listMembers(c, 'add')),
     route(
       'list-remove',
       'DELETE',
       '/api/lists/{id}/relationships/profiles',
-      LIST_RELATIONSHIPS,
       (c) => listMembers(c, 'remove'),
       { hasBody: true },
     ),

@@ -1,5 +1,5 @@
 import type { SandboxResponse } from '@tessera/destination-kit';
-import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS } from '../klaviyo-endpoints';
+import { KLAVIYO_LIMITS } from '../klaviyo-endpoints';
 import { KlaviyoApiError } from './klaviyo-errors';
 import { FilterError, matchesAll, parseProfileFilter, type ProfileCondition } from './klaviyo-filter';
 import { decodeCursor, pageLinks, pageSize } from './klaviyo-pagination';
@@ -15,8 +15,6 @@ interface ProfileDocument {
 
 const checkProfileImport = bodyChecker<ProfileDocument>(profileImportSchema);
 const checkProfileUpdate = bodyChecker<ProfileDocument & { data: { id: string } }>(profileUpdateSchema);
-
-const PROFILES = KLAVIYO_ENDPOINTS.profiles.limit;
 
 /** The `additional-fields[profile]` asked for (subscriptions, predictive_analytics). */
 function additionalFields(query: URLSearchParams): Set<string> {
@@ -213,12 +211,12 @@ export function profileRoutes(store: KlaviyoStore): Route[] {
   };
 
   return [
-    route('profile-import', 'POST', '/api/profile-import', PROFILES, profileImport, {
+    route('profile-import', 'POST', '/api/profile-import', profileImport, {
       maxBytes: KLAVIYO_LIMITS.profileBytes,
     }),
-    route('profiles', 'GET', '/api/profiles', PROFILES, getProfiles),
-    route('profile', 'GET', '/api/profiles/{id}', PROFILES, getProfile),
-    route('profile-update', 'PATCH', '/api/profiles/{id}', PROFILES, updateProfile, {
+    route('profiles', 'GET', '/api/profiles', getProfiles),
+    route('profile', 'GET', '/api/profiles/{id}', getProfile),
+    route('profile-update', 'PATCH', '/api/profiles/{id}', updateProfile, {
       maxBytes: KLAVIYO_LIMITS.profileBytes,
     }),
   ];

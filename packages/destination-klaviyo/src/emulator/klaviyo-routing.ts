@@ -1,6 +1,6 @@
 import type { SandboxRequest, SandboxResponse } from '@tessera/destination-kit';
 import { isPublishedRevision } from '../api-revision';
-import { KLAVIYO_LIMITS, type KlaviyoRateLimit } from '../klaviyo-endpoints';
+import { KLAVIYO_LIMITS } from '../klaviyo-endpoints';
 import { JSON_API, KlaviyoApiError } from './klaviyo-errors';
 
 /* How the emulator finds the handler of a request and checks what every Klaviyo request must carry. */
@@ -20,7 +20,6 @@ export interface Route {
   /** The path as Klaviyo's reference writes it (`/api/lists/{id}/relationships/profiles`). */
   template: string;
   pattern: RegExp;
-  limits: KlaviyoRateLimit;
   /** Whether the request carries a JSON body (content type and parse checks apply). */
   hasBody: boolean;
   maxBytes?: number;
@@ -32,7 +31,6 @@ export function route(
   name: string,
   method: string,
   template: string,
-  limits: KlaviyoRateLimit,
   handle: (context: RouteContext) => SandboxResponse,
   extra: { hasBody?: boolean; maxBytes?: number } = {},
 ): Route {
@@ -41,7 +39,6 @@ export function route(
     method,
     template,
     pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '([^/]+)')}/?$`),
-    limits,
     hasBody: extra.hasBody ?? (method === 'POST' || method === 'PATCH'),
     ...(extra.maxBytes === undefined ? {} : { maxBytes: extra.maxBytes }),
     handle,

@@ -1,5 +1,5 @@
 import type { SandboxResponse } from '@tessera/destination-kit';
-import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS } from '../klaviyo-endpoints';
+import { KLAVIYO_LIMITS } from '../klaviyo-endpoints';
 import { KlaviyoApiError } from './klaviyo-errors';
 import { json, route, type Route, type RouteContext, tooMany } from './klaviyo-routing';
 import {
@@ -59,7 +59,6 @@ const checkUnsubscribe = bodyChecker<SubscriptionDocument>(unsubscribeSchema);
 const checkSuppress = bodyChecker<SuppressionDocument>(suppressSchema);
 const checkUnsuppress = bodyChecker<SuppressionDocument>(unsuppressSchema);
 
-const SUBSCRIPTIONS = KLAVIYO_ENDPOINTS.subscribe.limit;
 const MAX_SUBSCRIBE = KLAVIYO_LIMITS.subscribeProfiles;
 const MAX_UNSUBSCRIBE = KLAVIYO_LIMITS.unsubscribeProfiles;
 const MAX_SUPPRESS = KLAVIYO_LIMITS.suppressionProfiles;
@@ -76,16 +75,12 @@ export class SubscriptionRoutes {
 
   routes(): Route[] {
     return [
-      route('subscribe', 'POST', '/api/profile-subscription-bulk-create-jobs', SUBSCRIPTIONS, (c) =>
-        this.subscribe(c),
-      ),
-      route('unsubscribe', 'POST', '/api/profile-subscription-bulk-delete-jobs', SUBSCRIPTIONS, (c) =>
-        this.unsubscribe(c),
-      ),
-      route('suppress', 'POST', '/api/profile-suppression-bulk-create-jobs', SUBSCRIPTIONS, (c) =>
+      route('subscribe', 'POST', '/api/profile-subscription-bulk-create-jobs', (c) => this.subscribe(c)),
+      route('unsubscribe', 'POST', '/api/profile-subscription-bulk-delete-jobs', (c) => this.unsubscribe(c)),
+      route('suppress', 'POST', '/api/profile-suppression-bulk-create-jobs', (c) =>
         this.suppression(c, 'suppress'),
       ),
-      route('unsuppress', 'POST', '/api/profile-suppression-bulk-delete-jobs', SUBSCRIPTIONS, (c) =>
+      route('unsuppress', 'POST', '/api/profile-suppression-bulk-delete-jobs', (c) =>
         this.suppression(c, 'unsuppress'),
       ),
     ];

@@ -1,4 +1,6 @@
 import { KLAVIYO_PUBLISHED_REVISIONS } from '../api-revision';
+import { KLAVIYO_ENDPOINTS, KLAVIYO_RATE_BUDGETS } from '../klaviyo-endpoints';
+import { EMULATOR_ONLY_ENDPOINTS, EMULATOR_RATE_BUDGETS, emulatorRateBudgets } from './klaviyo-rate-limits';
 import { errorOf, importProfile, profileBody, setup } from './klaviyo-test-support';
 
 describe('KlaviyoEmulator: protocol', () => {
@@ -179,6 +181,45 @@ describe('KlaviyoEmulator: rate limits', () => {
     expect((await send('POST', '/api/data-privacy-deletion-jobs', deletion('a3@example.com'))).status).toBe(
       202,
     );
+  });
+
+  it('enforces, per endpoint, exactly the windows of the destination’s declared budgets', async () => {
+    const { send, limiter } = setup();
+    const seen: Array<[string, unknown]> = [];
+    limiter.rateLimit = (key, windows) => {
+      seen.push([key, windows]);
+      return undefined;
+    };
+    const concrete = (path: string) => path.replace(/\{[^}]+\}/g, 'X1');
+    const endpoints = { ...KLAVIYO_ENDPOINTS, ...EMULATOR_ONLY_ENDPOINTS };
+    for (const endpoint of Object.values(endpoints)) {
+      await send(endpoint.method, concrete(endpoint.path), endpoint.method === 'GET' ? undefined : {});
+    }
+    expect(seen).toEqual(
+      Object.keys(endpoints).map((name) => [
+        `klaviyo:pk_sandbox_test:${name}`,
+        EMULATOR_RATE_BUDGETS[name]?.windows,
+      ]),
+    );
+    for (const [name, budget] of Object.entries(KLAVIYO_RATE_BUDGETS)) {
+      expect([name, EMULATOR_RATE_BUDGETS[name]]).toEqual([name, budget]);
+    }
+  });
+
+  it('counts every route against exactly one budget (no request goes uncounted or counted twice)', () => {
+    const { emulator } = setup();
+    const endpoints = { ...KLAVIYO_ENDPOINTS, ...EMULATOR_ONLY_ENDPOINTS };
+    for (const [name, endpoint] of Object.entries(endpoints)) {
+      const path = endpoint.path.replace(/\{[^}]+\}/g, 'X1');
+      expect([
+        name,
+        emulatorRateBudgets.matching(endpoint.method, path).map((budget) => budget.name),
+      ]).toEqual([name, [name]]);
+      expect([name, emulator.endpointTemplate(endpoint.method, path)]).toEqual([
+        name,
+        endpoint.path.replace(/\{[^}]+\}/g, '{id}'),
+      ]);
+    }
   });
 
   it('uses 10/s and 150/m for bulk import jobs and list relationships', async () => {

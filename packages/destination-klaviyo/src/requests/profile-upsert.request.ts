@@ -27,11 +27,6 @@ interface ProfileResponse {
   data: { id: string };
 }
 
-/** Requests one upsert call makes, in profile-import units (a bulk job's 10/s limit is 7.5× tighter than 75/s). */
-export function upsertRequestCost(items: ProfileUpsert[], settings: KlaviyoSettings): number {
-  return items.length < settings.bulkImportMinProfiles ? items.length : 8;
-}
-
 /**
  * Upserts profiles: a small batch one `POST /api/profile-import` per profile (the ESP answers each at once,
  * with its id), a large one through bulk import jobs (≤ 10,000 profiles and ≤ 5 MB each), delivered once
