@@ -47,6 +47,8 @@ export type BrazeSettings = {
 export const brazeDestination = defineDestination<BrazeSettings>({
   type: 'braze',
   name: 'Braze',
+  // Profiles are keyed by the Tessera customer id: unchanged contact points need not travel again.
+  profileKey: 'customerId',
   settingsSchema: {
     type: 'object',
     properties: {

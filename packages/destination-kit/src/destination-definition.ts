@@ -273,6 +273,12 @@ export interface DestinationDefinition<Settings = Record<string, unknown>> {
   resolveSettings?(settings: Settings): SettingsValidation<Settings>;
   /** Most requests in flight at once per ESP account (Mailchimp: 10 connections per key). */
   maxConcurrentRequests?: number;
+  /**
+   * How the ESP finds a profile: by Tessera's customer id (Braze's external id, an SFMC data extension's primary
+   * key) or by a contact point (default: Klaviyo and Mailchimp key members by email). Keyed by customer id, a
+   * change-only write leaves out an email or phone the ESP already holds (Braze bills every field written).
+   */
+  profileKey?: 'customerId' | 'contactPoint';
   /** The ESP's rate limits, by name: each is counted per ESP account (`accountKey`) across every worker. */
   rateBudgets?: Record<string, RateBudget>;
   /**

@@ -45,6 +45,8 @@ export function sfmcAccountKey(settings: Pick<SfmcSettings, 'subdomain'>): strin
 export const sfmcDestination = defineDestination<SfmcSettings>({
   type: 'sfmc',
   name: 'Salesforce Marketing Cloud',
+  // Profiles are keyed by the Tessera customer id: unchanged contact points need not travel again.
+  profileKey: 'customerId',
   settingsSchema: sfmcSettingsSchema,
   resolveSettings: resolveSfmcSettings,
   requestHeaders: sfmcRequestHeaders,

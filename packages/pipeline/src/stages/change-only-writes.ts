@@ -33,6 +33,8 @@ export class ChangeOnlyWrites {
   constructor(
     private readonly known: ReadonlyMap<string, SyncRecord>,
     private readonly hash: (attribute: string, value: unknown) => string,
+    /** The ESP keys profiles by customer id: an email or phone it holds already need not travel again. */
+    private readonly keyedByCustomerId = false,
   ) {}
 
   /** The ESP's id of the customer's contact, when a previous write returned it. */
@@ -56,7 +58,12 @@ export class ChangeOnlyWrites {
     if (changed.length === 0 && !contactChanged) return { hashes };
     const attributes: Record<string, unknown> = {};
     for (const name of changed) attributes[name] = update.attributes[name];
-    return { send: { ...withId, attributes }, hashes };
+    const send: ProfileUpsert = { ...withId, attributes };
+    if (this.keyedByCustomerId) {
+      if (known.attributes['$email'] === hashes['$email']) delete send.email;
+      if (known.attributes['$phone'] === hashes['$phone']) delete send.phone;
+    }
+    return { send, hashes };
   }
 
   /** Remembers what the ESP accepted of a profile: every hash sent but those of the fields it refused. */

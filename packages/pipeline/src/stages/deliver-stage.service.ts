@@ -26,6 +26,8 @@ import type { ProfileStamp, ProfileVersionGuard } from './redis-profile-version-
 /** What runs one destination's operations (the kit's DestinationRunner). */
 export interface OperationRunner {
   run<K extends OperationName>(name: K, items: OperationItems[K][]): Promise<BatchResult>;
+  /** How the ESP keys profiles (`DestinationDefinition.profileKey`). */
+  readonly definition?: { profileKey?: 'customerId' | 'contactPoint' };
 }
 
 /** One item's settlement, for the delivery log. */
@@ -176,8 +178,10 @@ export class DeliverStage {
     const writes =
       sync === undefined
         ? undefined
-        : new ChangeOnlyWrites(await sync.read(destinationId, customersOf(items)), (attribute, value) =>
-            sync.hash(attribute, value),
+        : new ChangeOnlyWrites(
+            await sync.read(destinationId, customersOf(items)),
+            (attribute, value) => sync.hash(attribute, value),
+            runner.definition?.profileKey === 'customerId',
           );
     const unchanged = new Set<DeliveryItem>();
     const byOperation = new Map<OperationName, DeliveryItem[]>();
