@@ -1,5 +1,6 @@
 import type { DestinationPackage } from '@tessera/destination-kit';
 import { MailchimpEmulator } from './emulator/mailchimp.emulator';
+import { mailchimpEmulatorConfigFor } from './emulator/mailchimp-preview-config';
 import { mailchimpDestination } from './mailchimp.destination';
 import type { MailchimpSettings } from './mailchimp-settings';
 
@@ -21,9 +22,11 @@ export * from './requests/member-fetch.request';
 export * from './emulator/mailchimp.emulator';
 export * from './emulator/emulator-configuration';
 export * from './emulator/list-webhook-body';
+export * from './emulator/mailchimp-preview-config';
 
 /** What the destination registry lists: the definition and its sandbox emulator. */
 export const mailchimpPackage: DestinationPackage<MailchimpSettings> = {
   definition: mailchimpDestination,
   createEmulator: () => new MailchimpEmulator(),
+  emulatorConfigFor: mailchimpEmulatorConfigFor,
 };

@@ -59,7 +59,9 @@ export function newAudience(definition: AudienceDefinition): Audience {
     definition,
     mergeFields: new Map(definition.mergeFields.map((field) => [field.tag, field])),
     members: new Map(),
-    segments: new Map(),
+    segments: new Map(
+      (definition.staticSegments ?? []).map(({ id, name }) => [id, { id, name, member_ids: [] }]),
+    ),
     forgotten: new Set(),
   };
 }

@@ -4,7 +4,7 @@ import { isRecord } from './problem-responses';
  * What the emulator's Mailchimp account holds: its audiences and each audience's merge fields. Like a real
  * account, the emulator knows no audience until it is configured (`configure`, or the sandbox's
  * PUT /sandbox/mailchimp/_sandbox/config): a request for an audience it does not have is answered 404, and a
- * merge tag the audience does not define is refused.
+ * merge tag the audience does not define is refused. An audience may start with static segments (tags).
  */
 
 /** Mailchimp's merge field types (https://mailchimp.com/developer/marketing/docs/merge-fields/). */
@@ -31,11 +31,20 @@ export interface MergeFieldDefinition {
   name: string;
 }
 
+/** A static segment the audience already holds (a marketer made it in the Mailchimp app). */
+export interface StaticSegmentDefinition {
+  /** Mailchimp's segment id: digits. */
+  id: string;
+  name: string;
+}
+
 export interface AudienceDefinition {
   /** The audience (list) id requests name in their path. */
   id: string;
   name: string;
   mergeFields: MergeFieldDefinition[];
+  /** Static segments (tags) the audience starts with; more are made through the API. */
+  staticSegments?: StaticSegmentDefinition[];
 }
 
 export interface MailchimpEmulatorConfig {
@@ -82,8 +91,8 @@ function parseAudience(value: unknown, path: string, at: Report): AudienceDefini
     at(path, 'must be an object { id, name, mergeFields }');
     return undefined;
   }
-  unknownKeys(value, ['id', 'name', 'mergeFields'], path, at);
-  const { id, name, mergeFields } = value;
+  unknownKeys(value, ['id', 'name', 'mergeFields', 'staticSegments'], path, at);
+  const { id, name, mergeFields, staticSegments } = value;
   if (typeof id !== 'string' || !/^[A-Za-z0-9_-]+$/.test(id)) {
     at(`${path}.id`, 'must be a non-empty string of letters, digits, "-" or "_" (the audience id)');
   }
@@ -102,8 +111,42 @@ function parseAudience(value: unknown, path: string, at: Report): AudienceDefini
       fields.push(definition);
     });
   }
+  const segments = parseStaticSegments(staticSegments, `${path}.staticSegments`, at);
   if (typeof id !== 'string' || typeof name !== 'string') return undefined;
-  return { id, name, mergeFields: fields };
+  return { id, name, mergeFields: fields, ...(segments === undefined ? {} : { staticSegments: segments }) };
+}
+
+function parseStaticSegments(
+  value: unknown,
+  path: string,
+  at: Report,
+): StaticSegmentDefinition[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) {
+    at(path, 'must be an array of { id, name }');
+    return undefined;
+  }
+  const ids = new Set<string>();
+  return value.flatMap((segment, index): StaticSegmentDefinition[] => {
+    const segmentPath = `${path}[${index}]`;
+    if (!isRecord(segment)) {
+      at(segmentPath, 'must be an object { id, name }');
+      return [];
+    }
+    unknownKeys(segment, ['id', 'name'], segmentPath, at);
+    const { id, name } = segment;
+    if (typeof id !== 'string' || !/^[0-9]{1,12}$/.test(id)) {
+      at(`${segmentPath}.id`, `must be Mailchimp's segment id, digits (got ${JSON.stringify(id)})`);
+      return [];
+    }
+    if (ids.has(id)) at(`${segmentPath}.id`, `repeats the segment id "${id}"`);
+    ids.add(id);
+    if (typeof name !== 'string' || name.trim() === '') {
+      at(`${segmentPath}.name`, 'must be a non-empty string');
+      return [];
+    }
+    return [{ id, name }];
+  });
 }
 
 function parseMergeField(value: unknown, path: string, at: Report): MergeFieldDefinition | undefined {

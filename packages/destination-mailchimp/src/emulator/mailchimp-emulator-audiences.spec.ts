@@ -88,7 +88,7 @@ describe('MailchimpEmulator audiences', () => {
         'audiences[1].name must be a non-empty string; ' +
         'audiences[1].mergeFields[0].type must be one of text, number, address, phone, date, url, imageurl, radio, dropdown, birthday, zip (got "colour"); ' +
         'audiences[1].id repeats the audience id "l1"; ' +
-        'audiences[2].merge_fields is not a setting (known: id, name, mergeFields); ' +
+        'audiences[2].merge_fields is not a setting (known: id, name, mergeFields, staticSegments); ' +
         'audiences[2].mergeFields must be an array of { tag, type, name }',
     );
     expect(() => emulator.configure([])).toThrow(
@@ -174,6 +174,34 @@ describe('MailchimpEmulator audiences', () => {
     expect(emulator.state().lists[LIST]?.members.map((member) => member.email_address)).toEqual([
       'cy@example.com',
     ]);
+  });
+
+  it('starts an audience with the static segments it is configured with, and numbers new ones above them', async () => {
+    emulator.configure({
+      audiences: [{ ...AUDIENCES.audiences[0], staticSegments: [{ id: '49381', name: 'Gold' }] }],
+    });
+    const created = await send('POST', `/lists/${LIST}/segments`, { name: 'vip', static_segment: [] });
+
+    expect((created.body as { id: number }).id).toBe(49382);
+    expect(emulator.state().lists[LIST]?.segments.map((segment) => [segment.id, segment.name])).toEqual([
+      ['49381', 'Gold'],
+      ['49382', 'vip'],
+    ]);
+    expect(() =>
+      emulator.configure({
+        audiences: [
+          {
+            id: LIST,
+            name: 'x',
+            mergeFields: [],
+            staticSegments: [{ id: 'gold', name: 'Gold' }, { id: '1' }],
+          },
+        ],
+      }),
+    ).toThrow(
+      'Mailchimp emulator configuration is invalid: audiences[0].staticSegments[0].id must be Mailchimp\'s segment id, digits (got "gold"); ' +
+        'audiences[0].staticSegments[1].name must be a non-empty string',
+    );
   });
 
   it('keeps the members of an audience that stays configured; reset forgets data but not the configuration', async () => {

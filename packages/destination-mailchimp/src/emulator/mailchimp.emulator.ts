@@ -59,6 +59,14 @@ export const MAILCHIMP_EMULATOR_MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 const FIRST_SEGMENT_ID = 1001;
 
+/** The first segment id above every configured one (ids are account-wide in Mailchimp). */
+function firstFreeSegmentId(config: MailchimpEmulatorConfig): number {
+  const ids = config.audiences.flatMap((audience) =>
+    (audience.staticSegments ?? []).map(({ id }) => Number(id)),
+  );
+  return Math.max(FIRST_SEGMENT_ID, ...ids.map((id) => id + 1));
+}
+
 /**
  * A local stand-in for the Mailchimp Marketing API 3.0, mounted by the sandbox at `/sandbox/mailchimp`. It knows
  * the audiences and merge fields it is configured with (`configure`), and nothing else: an unknown audience is
@@ -81,8 +89,9 @@ export class MailchimpEmulator implements EspEmulator {
   constructor(private readonly options: MailchimpEmulatorOptions = {}) {}
 
   /**
-   * Sets the account's audiences and their merge fields (see emulator-configuration.ts); throws an Error naming
-   * each problem. Audiences that stay keep their members and tags.
+   * Sets the account's audiences, their merge fields and the static segments they start with (see
+   * emulator-configuration.ts); throws an Error naming each problem. Audiences that stay keep their members and
+   * tags.
    */
   configure(config: unknown): void {
     const parsed = parseMailchimpEmulatorConfig(config);
@@ -90,6 +99,10 @@ export class MailchimpEmulator implements EspEmulator {
     for (const definition of parsed.audiences) {
       const kept = this.audiences.get(definition.id);
       const fresh = newAudience(definition);
+      if (kept !== undefined) {
+        for (const [id, segment] of fresh.segments)
+          if (!kept.segments.has(id)) kept.segments.set(id, segment);
+      }
       audiences.set(
         definition.id,
         kept === undefined ? fresh : { ...kept, definition, mergeFields: fresh.mergeFields },
@@ -97,6 +110,7 @@ export class MailchimpEmulator implements EspEmulator {
     }
     this.config = parsed;
     this.audiences = audiences;
+    this.nextSegmentId = Math.max(this.nextSegmentId, firstFreeSegmentId(parsed));
   }
 
   configuration(): MailchimpEmulatorConfig {
@@ -163,7 +177,7 @@ export class MailchimpEmulator implements EspEmulator {
     this.deletions = [];
     this.inFlight.clear();
     this.peaks.clear();
-    this.nextSegmentId = FIRST_SEGMENT_ID;
+    this.nextSegmentId = firstFreeSegmentId(this.config);
   }
 
   /** The member of `listId` with this address, if any. */
