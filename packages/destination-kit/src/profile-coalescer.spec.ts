@@ -36,6 +36,27 @@ describe('coalesceProfileUpdates', () => {
     expect(profiles[0].attributes).toEqual({ tier: 'second' });
   });
 
+  it('keeps the guest flag and the ESP id of the newest update that carries them', () => {
+    const { profiles } = coalesceProfileUpdates([
+      { customerId: 'G1', version: 1, guest: true, attributes: { viewed: 'boots' } },
+      { customerId: 'G1', version: 2, externalId: 'esp-9', attributes: {} },
+      { customerId: 'G1', version: 3, guest: false, attributes: { tier: 'silver' } },
+    ]);
+    expect(profiles).toEqual([
+      {
+        customerId: 'G1',
+        version: 3,
+        guest: false,
+        externalId: 'esp-9',
+        attributes: { viewed: 'boots', tier: 'silver' },
+      },
+    ]);
+    expect(
+      coalesceProfileUpdates([{ customerId: 'G2', version: 1, guest: true, attributes: {} }]).profiles[0]
+        ?.guest,
+    ).toBe(true);
+  });
+
   it('does not mutate its input', () => {
     const input: ProfileUpsert[] = [
       { customerId: 'c1', version: 1, attributes: { a: 1 } },

@@ -9,7 +9,7 @@ export interface CoalescedProfiles {
 
 /**
  * Collapses the updates of one window to one per customer. The highest `version` wins (ties: the later
- * in input order); attributes, email and phone are merged oldest to newest, so newer values overwrite
+ * in input order); attributes, email, phone, the guest flag and the ESP's id are merged oldest to newest, so newer values overwrite
  * older ones and values only older updates carry are kept. Use `outputIndex` to fan results back.
  */
 export function coalesceProfileUpdates(updates: readonly ProfileUpsert[]): CoalescedProfiles {
@@ -34,6 +34,9 @@ export function coalesceProfileUpdates(updates: readonly ProfileUpsert[]): Coale
       merged.version = update.version;
       if (update.email !== undefined) merged.email = update.email;
       if (update.phone !== undefined) merged.phone = update.phone;
+      // The newest word on identity wins: a guest that became a member is a member; an ESP id learned later.
+      if (update.guest !== undefined) merged.guest = update.guest;
+      if (update.externalId !== undefined) merged.externalId = update.externalId;
       for (const [key, value] of Object.entries(update.attributes)) {
         if (value !== undefined) merged.attributes[key] = value;
       }
