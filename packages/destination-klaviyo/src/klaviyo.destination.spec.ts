@@ -142,19 +142,35 @@ describe('Klaviyo destination against the sandbox', () => {
     expect(suppression()).toHaveLength(0);
   });
 
-  it('erases a profile through a data privacy deletion job', async () => {
+  it('erases a profile through a data privacy deletion job, by email, else phone, else Klaviyo’s id', async () => {
     harness = await startHarness();
-    await harness.run('upsertProfiles', [member(1)]);
+    const upserted = await harness.run('upsertProfiles', [
+      member(1),
+      member(2, { email: undefined, phone: '+33612345678' }),
+      member(3, { email: undefined }),
+    ]);
+    const third = upserted[2]?.status === 'ok' ? upserted[2].externalId : undefined;
     const results = await harness.run('deleteProfiles', [
       { customerId: 'C00001', email: 'member1@example.com' },
+      { customerId: 'C00002', phone: '+33612345678' },
+      { customerId: 'C00003', ...(third === undefined ? {} : { externalId: third }) },
       { customerId: 'C00404' },
     ]);
     expect(results).toEqual([
       { status: 'ok' },
-      { status: 'rejected', reason: 'Klaviyo deletes by email or phone number and the profile has neither' },
+      { status: 'ok' },
+      { status: 'ok' },
+      {
+        status: 'rejected',
+        reason: 'Klaviyo deletes by email, phone number or its own id and the profile has none of them',
+      },
     ]);
-    expect(emulatorOf(harness).findProfile({ externalId: 'C00001' })).toBeUndefined();
-    expect((emulatorOf(harness).state() as { deletions: unknown[] }).deletions).toHaveLength(1);
+    expect(emulatorOf(harness).state().profiles).toEqual([]);
+    expect(emulatorOf(harness).state().deletions).toEqual([
+      expect.objectContaining({ identifier: { email: 'member1@example.com' } }),
+      expect.objectContaining({ identifier: { phone_number: '+33612345678' } }),
+      expect.objectContaining({ identifier: { id: third } }),
+    ]);
   });
 
   it('fetches profiles for reconciliation, with subscriptions, and reports the ones Klaviyo lacks', async () => {

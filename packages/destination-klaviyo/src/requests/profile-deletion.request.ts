@@ -4,7 +4,8 @@ import type { KlaviyoSettings } from '../klaviyo-settings';
 
 /**
  * Erases a profile for a data subject request: one data privacy deletion job per profile, identified by
- * email, else phone number, else the Klaviyo id found by customer id.
+ * email (Klaviyo deletes every profile holding it), else phone number, else Klaviyo's id when a previous
+ * write returned it.
  */
 export async function deleteProfiles(
   items: ProfileRef[],
@@ -12,23 +13,25 @@ export async function deleteProfiles(
 ): Promise<BatchResult> {
   const results: BatchResult = [];
   for (const item of items) {
-    const attributes =
+    const profile =
       item.email !== undefined
-        ? { email: item.email }
+        ? { type: 'profile', attributes: { email: item.email } }
         : item.phone !== undefined
-          ? { phone_number: item.phone }
-          : undefined;
-    if (attributes === undefined) {
+          ? { type: 'profile', attributes: { phone_number: item.phone } }
+          : item.externalId !== undefined
+            ? { type: 'profile', id: item.externalId, attributes: {} }
+            : undefined;
+    if (profile === undefined) {
       results.push({
         status: 'rejected',
-        reason: 'Klaviyo deletes by email or phone number and the profile has neither',
+        reason: 'Klaviyo deletes by email, phone number or its own id and the profile has none of them',
       });
       continue;
     }
     await http.post(KLAVIYO_ENDPOINTS.deletion.path, {
       data: {
         type: 'data-privacy-deletion-job',
-        attributes: { profile: { data: { type: 'profile', attributes } } },
+        attributes: { profile: { data: profile } },
       },
     });
     results.push({ status: 'ok' });
