@@ -1,20 +1,25 @@
 import { defineDestination, type DestinationDefinition, type ProfileUpsert } from './destination-definition';
 import { DestinationRunner } from './destination-runner';
 import { MemoryConnectionGate } from './connection-gate';
-import { MemoryRateGate, type RateClaim } from './rate-gate';
+import { MemoryRateGate, type RateClaim, type RateDone } from './rate-gate';
 import { ManualClock } from './retry-policy';
 import type { SandboxRequest, SandboxResponse } from './sandbox/esp-emulator';
 import { DestinationHarness } from './sandbox/destination-harness';
 
 type TenantSettings = { baseUrl: string; authBaseUrl: string; clientId: string; clientSecret: string };
 
-/** Records the budget keys of every request it admits, in order (a real MemoryRateGate underneath). */
+/** Records the budget names of every request it admits, in order, and how many were answered (`done`). */
 class RecordingRateGate extends MemoryRateGate {
   readonly admitted: string[][] = [];
+  answered = 0;
 
-  override async acquireAll(claims: readonly RateClaim[]): Promise<void> {
-    await super.acquireAll(claims);
+  override async acquireAll(claims: readonly RateClaim[]): Promise<RateDone> {
+    const done = await super.acquireAll(claims);
     this.admitted.push(claims.map((claim) => claim.key.split(':').slice(2).join(':')));
+    return () => {
+      this.answered += 1;
+      done();
+    };
   }
 }
 
@@ -89,6 +94,7 @@ describe('DestinationRunner rate budgets', () => {
       await harness.run('upsertProfiles', [profile(1)]);
       await harness.runner.pollInboundUnsubscribes(undefined);
       expect(gate.admitted).toEqual([['token'], ['rest'], ['rest', 'rows'], ['rest'], ['rest']]);
+      expect(gate.answered).toBe(5);
       expect(harness.requests().map((request) => `${request.method} ${request.path}`)).toEqual([
         'POST /v2/token',
         'GET /platform/v1/tokenContext',
@@ -108,7 +114,7 @@ describe('DestinationRunner rate budgets', () => {
       definition: tenantDestination(),
       settings: { clientId: 'c1', clientSecret: 's1' },
       respond,
-      runner: { clock, rateGate: gate, instanceKey: 'dest-a', rateWindowMarginMs: 0 },
+      runner: { clock, rateGate: gate, instanceKey: 'dest-a' },
     });
     const sameAccount = new DestinationRunner(tenantDestination(), {
       settings: {
@@ -120,7 +126,6 @@ describe('DestinationRunner rate budgets', () => {
       clock,
       rateGate: gate,
       instanceKey: 'dest-b',
-      rateWindowMarginMs: 0,
     });
     const otherAccount = new DestinationRunner(tenantDestination(), {
       settings: {
@@ -131,7 +136,6 @@ describe('DestinationRunner rate budgets', () => {
       },
       clock,
       rateGate: gate,
-      rateWindowMarginMs: 0,
     });
     try {
       expect(sameAccount.accountKey).toBe(harness.runner.accountKey);

@@ -52,8 +52,6 @@ export interface DestinationRunnerOptions {
    * `rateLimits`). Default: none, the caller paces itself.
    */
   rateGate?: RateGate;
-  /** Slack added to each budget window (default RATE_WINDOW_MARGIN_MS). */
-  rateWindowMarginMs?: number;
   /** Enforces the definition's `maxConcurrentRequests` per ESP account (default: one gate for the process). */
   connectionGate?: ConnectionGate;
   /** Per-request timeout (default 30 s). */
@@ -102,7 +100,6 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
             accountKey: this.accountKey,
             budgets,
             hosts: destinationHostUrls(definition.settingsSchema, this.settings),
-            ...(options.rateWindowMarginMs === undefined ? {} : { marginMs: options.rateWindowMarginMs }),
           };
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.connectionGate = options.connectionGate ?? processConnectionGate;

@@ -1,6 +1,7 @@
 import type { ConnectionGate } from './connection-gate';
 import { classifyResponse, RejectedError, RetryableError } from './delivery-errors';
 import { type RateBudgetPacing, rateClaimsFor } from './rate-budgets';
+import type { RateDone } from './rate-gate';
 import { Clock, systemClock } from './retry-policy';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -46,6 +47,9 @@ export interface HttpResponse<T> {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** The `done` of a request no budget counts. */
+const answered: RateDone = () => undefined;
 
 /**
  * The one HTTP client destinations use: JSON in and out, a timeout on every request, same-origin
@@ -118,18 +122,21 @@ export class DestinationHttpClient {
     }
   }
 
-  /** Waits until every rate budget this request counts against has room, and counts it. */
-  private async pace(method: HttpMethod, url: URL): Promise<void> {
-    if (this.rateBudgets === undefined) return;
+  /**
+   * Waits until every rate budget this request counts against has room, and takes it; the returned function is
+   * called once the ESP has answered (the gate then counts the request from that moment).
+   */
+  private async pace(method: HttpMethod, url: URL): Promise<RateDone> {
+    if (this.rateBudgets === undefined) return answered;
     const claims = rateClaimsFor(this.rateBudgets, method, url);
-    if (claims.length > 0) await this.rateBudgets.gate.acquireAll(claims);
+    return claims.length === 0 ? answered : this.rateBudgets.gate.acquireAll(claims);
   }
 
   private async send<T>(method: HttpMethod, path: string, options: RequestOptions): Promise<HttpResponse<T>> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     let url = this.url(path, options.query);
     // The timeout starts once the request may leave: waiting for a budget is not the ESP being slow.
-    await this.pace(method, url);
+    let done = await this.pace(method, url);
     const signal = AbortSignal.timeout(timeoutMs);
     const headers: Record<string, string> = {
       accept: 'application/json',
@@ -147,14 +154,14 @@ export class DestinationHttpClient {
     let currentMethod: HttpMethod = method;
     try {
       for (let redirects = 0; ; redirects++) {
-        if (redirects > 0) await this.pace(currentMethod, url);
-        const response = await fetch(url, {
-          method: currentMethod,
-          headers,
-          body,
-          redirect: 'manual',
-          signal,
-        });
+        if (redirects > 0) done = await this.pace(currentMethod, url);
+        let response: Response;
+        try {
+          response = await fetch(url, { method: currentMethod, headers, body, redirect: 'manual', signal });
+        } finally {
+          // Answered (or failed): the ESP has seen the request by now, if it ever will.
+          done();
+        }
         const location = response.headers.get('location');
         if (REDIRECT_STATUSES.has(response.status) && location !== null) {
           await response.body?.cancel();

@@ -205,20 +205,6 @@ export function pathBelowHost(url: URL, hosts: readonly URL[]): string {
   return rest === '' ? '/' : rest;
 }
 
-/**
- * Slack added to every budget window before the gate counts it: a request admitted at the end of one window can
- * reach the ESP later than one admitted at the start of the next (network and event-loop delays differ), and
- * the ESP counts arrivals. Kept under a tenth of short windows.
- */
-export const RATE_WINDOW_MARGIN_MS = 100;
-
-function withMargin(window: RateWindow, marginMs: number): RateWindow {
-  return {
-    requests: window.requests,
-    perMs: window.perMs + Math.min(marginMs, Math.ceil(window.perMs / 10)),
-  };
-}
-
 /** How a DestinationHttpClient paces its requests by the destination's rate budgets. */
 export interface RateBudgetPacing {
   gate: RateGate;
@@ -227,17 +213,20 @@ export interface RateBudgetPacing {
   budgets: RateBudgets;
   /** Every host of the destination (see destinationHostUrls): patterns match the path below the host. */
   hosts: readonly string[];
-  /** Slack per window, see RATE_WINDOW_MARGIN_MS (default). */
-  marginMs?: number;
 }
+
+const parsedHosts = new WeakMap<RateBudgetPacing, URL[]>();
 
 /** The gate claims for one request: one per matching budget (none when no budget matches). */
 export function rateClaimsFor(pacing: RateBudgetPacing, method: string, url: URL): RateClaim[] {
   if (pacing.budgets.size === 0) return [];
-  const hosts = pacing.hosts.map((host) => new URL(host));
-  const marginMs = pacing.marginMs ?? RATE_WINDOW_MARGIN_MS;
+  let hosts = parsedHosts.get(pacing);
+  if (hosts === undefined) {
+    hosts = pacing.hosts.map((host) => new URL(host));
+    parsedHosts.set(pacing, hosts);
+  }
   return pacing.budgets.matching(method, pathBelowHost(url, hosts)).map((budget) => ({
     key: `${pacing.accountKey}:${budget.name}`,
-    windows: budget.windows.map((window) => withMargin(window, marginMs)),
+    windows: budget.windows,
   }));
 }

@@ -15,7 +15,7 @@ const refuseToWait = async (ms: number): Promise<never> => {
   throw new WouldWait(ms);
 };
 
-async function waitMsOf(attempt: Promise<void>): Promise<number> {
+async function waitMsOf(attempt: Promise<unknown>): Promise<number> {
   try {
     await attempt;
   } catch (error) {
@@ -62,11 +62,26 @@ async function countedIn(redis: Redis, pattern: string): Promise<number> {
   return values.reduce((sum, value) => sum + Number(value ?? 0), 0);
 }
 
-/** A script for MULTI: the keys matching ARGV[1], each with its PTTL, as [key, ms] pairs. */
-const KEYS_WITH_PTTL = `
+/**
+ * A script for MULTI, run right after a take: the sub-bucket counters of key base KEYS[1] for each window length
+ * in ARGV — the sub-bucket of now and the one before — that exist, with their PTTL, as ['perMs:index', ms]
+ * pairs. (Not KEYS with a pattern: on a Redis shared with other tests it scans thousands of keys, and the 7 ms
+ * counter below would age meanwhile.)
+ */
+const BUCKETS_WITH_PTTL = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
 local found = {}
-for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
-  found[#found + 1] = { key, redis.call('PTTL', key) }
+for _, periodArg in ipairs(ARGV) do
+  local sub = math.ceil(tonumber(periodArg) / 10)
+  local current = math.floor(now / sub)
+  for _, bucket in ipairs({ current, current - 1 }) do
+    local name = periodArg .. ':' .. string.format('%d', bucket)
+    local ttl = redis.call('PTTL', KEYS[1] .. ':' .. name)
+    if ttl >= 0 then
+      found[#found + 1] = { name, ttl }
+    end
+  end
 end
 return found
 `;
@@ -77,6 +92,14 @@ async function startOfNextBucket(redis: Redis, perMs: number, withinMs: number):
     const now = await redisNowMs(redis);
     await new Promise((resolve) => setTimeout(resolve, perMs - (now % perMs) + 1));
     if ((await redisNowMs(redis)) % perMs < withinMs) return;
+  }
+}
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
@@ -261,6 +284,9 @@ describe('RedisRateGate', () => {
         .tesseraRateGateTake(
           1,
           `${prefix}:ratelimit:mailchimp:dest-3:members`,
+          'lease-1',
+          60_000,
+          'count',
           1,
           3,
           10,
@@ -270,14 +296,12 @@ describe('RedisRateGate', () => {
           10,
           HOUR_MS,
         )
-        .eval(KEYS_WITH_PTTL, 0, `${prefix}:ratelimit:mailchimp:dest-3:members:*`)
+        .eval(BUCKETS_WITH_PTTL, 1, `${prefix}:ratelimit:mailchimp:dest-3:members`, 5, 1005, HOUR_MS)
         .exec()) ?? [];
     expect(taken).toBe(0);
     const [seconds, micros] = time as [string, string];
     const now = Number(seconds) * 1000 + Number(micros) / 1000;
-    const counters = new Map(
-      (inspected as [string, number][]).map(([key, ttl]) => [key.split(':').slice(-2).join(':'), ttl]),
-    );
+    const counters = new Map(inspected as [string, number][]);
     expect(counters.size).toBe(3);
     for (const [perMs, subMs] of [
       [5, 1],
@@ -326,12 +350,14 @@ describe('RedisRateGate', () => {
   it('acquires several keys at once: in all of them, or, while one is full, in none', async () => {
     const gate = new RedisRateGate(redis, prefix, { sleep: refuseToWait });
     const perHour = (requests: number): { requests: number; perMs: number } => ({ requests, perMs: HOUR_MS });
-    await gate.acquireAll([
+    const inFlight = (key: string): Promise<number> => redis.zcard(`${prefix}:ratelimit:${key}:inflight`);
+    const done = await gate.acquireAll([
       { key: 'klaviyo:acct:lists', windows: [perHour(2)] },
       { key: 'klaviyo:acct:all', windows: [perHour(100)] },
     ]);
     await gate.acquire('klaviyo:acct:lists', [perHour(2)]);
-    // The list budget is full: the request waits, and the roomy budget does not count it meanwhile.
+    // One in flight and one counted: the list budget is full. The request waits, and the roomy budget does not
+    // take it meanwhile.
     const waitMs = await waitMsOf(
       gate.acquireAll([
         { key: 'klaviyo:acct:lists', windows: [perHour(2)] },
@@ -339,8 +365,15 @@ describe('RedisRateGate', () => {
       ]),
     );
     expect(waitMs).toBeGreaterThan(HOUR_MS);
-    expect(await countedIn(redis, `${prefix}:ratelimit:klaviyo:acct:lists:*`)).toBe(2);
-    expect(await countedIn(redis, `${prefix}:ratelimit:klaviyo:acct:all:*`)).toBe(1);
+    expect([await inFlight('klaviyo:acct:lists'), await inFlight('klaviyo:acct:all')]).toEqual([1, 1]);
+    expect(await countedIn(redis, `${prefix}:ratelimit:klaviyo:acct:lists:${HOUR_MS}:*`)).toBe(1);
+    expect(await countedIn(redis, `${prefix}:ratelimit:klaviyo:acct:all:${HOUR_MS}:*`)).toBe(0);
+    // Answered: it leaves the in-flight set of both budgets and counts in their windows from now.
+    done();
+    await waitUntil(async () => (await inFlight('klaviyo:acct:lists')) === 0);
+    expect(await inFlight('klaviyo:acct:all')).toBe(0);
+    expect(await countedIn(redis, `${prefix}:ratelimit:klaviyo:acct:lists:${HOUR_MS}:*`)).toBe(2);
+    expect(await countedIn(redis, `${prefix}:ratelimit:klaviyo:acct:all:${HOUR_MS}:*`)).toBe(1);
 
     // Two claims on one key add up: with 1 counted, 2 + 2 more do not fit a budget of 4, 1 + 2 do.
     await gate.acquire('braze:acct:track', [perHour(4)]);
@@ -356,9 +389,56 @@ describe('RedisRateGate', () => {
       { key: 'braze:acct:track', windows: [perHour(4)], cost: 1 },
       { key: 'braze:acct:track', windows: [perHour(4)], cost: 2 },
     ]);
-    expect(await countedIn(redis, `${prefix}:ratelimit:braze:acct:track:*`)).toBe(4);
+    expect(await inFlight('braze:acct:track')).toBe(3);
+    // Full with 3 in flight and 1 answered: room comes when the answered one has left the window.
+    await expect(waitMsOf(gate.acquire('braze:acct:track', [perHour(4)]))).resolves.toBeGreaterThan(HOUR_MS);
+    // With only requests in flight filling it, the gate looks again a sub-bucket (6 minutes) later.
+    await gate.acquireAll([{ key: 'braze:acct:merge', windows: [perHour(1)] }]);
+    await expect(waitMsOf(gate.acquire('braze:acct:merge', [perHour(1)]))).resolves.toBe(HOUR_MS / 10);
     // No claim, nothing to wait for and nothing asked of Redis.
-    await expect(gate.acquireAll([])).resolves.toBeUndefined();
+    const nothing = await gate.acquireAll([]);
+    expect(nothing()).toBeUndefined();
+  });
+
+  it('counts a request in flight for as long as it lasts, then from its answer: latency never packs a window', async () => {
+    const gate = new RedisRateGate(redis, prefix);
+    const limit = { requests: 2, perMs: 300 };
+    const claim = [{ key: 'sfmc:tenant:rest', windows: [limit] }];
+    const first = await gate.acquireAll(claim);
+    const second = await gate.acquireAll(claim);
+    // Both still in flight after two windows (a slow ESP): the third is held.
+    await new Promise((resolve) => setTimeout(resolve, 2 * limit.perMs));
+    let thirdAt: number | undefined;
+    const third = gate.acquireAll(claim).then((done) => {
+      thirdAt = Date.now();
+      return done;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(thirdAt).toBeUndefined();
+    // Answered now: the third goes a whole window later, not at once (the ESP may have seen them just now).
+    const answeredAt = Date.now();
+    first();
+    second();
+    (await third)();
+    expect((thirdAt ?? 0) - answeredAt).toBeGreaterThanOrEqual(limit.perMs - 5);
+    expect((thirdAt ?? 0) - answeredAt).toBeLessThan(limit.perMs + limit.perMs / 10 + 150);
+  });
+
+  it('stops counting a request whose answer never comes once its lease expires (its worker died)', async () => {
+    const gate = new RedisRateGate(redis, prefix, { leaseMs: 200 });
+    const claim = [{ key: 'mailchimp:acct:all', windows: [{ requests: 1, perMs: 1000 }] }];
+    await gate.acquireAll(claim); // never done
+    const startedAt = Date.now();
+    // Held while the lease lasts: the gate looks again every sub-bucket (100 ms).
+    const refusing = new RedisRateGate(otherWorkerRedis, prefix, { sleep: refuseToWait, leaseMs: 200 });
+    await expect(waitMsOf(refusing.acquireAll(claim))).resolves.toBe(100);
+    await gate.acquireAll(claim);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(190);
+    expect(Date.now() - startedAt).toBeLessThan(600);
+    expect(await redis.pttl(`${prefix}:ratelimit:mailchimp:acct:all:inflight`)).toBeLessThanOrEqual(200);
+    expect(() => new RedisRateGate(redis, prefix, { leaseMs: 0 })).toThrow(
+      'RedisRateGate: leaseMs must be a positive integer (got 0)',
+    );
   });
 
   it('refuses windows and costs that mean nothing, without touching Redis', async () => {
