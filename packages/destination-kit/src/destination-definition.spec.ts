@@ -62,24 +62,21 @@ describe('defineDestination', () => {
     );
   });
 
-  it('requires perform, a known operation name and a sane rate limit', () => {
+  it('requires perform and a known operation name, and refuses the old per-operation limits', () => {
     expect(failure({ ...valid(), operations: { suppress: { batchSize: 10 } } })).toBe(
       'Destination "klaviyo": operations.suppress.perform must be a function',
     );
     expect(failure({ ...valid(), operations: { merge: { batchSize: 10, perform: async () => [] } } })).toBe(
       'Destination "klaviyo": operations.merge is not a known operation',
     );
-    const rateLimits = [
-      { requests: 10, perMs: 1000 },
-      { requests: 10, perMs: -1 },
-    ];
+    const rateLimits = [{ requests: 10, perMs: 1000 }];
     expect(
       failure({
         ...valid(),
         operations: { suppress: { batchSize: 10, rateLimits, perform: async () => [] } },
       }),
     ).toBe(
-      'Destination "klaviyo": operations.suppress.rateLimits[1].perMs must be a positive integer (got -1)',
+      'Destination "klaviyo": operations.suppress.rateLimits is no longer read: declare the limits in rateBudgets',
     );
     expect(failure({ ...valid(), requestHeaders: undefined })).toBe(
       'Destination "klaviyo": requestHeaders must be a function',

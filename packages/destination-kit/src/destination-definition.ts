@@ -227,13 +227,6 @@ export interface TokenAuthentication<Settings> {
 export interface OperationDefinition<Item, Settings = Record<string, unknown>> {
   /** Most items per `perform` call (positive integer). */
   batchSize: number;
-  /** The ESP's limits for the endpoints `perform` calls: every window must have room for one more call. */
-  rateLimits?: RateWindow[];
-  /**
-   * How many requests one `perform` call on `items` makes, counted against `rateLimits` (default 1). An
-   * operation that calls endpoints with different limits states its cost in units of the limit it declares.
-   */
-  requestCost?(items: Item[], settings: Settings): number;
   perform(items: Item[], context: OperationContext<Settings>): Promise<BatchResult>;
 }
 
@@ -410,16 +403,10 @@ export function defineDestination<Settings>(
     if (!isPositiveInteger(operation.batchSize)) {
       fail(`${field}.batchSize`, `must be a positive integer (got ${String(operation.batchSize)})`);
     }
-    (operation.rateLimits ?? []).forEach((window, index) => {
-      for (const key of ['requests', 'perMs'] as const) {
-        if (!isPositiveInteger(window?.[key])) {
-          fail(
-            `${field}.rateLimits[${index}].${key}`,
-            `must be a positive integer (got ${String(window?.[key])})`,
-          );
-        }
-      }
-    });
+    // Per-operation limits were replaced by rateBudgets: one left behind would pace nothing.
+    for (const gone of ['rateLimits', 'requestCost']) {
+      if (gone in operation) fail(`${field}.${gone}`, 'is no longer read: declare the limits in rateBudgets');
+    }
   }
   // A definition built from another one already has it; a destination's own `windowMs` would clash.
   const windowSetting = schema.properties['windowMs'];

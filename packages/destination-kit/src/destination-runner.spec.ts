@@ -17,7 +17,10 @@ const profile = (n: number): ProfileUpsert => ({
   attributes: { n },
 });
 
-/** A destination that posts profiles in batches of 3 to `/profiles`; with a client secret it uses OAuth. */
+/**
+ * A destination that posts profiles in batches of 3 to `/profiles` (2 a second); with a client secret it uses
+ * OAuth.
+ */
 function echoDestination(oauth = false): DestinationDefinition<EchoSettings> {
   return defineDestination<EchoSettings>({
     type: 'echo',
@@ -50,10 +53,10 @@ function echoDestination(oauth = false): DestinationDefinition<EchoSettings> {
         }
       : {}),
     testConnection: async ({ http }) => void (await http.get('/me')),
+    rateBudgets: { profiles: { windows: [{ requests: 2, perMs: 1000 }], requests: ['POST /profiles'] } },
     operations: {
       upsertProfiles: {
         batchSize: 3,
-        rateLimits: [{ requests: 2, perMs: 1000 }],
         perform: async (items, { http }) => {
           await http.post('/profiles', {
             profiles: items.map((item) => ({ id: item.customerId, email: item.email })),
@@ -103,7 +106,7 @@ describe('DestinationRunner', () => {
     }
   });
 
-  it('paces calls by the operation rate limits through the rate gate', async () => {
+  it('paces calls by the rate budget through the rate gate', async () => {
     const clock = new ManualClock(0);
     const harness = await DestinationHarness.start({
       definition: echoDestination(),

@@ -47,10 +47,7 @@ export interface DestinationRunnerOptions {
   tokenCache?: TokenCache;
   /** Key of this destination instance in the token cache (default `{type}:{baseUrl}`). */
   instanceKey?: string;
-  /**
-   * Enforces the definition's `rateBudgets` on every request, per ESP account (and each operation's
-   * `rateLimits`). Default: none, the caller paces itself.
-   */
+  /** Enforces the definition's `rateBudgets` on every request, per ESP account. Default: none, the caller paces itself. */
   rateGate?: RateGate;
   /** Enforces the definition's `maxConcurrentRequests` per ESP account (default: one gate for the process). */
   connectionGate?: ConnectionGate;
@@ -72,7 +69,6 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
   private readonly clock: Clock;
   private readonly tokens: TokenCache;
   private readonly key: string;
-  private readonly rateGate?: RateGate;
   private readonly pacing: RateBudgetPacing | undefined;
   private readonly timeoutMs: number;
   private readonly connectionGate: ConnectionGate;
@@ -90,7 +86,6 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
     this.tokens = options.tokenCache ?? new MemoryTokenCache(this.clock);
     this.key = options.instanceKey ?? `${definition.type}:${String(this.settings['baseUrl'])}`;
     this.accountKey = destinationAccountKey(definition, this.settings);
-    if (options.rateGate !== undefined) this.rateGate = options.rateGate;
     const budgets = rateBudgetsOf(definition);
     this.pacing =
       options.rateGate === undefined || budgets.size === 0
@@ -117,14 +112,7 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
       const batch = items.slice(start, start + operation.batchSize);
       const settled = await settleBatch(
         batch,
-        (group) =>
-          this.withContext(async (context) => {
-            if (this.rateGate !== undefined && operation.rateLimits !== undefined) {
-              const cost = operation.requestCost?.(group, this.settings) ?? 1;
-              await this.rateGate.acquire(`${this.key}:${name}`, operation.rateLimits, cost);
-            }
-            return operation.perform(group, context);
-          }),
+        (group) => this.withContext((context) => operation.perform(group, context)),
         this.settle,
       );
       results.push(...settled);

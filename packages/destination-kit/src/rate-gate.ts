@@ -17,7 +17,10 @@ export type RateDone = () => void;
  * shared across workers; `MemoryRateGate` serves one process (the harness, benchmarks).
  */
 export interface RateGate {
-  /** Resolves when `cost` more requests under `key` fit every window, and counts them from now. */
+  /**
+   * Resolves when `cost` more requests under `key` fit every window, and counts them from now: for a caller
+   * that cannot tell when the ESP answered (the HTTP client uses `acquireAll`).
+   */
   acquire(key: string, windows: readonly RateWindow[], cost?: number): Promise<void>;
   /**
    * Resolves, once every claim fits its windows, with `done`, to call when the ESP has answered. The claims are
