@@ -5,6 +5,7 @@ import {
   planSpecSuite,
   rateBudgetsOf,
   type RateClaim,
+  type RateDone,
   type RateGate,
   type RateWindow,
 } from '@tessera/destination-kit';
@@ -28,10 +29,10 @@ class NotingRateGate implements RateGate {
   }
 
   acquire(key: string, windows: readonly RateWindow[], cost?: number): Promise<void> {
-    return this.acquireAll([{ key, windows, ...(cost === undefined ? {} : { cost }) }]);
+    return this.gate.acquire(key, windows, cost);
   }
 
-  acquireAll(claims: readonly RateClaim[]): Promise<void> {
+  acquireAll(claims: readonly RateClaim[]): Promise<RateDone> {
     this.claimed.push(claims.map((claim) => claim.key.split(':').at(-1) ?? ''));
     return this.gate.acquireAll(claims);
   }
