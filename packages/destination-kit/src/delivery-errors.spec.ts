@@ -33,6 +33,26 @@ describe('classifyResponse', () => {
     expect(classifyResponse(503, headers, undefined, clock)?.retryAfterMs).toBe(12_000);
   });
 
+  it("reads Braze's rate-limit headers when there is no Retry-After: the retry-after seconds, else the reset epoch", () => {
+    const resetAt = Math.floor(clock.now() / 1000) + 7;
+    expect(
+      classifyResponse(429, { 'X-RateLimit-Reset': String(resetAt) }, undefined, clock)?.retryAfterMs,
+    ).toBe(7_000 - (clock.now() % 1000));
+    expect(
+      classifyResponse(
+        429,
+        { 'x-ratelimit-retry-after': '3', 'x-ratelimit-reset': String(resetAt) },
+        undefined,
+        clock,
+      )?.retryAfterMs,
+    ).toBe(3_000);
+    expect(classifyResponse(429, { 'x-ratelimit-reset': '20' }, undefined, clock)?.retryAfterMs).toBe(20_000);
+    expect(
+      classifyResponse(429, { 'retry-after': '1', 'x-ratelimit-reset': String(resetAt) }, undefined, clock)
+        ?.retryAfterMs,
+    ).toBe(1_000);
+  });
+
   it('leaves retryAfterMs undefined without Retry-After so the policy backoff applies', () => {
     const error = classifyResponse(500, {}, '{"message":"boom"}', clock);
     expect(error?.kind).toBe('retryable');

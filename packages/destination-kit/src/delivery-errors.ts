@@ -85,6 +85,22 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   return Math.max(0, date - nowMs);
 }
 
+/**
+ * When an ESP says to come back: `Retry-After`, else the `X-RateLimit-Retry-After` seconds, else
+ * `X-RateLimit-Reset` — Braze, among others, sends only these two, the reset as a UTC epoch time in seconds
+ * (a value past 10^9 is read as one; a smaller one as seconds from now, as other ESPs send it).
+ */
+export function retryAfterOf(headers: ResponseHeaders, nowMs: number): number | undefined {
+  const standard = parseRetryAfter(headerValue(headers, 'retry-after'), nowMs);
+  if (standard !== undefined) return standard;
+  const seconds = parseRetryAfter(headerValue(headers, 'x-ratelimit-retry-after'), nowMs);
+  if (seconds !== undefined) return seconds;
+  const reset = headerValue(headers, 'x-ratelimit-reset')?.trim();
+  if (reset === undefined || !/^\d+$/.test(reset)) return undefined;
+  const value = Number(reset);
+  return value > 1e9 ? Math.max(0, value * 1000 - nowMs) : value * 1000;
+}
+
 function stringField(value: unknown, ...names: string[]): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const record = value as Record<string, unknown>;
@@ -142,7 +158,7 @@ export function classifyResponse(
   const details: DeliveryErrorDetails = text === undefined ? { status } : { status, body: text };
 
   if (status === 408 || status === 429 || status >= 500) {
-    const retryAfterMs = parseRetryAfter(headerValue(headers, 'retry-after'), clock.now());
+    const retryAfterMs = retryAfterOf(headers, clock.now());
     const when = retryAfterMs === undefined ? '' : ` (retry after ${retryAfterMs} ms)`;
     return new RetryableError(
       `HTTP ${status}${suffix}${when}`,
