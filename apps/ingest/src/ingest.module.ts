@@ -17,6 +17,8 @@ import { InboundQueue, InboundReceiver } from '@tessera/pipeline';
 import {
   JobQueue,
   QUEUE_PAYLOAD_KEY_PURPOSE,
+  RedisConnectionGate,
+  RedisRateGate,
   RedisTokenCache,
   TOKEN_CACHE_KEY_PURPOSE,
 } from '@tessera/queues';
@@ -72,6 +74,8 @@ class IntakeLifecycle implements OnModuleInit, OnApplicationShutdown {
             runtime.settings.redisPrefix,
             new KeyRing(runtime.masterKeys, TOKEN_CACHE_KEY_PURPOSE),
           ),
+          rateGate: new RedisRateGate(redis, runtime.settings.redisPrefix),
+          connectionGate: new RedisConnectionGate(redis, runtime.settings.redisPrefix),
           logger: runtime.logger,
         }),
     },

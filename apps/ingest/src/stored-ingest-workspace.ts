@@ -1,5 +1,10 @@
 import type { WorkspaceCatalog } from '@tessera/control-plane';
-import { DestinationRunner, type TokenCache } from '@tessera/destination-kit';
+import {
+  DestinationRunner,
+  type ConnectionGate,
+  type RateGate,
+  type TokenCache,
+} from '@tessera/destination-kit';
 import { resolveEachDestination } from '@tessera/destination-registry';
 import type { RegisteredSource } from '@tessera/intake';
 import type { Logger, WorkspaceDefinition } from '@tessera/runtime';
@@ -13,6 +18,9 @@ export interface StoredIngestWorkspaceOptions {
   /** A source without a rate limit of its own gets this one (TESSERA_SOURCE_RATE_LIMIT). */
   defaultRateLimit: number;
   tokenCache: TokenCache;
+  /** The rate budgets and connection limits every worker shares: a handshake's call back counts too. */
+  rateGate: RateGate;
+  connectionGate: ConnectionGate;
   logger: Pick<Logger, 'info' | 'warn'>;
 }
 
@@ -82,6 +90,8 @@ export class StoredIngestWorkspace {
         new DestinationRunner(destination.package.definition, {
           settings: destination.settings,
           tokenCache: this.options.tokenCache,
+          rateGate: this.options.rateGate,
+          connectionGate: this.options.connectionGate,
           instanceKey: destination.id,
         }),
       ]),
