@@ -27,8 +27,9 @@ export interface TesseraProcess {
 export function startTessera(
   env: Record<string, string>,
   nodeArgs: readonly string[] = [],
+  startTimeoutMs?: number,
 ): Promise<TesseraProcess> {
-  return startEntry('apps/tessera/src/main.ts', env, 'ingest', nodeArgs);
+  return startEntry('apps/tessera/src/main.ts', env, 'ingest', nodeArgs, startTimeoutMs);
 }
 
 /**
@@ -41,6 +42,8 @@ export function startEntry(
   label: string,
   /** Extra Node flags (a benchmark's `--cpu-prof`, say). */
   nodeArgs: readonly string[] = [],
+  /** A fresh PGlite folder on a loaded machine can take longer than the default to open. */
+  startTimeoutMs = 20_000,
 ): Promise<TesseraProcess> {
   const child = spawn(
     process.execPath,
@@ -54,7 +57,10 @@ export function startEntry(
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tessera did not start in 20 s:\n${output}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`tessera did not start in ${startTimeoutMs / 1000} s:\n${output}`)),
+      startTimeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = new RegExp(`${label}\\s+(http:\\/\\/[^/\\s]+)\\/`).exec(output);
