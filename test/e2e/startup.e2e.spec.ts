@@ -170,6 +170,7 @@ describe('start-up', () => {
         'scheduled_work',
         'retired_identifiers',
         'control_plane',
+        'destination_sync_state',
       ]);
       // The embedded store was not created: the data folder holds no PGlite.
       expect(() => statSync(join(dataDir, 'pglite'))).toThrow();

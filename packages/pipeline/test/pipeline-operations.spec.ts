@@ -129,9 +129,11 @@ describe('PipelineOperations', () => {
       notWaiting: [],
       skipped: [{ destinationId: 'gone-esp', letters: 1 }],
     });
+    // Both items wait in the destination's delivery window, one flush job scheduled for them.
+    expect((await worker.deliveryWindow.size('echo-1')).waiting).toBe(2);
     const queue = new JobQueue('deliver', redis, prefix, deliverQueueName('echo-1'));
     try {
-      expect(await queue.queue.getJobCountByTypes('waiting')).toBe(1);
+      expect(await queue.queue.getJobCountByTypes('waiting', 'delayed')).toBe(1);
     } finally {
       await queue.close();
     }
