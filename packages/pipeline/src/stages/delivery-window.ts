@@ -37,8 +37,10 @@ export interface WindowAppendOptions {
 /** A take left in flight this long (its job lost for good) goes back into the window at the next take. */
 export const ORPHANED_TAKE_MS = 15 * 60_000;
 
-// KEYS: 1 waiting ids by ready time (zset), 2 payloads (hash), 3 waiting count per operation (hash),
-// 4 scheduled flush time, 5 take sequence, 6 take sequence already signalled full.
+// KEYS: 1 waiting ids by ready time (zset), 2 payloads (hash), 3 count per operation of the items that were
+// ready when they came (hash), 4 scheduled flush time, 5 take sequence, 6 take sequence already signalled full,
+// 7 ids of items that came with a delay (not counted: a day-long merge cooling-off must not make every append
+// look like a full batch).
 // ARGV: windowMs, delayMs, threshold pair count, (operation, threshold)…, then (id, operation, payload)….
 const APPEND_SCRIPT = `
 local t = redis.call('TIME')
@@ -52,7 +54,11 @@ local added = 0
 for i = first, #ARGV, 3 do
   if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 2]) == 1 then
     redis.call('ZADD', KEYS[1], readyAt, ARGV[i])
-    redis.call('HINCRBY', KEYS[3], ARGV[i + 1], 1)
+    if delayMs > 0 then
+      redis.call('SADD', KEYS[7], ARGV[i])
+    else
+      redis.call('HINCRBY', KEYS[3], ARGV[i + 1], 1)
+    end
     added = added + 1
   end
 end
@@ -80,7 +86,7 @@ end
 return {added, schedule, full, now}`;
 
 // KEYS: 1 waiting (zset), 2 payloads (hash), 3 counts (hash), 4 scheduled flush time, 5 take sequence,
-// 6 this holder's items in flight (hash), 7 holders in flight by take time (zset).
+// 6 this holder's items in flight (hash), 7 holders in flight by take time (zset), 8 delayed ids (set).
 // ARGV: holder, cap, orphan age ms, in-flight key prefix.
 const TAKE_SCRIPT = `
 local t = redis.call('TIME')
@@ -112,7 +118,9 @@ else
     local payload = redis.call('HGET', KEYS[2], id)
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', KEYS[2], id)
-    redis.call('HINCRBY', KEYS[3], string.match(id, '^[^|]+'), -1)
+    if redis.call('SREM', KEYS[8], id) == 0 then
+      redis.call('HINCRBY', KEYS[3], string.match(id, '^[^|]+'), -1)
+    end
     if payload then
       redis.call('HSET', KEYS[6], id, payload)
       table.insert(taken, id)
@@ -137,7 +145,8 @@ else
 end
 return {taken, more, schedule, now}`;
 
-// KEYS: 1 waiting, 2 payloads, 3 counts, 4 in flight (hash), 5 holders (zset). ARGV: holder, delay ms.
+// KEYS: 1 waiting, 2 payloads, 3 counts, 4 in flight (hash), 5 holders (zset), 6 delayed ids (set).
+// ARGV: holder, delay ms.
 const RESTORE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -146,7 +155,11 @@ local restored = 0
 for i = 1, #flat, 2 do
   if redis.call('HSETNX', KEYS[2], flat[i], flat[i + 1]) == 1 then
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), flat[i])
-    redis.call('HINCRBY', KEYS[3], string.match(flat[i], '^[^|]+'), 1)
+    if tonumber(ARGV[2]) > 0 then
+      redis.call('SADD', KEYS[6], flat[i])
+    else
+      redis.call('HINCRBY', KEYS[3], string.match(flat[i], '^[^|]+'), 1)
+    end
     restored = restored + 1
   end
 end
@@ -184,6 +197,7 @@ export class RedisDeliveryWindow {
       timer: `${base}:flush-at`,
       sequence: `${base}:takes`,
       signalled: `${base}:full-signalled`,
+      delayed: `${base}:delayed`,
       holders: `${base}:in-flight`,
       inFlightPrefix: `${base}:taken:`,
     };
@@ -211,13 +225,14 @@ export class RedisDeliveryWindow {
     });
     const [added, schedule, full, nowMs] = (await this.redis.eval(
       APPEND_SCRIPT,
-      6,
+      7,
       keys.waiting,
       keys.payloads,
       keys.counts,
       keys.timer,
       keys.sequence,
       keys.signalled,
+      keys.delayed,
       String(Math.max(0, Math.round(options.windowMs))),
       String(Math.max(0, Math.round(options.delayMs ?? 0))),
       String(thresholds.length / 2),
@@ -240,7 +255,7 @@ export class RedisDeliveryWindow {
     const keys = this.keys(destinationId);
     const [flat, more, schedule, nowMs] = (await this.redis.eval(
       TAKE_SCRIPT,
-      7,
+      8,
       keys.waiting,
       keys.payloads,
       keys.counts,
@@ -248,6 +263,7 @@ export class RedisDeliveryWindow {
       keys.sequence,
       keys.inFlightPrefix + holder,
       keys.holders,
+      keys.delayed,
       holder,
       String(cap),
       String(this.orphanedAfterMs),
@@ -295,12 +311,13 @@ export class RedisDeliveryWindow {
     const keys = this.keys(destinationId);
     const [restored, nowMs] = (await this.redis.eval(
       RESTORE_SCRIPT,
-      5,
+      6,
       keys.waiting,
       keys.payloads,
       keys.counts,
       keys.inFlightPrefix + holder,
       keys.holders,
+      keys.delayed,
       holder,
       String(Math.max(0, Math.round(delayMs))),
     )) as [number, number];
@@ -328,6 +345,7 @@ export class RedisDeliveryWindow {
       keys.timer,
       keys.sequence,
       keys.signalled,
+      keys.delayed,
       keys.holders,
       ...holders.map((holder) => keys.inFlightPrefix + holder),
     );

@@ -62,6 +62,21 @@ describe('RedisDeliveryWindow (real Redis)', () => {
     expect(next.fullFlushId).toBe('full-1');
   });
 
+  it('does not count items waiting out a delay towards a full batch (a merge cooling off for a day)', async () => {
+    const parked = Array.from({ length: 5 }, (_, index) => upsert(`p${index}`, 1));
+    await window.append('d1', parked, { ...policy, delayMs: 86_400_000 });
+    const trickle = await window.append('d1', [upsert('c1')], policy);
+    expect(trickle.fullFlushId).toBeUndefined();
+    await window.append('d1', [upsert('c2')], policy);
+    const third = await window.append('d1', [upsert('c3')], policy);
+    expect(third.fullFlushId).toBe('full-0');
+    // Taking the ready ones leaves the parked items uncounted: the next batch needs three ready ones again.
+    expect((await window.take('d1', 'job-1', 100)).items).toHaveLength(3);
+    await window.append('d1', [upsert('c4'), upsert('c5')], policy);
+    expect((await window.append('d1', [upsert('c6')], policy)).fullFlushId).toBe('full-1');
+    expect((await window.size('d1')).waiting).toBe(8);
+  });
+
   it('does not add an item twice (a route job that ran again)', async () => {
     await window.append('d1', [upsert('c1'), segment('c1')], policy);
     const repeat = await window.append('d1', [upsert('c1')], policy);
