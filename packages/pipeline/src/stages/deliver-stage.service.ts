@@ -117,6 +117,13 @@ export const OPERATION_ORDER: readonly OperationName[] = [
 
 const PROFILE_OPERATIONS = new Set<OperationName>(['upsertProfiles', 'updateAttributes']);
 
+/** Why an update was dropped as stale: an older version, or the same version from an earlier event. */
+function staleDetail(version: number, sentVersion: number): string {
+  return version < sentVersion
+    ? `stale: version ${version} is older than the update of version ${sentVersion} already sent`
+    : `stale: an update of version ${version} from a later event was already sent`;
+}
+
 /** After an auth failure the items wait this long (the queue is paused after the second one anyway). */
 const AUTH_RETRY_DELAY_MS = 60_000;
 
@@ -321,7 +328,7 @@ export class DeliverStage {
             destinationId,
             item,
             status: 'dropped',
-            detail: `stale: version ${update.version} is older than the update of version ${previous?.version ?? update.version} already sent`,
+            detail: staleDetail(update.version, previous?.version ?? update.version),
             attempts: item.attempts,
           });
           return;

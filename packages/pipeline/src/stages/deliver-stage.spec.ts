@@ -185,6 +185,10 @@ describe('DeliverStage', () => {
 
     expect(outcome).toMatchObject({ delivered: 0, stale: 1 });
     expect(bodies('/profiles')).toHaveLength(1);
+    expect(records.at(-1)).toMatchObject({
+      status: 'dropped',
+      detail: 'stale: an update of version 7 from a later event was already sent',
+    });
     const later = await stage.handle('echo-1', [upsert('C1', 7, 0, NOW + 90)], 'job-c');
     expect(later).toMatchObject({ delivered: 1, stale: 0 });
     expect(await versions.claimed('echo-1', ['C1'])).toEqual(
