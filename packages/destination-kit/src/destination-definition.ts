@@ -131,6 +131,11 @@ export type ItemResult =
       profile?: RemoteProfile;
       /** Fields the ESP refused and that were left out so the rest of the profile could land. */
       omittedFields?: { field: string; reason: string }[];
+      /**
+       * The ESP had no contact for this profile before this write (it created it): it is in no segment, list or
+       * tag, so removals from them need not be sent.
+       */
+      created?: boolean;
     }
   /**
    * A member this destination cannot hold (no email at an email-only ESP): counted, never retried nor

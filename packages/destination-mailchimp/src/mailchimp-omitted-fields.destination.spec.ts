@@ -60,6 +60,7 @@ describe('Mailchimp merge fields the audience refuses', () => {
         status: 'ok',
         externalId: hashOf(n),
         omittedFields: [{ field: 'loyalty_tier', reason: NO_TIER }],
+        created: true,
       })),
     );
     expect(harness.requests().map((request) => request.body)).toEqual([

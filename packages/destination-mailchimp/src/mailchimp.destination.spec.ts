@@ -72,7 +72,14 @@ describe('Mailchimp destination against the sandbox', () => {
 
       const results = await harness.run('upsertProfiles', [member(1), member(2), member(3)]);
 
-      expect(results).toEqual([1, 2, 3].map((n) => ({ status: 'ok', externalId: hashOf(n) })));
+      // Members 1 and 3 are new (created: in no tag yet); member 2 existed and was updated.
+      expect(results).toEqual(
+        [1, 2, 3].map((n) => ({
+          status: 'ok',
+          externalId: hashOf(n),
+          ...(n === 2 ? {} : { created: true }),
+        })),
+      );
       expect(harness.requests().map((request) => request.body)).toEqual([
         {
           members: [1, 2, 3].map((n) => ({
@@ -161,7 +168,7 @@ describe('Mailchimp destination against the sandbox', () => {
       ]);
 
       expect(results).toEqual([
-        { status: 'ok', externalId: hashOf(1) },
+        { status: 'ok', externalId: hashOf(1), created: true },
         {
           status: 'rejected',
           reason:
@@ -176,7 +183,7 @@ describe('Mailchimp destination against the sandbox', () => {
           reason:
             'Customer C00004 has the email address of customer C00001 in the same batch: Mailchimp keeps one member per email',
         },
-        { status: 'ok', externalId: hashOf(5) },
+        { status: 'ok', externalId: hashOf(5), created: true },
         { status: 'rejected', reason: 'Customer C00006\'s email "not-an-address" is not an address' },
       ]);
       expect(harness.requests().map((request) => [request.method, request.status])).toEqual([['POST', 200]]);

@@ -13,6 +13,9 @@ CREATE TABLE destination_sync_state (
   external_id text,
   attribute_hashes jsonb NOT NULL DEFAULT '{}'::jsonb,
   memberships jsonb NOT NULL DEFAULT '{}'::jsonb,
+  -- True once Tessera knows every membership the ESP holds (it created the contact): a segment absent from
+  -- `memberships` is then one the contact is not in, and a removal from it costs no request.
+  memberships_complete boolean NOT NULL DEFAULT false,
   subscriptions jsonb NOT NULL DEFAULT '{}'::jsonb,
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (destination_id, customer_id)

@@ -161,7 +161,10 @@ async function sendRound(
     write.tried.add(kind);
     const refusal = refusals.get(normalizeEmail(write.member.email));
     if (refusal === undefined) {
-      write.result = writtenResult(write.member.hash, write.omitted);
+      // Created by a create it was planned as (not one re-created after its update was refused: an archived
+      // member may keep its tags): a new member, in no tag or segment yet.
+      const created = kind === 'create' && write.updateRefusal === undefined && !write.tried.has('update');
+      write.result = writtenResult(write.member.hash, write.omitted, created);
       continue;
     }
     replan(write, refusal, settings);

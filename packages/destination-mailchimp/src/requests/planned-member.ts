@@ -24,8 +24,11 @@ export type PlannedWrite = { member: PlannedMember } | { rejected: string } | { 
 export const MAX_WRITE_ROUNDS = 6;
 
 /** An ok result with the member's id, naming the fields Mailchimp refused when there were any. */
-export function writtenResult(hash: string, omitted: OmittedField[]): ItemResult {
-  return omitted.length === 0
-    ? { status: 'ok', externalId: hash }
-    : { status: 'ok', externalId: hash, omittedFields: omitted };
+export function writtenResult(hash: string, omitted: OmittedField[], created = false): ItemResult {
+  return {
+    status: 'ok',
+    externalId: hash,
+    ...(omitted.length === 0 ? {} : { omittedFields: omitted }),
+    ...(created ? { created: true } : {}),
+  };
 }

@@ -78,12 +78,20 @@ export class ChangeOnlyWrites {
     this.merge(plan.send.customerId, {
       attributes,
       ...(result.externalId === undefined ? {} : { externalId: result.externalId }),
+      // The ESP created the contact: it is in nothing Tessera has not put it in.
+      ...(result.created === true ? { membershipsComplete: true } : {}),
     });
   }
 
   /** True when the membership change must be sent (the ESP is not known to hold it already). */
   needsMembership(item: SegmentMembership, member: boolean, force: boolean): boolean {
-    return force || this.known.get(item.customerId)?.memberships[item.segment] !== member;
+    if (force) return true;
+    const learned = this.learned.get(item.customerId);
+    const known = this.known.get(item.customerId);
+    const holds = learned?.memberships?.[item.segment] ?? known?.memberships[item.segment];
+    // Where Tessera knows every membership (it created the contact), an absent one is a 'no'.
+    const complete = learned?.membershipsComplete === true || known?.membershipsComplete === true;
+    return (holds ?? (complete ? false : undefined)) !== member;
   }
 
   acceptedMembership(item: SegmentMembership, member: boolean, result: ItemResult | undefined): void {
@@ -120,6 +128,7 @@ export class ChangeOnlyWrites {
     this.learned.set(customerId, {
       ...current,
       ...(change.externalId === undefined ? {} : { externalId: change.externalId }),
+      ...(change.membershipsComplete === true ? { membershipsComplete: true } : {}),
       attributes: { ...current.attributes, ...change.attributes },
       memberships: { ...current.memberships, ...change.memberships },
       subscriptions: { ...current.subscriptions, ...change.subscriptions },

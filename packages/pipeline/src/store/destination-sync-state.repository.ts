@@ -9,6 +9,8 @@ export interface SyncRecord {
   attributes: Record<string, string>;
   /** Segment, list or tag → whether the contact is in it. */
   memberships: Record<string, boolean>;
+  /** True when `memberships` names every one the ESP holds (Tessera created the contact there). */
+  membershipsComplete?: boolean;
   /** Channel → the subscription state the ESP holds. */
   subscriptions: Record<string, 'subscribed' | 'unsubscribed'>;
 }
@@ -21,6 +23,7 @@ interface Row {
   external_id: string | null;
   attribute_hashes: Record<string, string> | string;
   memberships: Record<string, boolean> | string;
+  memberships_complete: boolean;
   subscriptions: Record<string, 'subscribed' | 'unsubscribed'> | string;
 }
 
@@ -48,7 +51,7 @@ export class DestinationSyncState {
     const records = new Map<string, SyncRecord>();
     if (customerIds.length === 0) return records;
     const rows = await this.store.query<Row>(
-      `SELECT customer_id, external_id, attribute_hashes, memberships, subscriptions
+      `SELECT customer_id, external_id, attribute_hashes, memberships, memberships_complete, subscriptions
          FROM destination_sync_state WHERE destination_id = $1 AND customer_id = ANY($2::text[])`,
       [destinationId, [...new Set(customerIds)]],
     );
@@ -57,6 +60,7 @@ export class DestinationSyncState {
         ...(row.external_id === null ? {} : { externalId: row.external_id }),
         attributes: json(row.attribute_hashes),
         memberships: json(row.memberships),
+        ...(row.memberships_complete ? { membershipsComplete: true } : {}),
         subscriptions: json(row.subscriptions),
       });
     }
@@ -76,19 +80,29 @@ export class DestinationSyncState {
       change.externalId ?? null,
       JSON.stringify(change.attributes ?? {}),
       JSON.stringify(change.memberships ?? {}),
+      change.membershipsComplete === true,
       JSON.stringify(change.subscriptions ?? {}),
     ]);
     await insertRows(
       executor,
       'destination_sync_state',
-      ['destination_id', 'customer_id', 'external_id', 'attribute_hashes', 'memberships', 'subscriptions'],
+      [
+        'destination_id',
+        'customer_id',
+        'external_id',
+        'attribute_hashes',
+        'memberships',
+        'memberships_complete',
+        'subscriptions',
+      ],
       rows,
       {
-        columnTypes: ['text', 'text', 'text', 'jsonb', 'jsonb', 'jsonb'],
+        columnTypes: ['text', 'text', 'text', 'jsonb', 'jsonb', 'bool', 'jsonb'],
         onConflict: `ON CONFLICT (destination_id, customer_id) DO UPDATE SET
           external_id = COALESCE(EXCLUDED.external_id, destination_sync_state.external_id),
           attribute_hashes = destination_sync_state.attribute_hashes || EXCLUDED.attribute_hashes,
           memberships = destination_sync_state.memberships || EXCLUDED.memberships,
+          memberships_complete = destination_sync_state.memberships_complete OR EXCLUDED.memberships_complete,
           subscriptions = destination_sync_state.subscriptions || EXCLUDED.subscriptions,
           updated_at = now()`,
       },

@@ -36,6 +36,8 @@ const recorder = defineDestination<{ baseUrl: string; apiKey: string }>({
         return items.map((item) => ({
           status: 'ok' as const,
           externalId: `esp-${item.customerId}`,
+          // Customers named N… are new to the ESP: it says it created them.
+          ...(item.customerId.startsWith('N') ? { created: true } : {}),
           ...(item.phone === 'bad' ? { omittedFields: [{ field: '$phone', reason: 'invalid phone' }] } : {}),
         }));
       },
@@ -216,6 +218,30 @@ describe.each(STORE_DRIVERS)('Change-only writes through the deliver stage on %s
     expect(calls).toHaveLength(2);
     const [state] = (await sync.read('rec-1', ['C4'])).values();
     expect(state?.memberships).toEqual({ VIP: true });
+  });
+
+  it('sends no removal for a contact the ESP has just created (it is in nothing), and still sends its additions', async () => {
+    await stage.handle('rec-1', [
+      upsert('N1', 1, { tier: 'silver' }),
+      remove('N1', 'VIP'),
+      add('N1', 'Newsletter readers'),
+    ]);
+    await stage.handle('rec-1', [
+      remove('N1', 'Gold'),
+      upsert('O1', 1, { tier: 'silver' }),
+      remove('O1', 'VIP'),
+    ]);
+
+    expect(sent('/removeFromSegment').filter((body) => body['customerId'] === 'N1')).toEqual([]);
+    expect(sent('/addToSegment').filter((body) => body['customerId'] === 'N1')).toHaveLength(1);
+    // A contact the ESP already had may be in anything: its removal goes.
+    expect(sent('/removeFromSegment').filter((body) => body['customerId'] === 'O1')).toHaveLength(1);
+    const state = await sync.read('rec-1', ['N1', 'O1']);
+    expect(state.get('N1')).toMatchObject({
+      membershipsComplete: true,
+      memberships: { 'Newsletter readers': true },
+    });
+    expect(state.get('O1')?.membershipsComplete).toBeUndefined();
   });
 
   it('forgets a customer everywhere on erasure', async () => {
