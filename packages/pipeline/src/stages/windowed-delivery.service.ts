@@ -7,16 +7,7 @@ import type { RedisDeliveryWindow, WindowAppendOutcome, WindowTake } from './del
 export interface WindowPolicy {
   windowMs: number;
   thresholds: Partial<Record<OperationName, number>>;
-  /**
-   * Most items one flush takes: a few of the largest batches. A flush sends its batches one after another, so a
-   * take of 10,000 Braze items (133 requests) would hold its customers in flight for seconds while other flushes
-   * wait on them; what is left is taken by the next flushes, which run beside it.
-   */
-  maxTake: number;
 }
-
-/** A flush takes at most this many of the destination's largest batches. */
-export const BATCHES_PER_TAKE = 4;
 
 export interface WindowedDeliveryOptions {
   window: RedisDeliveryWindow;
@@ -70,8 +61,7 @@ export class WindowedDelivery {
 
   /** Runs one flush job: takes what is ready, schedules what comes next, delivers, then settles the take. */
   async flush(destinationId: string, holder: string): Promise<FlushOutcome> {
-    const cap = Math.min(this.maxItems, this.options.policyOf(destinationId)?.maxTake ?? this.maxItems);
-    const take = await this.options.window.take(destinationId, holder, cap);
+    const take = await this.options.window.take(destinationId, holder, this.maxItems);
     await this.scheduleAfterTake(destinationId, take);
     if (take.items.length === 0) {
       await this.options.window.settle(destinationId, holder);
@@ -120,14 +110,7 @@ export function windowPolicyOf(
 ): WindowPolicy {
   const windowMs = settings['windowMs'];
   const thresholds: Partial<Record<OperationName, number>> = {};
-  let largest = 1;
-  for (const [name, operation] of Object.entries(operations) as [OperationName, { batchSize: number }][]) {
+  for (const [name, operation] of Object.entries(operations) as [OperationName, { batchSize: number }][])
     thresholds[name] = operation.batchSize;
-    largest = Math.max(largest, operation.batchSize);
-  }
-  return {
-    windowMs: typeof windowMs === 'number' ? windowMs : DEFAULT_DELIVERY_WINDOW_MS,
-    thresholds,
-    maxTake: largest * BATCHES_PER_TAKE,
-  };
+  return { windowMs: typeof windowMs === 'number' ? windowMs : DEFAULT_DELIVERY_WINDOW_MS, thresholds };
 }
