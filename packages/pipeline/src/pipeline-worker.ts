@@ -101,8 +101,8 @@ export interface PipelineWorkerOptions {
   /** How long raw events, the delivery log and exports are kept (TESSERA_RETENTION); the run is daily. */
   retention: RetentionPolicy;
   /**
-   * Jobs each stage runs at once in this process (default 2 each). Two resolve jobs overlap their log writes and
-   * CPU work; the identity graph's own lock keeps its writes one at a time.
+   * Jobs each stage runs at once in this process (default: resolve 1 — it takes the waiting jobs as one batch,
+   * and one member's events stay in order — route 2, deliver 2).
    */
   concurrency?: { resolve?: number; route?: number; deliver?: number };
   /** How often the identity graph's outbox (merges, splits) is published to the route stage (default 5 s). */
@@ -365,8 +365,11 @@ export class PipelineWorker {
         stage: 'resolve',
         connection: this.connection(),
         prefix,
-        concurrency: concurrency.resolve ?? 2,
-        // Jobs waiting behind the one started are resolved with it, as one batch (up to 1,000 events).
+        // One batch at a time: the identity graph writes one batch at a time anyway, and two batches taken side by
+        // side could apply one member's events out of their order (a later event resolved first leaves the
+        // profile on the earlier one). Jobs waiting behind the one started are resolved with it, as one batch (up
+        // to 1,000 events), which is where the throughput comes from.
+        concurrency: concurrency.resolve ?? 1,
         batchHandlers: {
           'resolve.events': async (jobs) => {
             const opened = jobs.map(({ data, job }) => this.keyRing.openJson(data.events, job.id));
