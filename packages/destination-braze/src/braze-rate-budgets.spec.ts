@@ -54,7 +54,7 @@ describe('Braze rate budgets', () => {
       emulator: new BrazeEmulator({ apiKey: API_KEY }),
       settings: { apiKey: API_KEY, ...settings },
       ...(contract === undefined ? {} : { contract }),
-      // The emulator enforces its windows: any request the budgets let through too early is answered 429.
+      // The emulator enforces its windows, so a request the budgets let through too early is answered 429.
       limitsLifted: false,
       runner: { clock, rateGate: gate },
     });

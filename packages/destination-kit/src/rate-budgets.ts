@@ -12,7 +12,7 @@ interface RequestPattern {
   method: string;
   /** Literal segments, `*` standing for any one segment. */
   segments: string[];
-  /** True when the pattern ends in `/**`: any further segments (or none) match. */
+  /** True when the pattern ends in `/**`, which matches every further segment (or none). */
   anyRest: boolean;
 }
 

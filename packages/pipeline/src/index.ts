@@ -7,3 +7,4 @@ export * from './inbound';
 export * from './operations/pipeline-operations.service';
 export * from './operations/delivery-dashboard.service';
 export * from './preview';
+export * from './operations/delivery-replay.service';

@@ -20,7 +20,6 @@ import {
   assertNoEviction,
   deliverQueueName,
   type DeliveryItem,
-  type EventKey,
   type IngestedEvent,
   JobQueue,
   QUEUE_PAYLOAD_KEY_PURPOSE,
@@ -42,6 +41,11 @@ import { DeliverStage, type DeliverOutcome, type SettledItem } from './stages/de
 import { eventKeyOf, eventKeyString } from './stages/event-identity';
 import { RedisDeliveryWindow } from './stages/delivery-window';
 import { RedisProfileVersionGuard } from './stages/redis-profile-version-guard';
+import {
+  DeliveryReplay,
+  type DeadLetterReplayOutcome,
+  type RehydrationProgress,
+} from './operations/delivery-replay.service';
 import { WindowedDelivery, windowPolicyOf } from './stages/windowed-delivery.service';
 import { ResolveStage } from './stages/resolve-stage.service';
 import { RouteStage } from './stages/route-stage.service';
@@ -129,20 +133,6 @@ export interface WorkspaceReloadOutcome {
   kept: string[];
 }
 
-/** What one replay did: items queued again, items found delivered since, letters left for another process. */
-export interface DeadLetterReplayOutcome {
-  replayed: number;
-  alreadyDelivered: number;
-  /** Waiting letters the filter matched at destinations this process does not run: left waiting, untouched. */
-  notRunHere: { destinationId: string; letters: number }[];
-}
-
-/** Where a rehydration is: events read from the raw event log, and those queued for routing. */
-export interface RehydrationProgress {
-  read: number;
-  queued: number;
-}
-
 /** How often the events of a held source are looked at again. */
 export const HELD_RECHECK_MS = 5_000;
 
@@ -204,6 +194,7 @@ export class PipelineWorker {
   readonly deliveryWindow: RedisDeliveryWindow;
   /** What each destination last accepted per customer (change-only writes). */
   readonly syncState: DestinationSyncState;
+  private readonly replay: DeliveryReplay;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Destinations whose credentials this process saw refused since their last success. */
   private readonly authFailing = new Set<string>();
@@ -348,6 +339,14 @@ export class PipelineWorker {
           : windowPolicyOf(runner.settings, runner.definition.operations);
       },
       deliver: (destinationId, items, holder) => this.deliverStage.handle(destinationId, items, holder),
+    });
+    this.replay = new DeliveryReplay({
+      deadLetters: this.deadLetters,
+      deliveryLog: this.deliveryLog,
+      rawLog: this.rawLog,
+      runHere: () => [...this.deliverQueues.keys()],
+      deliver: (destinationId, items) => this.delivery.enqueue(destinationId, items),
+      route: (events, jobId) => this.enqueueRouteJob(events, jobId),
     });
   }
 
@@ -692,95 +691,19 @@ export class PipelineWorker {
   }
 
   /**
-   * Replays dead letters (by ids or a filter): each is taken once (even with two replays at once), items
-   * already delivered since are skipped, the rest go back to their destination's queue as fresh attempts.
-   * Only letters of destinations this process runs are taken; the others stay waiting, counted in `notRunHere`.
+   * Replays dead letters (by ids or a filter) as full writes, at destinations this process runs (see
+   * `DeliveryReplay.replayDeadLetters`).
    */
-  async replayDeadLetters(filter: ReplayFilter): Promise<DeadLetterReplayOutcome> {
-    const runHere = [...this.deliverQueues.keys()];
-    const letters = await this.deadLetters.takeForReplay({
-      ...filter,
-      destinationIds: (filter.destinationIds ?? runHere).filter((id) => this.deliverQueues.has(id)),
-    });
-    let replayed = 0;
-    let alreadyDelivered = 0;
-    const byDestination = new Map<string, DeliveryItem[]>();
-    for (const letter of letters) {
-      const list = byDestination.get(letter.destinationId) ?? [];
-      const item = letter.item as DeliveryItem;
-      // A full write: whatever the sync state says, the ESP gets the whole item again.
-      list.push({ ...item, attempts: 0, firstFailedAt: undefined, force: true } as DeliveryItem);
-      byDestination.set(letter.destinationId, list);
-    }
-    for (const [destinationId, items] of byDestination) {
-      const delivered = await this.deliveryLog.deliveredItemKeys(
-        destinationId,
-        items.map((item) => item.itemKey),
-      );
-      const fresh = items
-        .filter((item) => !delivered.has(item.itemKey))
-        .map(({ firstFailedAt: _dropped, ...item }) => item);
-      alreadyDelivered += items.length - fresh.length;
-      if (fresh.length === 0) continue;
-      await this.delivery.enqueue(destinationId, fresh);
-      replayed += fresh.length;
-    }
-    const elsewhere = await this.deadLetters.waitingOutside(filter, runHere);
-    const notRunHere = [...elsewhere].map(([destinationId, count]) => ({ destinationId, letters: count }));
-    return { replayed, alreadyDelivered, notRunHere };
+  replayDeadLetters(filter: ReplayFilter): Promise<DeadLetterReplayOutcome> {
+    return this.replay.replayDeadLetters(filter);
   }
 
-  /**
-   * Re-runs stored events (a profile's, a brand's, or a time range's) through routing and delivery with
-   * today's profiles, rules and consent: what an operator does after fixing a mapping. Events that never
-   * resolved to a profile are skipped. Returns how many events were queued; `onProgress` hears after each
-   * page of the log (1,000 events) how many were read and queued so far.
-   */
-  async rehydrate(
+  /** Re-runs stored events through routing and delivery with today's profiles, rules and consent. */
+  rehydrate(
     filter: Omit<RawEventFilter, 'afterKey' | 'limit'>,
     options: { onProgress?: (progress: RehydrationProgress) => void } = {},
   ): Promise<{ events: number }> {
-    let queued = 0;
-    let read = 0;
-    let afterKey: string | undefined;
-    const runId = `${Date.now()}`;
-    do {
-      const page = await this.rawLog.find({
-        ...filter,
-        limit: 1_000,
-        ...(afterKey === undefined ? {} : { afterKey }),
-      });
-      const keys = page.events.map(eventKeyOf);
-      const progress = await this.rawLog.progress(keys);
-      const events: ResolvedEvent[] = [];
-      page.events.forEach((event, index) => {
-        const key = keys[index] as EventKey;
-        const customerId = progress.get(eventKeyString(key))?.customerId;
-        if (customerId === null || customerId === undefined) return;
-        events.push({
-          key,
-          brand: event.brand,
-          receivedAt: new Date().toISOString(),
-          customerId,
-          event: event.event,
-          fullWrite: true,
-        });
-      });
-      if (events.length > 0) {
-        // A job id of its own: the original route job may still exist, and a re-run must not be taken for it.
-        const jobId = `rehydrate-${digest([runId, ...events.map((event) => eventKeyString(event.key))])}`;
-        await this.routeQueue.add(
-          'route.events',
-          { count: events.length, events: this.keyRing.sealJson(events, jobId) },
-          jobId,
-        );
-        queued += events.length;
-      }
-      read += page.events.length;
-      options.onProgress?.({ read, queued });
-      afterKey = page.nextCursor;
-    } while (afterKey !== undefined);
-    return { events: queued };
+    return this.replay.rehydrate(filter, options);
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { AuditLog } from '@tessera/consent';
 import type { Store } from '@tessera/store';
-import type { PipelineWorker, RehydrationProgress } from '../pipeline-worker';
+import type { PipelineWorker } from '../pipeline-worker';
+import type { RehydrationProgress } from './delivery-replay.service';
 import type { DeadLetterErrorClass, DeadLetterView, ReplayFilter } from '../store/dead-letter-box.repository';
 import type { DestinationState } from '../store/destination-state-book.repository';
 

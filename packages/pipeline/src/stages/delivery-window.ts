@@ -170,7 +170,7 @@ return {restored, now}`;
 /**
  * A destination's delivery window in Redis: items from every route job (and retries, and replays) wait here,
  * sealed, until a flush takes them, so that one ESP request carries the items of many events. Shared and
- * durable: any worker may flush; a take moves items to an in-flight hash under the flushing job's id in the same
+ * durable — any worker may flush; a take moves items to an in-flight hash under the flushing job's id in the same
  * script, so a worker killed mid-request loses nothing (its job re-runs and delivers the same items again, the
  * only duplicates) and two flushes never take the same item. Time is Redis's, so workers' clocks do not matter.
  */
