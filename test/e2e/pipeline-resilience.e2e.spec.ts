@@ -132,9 +132,16 @@ describe('pipeline resilience', () => {
     sandbox.clearFaults('braze');
     // The first retry comes 5–10 s after the failure (backoff from 10 s with jitter).
     await waitFor(() => ids.every(atBraze), Boolean, 'the batch at Braze after the storm', 25_000);
-    const log = await store.query<{ status: string; n: number }>(
-      `SELECT status, count(*)::int AS n FROM delivery_log WHERE destination_id = 'sd-braze' AND customer_id = ANY($1) GROUP BY status`,
-      [ids],
+    // The delivery log is written once the flush that carried them has settled, a moment after Braze answered.
+    const log = await waitFor(
+      () =>
+        store.query<{ status: string; n: number }>(
+          `SELECT status, count(*)::int AS n FROM delivery_log WHERE destination_id = 'sd-braze' AND customer_id = ANY($1) GROUP BY status`,
+          [ids],
+        ),
+      (rows) => rows.reduce((sum, row) => sum + row.n, 0) >= 3,
+      'the three items settled in the delivery log',
+      10_000,
     );
     expect(log).toEqual([{ status: 'delivered', n: 3 }]);
   }, 60_000);

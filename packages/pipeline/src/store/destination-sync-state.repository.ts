@@ -1,5 +1,5 @@
 import stringify from 'safe-stable-stringify';
-import { insertRows, type PiiVault, type SqlExecutor, type Store } from '@tessera/store';
+import type { PiiVault, SqlExecutor, Store } from '@tessera/store';
 
 /** What a destination holds of one customer, as far as Tessera knows (an absent key: unknown). */
 export interface SyncRecord {
@@ -28,6 +28,16 @@ interface Row {
 }
 
 const json = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
+
+const COLUMNS = [
+  'destination_id',
+  'customer_id',
+  'external_id',
+  'attribute_hashes',
+  'memberships',
+  'memberships_complete',
+  'subscriptions',
+] as const;
 
 /** Keyed attribute hashes are this long (64 bits): enough to tell a change, too short to be worth a guess. */
 const HASH_LENGTH = 16;
@@ -67,7 +77,10 @@ export class DestinationSyncState {
     return records;
   }
 
-  /** Merges what the ESP accepted into the stored records, one statement for the whole flush. */
+  /**
+   * Merges what the ESP accepted into the stored records, one statement for the whole flush; customers the
+   * identity graph no longer has (erased) are left out.
+   */
   async write(
     destinationId: string,
     changes: ReadonlyMap<string, SyncChange>,
@@ -83,29 +96,21 @@ export class DestinationSyncState {
       change.membershipsComplete === true,
       JSON.stringify(change.subscriptions ?? {}),
     ]);
-    await insertRows(
-      executor,
-      'destination_sync_state',
-      [
-        'destination_id',
-        'customer_id',
-        'external_id',
-        'attribute_hashes',
-        'memberships',
-        'memberships_complete',
-        'subscriptions',
-      ],
-      rows,
-      {
-        columnTypes: ['text', 'text', 'text', 'jsonb', 'jsonb', 'bool', 'jsonb'],
-        onConflict: `ON CONFLICT (destination_id, customer_id) DO UPDATE SET
-          external_id = COALESCE(EXCLUDED.external_id, destination_sync_state.external_id),
-          attribute_hashes = destination_sync_state.attribute_hashes || EXCLUDED.attribute_hashes,
-          memberships = destination_sync_state.memberships || EXCLUDED.memberships,
-          memberships_complete = destination_sync_state.memberships_complete OR EXCLUDED.memberships_complete,
-          subscriptions = destination_sync_state.subscriptions || EXCLUDED.subscriptions,
-          updated_at = now()`,
-      },
+    // Only for customers the identity graph still has: a flush that ends after an erasure must not write the
+    // erased person back (the erasure forgets the rows; a late write would bring them back).
+    await executor.query(
+      `INSERT INTO destination_sync_state (${COLUMNS.join(', ')})
+       SELECT u.* FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::bool[], $7::jsonb[])
+         AS u(${COLUMNS.join(', ')})
+       WHERE EXISTS (SELECT 1 FROM identity_profiles p WHERE p.customer_id = u.customer_id)
+       ON CONFLICT (destination_id, customer_id) DO UPDATE SET
+         external_id = COALESCE(EXCLUDED.external_id, destination_sync_state.external_id),
+         attribute_hashes = destination_sync_state.attribute_hashes || EXCLUDED.attribute_hashes,
+         memberships = destination_sync_state.memberships || EXCLUDED.memberships,
+         memberships_complete = destination_sync_state.memberships_complete OR EXCLUDED.memberships_complete,
+         subscriptions = destination_sync_state.subscriptions || EXCLUDED.subscriptions,
+         updated_at = now()`,
+      COLUMNS.map((_, index) => rows.map((row) => row[index])),
     );
   }
 

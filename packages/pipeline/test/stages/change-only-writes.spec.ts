@@ -101,6 +101,10 @@ describe.each(STORE_DRIVERS)('Change-only writes through the deliver stage on %s
 
   beforeAll(async () => {
     store = await openScratchStore(driver);
+    // The identity graph's profiles of the customers the specs deliver (the sync state keeps only theirs).
+    await store.query(`INSERT INTO identity_profiles (customer_id) SELECT unnest($1::text[])`, [
+      ['C1', 'C2', 'C3', 'C4', 'C5', 'N1', 'O1'],
+    ]);
     sync = new DestinationSyncState(store, new PiiVault([randomBytes(32)]));
     harness = await DestinationHarness.start({
       definition: recorder,
@@ -244,9 +248,14 @@ describe.each(STORE_DRIVERS)('Change-only writes through the deliver stage on %s
     expect(state.get('O1')?.membershipsComplete).toBeUndefined();
   });
 
-  it('forgets a customer everywhere on erasure', async () => {
+  it('forgets a customer everywhere on erasure, and a flush ending after it writes nothing of them back', async () => {
     await stage.handle('rec-1', [upsert('C5', 1, { tier: 'gold' })]);
     expect(await sync.forget(['C5'])).toBe(1);
+    expect((await sync.read('rec-1', ['C5'])).size).toBe(0);
+    // The erasure deleted the profile; a flush still in flight then settles.
+    await store.query(`DELETE FROM identity_profiles WHERE customer_id = 'C5'`);
+    const late = await stage.handle('rec-1', [upsert('C5', 2, { tier: 'silver' }), add('C5', 'VIP')]);
+    expect(late).toMatchObject({ delivered: 2 });
     expect((await sync.read('rec-1', ['C5'])).size).toBe(0);
   });
 });
