@@ -164,8 +164,12 @@ describe('the pipeline, end to end', () => {
     );
     expect(braze.state().users.map((user) => user.external_id)).toEqual(['C3']);
 
-    const metrics = await (await fetch(`${tessera.baseUrl}/metrics`)).text();
+    // The ESP holds the profile before the flush settles and counts it: wait for the count, not a snapshot.
+    const metrics = await waitFor(
+      async () => (await fetch(`${tessera.baseUrl}/metrics`)).text(),
+      (text) => /tessera_deliveries_total\{destination="sd-klaviyo",status="delivered"\} [1-9]/.test(text),
+      'the sd-klaviyo deliveries counted',
+    );
     expect(metrics).toMatch(/tessera_route_dropped_total\{destination="sd-braze",reason="disabled"\} [1-9]/);
-    expect(metrics).toMatch(/tessera_deliveries_total\{destination="sd-klaviyo",status="delivered"\} [1-9]/);
   }, 40_000);
 });
