@@ -141,7 +141,10 @@ export async function startDemoProcess(
     writeFileSync(file, JSON.stringify(demo.workspace));
     Object.assign(processEnv, { DATABASE_URL: database.connectionString, TESSERA_WORKSPACE_FILE: file });
   }
-  const tessera = await startTessera(processEnv, [], 120_000);
+  // BENCH_DELIVERY_CPU_PROF=<folder> profiles the process (every thread, PGlite's included) to find the bottleneck.
+  const profileDir = process.env.BENCH_DELIVERY_CPU_PROF;
+  const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const tessera = await startTessera(processEnv, nodeArgs, 120_000);
   const baseUrl = tessera.baseUrl;
   const credentials = JSON.parse(
     readFileSync(join(dataDir, DEMO_CREDENTIALS_FILE), 'utf8'),

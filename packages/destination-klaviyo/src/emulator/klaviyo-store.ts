@@ -146,6 +146,15 @@ function neverSubscribed(): ChannelConsent {
 
 export class KlaviyoStore {
   readonly profiles = new Map<string, ProfileRecord>();
+  /**
+   * Profile ids by identifier value: a lookup scanned every profile (a fifth of the sandbox's CPU at 20,000
+   * profiles). Entries may outlive a change (checked on read), never miss one: every identifier write indexes.
+   */
+  private readonly byIdentifier = {
+    email: new Map<string, Set<string>>(),
+    phone_number: new Map<string, Set<string>>(),
+    external_id: new Map<string, Set<string>>(),
+  };
   readonly lists = new Map<string, ListRecord>();
   readonly jobs = new Map<string, JobRecord>();
   readonly importErrors = new Map<string, ImportErrorRecord[]>();
@@ -179,6 +188,7 @@ export class KlaviyoStore {
 
   reset(): void {
     this.profiles.clear();
+    for (const index of Object.values(this.byIdentifier)) index.clear();
     this.lists.clear();
     this.jobs.clear();
     this.importErrors.clear();
@@ -227,8 +237,32 @@ export class KlaviyoStore {
 
   findBy(field: 'email' | 'phone_number' | 'external_id', value: string): ProfileRecord | undefined {
     const wanted = field === 'email' ? value.toLowerCase() : value;
-    for (const profile of this.profiles.values()) if (profile[field] === wanted) return profile;
+    const ids = this.byIdentifier[field].get(wanted);
+    if (ids === undefined) return undefined;
+    for (const id of ids) {
+      const profile = this.profiles.get(id);
+      if (profile !== undefined && profile[field] === wanted) return profile;
+      ids.delete(id);
+    }
     return undefined;
+  }
+
+  /** Sets a subscriber's email and phone number where the profile has none yet (subscribe, unsubscribe). */
+  fillIdentifiers(profile: ProfileRecord, given: { email?: string | null; phone_number?: string | null }): void {
+    if (given.email && profile.email === null) profile.email = given.email.toLowerCase();
+    if (given.phone_number && profile.phone_number === null) profile.phone_number = given.phone_number;
+    this.indexIdentifiers(profile);
+  }
+
+  private indexIdentifiers(profile: ProfileRecord): void {
+    for (const field of ['email', 'phone_number', 'external_id'] as const) {
+      const value = profile[field];
+      if (value === null) continue;
+      const index = this.byIdentifier[field];
+      const ids = index.get(value);
+      if (ids === undefined) index.set(value, new Set([profile.id]));
+      else ids.add(profile.id);
+    }
   }
 
   /** Sorted by id, which is also creation order. */
@@ -297,6 +331,7 @@ export class KlaviyoStore {
     const created = primary === undefined;
     const profile = primary ?? this.newProfile(now);
     applyAttributes(profile, attributes, input.meta ?? undefined);
+    this.indexIdentifiers(profile);
     profile.updated = iso(now);
     return { profile, created };
   }
@@ -306,6 +341,7 @@ export class KlaviyoStore {
     checkIdentifiers(input.attributes, '/data');
     this.checkDuplicates(profile, this.identifierOwners(input.attributes), '/data');
     applyAttributes(profile, input.attributes, input.meta ?? undefined);
+    this.indexIdentifiers(profile);
     profile.updated = iso(now);
     return profile;
   }

@@ -179,10 +179,7 @@ export class SubscriptionRoutes {
     const at = iso(context.now);
     for (const { entry, profile: found, emailConsent, smsConsent } of targets) {
       const profile = found ?? this.existingSubscriber(entry) ?? this.store.newProfile(context.now);
-      if (entry.attributes.email && profile.email === null)
-        profile.email = entry.attributes.email.toLowerCase();
-      if (entry.attributes.phone_number && profile.phone_number === null)
-        profile.phone_number = entry.attributes.phone_number;
+      this.store.fillIdentifiers(profile, entry.attributes);
       if (emailConsent !== undefined)
         subscribeChannel(profile.subscriptions.email.marketing, emailConsent, at);
       if (smsConsent !== undefined) subscribeChannel(profile.subscriptions.sms.marketing, smsConsent, at);
@@ -216,10 +213,7 @@ export class SubscriptionRoutes {
     for (const { entry, profile: found, emailChange, smsChange } of targets) {
       // Klaviyo records the unsubscribe even for an address it has not seen yet.
       const profile = found ?? this.existingSubscriber(entry) ?? this.store.newProfile(context.now);
-      if (entry.attributes.email && profile.email === null)
-        profile.email = entry.attributes.email.toLowerCase();
-      if (entry.attributes.phone_number && profile.phone_number === null)
-        profile.phone_number = entry.attributes.phone_number;
+      this.store.fillIdentifiers(profile, entry.attributes);
       if (emailChange !== undefined) unsubscribeChannel(profile.subscriptions.email.marketing, context.now);
       if (smsChange !== undefined) unsubscribeChannel(profile.subscriptions.sms.marketing, context.now);
       list?.profileIds.delete(profile.id);
@@ -256,7 +250,10 @@ export class SubscriptionRoutes {
       const marketing = profile?.subscriptions.email.marketing;
       const suppressed = marketing?.suppression.some((entry) => entry.reason === 'USER_SUPPRESSED') ?? false;
       if (action === 'suppress' && !suppressed) {
-        profile = profile ?? Object.assign(this.store.newProfile(context.now), { email });
+        if (profile === undefined) {
+          profile = this.store.newProfile(context.now);
+          this.store.fillIdentifiers(profile, { email });
+        }
         profile.subscriptions.email.marketing.suppression.push({ reason: 'USER_SUPPRESSED', timestamp: at });
         profile.subscriptions.email.marketing.last_updated = at;
         profile.updated = at;
