@@ -21,7 +21,9 @@ export type Permission =
   | 'dsr.read'
   | 'dsr.write'
   | 'audit.read'
-  | 'dashboard.read';
+  | 'dashboard.read'
+  | 'queues.read'
+  | 'queues.operate';
 
 export type Role = 'admin' | 'marketer' | 'operator' | 'auditor';
 export const ROLES: readonly Role[] = ['admin', 'marketer', 'operator', 'auditor'];

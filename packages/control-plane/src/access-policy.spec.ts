@@ -2,7 +2,7 @@ import { can, mayChangeState, permissionsOf, refusal, ROLES } from './access-pol
 
 describe('access policy', () => {
   it('gives admin everything and the auditor no change at all', () => {
-    expect(permissionsOf('admin')).toHaveLength(19);
+    expect(permissionsOf('admin')).toHaveLength(21);
     const changes = permissionsOf('auditor').filter((permission) => !permission.endsWith('.read'));
     expect(changes).toEqual([]);
     expect(can('auditor', 'audit.read')).toBe(true);
@@ -17,6 +17,14 @@ describe('access policy', () => {
     expect(can('operator', 'dead-letters.replay')).toBe(true);
     expect(can('operator', 'destinations.toggle')).toBe(false);
     expect(ROLES.filter((role) => can(role, 'pii.read'))).toEqual(['admin']);
+  });
+
+  it('lets operators and auditors see the queues in Bull Board, and only an admin operate them', () => {
+    expect(ROLES.filter((role) => can(role, 'queues.read'))).toEqual(['admin', 'operator', 'auditor']);
+    expect(ROLES.filter((role) => can(role, 'queues.operate'))).toEqual(['admin']);
+    expect(refusal('operator', 'queues.operate')).toBe(
+      'role operator may not operate the queues in Bull Board (pause, resume, retry, promote, clean, empty, add or remove jobs)',
+    );
   });
 
   it('words a refusal as the role and the act', () => {

@@ -26,6 +26,9 @@ export const PERMISSIONS = {
   'dsr.write': 'open data subject requests and download their exports',
   'audit.read': 'read the audit log',
   'dashboard.read': 'read the delivery dashboard',
+  'queues.read': 'see the queues and their jobs in Bull Board',
+  'queues.operate':
+    'operate the queues in Bull Board (pause, resume, retry, promote, clean, empty, add or remove jobs)',
 } as const;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -37,6 +40,7 @@ const READ_ALL: Permission[] = [
   'dsr.read',
   'audit.read',
   'dashboard.read',
+  'queues.read',
 ];
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {
@@ -60,6 +64,7 @@ const GRANTS: Record<Role, ReadonlySet<Permission>> = {
     'reviews.read',
     'dashboard.read',
     'dsr.read',
+    'queues.read',
   ]),
   auditor: new Set<Permission>(READ_ALL),
 };
