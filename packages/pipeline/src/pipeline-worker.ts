@@ -381,6 +381,7 @@ export class PipelineWorker {
             const outcome = await this.resolveStage.handle(events);
             this.options.metrics.stage('resolve', 'resolved', outcome.resolved);
             this.options.metrics.stage('resolve', 'duplicate', outcome.duplicates);
+            this.options.metrics.stage('resolve', 'erased', outcome.erased);
             this.options.metrics.stage('resolve', 'unresolved', outcome.unresolved);
             this.options.metrics.stage('resolve', 'merged', outcome.merged);
             this.options.metrics.stage('resolve', 'merge_refused', outcome.mergesRefused.length);

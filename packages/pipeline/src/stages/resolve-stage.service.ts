@@ -11,6 +11,8 @@ export interface EventProgress {
   customerId: string | null;
   resolved: boolean;
   routed: boolean;
+  /** An erased person's event (its tombstone): done, never stored nor resolved again. */
+  erased?: boolean;
 }
 
 /** The raw event log as the resolve stage uses it. */
@@ -33,6 +35,8 @@ export interface ResolveOutcome {
   received: number;
   /** Repeats of an event already resolved and routed (an earlier job, or the same job twice). */
   duplicates: number;
+  /** Of those, retries of events an erasure removed: recognised by their tombstone, dropped. */
+  erased: number;
   /** Events resolved now. */
   resolved: number;
   /** Events with no usable identifier: kept in the raw log, not routed. */
@@ -175,6 +179,8 @@ export class ResolveStage {
     return {
       received: events.length,
       duplicates: events.length - batch.length + alreadyDone.length,
+      erased: alreadyDone.filter((event) => progress.get(eventKeyString(eventKeyOf(event)))?.erased === true)
+        .length,
       resolved: pending.length,
       unresolved,
       routed: toRoute.length,

@@ -1,4 +1,4 @@
-import { insertRows, type PiiVault, type SqlExecutor, type Store } from '@tessera/store';
+import type { PiiVault, SqlExecutor, Store } from '@tessera/store';
 import type { IngestedEvent } from '@tessera/queues';
 import { pageSize, retentionBatch, rowContext, sqlConditions, whereClause } from './store-helpers';
 
@@ -19,6 +19,11 @@ export interface RawEventProgress {
   customerId: string | null;
   resolved: boolean;
   routed: boolean;
+  /**
+   * The event belonged to an erased person: only its tombstone is left (`erased_events`). It counts as done
+   * (resolved and routed, no profile), so a retried send is never stored, resolved nor routed again.
+   */
+  erased?: boolean;
 }
 
 export interface RawEventFilter {
@@ -64,6 +69,9 @@ interface PageRow {
   payload_ciphertext: string;
   payload_key_id: string;
 }
+
+/** The blind-index domain of erased events' keys (`erased_events.event_key_hash`). */
+const ERASED_EVENT_INDEX = 'erased-event';
 
 /** The vault context of a raw event's payload: a sealed payload cannot be moved to another row. */
 export function rawEventContext(key: RawEventKey): string {
@@ -185,17 +193,22 @@ export class RawEventLog {
         sealed.keyId,
       ]);
     });
-    const inserted = await insertRows<{ source_id: string; event_source: string; event_id: string }>(
-      executor ?? this.store,
-      'raw_events',
-      COLUMNS,
-      rows,
-      {
-        columnTypes: COLUMN_TYPES,
-        onConflict: 'ON CONFLICT (source_id, event_source, event_id) DO NOTHING',
-        returning: 'source_id, event_source, event_id',
-      },
-    );
+    // Keys of erased events are left out in the same statement: their tombstone holds a keyed hash of the key
+    // only, so each row's hash travels along (one HMAC per event) and is compared there.
+    const hashes = [...firstIndex.keys()].map((id) => this.vault.blindIndex(ERASED_EVENT_INDEX, id));
+    const inserted =
+      rows.length === 0
+        ? []
+        : await (executor ?? this.store).query<{ source_id: string; event_source: string; event_id: string }>(
+            `INSERT INTO raw_events (${COLUMNS.join(', ')})
+             SELECT ${COLUMNS.map((column) => `u.${column}`).join(', ')}
+               FROM unnest(${COLUMN_TYPES.map((type, index) => `$${index + 1}::${type}[]`).join(', ')},
+                           $${COLUMNS.length + 1}::text[]) AS u(${COLUMNS.join(', ')}, key_hash)
+              WHERE NOT EXISTS (SELECT 1 FROM erased_events e WHERE e.event_key_hash = u.key_hash)
+             ON CONFLICT (source_id, event_source, event_id) DO NOTHING
+             RETURNING source_id, event_source, event_id`,
+            [...COLUMNS.map((_, index) => rows.map((row) => row[index])), hashes],
+          );
     const fresh = new Set(
       inserted.map((row) =>
         keyString({ sourceId: row.source_id, eventSource: row.event_source, eventId: row.event_id }),
@@ -267,12 +280,100 @@ export class RawEventLog {
            ON r.source_id = k.source_id AND r.event_source = k.event_source AND r.event_id = k.event_id`,
       [unique.map((k) => k.sourceId), unique.map((k) => k.eventSource), unique.map((k) => k.eventId)],
     );
-    return new Map(
+    const progress = new Map<string, RawEventProgress>(
       rows.map((row) => [
         keyString({ sourceId: row.source_id, eventSource: row.event_source, eventId: row.event_id }),
         { customerId: row.customer_id, resolved: row.resolved, routed: row.routed },
       ]),
     );
+    // A key not stored after an append is an erased event's (append leaves those out): asked only then.
+    const missing = unique.map(keyString).filter((id) => !progress.has(id));
+    if (missing.length > 0) {
+      const hashes = new Map(missing.map((id) => [this.vault.blindIndex(ERASED_EVENT_INDEX, id), id]));
+      const erased = await this.store.query<{ event_key_hash: string }>(
+        'SELECT event_key_hash FROM erased_events WHERE event_key_hash = ANY($1::text[])',
+        [[...hashes.keys()]],
+      );
+      for (const row of erased) {
+        const id = hashes.get(row.event_key_hash);
+        if (id !== undefined)
+          progress.set(id, { customerId: null, resolved: true, routed: true, erased: true });
+      }
+    }
+    return progress;
+  }
+
+  /**
+   * Erasure: deletes the stored events of these customers (every profile id of the erased person) and of
+   * these keys (events found elsewhere carrying the person's identifiers), and leaves for each a tombstone —
+   * the keyed hash of its key — in one transaction. Returns the keys erased (for the delivery log and dead
+   * letters, which name events by key). Idempotent.
+   */
+  async erase(filter: {
+    customerIds: readonly string[];
+    keys?: readonly RawEventKey[];
+  }): Promise<RawEventKey[]> {
+    const keys = uniqueKeys(filter.keys ?? []);
+    return this.store.transaction(async (tx) => {
+      const gone = await tx.query<{ source_id: string; event_source: string; event_id: string }>(
+        `DELETE FROM raw_events AS r
+          WHERE r.customer_id = ANY($1::text[])
+             OR (r.source_id, r.event_source, r.event_id) IN (
+                  SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))
+          RETURNING r.source_id, r.event_source, r.event_id`,
+        [
+          [...filter.customerIds],
+          keys.map((k) => k.sourceId),
+          keys.map((k) => k.eventSource),
+          keys.map((k) => k.eventId),
+        ],
+      );
+      const erased = uniqueKeys([
+        ...keys,
+        ...gone.map((row) => ({
+          sourceId: row.source_id,
+          eventSource: row.event_source,
+          eventId: row.event_id,
+        })),
+      ]);
+      if (erased.length > 0)
+        await tx.query(
+          `INSERT INTO erased_events (event_key_hash, erased_at)
+           SELECT h, $2 FROM unnest($1::text[]) AS h ON CONFLICT (event_key_hash) DO NOTHING`,
+          [erased.map((key) => this.erasedKeyHash(key)), this.now()],
+        );
+      return erased;
+    });
+  }
+
+  /** The stored events of these customers, by key only (what an erasure looks for in queues). */
+  async keysOfCustomers(customerIds: readonly string[]): Promise<RawEventKey[]> {
+    if (customerIds.length === 0) return [];
+    const rows = await this.store.query<{ source_id: string; event_source: string; event_id: string }>(
+      'SELECT source_id, event_source, event_id FROM raw_events WHERE customer_id = ANY($1::text[])',
+      [[...customerIds]],
+    );
+    return rows.map((row) => ({
+      sourceId: row.source_id,
+      eventSource: row.event_source,
+      eventId: row.event_id,
+    }));
+  }
+
+  /** Which of these keys belong to erased events (their tombstone), by `rawEventKeyString`. */
+  async erasedAmong(keys: readonly RawEventKey[]): Promise<Set<string>> {
+    const unique = uniqueKeys(keys);
+    if (unique.length === 0) return new Set();
+    const hashes = new Map(unique.map((key) => [this.erasedKeyHash(key), keyString(key)]));
+    const rows = await this.store.query<{ event_key_hash: string }>(
+      'SELECT event_key_hash FROM erased_events WHERE event_key_hash = ANY($1::text[])',
+      [[...hashes.keys()]],
+    );
+    return new Set(rows.flatMap((row) => hashes.get(row.event_key_hash) ?? []));
+  }
+
+  private erasedKeyHash(key: RawEventKey): string {
+    return this.vault.blindIndex(ERASED_EVENT_INDEX, keyString(key));
   }
 
   private async updateCustomers(

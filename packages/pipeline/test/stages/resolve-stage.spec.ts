@@ -8,6 +8,7 @@ import { IdentityLineageReader } from '../../src/scheduled/identity-lineage.repo
 import { mergeBasisOf } from '../../src/scheduled/merge-basis';
 import { ResolveStage } from '../../src/stages/resolve-stage.service';
 import { RawEventLog } from '../../src/store/raw-event-log.repository';
+import { eventKeyOf } from '../../src/stages/event-identity';
 
 let sequence = 0;
 function ingested(type: string, data: Record<string, unknown>, id = `evt-${++sequence}`): IngestedEvent {
@@ -76,6 +77,7 @@ describe.each(STORE_DRIVERS)('ResolveStage on %s', (driver) => {
     expect(outcome).toEqual({
       received: 3,
       duplicates: 1,
+      erased: 0,
       resolved: 2,
       unresolved: 0,
       routed: 2,
@@ -88,6 +90,7 @@ describe.each(STORE_DRIVERS)('ResolveStage on %s', (driver) => {
     expect(again).toEqual({
       received: 1,
       duplicates: 1,
+      erased: 0,
       resolved: 0,
       unresolved: 0,
       routed: 0,
@@ -95,6 +98,36 @@ describe.each(STORE_DRIVERS)('ResolveStage on %s', (driver) => {
       mergesRefused: [],
     });
     expect(await lifetimeValue('R1')).toBe(10);
+  });
+
+  it('recognises a retried event of an erased person by its tombstone: not stored, resolved nor routed again', async () => {
+    const erasedEvent = purchase('R9', 40);
+    const kept = purchase('R10', 1);
+    await stage.handle([erasedEvent, kept]);
+    const journal = new RawEventLog(store, vault);
+    const erasedKeys = await journal.erase({ customerIds: ['R9'] });
+    expect(erasedKeys.map((key) => key.eventId)).toEqual([erasedEvent.event.id]);
+    await graph.eraseProfile('R9', { actor: 'admin:dpo', reason: 'test' });
+    // The tombstone holds a keyed hash of the key: neither the event's id nor the customer id.
+    const tombstones = JSON.stringify(await store.query('SELECT * FROM erased_events'));
+    expect(tombstones).not.toContain(erasedEvent.event.id);
+    expect(tombstones).not.toContain('R9');
+    routed = [];
+
+    // The source sends it again (a retry after the ingest dedupe window), beside a new event of another member.
+    const outcome = await stage.handle([erasedEvent, purchase('R10', 2)]);
+    expect(outcome).toMatchObject({ received: 2, duplicates: 1, erased: 1, resolved: 1, routed: 1 });
+    expect(routed.flat().map((event) => event.customerId)).toEqual(['R10']);
+    const stored = await store.query<{ event_id: string }>(
+      "SELECT event_id FROM raw_events WHERE event_id = $1 OR customer_id = 'R9'",
+      [erasedEvent.event.id],
+    );
+    expect(stored).toEqual([]);
+    // Nothing revived the erased profile.
+    expect((await graph.customerViews(['R9'])).get('R9')).toBeUndefined();
+    expect(await lifetimeValue('R10')).toBe(3);
+    // A different event of the same source is no tombstone.
+    expect((await journal.erasedAmong([eventKeyOf(kept)])).size).toBe(0);
   });
 
   it('a job re-run after a crash between resolution and routing routes the events without applying them twice', async () => {
