@@ -39,6 +39,7 @@ import { InboundCursorBook } from './store/inbound-cursor-book.repository';
 import type { PipelineMetrics } from './pipeline-metrics';
 import { DeliverStage, type DeliverOutcome, type SettledItem } from './stages/deliver-stage.service';
 import { eventKeyOf, eventKeyString } from './stages/event-identity';
+import { redactEspText } from './stages/esp-text-redaction';
 import { RedisDeliveryWindow } from './stages/delivery-window';
 import { RedisProfileVersionGuard } from './stages/redis-profile-version-guard';
 import {
@@ -60,6 +61,7 @@ import { DeadLetterBox, type ReplayFilter } from './store/dead-letter-box.reposi
 import { DeliveryLog } from './store/delivery-log.repository';
 import { DestinationStateBook } from './store/destination-state-book.repository';
 import { DestinationSyncState } from './store/destination-sync-state.repository';
+import { ErasureTargets } from './store/erasure-targets.repository';
 import { RawEventLog, type RawEventFilter } from './store/raw-event-log.repository';
 
 export interface PipelineLogger {
@@ -225,6 +227,8 @@ export class PipelineWorker {
             await Promise.all(customerIds.map((id) => this.deliveryLog.forCustomer(id, { limit: 10_000 })))
           ).flat(),
       },
+      // An erasure goes to the destinations that hold the person, not to every destination of every brand.
+      destinationsHolding: (customerIds) => new ErasureTargets(store).holding(customerIds),
     });
     this.cursors = new InboundCursorBook(store);
     const clock = options.clock ?? (() => new Date());
@@ -338,7 +342,7 @@ export class PipelineWorker {
           ? undefined
           : windowPolicyOf(runner.settings, runner.definition.operations);
       },
-      deliver: (destinationId, items, holder) => this.deliverStage.handle(destinationId, items, holder),
+      deliver: (destinationId, items, holder) => this.deliverUnlessStopped(destinationId, items, holder),
     });
     this.replay = new DeliveryReplay({
       deadLetters: this.deadLetters,
@@ -499,7 +503,8 @@ export class PipelineWorker {
               data.requestId,
               this.directory.all().flatMap((destination) => {
                 const runner = this.runners.get(destination.id);
-                return runner === undefined ? [] : [{ id: destination.id, runner }];
+                const paused = this.directory.stateOf(destination.id) === 'paused';
+                return runner === undefined ? [] : [{ id: destination.id, runner, paused }];
               }),
             );
             // Nothing of the person stays in the sync state (their ESP ids, their attributes' hashes).
@@ -513,7 +518,13 @@ export class PipelineWorker {
                 `erasure ${data.requestId} not finished at ${unfinished.map((result) => result.destinationId).join(', ')}`,
               );
             }
-            return { destinations: outcome.destinations.length };
+            // Pending at a destination resumed while this ran (its resume looked for waiting erasures before
+            // this one was recorded): run again now rather than wait for the next resume.
+            const waiting = outcome.destinations.filter((result) => result.status === 'pending');
+            for (const result of waiting)
+              if (this.directory.stateOf(result.destinationId) !== 'paused')
+                await this.runWaitingErasures(result.destinationId);
+            return { destinations: outcome.destinations.length, waiting: waiting.length };
           },
           'dsr.access': async (data) => {
             const { path } = await this.dsr.runAccess(data.requestId);
@@ -545,7 +556,16 @@ export class PipelineWorker {
           return { windowed: items.length };
         },
         'deliver.flush': async (data, job) => {
-          const flushed = await this.delivery.flush(data.destinationId, String(job.id));
+          const flushed = await this.delivery
+            .flush(data.destinationId, String(job.id))
+            .catch((error: unknown) => {
+              // BullMQ keeps a failed job's message and stack in Redis: never an ESP's echo of a contact point.
+              const redacted = new Error(
+                redactEspText(error instanceof Error ? error.message : String(error)),
+              );
+              redacted.name = error instanceof Error ? error.name : 'Error';
+              throw redacted;
+            });
           if (flushed.outcome !== undefined) this.observe(data.destinationId, flushed.outcome);
           return flushed;
         },
@@ -628,11 +648,16 @@ export class PipelineWorker {
     return this.runners.get(destinationId);
   }
 
-  /** Reads a polling ESP's opt-outs since the stored cursor, syncs them, then moves the cursor on. */
-  async pollInbound(destinationId: string): Promise<{ changes: number }> {
+  /**
+   * Reads a polling ESP's opt-outs since the stored cursor, syncs them, then moves the cursor on. A paused or
+   * disabled destination is not polled: its cursor stays, so the first poll after a resume reads what it missed.
+   */
+  async pollInbound(destinationId: string): Promise<{ changes: number; skipped?: string }> {
     const runner = this.runners.get(destinationId);
     if (runner === undefined || runner.definition.pollInboundUnsubscribes === undefined)
       return { changes: 0 };
+    const state = this.directory.stateOf(destinationId);
+    if (state !== 'enabled') return { changes: 0, skipped: state ?? 'removed' };
     const cursor = await this.cursors.get(destinationId);
     const poll = await runner.pollInboundUnsubscribes(cursor);
     if (poll.changes.length > 0) await this.inboundSync.handle(destinationId, poll.changes);
@@ -842,6 +867,61 @@ export class PipelineWorker {
     if (paused) await queue.queue.pause();
     else await queue.queue.resume();
     this.options.metrics.setPaused(destinationId, paused);
+    if (!paused) await this.runWaitingErasures(destinationId);
+  }
+
+  /**
+   * Queues again the erasures whose deletion waited at this destination while it was paused. The job id names
+   * the wait, so every worker that sees the resume queues the same job, and a later pause and resume a new one.
+   */
+  private async runWaitingErasures(destinationId: string): Promise<void> {
+    for (const { requestId, since } of await this.dsr.requests.waitingOn(destinationId)) {
+      await this.dsrQueue.add(
+        'dsr.erasure',
+        { requestId },
+        `dsr-erasure-${requestId}-${destinationId}-${since.getTime()}`,
+      );
+    }
+  }
+
+  /**
+   * The deliver stage, unless an operator stopped the destination after this flush's job was started (pausing
+   * the queue holds only jobs not started yet): a paused destination's items go back into its window, whose
+   * flush waits on the paused queue until the resume; a disabled one's are dropped, and logged as such.
+   */
+  private async deliverUnlessStopped(
+    destinationId: string,
+    items: DeliveryItem[],
+    holder: string,
+  ): Promise<DeliverOutcome> {
+    const state = this.directory.stateOf(destinationId);
+    if (state !== 'paused' && state !== 'disabled')
+      return this.deliverStage.handle(destinationId, items, holder);
+    if (state === 'paused') await this.delivery.enqueue(destinationId, items);
+    else
+      await this.recordDeliveries(
+        items.map((item) => ({
+          destinationId,
+          item,
+          status: 'dropped' as const,
+          detail: 'destination disabled: not sent',
+          attempts: item.attempts,
+        })),
+      );
+    return {
+      delivered: 0,
+      rejected: 0,
+      retried: 0,
+      deadLettered: 0,
+      stale: 0,
+      undoneMerges: 0,
+      deferred: 0,
+      unchanged: 0,
+      superseded: 0,
+      skipped: 0,
+      authFailed: false,
+      paused: state === 'paused',
+    };
   }
 
   private connection(): Redis {

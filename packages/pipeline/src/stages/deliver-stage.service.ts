@@ -21,6 +21,7 @@ import {
 } from './change-only-writes';
 import type { DeliveryStatus } from '../store/delivery-log.repository';
 import { nextDeliveryAttempt, type DeliveryRetryPolicy } from './delivery-retry-schedule';
+import { redactEspText } from './esp-text-redaction';
 import type { ProfileStamp, ProfileVersionGuard } from './redis-profile-version-guard';
 
 /** What runs one destination's operations (the kit's DestinationRunner). */
@@ -413,12 +414,20 @@ export class DeliverStage {
       });
     } else if (result.status === 'rejected') {
       outcome.rejected += 1;
-      letters.push({ destinationId, item, errorClass: 'rejected', error: result.reason, attempts });
-      records.push({ destinationId, item, status: 'dead_lettered', detail: result.reason, attempts });
+      // ESPs echo what they refused: the text is stored (and shown) with the person's data masked.
+      const reason = redactEspText(result.reason, item);
+      letters.push({ destinationId, item, errorClass: 'rejected', error: reason, attempts });
+      records.push({ destinationId, item, status: 'dead_lettered', detail: reason, attempts });
     } else if (result.status === 'skipped') {
       // A member this destination cannot hold: recorded, never retried nor dead-lettered.
       outcome.skipped += 1;
-      records.push({ destinationId, item, status: 'dropped', detail: result.reason, attempts });
+      records.push({
+        destinationId,
+        item,
+        status: 'dropped',
+        detail: redactEspText(result.reason, item),
+        attempts,
+      });
     } else {
       retries.push({ item, afterMs: result.afterMs, reason: result.reason });
     }
@@ -449,7 +458,7 @@ export class DeliverStage {
       });
       if (decision.action === 'dead-letter') {
         outcome.deadLettered += 1;
-        const error = `${reason} (${decision.reason})`;
+        const error = `${redactEspText(reason, item)} (${decision.reason})`;
         letters.push({ destinationId, item, errorClass: 'retryable', error, attempts });
         records.push({ destinationId, item, status: 'dead_lettered', detail: error, attempts });
         continue;

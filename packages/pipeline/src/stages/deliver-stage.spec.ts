@@ -268,6 +268,39 @@ describe('DeliverStage', () => {
     expect(requeued).toEqual([]);
   });
 
+  it('stores an ESP answer that echoes the person’s email, phone and name with them masked (dead letter and log)', async () => {
+    respond = () => ({
+      status: 400,
+      body: {
+        message:
+          "Invalid profile {'email': 'Ana.Quixote@Example.com', 'phone_number': '447911123456', 'first_name': 'Anabela'}; also 07911 123456 and 07911123456",
+      },
+    });
+    const item: DeliveryItem = {
+      ...upsert('C7', 1),
+      operation: {
+        operation: 'upsertProfiles',
+        item: {
+          customerId: 'C7',
+          version: 1,
+          email: 'ana.quixote@example.com',
+          phone: '+447911123456',
+          attributes: { first_name: 'Anabela', last_name: 'Quixote' },
+        },
+      },
+    };
+
+    await stage.handle('echo-1', [item]);
+
+    const texts = [...letters.map((letter) => letter.error), ...records.map((record) => record.detail ?? '')];
+    expect(texts).toHaveLength(2);
+    for (const text of texts) {
+      expect(text).toBe(
+        "HTTP 400: Invalid profile {'email': '[email]', 'phone_number': '[phone]', 'first_name': '[name]'}; also [phone] and [phone]",
+      );
+    }
+  });
+
   it('puts retryable items back with backoff (Retry-After honoured), then dead-letters them when the window closes', async () => {
     respond = () => ({ status: 429, headers: { 'retry-after': '30' }, body: { message: 'slow down' } });
 
