@@ -2,7 +2,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
+import type { CatalogEvent } from './catalog-event';
 import { EVENT_TYPES, type EventType } from './generated/event-types';
+import { markedFields, maskFields, type PersonalDataField, type PersonalDataMask } from './personal-data';
 import { toValidationIssues, type ValidationIssue } from './validation-issue';
 
 const schemasDir = join(__dirname, '..', 'schemas');
@@ -15,6 +17,8 @@ export interface CatalogEntry {
   origin: 'source' | 'internal';
   description: string;
   schema: Record<string, unknown>;
+  /** The event's fields its schemas mark `x-pii` (pointers into the CatalogEvent, `*` for any key). */
+  personalData: readonly PersonalDataField[];
 }
 
 type JsonSchema = Record<string, unknown> & { $id: string; description?: string; 'x-origin'?: string };
@@ -34,6 +38,7 @@ export class EventCatalog {
   private readonly entries = new Map<EventType, CatalogEntry>();
   private readonly dataValidators = new Map<EventType, ValidateFunction>();
   private readonly envelopeValidator: ValidateFunction;
+  private readonly envelopePersonalData: readonly PersonalDataField[];
 
   constructor() {
     const ajv = new Ajv2020({
@@ -46,9 +51,18 @@ export class EventCatalog {
     });
     addFormats(ajv);
     ajv.addKeyword({ keyword: 'x-origin', schemaType: 'string' });
+    ajv.addKeyword({ keyword: 'x-pii', schemaType: 'string' });
     const schemas = readSchemas();
     for (const schema of schemas) ajv.addSchema(schema);
     this.envelopeValidator = ajv.getSchema(ENVELOPE_ID) as ValidateFunction;
+    const documents = new Map(schemas.map((schema) => [schema.$id, schema as Record<string, unknown>]));
+    // On the wire extension attributes sit beside the others; a CatalogEvent carries them in `extensions`.
+    this.envelopePersonalData = markedFields(
+      documents.get(ENVELOPE_ID) as Record<string, unknown>,
+      documents,
+    ).map((field) =>
+      field.pointer.startsWith('/*') ? { ...field, pointer: `/extensions${field.pointer}` } : field,
+    );
     for (const schema of schemas) {
       const [, , kind, type, version] = schema.$id.split(':');
       if (kind !== 'event') continue;
@@ -62,6 +76,7 @@ export class EventCatalog {
         origin: schema['x-origin'] === 'internal' ? 'internal' : 'source',
         description: schema.description ?? '',
         schema,
+        personalData: [...this.envelopePersonalData, ...markedFields(schema, documents, '/data')],
       });
       this.dataValidators.set(eventType, ajv.getSchema(schema.$id) as ValidateFunction);
     }
@@ -80,6 +95,19 @@ export class EventCatalog {
   /** Every entry, in type order, for `GET /v1/catalog`. */
   list(): CatalogEntry[] {
     return [...this.entries.values()];
+  }
+
+  /**
+   * A copy of the event with every field its schemas mark `x-pii` replaced by `mask`'s placeholder (the
+   * event itself is left as it was). The data of a type the catalog does not know is masked whole.
+   */
+  maskPersonalData<T extends CatalogEvent>(event: T, mask: PersonalDataMask): T {
+    const copy = structuredClone(event);
+    const fields = this.has(event.type)
+      ? this.entry(event.type).personalData
+      : [...this.envelopePersonalData, { pointer: '/data', kind: 'text' as const }];
+    maskFields(copy as unknown as Record<string, unknown>, fields, mask);
+    return copy;
   }
 
   /** Checks the CloudEvents context attributes (paths point into the event). */

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { eventCatalog } from '@tessera/events';
 import {
   applyTraits,
   emptyTraits,
@@ -266,6 +267,24 @@ describe('partitionTraits', () => {
       .filter(([, trait]) => trait.pii)
       .map(([name]) => name);
     expect(piiNames.sort()).toEqual(['address', 'date_of_birth', 'first_name', 'last_name']);
+  });
+
+  it('names the same kind of personal data as the catalog marks on the event fields the traits come from', () => {
+    const marked = new Map(
+      eventCatalog()
+        .entry('profile.updated')
+        .personalData.map((field) => [field.pointer, field.kind]),
+    );
+    for (const name of [
+      'first_name',
+      'last_name',
+      'address',
+      'locale',
+      'preferred_channel',
+      'source_ids',
+    ] as const) {
+      expect([name, PROFILE_TRAITS[name].pii]).toEqual([name, marked.get(`/data/${name}`) ?? false]);
+    }
   });
 });
 

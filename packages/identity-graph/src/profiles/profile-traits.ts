@@ -1,16 +1,19 @@
+import type { PersonalDataKind } from '@tessera/events';
+
 /**
  * The single customer view's fields and how each one combines values that arrive out of order:
  * - `latest`: the value with the newest event time wins, so a late, older event never overwrites it;
  * - `max`: the greatest value wins (dates as ISO strings);
  * - `sum`: amounts add up (each event is applied once: the raw event log dedupes before resolution);
  * - `by-brand`: a map whose entries each follow `latest` (source ids per brand).
- * `pii` fields are sealed at rest with the contact points.
+ * `pii` fields (their kind, as the event catalog names kinds) are sealed at rest with the contact points, and
+ * masked with the catalog's placeholders where a reader may not see personal data.
  */
 export const PROFILE_TRAITS = {
-  first_name: { policy: 'latest', pii: true },
-  last_name: { policy: 'latest', pii: true },
-  address: { policy: 'latest', pii: true },
-  date_of_birth: { policy: 'latest', pii: true },
+  first_name: { policy: 'latest', pii: 'name' },
+  last_name: { policy: 'latest', pii: 'name' },
+  address: { policy: 'latest', pii: 'address' },
+  date_of_birth: { policy: 'latest', pii: 'date' },
   loyalty_tier: { policy: 'latest', pii: false },
   points_balance: { policy: 'latest', pii: false },
   preferred_channel: { policy: 'latest', pii: false },
@@ -18,7 +21,10 @@ export const PROFILE_TRAITS = {
   last_purchase_date: { policy: 'max', pii: false },
   total_lifetime_value: { policy: 'sum', pii: false },
   source_ids: { policy: 'by-brand', pii: false },
-} as const satisfies Record<string, { policy: 'latest' | 'max' | 'sum' | 'by-brand'; pii: boolean }>;
+} as const satisfies Record<
+  string,
+  { policy: 'latest' | 'max' | 'sum' | 'by-brand'; pii: false | PersonalDataKind }
+>;
 
 export type TraitName = keyof typeof PROFILE_TRAITS;
 export type TraitValues = Partial<Record<TraitName, unknown>>;
