@@ -217,6 +217,7 @@ export class PipelineWorker {
     this.inboundQueue = new JobQueue('inbound', redis, prefix);
     this.dsrQueue = new JobQueue('dsr', redis, prefix);
     this.maintenanceQueue = new JobQueue('maintenance', redis, prefix);
+    const erasureTargets = new ErasureTargets(store);
     this.dsr = new DsrService({
       store,
       graph: options.graph,
@@ -228,7 +229,7 @@ export class PipelineWorker {
           ).flat(),
       },
       // An erasure goes to the destinations that hold the person, not to every destination of every brand.
-      destinationsHolding: (customerIds) => new ErasureTargets(store).holding(customerIds),
+      destinationsHolding: (customerIds) => erasureTargets.holding(customerIds),
     });
     this.cursors = new InboundCursorBook(store);
     const clock = options.clock ?? (() => new Date());

@@ -1,7 +1,10 @@
 /** A data subject request: a copy of everything held on a person (access), or its deletion (erasure). */
 export type DsrType = 'access' | 'erasure';
 
-/** `open` → `running` → `completed` | `failed` (a failed request can be run again). */
+/**
+ * `open` → `running` → `completed` | `failed` (a failed request can be run again). An erasure waiting for a
+ * paused destination is `open` again, its result there `pending`, and runs on once the destination is resumed.
+ */
 export type DsrStatus = 'open' | 'running' | 'completed' | 'failed';
 
 /** A contact point of the request, by blind index only. */
@@ -26,8 +29,11 @@ export interface OpenDsrInput {
   brand?: string;
 }
 
-/** What a destination answered to an erasure: `ok`, refused for good, to be retried, or failed by an error. */
-export type DsrDestinationStatus = 'ok' | 'rejected' | 'retry' | 'error';
+/**
+ * What a destination answered to an erasure: `ok`, refused for good, to be retried, or failed by an error; or
+ * `pending`: it holds the subject's data and has not been asked yet (it is paused: asked once resumed).
+ */
+export type DsrDestinationStatus = 'ok' | 'rejected' | 'retry' | 'error' | 'pending';
 
 export interface DsrDestinationResult {
   destinationId: string;

@@ -196,6 +196,22 @@ export class DsrRequestRepository {
     );
   }
 
+  /**
+   * Erasures not finished whose deletion at `destinationId` is pending (it was paused), with when that was
+   * recorded: run again once the destination is resumed.
+   */
+  async waitingOn(destinationId: string): Promise<{ requestId: string; since: Date }[]> {
+    const rows = await this.store.query<{ request_id: string; updated_at: Date }>(
+      `SELECT r.request_id, r.updated_at FROM dsr_destination_results r
+         JOIN dsr_requests q ON q.id = r.request_id
+        WHERE r.destination_id = $1 AND r.status = 'pending'
+          AND q.type = 'erasure' AND q.status IN ('open', 'failed')
+        ORDER BY q.due_at, q.id`,
+      [destinationId],
+    );
+    return rows.map((row) => ({ requestId: row.request_id, since: row.updated_at }));
+  }
+
   /** The profile and every profile merged into it: consent and audit rows may carry any of these ids. */
   profileFamily(customerId: string): Promise<string[]> {
     return profileFamily(this.store, customerId);

@@ -33,12 +33,19 @@ export interface DsrServiceOptions {
   /** Where access exports are written (`<requestId>.json`, mode 0600). */
   exportDir: string;
   deliveryLog?: DeliveryLogReader;
+  /**
+   * The destinations holding data of any of these customers (what they last accepted, what was delivered to
+   * them). Given, an erasure goes only to those; absent, to every destination `runErasure` is handed.
+   */
+  destinationsHolding?: (customerIds: readonly string[]) => Promise<ReadonlySet<string>>;
   now?: () => Date;
 }
 
 export interface ErasureDestination {
   id: string;
   runner: DestinationRunner;
+  /** Paused (by an operator or the auth breaker): its deletion waits, `pending`, until it is resumed. */
+  paused?: boolean;
 }
 
 export interface ErasureOutcome {
@@ -48,6 +55,10 @@ export interface ErasureOutcome {
 
 /** The column the pending deletion items are sealed for (AES-GCM associated data). */
 const PENDING_CONTEXT = 'dsr_requests.pending_deletion';
+/** The `pending` result of a destination that holds the subject and has not been asked yet. */
+const HOLDS_DETAIL = "holds the subject's data: deletion not sent yet";
+/** The `pending` result of a paused destination. */
+const PAUSED_DETAIL = 'destination paused: the deletion is sent once it is resumed';
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
@@ -213,20 +224,43 @@ export class DsrService {
    * answer is recorded. The request completes when every destination answered ok; otherwise it is
    * `failed`, with the details, and a later run re-calls only the destinations that did not succeed. The
    * contact points the destinations need are kept sealed in the request until then, and deleted after.
+   * With `destinationsHolding`, only the destinations holding the subject's data are asked (recorded `pending`
+   * first, so that later runs still know them once the sync state and delivery log have forgotten the person).
+   * A paused destination is not called: its result stays `pending` and the request `open` (when nothing
+   * else is unfinished) until a run after its resume. A disabled one is still asked: disabling stops the
+   * marketing sync, not the duty to erase what the ESP holds.
    */
   async runErasure(requestId: string, destinations: ErasureDestination[]): Promise<ErasureOutcome> {
     const request = await this.requests.claim(requestId, 'erasure');
     try {
+      await this.noteHolders(request, destinations);
       const items =
         request.detail.graphErased === true
           ? this.unsealItems(request)
           : await this.eraseFromTessera(request);
+      // Profiles linked since the request was opened (found by the graph erasure): their holders too.
+      const expanded = await this.requests.get(request.id);
+      if (expanded !== undefined) await this.noteHolders(expanded, destinations);
       const known = new Map(
         (await this.requests.destinationResults(request.id)).map((result) => [result.destinationId, result]),
       );
+      const targets =
+        this.options.destinationsHolding === undefined
+          ? destinations
+          : destinations.filter((destination) => known.has(destination.id));
       const redact = redactor(items);
-      for (const destination of destinations) {
-        if (known.get(destination.id)?.status === 'ok') continue;
+      for (const destination of targets) {
+        const previous = known.get(destination.id);
+        if (previous?.status === 'ok') continue;
+        if (destination.paused === true) {
+          if (previous?.status !== 'pending' || previous.detail !== PAUSED_DETAIL)
+            await this.requests.recordDestinationResult(
+              request.id,
+              { destinationId: destination.id, status: 'pending', detail: PAUSED_DETAIL },
+              this.now(),
+            );
+          continue;
+        }
         const answer = await this.deleteAt(destination, items);
         const result = {
           destinationId: destination.id,
@@ -244,30 +278,59 @@ export class DsrService {
       }
       const results = await this.requests.destinationResults(request.id);
       const pending = results.filter((result) => result.status !== 'ok');
+      const waiting = pending.filter((result) => result.status === 'pending');
       const done =
         pending.length === 0
           ? await this.requests.update(request.id, {
               status: 'completed',
               completedAt: this.now(),
-              remove: ['pendingDeletion', 'failure'],
+              remove: ['pendingDeletion', 'failure', 'waitingFor'],
             })
-          : await this.requests.update(request.id, {
-              status: 'failed',
-              patch: {
-                failure: {
-                  at: this.now().toISOString(),
-                  destinations: pending.map(({ destinationId, status, detail }) => ({
-                    destinationId,
-                    status,
-                    detail,
-                  })),
+          : waiting.length === pending.length
+            ? await this.requests.update(request.id, {
+                status: 'open',
+                patch: { waitingFor: waiting.map((result) => result.destinationId) },
+                remove: ['failure'],
+              })
+            : await this.requests.update(request.id, {
+                status: 'failed',
+                patch: {
+                  failure: {
+                    at: this.now().toISOString(),
+                    destinations: pending.map(({ destinationId, status, detail }) => ({
+                      destinationId,
+                      status,
+                      detail,
+                    })),
+                  },
                 },
-              },
-            });
+                remove: ['waitingFor'],
+              });
       return { request: done, destinations: results };
     } catch (error) {
       await this.fail(request.id, error);
       throw error;
+    }
+  }
+
+  /**
+   * Records `pending` at each destination handed in that holds data of the request's customers and has no
+   * result yet: the targets of the fan-out (nothing without `destinationsHolding`).
+   */
+  private async noteHolders(request: DsrRequest, destinations: ErasureDestination[]): Promise<void> {
+    const holding = this.options.destinationsHolding;
+    if (holding === undefined) return;
+    const holders = await holding(request.customerIds);
+    const recorded = new Set(
+      (await this.requests.destinationResults(request.id)).map((result) => result.destinationId),
+    );
+    for (const destination of destinations) {
+      if (!holders.has(destination.id) || recorded.has(destination.id)) continue;
+      await this.requests.recordDestinationResult(
+        request.id,
+        { destinationId: destination.id, status: 'pending', detail: HOLDS_DETAIL },
+        this.now(),
+      );
     }
   }
 

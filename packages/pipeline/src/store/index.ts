@@ -4,3 +4,4 @@ export * from './delivery-log.repository';
 export * from './dead-letter-box.repository';
 export * from './inbound-cursor-book.repository';
 export * from './destination-sync-state.repository';
+export * from './erasure-targets.repository';

@@ -22,7 +22,12 @@ import { IdentityGraph } from '@tessera/identity-graph';
 import { JobQueue, QUEUE_PAYLOAD_KEY_PURPOSE, type IngestedEvent } from '@tessera/queues';
 import { openScratchStore, PiiVault, type Store } from '@tessera/store';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
-import { PipelineMetrics, PipelineWorker, type PipelineDestination } from '../../src';
+import {
+  PipelineMetrics,
+  PipelineWorker,
+  type PipelineDestination,
+  type PipelineWorkerOptions,
+} from '../../src';
 
 /** A PipelineWorker on the real PostgreSQL and Redis, delivering to a capture server on loopback. */
 export interface TestPipeline {
@@ -31,6 +36,8 @@ export interface TestPipeline {
   redis: Redis;
   prefix: string;
   masterKey: Buffer;
+  /** The capture server's sandbox: its `stats('capture')` count what the destinations were sent. */
+  sandbox: EspSandbox;
   close(): Promise<void>;
 }
 
@@ -43,6 +50,8 @@ export async function startTestPipeline(options: {
   capture: (request: SandboxRequest) => SandboxResponse;
   destinationsAt: (root: string) => PipelineDestination[];
   start?: boolean;
+  /** Worker options of the spec's own (a poll interval, say). */
+  worker?: Partial<Pick<PipelineWorkerOptions, 'inboundPollMs' | 'stateRefreshMs'>>;
 }): Promise<TestPipeline> {
   const masterKey = randomBytes(32);
   const prefix = uniqueRedisPrefix();
@@ -71,6 +80,7 @@ export async function startTestPipeline(options: {
     logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
     exportDir: tmpdir(),
     retention: DEFAULT_RETENTION_POLICY,
+    ...options.worker,
   });
   if (options.start !== false) await worker.start();
   return {
@@ -79,6 +89,7 @@ export async function startTestPipeline(options: {
     redis,
     prefix,
     masterKey,
+    sandbox,
     close: async () => {
       await worker.close();
       await gate.close();
