@@ -3,15 +3,20 @@ import { ConfigurationError, loadSettings } from '@tessera/runtime';
 import { createSandbox } from './sandbox-configuration';
 
 // The sandbox alone: no Redis, no store, just the emulators on a port (default 8081), for ESP-side demos and
-// for pointing a destination's baseUrl at from anywhere. Its emulators start with the demo's configuration
-// unless TESSERA_DEMO=off, as in the all-in-one's demo.
+// for pointing a destination's baseUrl at from anywhere (running it is asking for it: TESSERA_SANDBOX is on).
+// Its emulators start with the demo's configuration while TESSERA_DEMO is on (its default outside production),
+// as in the all-in-one's demo.
 async function main(): Promise<void> {
   let sandbox: EspSandbox;
   let port: number;
   let host: string;
   try {
-    const settings = loadSettings({ ...process.env, PORT: process.env['PORT'] ?? '8081' });
-    sandbox = createSandbox(settings.destinations, (process.env['TESSERA_DEMO'] ?? 'on') !== 'off');
+    const settings = loadSettings({
+      ...process.env,
+      PORT: process.env['PORT'] ?? '8081',
+      TESSERA_SANDBOX: 'on',
+    });
+    sandbox = createSandbox(settings.destinations, settings.demo);
     port = settings.port;
     host = settings.host;
   } catch (error) {

@@ -46,7 +46,8 @@ class SandboxRoutes implements OnModuleInit, OnApplicationShutdown {
 
 /**
  * The ESP sandbox in a Nest process: the emulators of the destinations TESSERA_DESTINATIONS selects, configured
- * for the demo when the demo workspace is active (an embedded start without TESSERA_DEMO=off).
+ * for the demo when the demo workspace is active (an embedded start with TESSERA_DEMO on). Unauthenticated and
+ * writable (fault injection included): the all-in-one mounts it only while TESSERA_SANDBOX is on.
  */
 @Module({
   providers: [

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import fastifyHelmet from '@fastify/helmet';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Histogram, type Registry } from 'prom-client';
 import { MAX_REQUEST_BYTES } from '@tessera/intake';
@@ -15,6 +16,7 @@ import type { TesseraRuntime } from '@tessera/runtime';
 import { PinoNestLogger } from './pino-nest-logger';
 import { PlatformModule } from './platform.module';
 import { METRICS_REGISTRY } from './platform-tokens';
+import { SECURITY_HEADERS } from './security-headers';
 
 const ERROR_CODES: Record<number, string> = {
   400: 'bad_request',
@@ -55,8 +57,8 @@ class JsonErrorFilter implements ExceptionFilter {
 
 /**
  * Builds a Nest app on Fastify the way every Tessera process serves HTTP: bodies are kept raw (webhook
- * signatures are checked on the exact bytes; JSON is parsed after), 1 MiB at most, errors as JSON,
- * request durations measured.
+ * signatures are checked on the exact bytes; JSON is parsed after), 1 MiB at most, errors as JSON, the
+ * security headers on every answer (SECURITY_HEADERS), request durations measured.
  */
 export async function createHttpApp(
   runtime: TesseraRuntime,
@@ -84,6 +86,8 @@ export async function createHttpApp(
     abortOnError: false,
   });
   app.useGlobalFilters(new JsonErrorFilter(runtime));
+  // Before any route exists (the modules register theirs at init), so that every answer carries them.
+  await app.register(fastifyHelmet, SECURITY_HEADERS);
   const registry = app.get<Registry>(METRICS_REGISTRY);
   const duration = new Histogram({
     name: 'tessera_http_request_duration_seconds',

@@ -13,7 +13,8 @@ import { createHttpApp } from './http-app';
 export interface ProcessDefinition {
   /** How the process introduces itself in logs. */
   name: string;
-  modules: Array<Type | DynamicModule>;
+  /** The app's modules, or a choice of them by the validated settings (the all-in-one's sandbox). */
+  modules: Array<Type | DynamicModule> | ((runtime: TesseraRuntime) => Array<Type | DynamicModule>);
   /** The paths this process serves, printed as URLs once it listens. */
   paths: (runtime: TesseraRuntime) => Array<[label: string, path: string]>;
 }
@@ -68,7 +69,9 @@ export async function runProcess(definition: ProcessDefinition): Promise<void> {
   const { settings, logger } = runtime;
   let app: NestFastifyApplication;
   try {
-    app = await createHttpApp(runtime, definition.modules);
+    const modules =
+      typeof definition.modules === 'function' ? definition.modules(runtime) : definition.modules;
+    app = await createHttpApp(runtime, modules);
     // Modules check what only they understand when they start (the console's first admin key): before listening.
     await app.init();
   } catch (error) {

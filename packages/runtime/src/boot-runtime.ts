@@ -46,7 +46,7 @@ export async function bootRuntime(options: BootOptions = {}): Promise<TesseraRun
   const layers: WorkspaceDefinition[] = [];
   let demoCredentialsFile: string | undefined;
   const embedded = settings.databaseUrl === undefined;
-  if (embedded && (env.TESSERA_DEMO ?? 'on') !== 'off') {
+  if (embedded && settings.demo) {
     const demo = ensureDemoWorkspace(settings.dataDir, {
       port: settings.port,
       host: settings.host,

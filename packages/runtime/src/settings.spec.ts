@@ -30,6 +30,9 @@ describe('loadSettings', () => {
       sourceRateLimit: 5000,
       destinations: 'all',
       adminKey: undefined,
+      sandbox: true,
+      demo: true,
+      metricsToken: undefined,
     });
   });
 
@@ -41,13 +44,52 @@ describe('loadSettings', () => {
     );
   });
 
-  it('listens on every interface in production, where a master key is given', () => {
+  it('in production on the embedded store, listens on loopback only, without the sandbox or the demo', () => {
     expect(loadSettings({ NODE_ENV: 'production', TESSERA_MASTER_KEY: MASTER_KEY }, CWD)).toMatchObject({
       nodeEnv: 'production',
       production: true,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       masterKey: MASTER_KEY,
+      sandbox: false,
+      demo: false,
     });
+  });
+
+  it('in production on PostgreSQL (processes behind a load balancer), listens on every interface', () => {
+    expect(
+      loadSettings(
+        {
+          NODE_ENV: 'production',
+          TESSERA_MASTER_KEY: MASTER_KEY,
+          DATABASE_URL: 'postgres://tessera@db/tessera',
+        },
+        CWD,
+      ),
+    ).toMatchObject({ host: '0.0.0.0', sandbox: false, demo: false });
+  });
+
+  it('mounts the sandbox, creates the demo and listens where told in production when asked explicitly', () => {
+    expect(
+      loadSettings(
+        {
+          NODE_ENV: 'production',
+          TESSERA_MASTER_KEY: MASTER_KEY,
+          TESSERA_SANDBOX: 'on',
+          TESSERA_DEMO: 'ON',
+          HOST: '0.0.0.0',
+        },
+        CWD,
+      ),
+    ).toMatchObject({ host: '0.0.0.0', sandbox: true, demo: true });
+    expect(loadSettings({ TESSERA_SANDBOX: 'off', TESSERA_DEMO: 'off' }, CWD)).toMatchObject({
+      sandbox: false,
+      demo: false,
+    });
+  });
+
+  it('takes the /metrics bearer token from TESSERA_METRICS_TOKEN', () => {
+    const token = 'mtk_0123456789abcdef0123456789abcdef';
+    expect(loadSettings({ TESSERA_METRICS_TOKEN: ` ${token} ` }, CWD).metricsToken).toBe(token);
   });
 
   it('reads every setting that is given, trimmed', () => {
@@ -69,6 +111,9 @@ describe('loadSettings', () => {
         TESSERA_SOURCE_RATE_LIMIT: '250',
         TESSERA_DESTINATIONS: 'Klaviyo, braze,klaviyo',
         TESSERA_PREVIOUS_MASTER_KEYS: ' old-key-1 , old-key-2 ',
+        TESSERA_SANDBOX: 'off',
+        TESSERA_DEMO: 'off',
+        TESSERA_METRICS_TOKEN: 'metrics-token-0123456789abcdef0123456789',
       },
       CWD,
     );
@@ -92,6 +137,9 @@ describe('loadSettings', () => {
       ingestMaxQueueDepth: 5,
       sourceRateLimit: 250,
       destinations: ['klaviyo', 'braze'],
+      sandbox: false,
+      demo: false,
+      metricsToken: 'metrics-token-0123456789abcdef0123456789',
     });
   });
 
@@ -160,6 +208,23 @@ describe('loadSettings', () => {
         { TESSERA_DELIVER_CONCURRENCY: '0' },
         'TESSERA_DELIVER_CONCURRENCY',
         'TESSERA_DELIVER_CONCURRENCY: expected a whole number from 1 to 64, got "0"',
+      ],
+      [{ TESSERA_SANDBOX: 'yes' }, 'TESSERA_SANDBOX', 'TESSERA_SANDBOX: expected "on" or "off", got "yes"'],
+      [{ TESSERA_DEMO: 'false' }, 'TESSERA_DEMO', 'TESSERA_DEMO: expected "on" or "off", got "false"'],
+      [
+        { TESSERA_SANDBOX: 'off' },
+        'TESSERA_SANDBOX',
+        "TESSERA_SANDBOX: the demo workspace delivers to this process's ESP sandbox: set TESSERA_DEMO=off too, or TESSERA_SANDBOX=on",
+      ],
+      [
+        { NODE_ENV: 'production', TESSERA_MASTER_KEY: MASTER_KEY, TESSERA_DEMO: 'on' },
+        'TESSERA_SANDBOX',
+        "TESSERA_SANDBOX: the demo workspace delivers to this process's ESP sandbox: set TESSERA_DEMO=off too, or TESSERA_SANDBOX=on",
+      ],
+      [
+        { TESSERA_METRICS_TOKEN: 'short' },
+        'TESSERA_METRICS_TOKEN',
+        'TESSERA_METRICS_TOKEN: expected 32 to 512 visible ASCII characters without spaces (e.g. openssl rand -hex 32)',
       ],
     ];
 

@@ -43,6 +43,15 @@ export interface Settings {
   destinations: 'all' | string[];
   /** TESSERA_ADMIN_KEY: the console's admin API key, when the deployment provides it (≥ 32 characters). */
   adminKey?: string;
+  /**
+   * TESSERA_SANDBOX: whether the all-in-one process mounts the ESP sandbox at /sandbox (unauthenticated and
+   * writable, fault injection included). On by default, off by default when NODE_ENV=production.
+   */
+  sandbox: boolean;
+  /** TESSERA_DEMO: whether an embedded start creates the demo workspace. As TESSERA_SANDBOX: off in production. */
+  demo: boolean;
+  /** TESSERA_METRICS_TOKEN: when set, `/metrics` answers only `Authorization: Bearer <token>`. */
+  metricsToken?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -102,6 +111,28 @@ function adminKey(env: Env): string | undefined {
   return key;
 }
 
+/** An explicit `on` or `off`; unset, the fallback. */
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const value = raw.toLowerCase();
+  if (value !== 'on' && value !== 'off')
+    throw new ConfigurationError(name, `expected "on" or "off", got "${raw}"`);
+  return value === 'on';
+}
+
+function metricsToken(env: Env): string | undefined {
+  const token = text(env, 'TESSERA_METRICS_TOKEN');
+  // Visible ASCII only: the token travels in an Authorization header.
+  if (token !== undefined && !/^[\x21-\x7e]{32,512}$/.test(token)) {
+    throw new ConfigurationError(
+      'TESSERA_METRICS_TOKEN',
+      'expected 32 to 512 visible ASCII characters without spaces (e.g. openssl rand -hex 32)',
+    );
+  }
+  return token;
+}
+
 /** Reads and validates every setting once, at start-up. */
 export function loadSettings(env: Env = process.env, cwd: string = process.cwd()): Settings {
   const nodeEnv = text(env, 'NODE_ENV') ?? 'development';
@@ -127,7 +158,19 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
   }
   const dataDir = text(env, 'TESSERA_DATA_DIR') ?? '.tessera';
   const workspaceFile = text(env, 'TESSERA_WORKSPACE_FILE');
-  const host = text(env, 'HOST') ?? (production ? '0.0.0.0' : '127.0.0.1');
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  // The embedded store means one box: loopback unless told (a proxy in front). Production on PostgreSQL runs
+  // processes behind a load balancer or in containers, which must be reached from outside.
+  const host = text(env, 'HOST') ?? (production && databaseUrl !== undefined ? '0.0.0.0' : '127.0.0.1');
+  // Production mounts no sandbox and creates no demo unless asked: both exist to try Tessera out.
+  const sandbox = onOff(env, 'TESSERA_SANDBOX', !production);
+  const demo = onOff(env, 'TESSERA_DEMO', !production);
+  if (demo && !sandbox && databaseUrl === undefined) {
+    throw new ConfigurationError(
+      'TESSERA_SANDBOX',
+      "the demo workspace delivers to this process's ESP sandbox: set TESSERA_DEMO=off too, or TESSERA_SANDBOX=on",
+    );
+  }
   return {
     nodeEnv,
     production,
@@ -136,7 +179,7 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
     redisUrl: redisUrl ?? 'redis://127.0.0.1:6379',
     redisUrlExplicit: redisUrl !== undefined,
     redisPrefix,
-    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseUrl,
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
     masterKey,
     previousMasterKeys: (text(env, 'TESSERA_PREVIOUS_MASTER_KEYS') ?? '')
@@ -152,5 +195,8 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
     sourceRateLimit: integer(env, 'TESSERA_SOURCE_RATE_LIMIT', 5_000, 1, 10_000_000),
     destinations: destinationList(env),
     adminKey: adminKey(env),
+    sandbox,
+    demo,
+    metricsToken: metricsToken(env),
   };
 }
