@@ -210,6 +210,7 @@ describe('npm run ops', () => {
     expect(json(await ops('dead-letters', 'replay', '--all', '--json'))).toEqual({
       replayed: 0,
       alreadyDelivered: 0,
+      notSent: { erased: 0, suppressed: 0 },
       notWaiting: [],
       skipped: [],
     });

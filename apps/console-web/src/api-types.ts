@@ -254,6 +254,8 @@ export interface DeadLetterQuery {
 export interface ReplayOutcome {
   replayed: number;
   alreadyDelivered: number;
+  /** Letters not sent: of erased people (deleted) or to suppressed contact points (discarded). */
+  notSent: { erased: number; suppressed: number };
   /** Letters asked for that were no longer waiting (replayed or discarded before). */
   notWaiting: { id: number; replayedAt?: string }[];
   /** Waiting letters of destinations this deployment does not run: left waiting. */

@@ -15,6 +15,7 @@ const HTTP_CODES: Record<number, string> = {
   403: 'forbidden',
   404: 'not_found',
   409: 'conflict',
+  410: 'gone',
 };
 const STATUS = { not_found: 404, conflict: 409, invalid: 400, invalid_rules: 422 } as const;
 const CODE = {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Controller, Get, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
+import { Controller, Get, GoneException, Inject, NotFoundException, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { DsrRequest } from '@tessera/consent';
 import { Caller, Endpoint, ValidBody } from './console-endpoint.decorator';
@@ -82,12 +82,18 @@ export class DsrController {
   @Endpoint({
     permission: 'dsr.write',
     tag: 'dsr',
-    summary: 'Download the access export (JSON)',
+    summary: 'Download the access export (JSON); 410 once its subject was erased',
     download: true,
   })
   async download(@Param('id') id: string, @Caller() caller: ConsoleCaller, @Res() reply: FastifyReply) {
     const request = await this.deps.worker.dsr.requests.get(id);
     if (request === undefined) throw new NotFoundException(`no DSR request ${id}`);
+    const erased = request.detail['exportErased'] as { byRequest?: unknown } | undefined;
+    // The subject was erased since: the file is deleted, and says so rather than "not found".
+    if (erased !== undefined)
+      throw new GoneException(
+        `the export of DSR request ${id} was deleted: its subject was erased (request ${String(erased.byRequest)})`,
+      );
     const exported = request.detail['export'] as { file?: unknown } | undefined;
     if (request.type !== 'access' || typeof exported?.file !== 'string')
       throw new NotFoundException(

@@ -96,11 +96,13 @@ describe('ops output', () => {
       formatReplayReport({
         replayed: 1,
         alreadyDelivered: 2,
+        notSent: { erased: 1, suppressed: 2 },
         notWaiting: [{ id: 4, replayedAt: new Date('2026-11-24T11:00:00Z') }],
         skipped: [{ destinationId: 'old-esp', letters: 3 }],
       }),
     ).toBe(
       'replayed 1 item; 2 already delivered (closed, nothing sent)\n' +
+        'not sent: 1 of erased people (deleted), 2 to suppressed contact points (discarded)\n' +
         'letter 4 is not waiting: replayed at 2026-11-24T11:00:00Z\n' +
         'left waiting: 3 letters of old-esp, which this deployment does not run\n',
     );

@@ -108,6 +108,11 @@ export function formatReplayReport(report: ReplayReport): string {
   const lines = [
     `replayed ${plural(report.replayed, 'item')}; ${report.alreadyDelivered} already delivered (closed, nothing sent)`,
   ];
+  const { erased, suppressed } = report.notSent;
+  if (erased + suppressed > 0)
+    lines.push(
+      `not sent: ${erased} of erased people (deleted), ${suppressed} to suppressed contact points (discarded)`,
+    );
   for (const letter of report.notWaiting) {
     lines.push(`letter ${letter.id} is not waiting: replayed at ${shortTime(letter.replayedAt)}`);
   }

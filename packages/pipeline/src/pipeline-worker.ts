@@ -33,6 +33,8 @@ import {
 import type { PiiVault, Store } from '@tessera/store';
 import type { BrandContext, PluginPool } from '@tessera/transform';
 import { DestinationDirectory, type PipelineDestination } from './destination-directory';
+import { PipelineSubjectErasure } from './erasure/pipeline-subject-erasure.service';
+import { contactKeysOf, RedisErasureSweep } from './erasure/redis-erasure-sweep';
 import { InboundQueue } from './inbound/inbound-queue';
 import { InboundSync } from './inbound/inbound-sync.service';
 import { InboundCursorBook } from './store/inbound-cursor-book.repository';
@@ -47,6 +49,7 @@ import {
   type DeadLetterReplayOutcome,
   type RehydrationProgress,
 } from './operations/delivery-replay.service';
+import { ReplayAdmission } from './operations/replay-admission';
 import { WindowedDelivery, windowPolicyOf } from './stages/windowed-delivery.service';
 import { ResolveStage } from './stages/resolve-stage.service';
 import { RouteStage } from './stages/route-stage.service';
@@ -197,6 +200,7 @@ export class PipelineWorker {
   /** What each destination last accepted per customer (change-only writes). */
   readonly syncState: DestinationSyncState;
   private readonly replay: DeliveryReplay;
+  private readonly subjectErasure: PipelineSubjectErasure;
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Destinations whose credentials this process saw refused since their last success. */
   private readonly authFailing = new Set<string>();
@@ -222,6 +226,8 @@ export class PipelineWorker {
       store,
       graph: options.graph,
       exportDir: options.exportDir,
+      // The rest of the person (raw events, deliveries, dead letters, queues) goes before an erasure completes.
+      subjectData: { erase: (subject) => this.subjectErasure.erase(subject) },
       deliveryLog: {
         entriesFor: async (customerIds) =>
           (
@@ -345,13 +351,37 @@ export class PipelineWorker {
       },
       deliver: (destinationId, items, holder) => this.deliverUnlessStopped(destinationId, items, holder),
     });
+    const admission = new ReplayAdmission({
+      store,
+      graph: options.graph,
+      suppressions: options.suppressions,
+      rawLog: this.rawLog,
+      contactKeysOf: contactKeysOf(options.graph),
+    });
     this.replay = new DeliveryReplay({
       deadLetters: this.deadLetters,
       deliveryLog: this.deliveryLog,
       rawLog: this.rawLog,
       runHere: () => [...this.deliverQueues.keys()],
+      refusals: (entries) => admission.refusals(entries),
       deliver: (destinationId, items) => this.delivery.enqueue(destinationId, items),
       route: (events, jobId) => this.enqueueRouteJob(events, jobId),
+    });
+    this.subjectErasure = new PipelineSubjectErasure({
+      rawLog: this.rawLog,
+      deliveryLog: this.deliveryLog,
+      deadLetters: this.deadLetters,
+      syncState: this.syncState,
+      sweep: new RedisErasureSweep({
+        redis,
+        prefix,
+        keyRing: this.keyRing,
+        queues: () => [this.resolveQueue, this.routeQueue, this.inboundQueue, ...this.deliverQueues.values()],
+        window: this.deliveryWindow,
+        versions: this.versions,
+        destinationIds: () => [...this.deliverQueues.keys()],
+        contactKeysOf: contactKeysOf(options.graph),
+      }),
     });
   }
 

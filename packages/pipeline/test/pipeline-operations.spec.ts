@@ -126,6 +126,7 @@ describe('PipelineOperations', () => {
     expect(report).toEqual({
       replayed: 2,
       alreadyDelivered: 0,
+      notSent: { erased: 0, suppressed: 0 },
       notWaiting: [],
       skipped: [{ destinationId: 'gone-esp', letters: 1 }],
     });
@@ -151,6 +152,7 @@ describe('PipelineOperations', () => {
     expect(report).toEqual({
       replayed: 1,
       alreadyDelivered: 0,
+      notSent: { erased: 0, suppressed: 0 },
       notWaiting: [],
       skipped: [{ destinationId: 'gone-esp', letters: 1 }],
     });

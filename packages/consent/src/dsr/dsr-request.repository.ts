@@ -212,6 +212,19 @@ export class DsrRequestRepository {
     return rows.map((row) => ({ requestId: row.request_id, since: row.updated_at }));
   }
 
+  /** Access requests about any of these customers or contact points (their exports go with an erasure). */
+  async accessRequestsOf(
+    customerIds: readonly string[],
+    subjectKeys: readonly string[],
+  ): Promise<DsrRequest[]> {
+    const rows = await this.store.query<DsrRow>(
+      `SELECT ${COLUMNS} FROM dsr_requests
+        WHERE type = 'access' AND (customer_ids && $1::text[] OR subject_keys && $2::text[]) ORDER BY id`,
+      [[...customerIds], [...subjectKeys]],
+    );
+    return rows.map(toRequest);
+  }
+
   /** The profile and every profile merged into it: consent and audit rows may carry any of these ids. */
   profileFamily(customerId: string): Promise<string[]> {
     return profileFamily(this.store, customerId);

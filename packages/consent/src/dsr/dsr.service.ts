@@ -1,6 +1,7 @@
 import type { ErasureReport } from '@tessera/identity-graph';
 import { randomBytes } from 'node:crypto';
-import { basename } from 'node:path';
+import { unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { DestinationRunner, ItemResult, ProfileRef } from '@tessera/destination-kit';
 import {
   IdentityNotFoundError,
@@ -25,6 +26,7 @@ import {
   type OpenDsrInput,
 } from './dsr-contract';
 import { DsrRequestRepository } from './dsr-request.repository';
+import type { SubjectDataEraser } from './subject-data-eraser';
 import { writeSubjectAccessExport, type SubjectAccessExport } from './subject-access-export';
 
 export interface DsrServiceOptions {
@@ -33,6 +35,11 @@ export interface DsrServiceOptions {
   /** Where access exports are written (`<requestId>.json`, mode 0600). */
   exportDir: string;
   deliveryLog?: DeliveryLogReader;
+  /**
+   * Removes the person from what the pipeline holds (raw events, delivery log, dead letters, queues) on every
+   * erasure run, before the request can complete.
+   */
+  subjectData?: SubjectDataEraser;
   /**
    * The destinations holding data of any of these customers (what they last accepted, what was delivered to
    * them). Given, an erasure goes only to those; absent, to every destination `runErasure` is handed.
@@ -241,6 +248,7 @@ export class DsrService {
       // Profiles linked since the request was opened (found by the graph erasure): their holders too.
       const expanded = await this.requests.get(request.id);
       if (expanded !== undefined) await this.noteHolders(expanded, destinations);
+      await this.eraseHeldData(request.id);
       const known = new Map(
         (await this.requests.destinationResults(request.id)).map((result) => [result.destinationId, result]),
       );
@@ -409,6 +417,48 @@ export class DsrService {
       },
     });
     return items;
+  }
+
+  /**
+   * After the graph erasure, on every run: the person's data held elsewhere (`subjectData`) and the files of
+   * their access requests are removed; each access request keeps `exportErased` (its download answers 410).
+   */
+  private async eraseHeldData(requestId: string): Promise<void> {
+    const request = await this.requests.get(requestId);
+    if (request === undefined) return;
+    const { customerIds, subjectKeys } = request;
+    const removed: Record<string, number> = {};
+    if (this.options.subjectData !== undefined) {
+      const counts = await this.options.subjectData.erase({ requestId, customerIds, subjectKeys });
+      const before = (request.detail.dataErased ?? {}) as Record<string, number>;
+      for (const [name, count] of Object.entries(counts)) removed[name] = (before[name] ?? 0) + count;
+    }
+    const exports = await this.requests.accessRequestsOf(customerIds, subjectKeys);
+    for (const access of exports) {
+      const exported = access.detail['export'] as { file?: unknown } | undefined;
+      if (typeof exported?.file === 'string')
+        await unlink(join(this.options.exportDir, basename(exported.file))).catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        });
+      if (access.detail['exportErased'] === undefined)
+        await this.requests.update(access.id, {
+          patch: { exportErased: { at: this.now().toISOString(), byRequest: requestId } },
+        });
+    }
+    if (this.options.subjectData === undefined && exports.length === 0) return;
+    await this.requests.update(requestId, {
+      patch: {
+        ...(this.options.subjectData === undefined ? {} : { dataErased: removed }),
+        exportsErased: exports.map((access) => access.id),
+      },
+    });
+    await this.audit.record([
+      {
+        actor: request.requestedBy,
+        action: 'dsr.erasure',
+        detail: { requestId, step: 'held-data', ...removed, exportsDeleted: exports.length },
+      },
+    ]);
   }
 
   private unsealItems(request: DsrRequest): ProfileRef[] {

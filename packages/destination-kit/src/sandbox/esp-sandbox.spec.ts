@@ -120,6 +120,22 @@ describe('EspSandbox', () => {
     ]);
   });
 
+  it('answers an echo-rejection with a 4xx quoting the request body, as ESPs quote refused values', async () => {
+    sandbox.injectFault('shelf', { kind: 'echo-rejection', status: 422 });
+    const response = await post('/shelf/items', { email: 'ana@example.com', phone: '+33612345678' });
+    expect(response.status).toBe(422);
+    expect(await response.json()).toEqual({
+      fault: {
+        status: 422,
+        message: 'Invalid request (sandbox fault): {"email":"ana@example.com","phone":"+33612345678"}',
+      },
+    });
+    expect(shelf.items).toEqual([]);
+    const badStatus = await post('/shelf/_sandbox/faults', { kind: 'echo-rejection', status: 500 });
+    expect(badStatus.status).toBe(400);
+    expect(await badStatus.json()).toEqual({ error: 'status must be a 4xx status (got 500)' });
+  });
+
   it('aims a fault at one path prefix only', async () => {
     sandbox.injectFault('shelf', { kind: 'server-error', pathPrefix: '/items', times: 1 });
     expect((await fetch(`${root}/shelf/other`)).status).toBe(404);
@@ -143,7 +159,7 @@ describe('EspSandbox', () => {
     const response = await post('/shelf/_sandbox/faults', { kind: 'meteor' });
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({
-      error: 'Unknown fault kind "meteor"; known: server-error, rate-limit, timeout, unauthorized',
+      error: 'Unknown fault kind "meteor"; known: server-error, rate-limit, timeout, unauthorized, echo-rejection',
     });
     const badTimes = await post('/shelf/_sandbox/faults', { kind: 'timeout', times: 0 });
     expect(await badTimes.json()).toEqual({ error: 'times must be a positive integer (got 0)' });

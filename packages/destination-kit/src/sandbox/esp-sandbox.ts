@@ -211,7 +211,7 @@ export class EspSandbox {
     const fault = this.nextFault(esp, below);
     let response: SandboxResponse;
     if (fault !== undefined) {
-      response = await this.answerFault(emulator, fault);
+      response = await this.answerFault(emulator, fault, rawBody);
     } else if (emulator.maxBodyBytes !== undefined && rawBody.length > emulator.maxBodyBytes) {
       // The ESP's edge refuses it before any handler reads it, in the ESP's own error format.
       response = emulator.errorResponse(
@@ -295,8 +295,13 @@ export class EspSandbox {
     return fault;
   }
 
-  private async answerFault(emulator: EspEmulator, fault: ArmedFault): Promise<SandboxResponse> {
+  private async answerFault(emulator: EspEmulator, fault: ArmedFault, body: Buffer): Promise<SandboxResponse> {
     switch (fault.kind) {
+      case 'echo-rejection':
+        return emulator.errorResponse(
+          fault.status ?? 400,
+          `Invalid request (sandbox fault): ${body.toString('utf8').slice(0, 2_000)}`,
+        );
       case 'server-error':
         return emulator.errorResponse(fault.status ?? 500, 'Injected server error (sandbox fault)');
       case 'unauthorized':

@@ -1,10 +1,11 @@
 /** The faults the sandbox can be told to inject in front of an emulator. */
-export type SandboxFaultKind = 'server-error' | 'rate-limit' | 'timeout' | 'unauthorized';
+export type SandboxFaultKind = 'server-error' | 'rate-limit' | 'timeout' | 'unauthorized' | 'echo-rejection';
 export const SANDBOX_FAULT_KINDS: readonly SandboxFaultKind[] = [
   'server-error',
   'rate-limit',
   'timeout',
   'unauthorized',
+  'echo-rejection',
 ];
 
 export interface SandboxFault {
@@ -13,7 +14,10 @@ export interface SandboxFault {
   times?: number;
   /** Only requests whose path (below the mount) starts with this are hit. */
   pathPrefix?: string;
-  /** `server-error`: the status (default 500). */
+  /**
+   * `server-error`: the status (default 500). `echo-rejection`: a 4xx (default 400) whose message quotes the
+   * request body, as ESPs quote the values they refuse (contact points included).
+   */
   status?: number;
   /** `rate-limit`: the Retry-After it announces, in seconds (default 1). */
   retryAfterSeconds?: number;
@@ -33,11 +37,12 @@ export function faultProblem(fault: SandboxFault): string | undefined {
   if (fault.times !== undefined && !(Number.isInteger(fault.times) && fault.times > 0)) {
     return `times must be a positive integer (got ${JSON.stringify(fault.times)})`;
   }
+  const [low, high] = fault.kind === 'echo-rejection' ? [400, 499] : [500, 599];
   if (
     fault.status !== undefined &&
-    !(Number.isInteger(fault.status) && fault.status >= 500 && fault.status <= 599)
+    !(Number.isInteger(fault.status) && fault.status >= low && fault.status <= high)
   ) {
-    return `status must be a 5xx status (got ${JSON.stringify(fault.status)})`;
+    return `status must be a ${low === 400 ? '4xx' : '5xx'} status (got ${JSON.stringify(fault.status)})`;
   }
   if (
     fault.retryAfterSeconds !== undefined &&

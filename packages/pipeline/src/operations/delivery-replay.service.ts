@@ -9,6 +9,11 @@ import type { RawEventFilter, RawEventLog } from '../store/raw-event-log.reposit
 export interface DeadLetterReplayOutcome {
   replayed: number;
   alreadyDelivered: number;
+  /**
+   * Letters taken but not sent: their person was erased since (the letter is deleted with the rest of them) or
+   * their contact point is suppressed (the letter is closed as discarded, the delivery log says why).
+   */
+  notSent: { erased: number; suppressed: number };
   /** Waiting letters the filter matched at destinations this process does not run: left waiting, untouched. */
   notRunHere: { destinationId: string; letters: number }[];
 }
@@ -20,8 +25,13 @@ export interface RehydrationProgress {
 }
 
 export interface DeliveryReplayOptions {
-  deadLetters: Pick<DeadLetterBox, 'takeForReplay' | 'waitingOutside'>;
-  deliveryLog: Pick<DeliveryLog, 'deliveredItemKeys'>;
+  deadLetters: Pick<DeadLetterBox, 'takeForReplay' | 'waitingOutside' | 'forget' | 'closeUnsent'>;
+  deliveryLog: Pick<DeliveryLog, 'deliveredItemKeys' | 'record'>;
+  /**
+   * Why each item may not be sent again, per item in order (undefined: it may): `erased` when its person was
+   * erased, `suppressed` when its contact point is suppressed and the operation is no suppression or deletion.
+   */
+  refusals(items: { brand: string; item: DeliveryItem }[]): Promise<(ReplayRefusal | undefined)[]>;
   rawLog: Pick<RawEventLog, 'find' | 'progress'>;
   /** The destinations this process runs (only their letters are taken). */
   runHere(): string[];
@@ -30,6 +40,14 @@ export interface DeliveryReplayOptions {
   /** Queues a route job under the given id. */
   route(events: ResolvedEvent[], jobId: string): Promise<void>;
 }
+
+/** Why a replayed item is not sent. */
+export type ReplayRefusal = 'erased' | 'suppressed';
+
+const REFUSAL_DETAIL: Record<ReplayRefusal, string> = {
+  erased: 'not replayed: the person was erased',
+  suppressed: 'not replayed: the contact point is suppressed (suppression and deletion calls only)',
+};
 
 const digest = (parts: readonly string[]) =>
   createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 32);
@@ -55,8 +73,51 @@ export class DeliveryReplay {
     });
     let replayed = 0;
     let alreadyDelivered = 0;
+    const notSent = { erased: 0, suppressed: 0 };
+    // Erasure and suppression are checked before anything is sent: a replay never brings a person back.
+    const refusals = await this.options.refusals(
+      letters.map((letter) => ({ brand: letter.brand, item: letter.item as DeliveryItem })),
+    );
+    const erased = letters.filter((_, index) => refusals[index] === 'erased');
+    const suppressed = letters.filter((_, index) => refusals[index] === 'suppressed');
+    if (erased.length > 0) {
+      // What is left of an erased person is deleted, not logged: their customer ids and events.
+      await this.options.deadLetters.forget({
+        customerIds: [...new Set(erased.flatMap((letter) => letter.customerId ?? []))],
+        events: erased.flatMap((letter) =>
+          letter.sourceId === undefined || letter.eventSource === undefined || letter.eventId === undefined
+            ? []
+            : [{ sourceId: letter.sourceId, eventSource: letter.eventSource, eventId: letter.eventId }],
+        ),
+      });
+      notSent.erased = erased.length;
+    }
+    if (suppressed.length > 0) {
+      await this.options.deadLetters.closeUnsent(
+        suppressed.map((letter) => letter.id),
+        { actor: 'system:replay', reason: REFUSAL_DETAIL.suppressed },
+      );
+      await this.options.deliveryLog.record(
+        suppressed.map((letter) => {
+          const item = letter.item as DeliveryItem;
+          return {
+            ...(item.event === undefined ? {} : { ...item.event }),
+            brand: letter.brand,
+            ...(item.customerId === undefined ? {} : { customerId: item.customerId }),
+            destinationId: letter.destinationId,
+            operation: letter.operation,
+            itemKey: letter.itemKey,
+            status: 'dropped' as const,
+            detail: REFUSAL_DETAIL.suppressed,
+            attempts: letter.attempts,
+          };
+        }),
+      );
+      notSent.suppressed = suppressed.length;
+    }
     const byDestination = new Map<string, DeliveryItem[]>();
-    for (const letter of letters) {
+    for (const [index, letter] of letters.entries()) {
+      if (refusals[index] !== undefined) continue;
       const list = byDestination.get(letter.destinationId) ?? [];
       const item = letter.item as DeliveryItem;
       // A full write: whatever the sync state says, the ESP gets the whole item again.
@@ -78,7 +139,7 @@ export class DeliveryReplay {
     }
     const elsewhere = await this.options.deadLetters.waitingOutside(filter, runHere);
     const notRunHere = [...elsewhere].map(([destinationId, count]) => ({ destinationId, letters: count }));
-    return { replayed, alreadyDelivered, notRunHere };
+    return { replayed, alreadyDelivered, notSent, notRunHere };
   }
 
   /**

@@ -38,6 +38,11 @@ export interface ReplayReport {
   replayed: number;
   /** Items the delivery log shows delivered since: their letters are closed, nothing is sent. */
   alreadyDelivered: number;
+  /**
+   * Letters not sent: their person was erased (deleted with the rest of them) or their contact point is
+   * suppressed (closed as discarded; the delivery log says why).
+   */
+  notSent: { erased: number; suppressed: number };
   /** Ids asked for that were no longer waiting (replayed before), with when. */
   notWaiting: { id: number; replayedAt?: Date }[];
   /** Waiting letters of destinations this deployment does not run: left waiting, untouched. */
@@ -169,7 +174,13 @@ export class PipelineOperations {
    * the worker takes only letters of destinations this deployment runs, and another deployment's stay waiting.
    */
   async replayDeadLetters(selection: ReplaySelection): Promise<ReplayReport> {
-    const report: ReplayReport = { replayed: 0, alreadyDelivered: 0, notWaiting: [], skipped: [] };
+    const report: ReplayReport = {
+      replayed: 0,
+      alreadyDelivered: 0,
+      notSent: { erased: 0, suppressed: 0 },
+      notWaiting: [],
+      skipped: [],
+    };
     let filter: Omit<ReplayFilter, 'limit'> | undefined;
     if ('ids' in selection) {
       const waiting: number[] = [];
@@ -192,13 +203,17 @@ export class PipelineOperations {
         const outcome = await this.worker.replayDeadLetters({ ...filter, limit: REPLAY_BATCH });
         report.replayed += outcome.replayed;
         report.alreadyDelivered += outcome.alreadyDelivered;
+        report.notSent.erased += outcome.notSent.erased;
+        report.notSent.suppressed += outcome.notSent.suppressed;
         report.skipped = outcome.notRunHere;
+        const taken =
+          outcome.replayed + outcome.alreadyDelivered + outcome.notSent.erased + outcome.notSent.suppressed;
         // A full batch may have left more behind it; anything less was the last of them.
-        if (outcome.replayed + outcome.alreadyDelivered < REPLAY_BATCH) break;
+        if (taken < REPLAY_BATCH) break;
       }
     }
 
-    if (report.replayed + report.alreadyDelivered > 0) {
+    if (report.replayed + report.alreadyDelivered + report.notSent.erased + report.notSent.suppressed > 0) {
       await this.options.audit.record([
         {
           actor: this.options.actor,
@@ -212,6 +227,7 @@ export class PipelineOperations {
                   : selection.query,
             replayed: report.replayed,
             alreadyDelivered: report.alreadyDelivered,
+            notSent: report.notSent,
           },
         },
       ]);

@@ -167,6 +167,20 @@ redis.call('DEL', KEYS[4])
 redis.call('ZREM', KEYS[5], ARGV[1])
 return {restored, now}`;
 
+// KEYS: 1 waiting (zset), 2 payloads (hash), 3 counts (hash), 4 delayed ids (set). ARGV: ids to remove.
+const REMOVE_SCRIPT = `
+local removed = 0
+for i = 1, #ARGV do
+  if redis.call('HDEL', KEYS[2], ARGV[i]) == 1 then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    if redis.call('SREM', KEYS[4], ARGV[i]) == 0 then
+      redis.call('HINCRBY', KEYS[3], string.match(ARGV[i], '^[^|]+'), -1)
+    end
+    removed = removed + 1
+  end
+end
+return removed`;
+
 /**
  * A destination's delivery window in Redis: items from every route job (and retries, and replays) wait here,
  * sealed, until a flush takes them, so that one ESP request carries the items of many events. Shared and
@@ -271,15 +285,7 @@ export class RedisDeliveryWindow {
     )) as [string[], string, number, number];
     const items: DeliveryItem[] = [];
     for (let index = 0; index < flat.length; index += 2) {
-      const id = flat[index] as string;
-      const payload = flat[index + 1] as string;
-      const separator = payload.indexOf(':');
-      const opened = this.keyRing.openPacked(
-        payload.slice(0, separator),
-        Buffer.from(payload.slice(separator + 1), 'base64'),
-        id,
-      );
-      items.push(JSON.parse(opened.toString('utf8')) as DeliveryItem);
+      items.push(this.open(flat[index] as string, flat[index + 1] as string));
     }
     return {
       items,
@@ -322,6 +328,58 @@ export class RedisDeliveryWindow {
       String(Math.max(0, Math.round(delayMs))),
     )) as [number, number];
     return { restored, nowMs };
+  }
+
+  /**
+   * Removes the items `matches` picks (an erasure): those waiting, and those a flush holds in flight, so that a
+   * failed flush does not put them back. Returns how many, and the holders that had any in flight (their flush
+   * may still be sending them: the caller waits for them to settle).
+   */
+  async remove(
+    destinationId: string,
+    matches: (item: DeliveryItem) => boolean,
+  ): Promise<{ removed: number; holders: string[] }> {
+    const keys = this.keys(destinationId);
+    const picked = (flat: Record<string, string>) =>
+      Object.entries(flat)
+        .filter(([id, payload]) => matches(this.open(id, payload)))
+        .map(([id]) => id);
+    const waiting = picked(await this.redis.hgetall(keys.payloads));
+    let removed =
+      waiting.length === 0
+        ? 0
+        : ((await this.redis.eval(
+            REMOVE_SCRIPT,
+            4,
+            keys.waiting,
+            keys.payloads,
+            keys.counts,
+            keys.delayed,
+            ...waiting,
+          )) as number);
+    const holders: string[] = [];
+    for (const holder of await this.redis.zrange(keys.holders, 0, -1)) {
+      const taken = picked(await this.redis.hgetall(keys.inFlightPrefix + holder));
+      if (taken.length === 0) continue;
+      removed += await this.redis.hdel(keys.inFlightPrefix + holder, ...taken);
+      holders.push(holder);
+    }
+    return { removed, holders };
+  }
+
+  /** Whether `holder`'s flush still holds items in flight (it has not settled nor been put back). */
+  async inFlight(destinationId: string, holder: string): Promise<boolean> {
+    return (await this.redis.zscore(this.keys(destinationId).holders, holder)) !== null;
+  }
+
+  private open(id: string, payload: string): DeliveryItem {
+    const separator = payload.indexOf(':');
+    const opened = this.keyRing.openPacked(
+      payload.slice(0, separator),
+      Buffer.from(payload.slice(separator + 1), 'base64'),
+      id,
+    );
+    return JSON.parse(opened.toString('utf8')) as DeliveryItem;
   }
 
   /** Items waiting (ready or not) and flushes in flight: for metrics and tests. */

@@ -2,7 +2,7 @@ import type { DeliveryItem } from '@tessera/queues';
 import { redactEspText } from './esp-text-redaction';
 
 const item = (operationItem: Record<string, unknown>): DeliveryItem => ({
-  operation: { operation: 'upsertProfiles', item: operationItem } as DeliveryItem['operation'],
+  operation: { operation: 'upsertProfiles', item: operationItem } as unknown as DeliveryItem['operation'],
   itemKey: 'k',
   receivedAt: '2026-11-24T10:00:00.000Z',
   attempts: 0,

@@ -1,5 +1,7 @@
 import { insertRows, type PiiVault, type SqlExecutor, type Store } from '@tessera/store';
 import {
+  deleteForSubject,
+  type EventKeyColumns,
   pageSize,
   redactContactPoints,
   rowContext,
@@ -458,6 +460,31 @@ export class DeadLetterBox {
       params,
     );
     return new Map(rows.map((row) => [row.destination_id, row.n]));
+  }
+
+  /**
+   * Erasure: deletes every letter (waiting, replayed or discarded) of these customers or of these events: the
+   * sealed item holds their contact points. Returns how many.
+   */
+  async forget(filter: {
+    customerIds: readonly string[];
+    events?: readonly EventKeyColumns[];
+  }): Promise<number> {
+    return deleteForSubject(this.store, 'dead_letters', filter);
+  }
+
+  /**
+   * Closes letters a replay took but did not send (their person was erased or their contact point suppressed
+   * since): marked discarded by `actor`, with the reason. Returns the ids closed.
+   */
+  async closeUnsent(ids: readonly number[], by: { actor: string; reason: string }): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.store.query<{ id: number }>(
+      `UPDATE dead_letters SET discarded_at = $2, discarded_by = $3, discard_reason = $4
+        WHERE id = ANY ($1::bigint[]) AND discarded_at IS NULL RETURNING id`,
+      [[...new Set(ids)], this.now(), by.actor, by.reason],
+    );
+    return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
   }
 
   private openItem(row: ReplayRow): unknown {

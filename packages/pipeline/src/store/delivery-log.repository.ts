@@ -1,5 +1,5 @@
 import { insertRows, type SqlExecutor, type Store } from '@tessera/store';
-import { pageSize, retentionBatch } from './store-helpers';
+import { deleteForSubject, pageSize, retentionBatch, type EventKeyColumns } from './store-helpers';
 
 export type DeliveryStatus = 'delivered' | 'rejected' | 'dead_lettered' | 'dropped';
 
@@ -181,6 +181,17 @@ export class DeliveryLog {
       [destinationId, [...new Set(itemKeys)]],
     );
     return new Set(rows.map((row) => row.item_key));
+  }
+
+  /**
+   * Erasure: deletes every entry of these customers or of these events (an item replayed from a dead letter
+   * may name the event only). Returns how many.
+   */
+  async forget(filter: {
+    customerIds: readonly string[];
+    events?: readonly EventKeyColumns[];
+  }): Promise<number> {
+    return deleteForSubject(this.store, 'delivery_log', filter);
   }
 
   /**

@@ -72,6 +72,8 @@ interface PageRow {
 
 /** The blind-index domain of erased events' keys (`erased_events.event_key_hash`). */
 const ERASED_EVENT_INDEX = 'erased-event';
+/** The blind-index domain of erased customer ids (`erased_customers.customer_key_hash`). */
+const ERASED_CUSTOMER_INDEX = 'erased-customer';
 
 /** The vault context of a raw event's payload: a sealed payload cannot be moved to another row. */
 export function rawEventContext(key: RawEventKey): string {
@@ -344,6 +346,32 @@ export class RawEventLog {
         );
       return erased;
     });
+  }
+
+  /**
+   * Erasure: keeps a keyed hash of each erased customer id (no value), so that re-send paths recognise an item
+   * of an erased person. Idempotent.
+   */
+  async tombstoneCustomers(customerIds: readonly string[]): Promise<void> {
+    if (customerIds.length === 0) return;
+    await this.store.query(
+      `INSERT INTO erased_customers (customer_key_hash, erased_at)
+       SELECT h, $2 FROM unnest($1::text[]) AS h ON CONFLICT (customer_key_hash) DO NOTHING`,
+      [[...new Set(customerIds)].map((id) => this.vault.blindIndex(ERASED_CUSTOMER_INDEX, id)), this.now()],
+    );
+  }
+
+  /** Which of these customer ids were erased (their tombstone). */
+  async erasedCustomersAmong(customerIds: readonly string[]): Promise<Set<string>> {
+    const hashes = new Map(
+      [...new Set(customerIds)].map((id) => [this.vault.blindIndex(ERASED_CUSTOMER_INDEX, id), id]),
+    );
+    if (hashes.size === 0) return new Set();
+    const rows = await this.store.query<{ customer_key_hash: string }>(
+      'SELECT customer_key_hash FROM erased_customers WHERE customer_key_hash = ANY($1::text[])',
+      [[...hashes.keys()]],
+    );
+    return new Set(rows.flatMap((row) => hashes.get(row.customer_key_hash) ?? []));
   }
 
   /** The stored events of these customers, by key only (what an erasure looks for in queues). */

@@ -1,3 +1,5 @@
+import type { SqlExecutor } from '@tessera/store';
+
 /**
  * Conditions from optional filters, numbered from `$1`: `[['customer_id =', id], ['at >=', from]]` with
  * undefined values left out. The column expressions are the caller's constants, never input.
@@ -54,6 +56,41 @@ const PHONE = /\+\d(?:[\s.-]?\d){7,14}/g;
  */
 export function redactContactPoints(text: string): string {
   return text.replace(EMAIL, '[email]').replace(PHONE, '[phone]');
+}
+
+/** An event's key as the delivery log and dead letters keep it (their columns source_id, event_source, event_id). */
+export interface EventKeyColumns {
+  sourceId: string;
+  eventSource: string;
+  eventId: string;
+}
+
+/**
+ * Erasure of a table whose rows name a customer and an event (`delivery_log`, `dead_letters`): deletes the rows
+ * of these customers or of these events in one statement; returns how many. The table is the caller's constant.
+ */
+export async function deleteForSubject(
+  executor: SqlExecutor,
+  table: 'delivery_log' | 'dead_letters',
+  filter: { customerIds: readonly string[]; events?: readonly EventKeyColumns[] },
+): Promise<number> {
+  const events = filter.events ?? [];
+  if (filter.customerIds.length === 0 && events.length === 0) return 0;
+  const rows = await executor.query<{ n: number }>(
+    `WITH gone AS (
+       DELETE FROM ${table}
+        WHERE customer_id = ANY($1::text[])
+           OR (source_id, event_source, event_id) IN (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM gone`,
+    [
+      [...filter.customerIds],
+      events.map((event) => event.sourceId),
+      events.map((event) => event.eventSource),
+      events.map((event) => event.eventId),
+    ],
+  );
+  return rows[0]?.n ?? 0;
 }
 
 /** A vault context naming a row by its key parts, unambiguous whatever characters the parts hold. */
