@@ -2,17 +2,16 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiKeyBook, can } from '@tessera/control-plane';
+import type { FastifyInstance } from 'fastify';
+import { ApiKeyBook } from '@tessera/control-plane';
 import { RUNTIME } from '@tessera/nest-platform';
 import { PipelineWorker } from '@tessera/pipeline';
 import { ConfigurationError, type TesseraRuntime } from '@tessera/runtime';
 import { CONSOLE_CONTROLLERS } from './console-controllers';
+import { ConsoleDependencies } from './console-dependencies';
 import { openApiDocument } from './openapi-document';
+import { serveQueueBoard } from './queue-board.plugin';
 
 /** Where the web UI's build is: `npx nx run console-web:build` (run by `npm start` when it is missing). */
 export const CONSOLE_WEB_DIST = join(__dirname, '..', '..', 'console-web', 'dist');
@@ -27,7 +26,8 @@ const DOCS_INITIALIZER = `window.onload = () => { window.ui = SwaggerUIBundle({ 
 
 /**
  * What the console serves besides its API: the first admin key, the web UI at /console, the OpenAPI document
- * and its reader at /docs, and Bull Board at /queues (HTTP Basic with an API key of a role that may replay).
+ * and its reader at /docs, and Bull Board at /queues (HTTP Basic with an API key; read-only but for admins,
+ * whose changes are audited: queue-board.plugin.ts).
  */
 @Injectable()
 export class ConsoleSurface implements OnModuleInit {
@@ -36,6 +36,7 @@ export class ConsoleSurface implements OnModuleInit {
     @Inject(ApiKeyBook) private readonly keys: ApiKeyBook,
     @Inject(PipelineWorker) private readonly worker: PipelineWorker,
     @Inject(HttpAdapterHost) private readonly host: HttpAdapterHost,
+    @Inject(ConsoleDependencies) private readonly deps: ConsoleDependencies,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -116,46 +117,12 @@ export class ConsoleSurface implements OnModuleInit {
     });
   }
 
-  private async serveQueues(fastify: FastifyInstance): Promise<void> {
-    const board = new BullBoardFastifyAdapter();
-    board.setBasePath('/queues');
-    createBullBoard({
-      queues: this.worker.queues.map((queue) => new BullMQAdapter(queue.queue)),
-      serverAdapter: board,
-    });
-    const keys = this.keys;
-    await fastify.register(async (scope) => {
-      // Browsers cannot send a bearer token to a page: HTTP Basic, the API key as the password.
-      scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-        const key = basicPassword(request.headers.authorization);
-        const record = key === undefined ? undefined : await keys.authenticate(key);
-        if (record === undefined) {
-          await reply
-            .status(401)
-            .header('www-authenticate', 'Basic realm="Tessera queues", charset="UTF-8"')
-            .send({
-              error: 'unauthorized',
-              message: 'sign in with any user name and an API key as the password',
-            });
-          return reply;
-        }
-        if (!can(record.role, 'dead-letters.replay')) {
-          await reply
-            .status(403)
-            .send({ error: 'forbidden', message: `role ${record.role} may not operate the queues` });
-          return reply;
-        }
-        return undefined;
-      });
-      await scope.register(board.registerPlugin(), { prefix: '/queues' });
+  private serveQueues(fastify: FastifyInstance): Promise<void> {
+    return serveQueueBoard(fastify, {
+      queues: this.worker.queues.map((queue) => queue.queue),
+      keys: this.keys,
+      audit: this.deps.audit,
+      logger: this.runtime.logger,
     });
   }
-}
-
-function basicPassword(header: string | undefined): string | undefined {
-  const match = header === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-  if (match === null) return undefined;
-  const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon < 0 ? undefined : decoded.slice(colon + 1);
 }
