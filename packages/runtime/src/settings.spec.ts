@@ -33,6 +33,12 @@ describe('loadSettings', () => {
       sandbox: true,
       demo: true,
       metricsToken: undefined,
+      http: {
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 30_000,
+        keepAliveTimeoutMs: 72_000,
+        maxHeaderBytes: 16_384,
+      },
     });
   });
 
@@ -114,6 +120,10 @@ describe('loadSettings', () => {
         TESSERA_SANDBOX: 'off',
         TESSERA_DEMO: 'off',
         TESSERA_METRICS_TOKEN: 'metrics-token-0123456789abcdef0123456789',
+        TESSERA_HTTP_HEADERS_TIMEOUT_MS: '2000',
+        TESSERA_HTTP_REQUEST_TIMEOUT_MS: '2000',
+        TESSERA_HTTP_KEEP_ALIVE_TIMEOUT_MS: '5000',
+        TESSERA_HTTP_MAX_HEADER_BYTES: '8192',
       },
       CWD,
     );
@@ -140,6 +150,12 @@ describe('loadSettings', () => {
       sandbox: false,
       demo: false,
       metricsToken: 'metrics-token-0123456789abcdef0123456789',
+      http: {
+        headersTimeoutMs: 2000,
+        requestTimeoutMs: 2000,
+        keepAliveTimeoutMs: 5000,
+        maxHeaderBytes: 8192,
+      },
     });
   });
 
@@ -225,6 +241,31 @@ describe('loadSettings', () => {
         { TESSERA_METRICS_TOKEN: 'short' },
         'TESSERA_METRICS_TOKEN',
         'TESSERA_METRICS_TOKEN: expected 32 to 512 visible ASCII characters without spaces (e.g. openssl rand -hex 32)',
+      ],
+      [
+        { TESSERA_HTTP_HEADERS_TIMEOUT_MS: '20000', TESSERA_HTTP_REQUEST_TIMEOUT_MS: '15000' },
+        'TESSERA_HTTP_HEADERS_TIMEOUT_MS',
+        'TESSERA_HTTP_HEADERS_TIMEOUT_MS: must not exceed TESSERA_HTTP_REQUEST_TIMEOUT_MS (15000), got 20000',
+      ],
+      [
+        { TESSERA_HTTP_HEADERS_TIMEOUT_MS: '40000' },
+        'TESSERA_HTTP_HEADERS_TIMEOUT_MS',
+        'TESSERA_HTTP_HEADERS_TIMEOUT_MS: must not exceed TESSERA_HTTP_REQUEST_TIMEOUT_MS (30000), got 40000',
+      ],
+      [
+        { TESSERA_HTTP_REQUEST_TIMEOUT_MS: '0' },
+        'TESSERA_HTTP_REQUEST_TIMEOUT_MS',
+        'TESSERA_HTTP_REQUEST_TIMEOUT_MS: expected a whole number from 500 to 3600000, got "0"',
+      ],
+      [
+        { TESSERA_HTTP_KEEP_ALIVE_TIMEOUT_MS: '5s' },
+        'TESSERA_HTTP_KEEP_ALIVE_TIMEOUT_MS',
+        'TESSERA_HTTP_KEEP_ALIVE_TIMEOUT_MS: expected a whole number from 1000 to 600000, got "5s"',
+      ],
+      [
+        { TESSERA_HTTP_MAX_HEADER_BYTES: '100' },
+        'TESSERA_HTTP_MAX_HEADER_BYTES',
+        'TESSERA_HTTP_MAX_HEADER_BYTES: expected a whole number from 1024 to 1048576, got "100"',
       ],
     ];
 

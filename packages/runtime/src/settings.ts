@@ -52,6 +52,20 @@ export interface Settings {
   demo: boolean;
   /** TESSERA_METRICS_TOKEN: when set, `/metrics` answers only `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  /** TESSERA_HTTP_*: the time and size bounds of every HTTP server the processes start. */
+  http: HttpServerSettings;
+}
+
+/** Bounds on what one HTTP client may hold: how long a request may take to arrive, and its headers' size. */
+export interface HttpServerSettings {
+  /** TESSERA_HTTP_HEADERS_TIMEOUT_MS: the request line and headers must arrive within this (408 after). */
+  headersTimeoutMs: number;
+  /** TESSERA_HTTP_REQUEST_TIMEOUT_MS: the whole request, body included, must arrive within this (408 after). */
+  requestTimeoutMs: number;
+  /** TESSERA_HTTP_KEEP_ALIVE_TIMEOUT_MS: an idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** TESSERA_HTTP_MAX_HEADER_BYTES: the request line and headers together (431 over it). */
+  maxHeaderBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -133,6 +147,24 @@ function metricsToken(env: Env): string | undefined {
   return token;
 }
 
+function httpServer(env: Env): HttpServerSettings {
+  const headersTimeoutMs = integer(env, 'TESSERA_HTTP_HEADERS_TIMEOUT_MS', 10_000, 500, 600_000);
+  const requestTimeoutMs = integer(env, 'TESSERA_HTTP_REQUEST_TIMEOUT_MS', 30_000, 500, 3_600_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigurationError(
+      'TESSERA_HTTP_HEADERS_TIMEOUT_MS',
+      `must not exceed TESSERA_HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs}), got ${headersTimeoutMs}`,
+    );
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    // 72 s (Fastify's default) outlasts the 60 s idle timeout of common load balancers: they close first.
+    keepAliveTimeoutMs: integer(env, 'TESSERA_HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1_000, 600_000),
+    maxHeaderBytes: integer(env, 'TESSERA_HTTP_MAX_HEADER_BYTES', 16_384, 1_024, 1_048_576),
+  };
+}
+
 /** Reads and validates every setting once, at start-up. */
 export function loadSettings(env: Env = process.env, cwd: string = process.cwd()): Settings {
   const nodeEnv = text(env, 'NODE_ENV') ?? 'development';
@@ -198,5 +230,6 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
     sandbox,
     demo,
     metricsToken: metricsToken(env),
+    http: httpServer(env),
   };
 }
