@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import { ConsentGate, ConsentLedger, StoreConsentStateReader, type ConsentEntry } from '@tessera/consent';
 import { klaviyoPackage } from '@tessera/destination-klaviyo';
+import { mailchimpPackage } from '@tessera/destination-mailchimp';
 import { sfmcPackage } from '@tessera/destination-sfmc';
 import type { CatalogEvent } from '@tessera/events';
 import { IdentityGraph } from '@tessera/identity-graph';
@@ -103,6 +104,7 @@ describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) =
       destination: klaviyo(),
       rules: compileRules({ mappings: { loyalty_tier: 'profile.?loyalty_tier.orValue("Member")' } }),
       event: pointsUpdated('C123', 'ana@example.com'),
+      personalData: 'shown',
     });
 
     expect(result.operations).toEqual([
@@ -157,6 +159,7 @@ describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) =
       destination: klaviyo({ baseUrl: configuredUrl }),
       rules: compileRules({ mappings: { points: 'profile.?points_balance.orValue(0)' } }),
       event: pointsUpdated('C777', 'new-member@example.com'),
+      personalData: 'shown',
     });
     expect(result.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
       `POST ${configuredUrl}/api/profile-import`,
@@ -178,6 +181,7 @@ describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) =
       destination: klaviyo(),
       rules,
       event: pointsUpdated('C123', 'ana@example.com'),
+      personalData: 'shown',
     });
     expect(refused.operations.map((operation) => [operation.operation, operation.consent.allowed])).toEqual([
       ['upsertProfiles', true],
@@ -207,6 +211,7 @@ describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) =
       destination: klaviyo(),
       rules,
       event: pointsUpdated('C123', 'ana@example.com'),
+      personalData: 'shown',
     });
     expect(allowed.operations.map((operation) => operation.consent)).toEqual([
       { allowed: true, reason: 'granted (consent)' },
@@ -236,6 +241,7 @@ describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) =
       },
       rules: compileRules({ mappings: { loyalty_tier: 'profile.?loyalty_tier.orValue("Member")' } }),
       event: pointsUpdated('C123', 'ana@example.com'),
+      personalData: 'shown',
     });
     expect(result.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
       'POST https://mc-preview-tenant.auth.marketingcloudapis.com/v2/token',
@@ -261,10 +267,81 @@ describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) =
       destination: klaviyo(),
       rules: compileRules({ mappings: { points: 'profile.?points_balance.orValue(0)' } }),
       event: { stored: { source: 'loyalty-platform', id: 'evt-real' } },
+      personalData: 'shown',
     });
     expect(result.operations[0]?.item).toMatchObject({ customerId: 'C123', version: 1 });
     expect(result.notes).toContain(
       'profile of customer C123 as stored (version 1): the event was applied to it when it was resolved',
     );
+  });
+
+  it('previews on placeholders a strict ESP takes for a caller without PII access: Mailchimp accepts the masked member, nothing of the member comes back', async () => {
+    const email = 'dora.quint@larchpost.com';
+    await graph.resolveIdentities([
+      {
+        brand: 'sd',
+        eventTime: new Date('2026-11-20T09:00:00Z'),
+        eventSource: 'crm',
+        eventId: 'evt-masked-seed',
+        identifiers: { customer_id: 'C-masked', email, phone: '+447946081357' },
+        traits: {
+          first_name: 'Dorothea',
+          last_name: 'Quint',
+          address: {
+            line1: '9 Larch Walk',
+            city: 'Whitby',
+            region: 'Yorks',
+            postcode: 'YO21 3PU',
+            country: 'GB',
+          },
+        },
+      },
+    ]);
+    const result = await preview.preview({
+      destination: {
+        id: 'sd-mailchimp',
+        brand: 'sd',
+        type: 'mailchimp',
+        package: mailchimpPackage,
+        settings: {
+          apiKey: '0123456789abcdef0123456789abcdef-us21',
+          listId: 'members',
+          baseUrl: 'https://us21.api.mailchimp.com',
+        },
+        plugins: [],
+      },
+      rules: compileRules({
+        mappings: {
+          first_name: 'profile.first_name',
+          last_name: 'profile.last_name',
+          address: 'profile.address',
+          domain: 'profile.email.split("@")[1]',
+        },
+      }),
+      event: pointsUpdated('C-masked', email),
+      personalData: 'masked',
+    });
+
+    expect(result.personalData).toBe('masked');
+    expect(result.requests.length).toBeGreaterThan(0);
+    // Mailchimp calls reserved top-level domains fake and wants a complete address: the placeholders pass.
+    expect(result.notes.filter((note) => /emulator|would be rejected|would be retried/.test(note))).toEqual(
+      [],
+    );
+    const text = JSON.stringify(result);
+    expect(text).toMatch(/masked-[0-9a-f]{8}@example\.net/);
+    for (const fragment of [
+      'dora',
+      'quint',
+      'larchpost',
+      'Dorothea',
+      'Larch',
+      'Whitby',
+      'Yorks',
+      'YO21',
+      '7946081357',
+    ]) {
+      expect([fragment, text.toLowerCase().includes(fragment.toLowerCase())]).toEqual([fragment, false]);
+    }
   });
 });

@@ -131,17 +131,18 @@ export interface CloudEventInput {
 }
 
 export interface RecentEvent {
+  sourceId: string;
   source: string;
   id: string;
   type: string;
-  time: string;
-  sourceId: string;
+  brand: string;
+  receivedAt: string;
 }
 
 export interface PreviewRequest {
   destinationId: string;
   event?: CloudEventInput;
-  recentEvent?: { source: string; id: string };
+  recentEvent?: { sourceId?: string; source: string; id: string };
   rules?: Rules;
 }
 
@@ -159,6 +160,10 @@ export interface PreviewHttpRequest {
 }
 
 export interface Preview {
+  /** `masked`: the key may not read personal data, so the rules ran on placeholders of the same shape. */
+  personalData: 'shown' | 'masked';
+  /** The profile previewed on. */
+  customerId?: string;
   operations: PreviewOperation[];
   requests: PreviewHttpRequest[];
   notes: string[];

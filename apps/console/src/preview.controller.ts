@@ -5,12 +5,14 @@ import { type ResolvedDestination, resolveStoredDestination } from '@tessera/des
 import { REDIS } from '@tessera/nest-platform';
 import {
   MappingPreview,
+  maskContactPointsIn,
   PreviewEventNotFoundError,
   PreviewInputError,
   RawEventLog,
+  type PersonalDataAccess,
   type PreviewSampleEvent,
 } from '@tessera/pipeline';
-import { ConfigurationError, redactContactPoints } from '@tessera/runtime';
+import { ConfigurationError } from '@tessera/runtime';
 import type Redis from 'ioredis';
 import { Caller, Endpoint, ValidBody, ValidQuery } from './console-endpoint.decorator';
 import { ConsoleDependencies } from './console-dependencies';
@@ -24,7 +26,11 @@ interface PreviewBody {
   rules?: unknown;
 }
 
-/** The mapping preview: what a destination would be sent for one event, with draft or saved rules. */
+/**
+ * The mapping preview: what a destination would be sent for one event, with draft or saved rules. A role
+ * without `pii.read` previews on a masked event and profile (placeholders of the same shape: nothing a rule
+ * computes can hold a piece of the person); every preview and every listing of recent events is audited.
+ */
 @Controller('v1')
 export class PreviewController {
   private readonly gate: ConsentGate;
@@ -46,7 +52,7 @@ export class PreviewController {
     permission: 'mappings.preview',
     tag: 'mappings',
     summary:
-      'The operations and the exact ESP requests a destination would get for a sample (or a stored) event, with draft rules or the saved ones; nothing is sent or written',
+      'The operations and the exact ESP requests a destination would get for a sample (or a stored) event, with draft rules or the saved ones; nothing is sent, the preview is audited. Without pii.read the event and the profile are masked before the rules run',
     body: PREVIEW_INPUT,
   })
   async preview(@ValidBody() body: PreviewBody, @Caller() caller: ConsoleCaller) {
@@ -71,6 +77,7 @@ export class PreviewController {
     }
     const saved = await this.deps.catalog.currentRules(destination.id);
     const draft = body.rules ?? saved?.rules;
+    const personalData: PersonalDataAccess = can(caller.key.role, 'pii.read') ? 'shown' : 'masked';
     const preview = new MappingPreview({
       graph: await this.deps.graph(),
       gate: this.gate,
@@ -98,11 +105,31 @@ export class PreviewController {
                 ...(body.event?.time === undefined ? {} : { time: body.event.time }),
                 data: body.event?.data ?? {},
               },
+        personalData,
       });
-      // A marketer sees what would be sent, never whom: contact points are masked for roles without PII.
-      return can(caller.key.role, 'pii.read')
-        ? result
-        : (JSON.parse(redactContactPoints(JSON.stringify(result))) as typeof result);
+      // Recorded before anything is shown; a preview that fails shows nothing and is not.
+      await this.deps.audit.record([
+        {
+          actor: caller.actor,
+          action: 'mappings.previewed',
+          ...(result.customerId === undefined ? {} : { customerId: result.customerId }),
+          detail: {
+            entity: 'destination',
+            id: destination.id,
+            before: null,
+            after: null,
+            // A stored event by its coordinates (an id could embed a contact point: masked); a sample by its
+            // type alone, never what the caller typed.
+            event:
+              body.recentEvent === undefined
+                ? { sample: body.event?.type ?? '' }
+                : { stored: maskContactPointsIn(body.recentEvent) },
+            rules: body.rules !== undefined ? 'draft' : saved === undefined ? 'none' : 'saved',
+            personalData,
+          },
+        },
+      ]);
+      return result;
     } catch (error) {
       if (error instanceof PreviewInputError)
         throw new ControlPlaneError(
@@ -119,10 +146,37 @@ export class PreviewController {
   @Endpoint({
     permission: 'mappings.preview',
     tag: 'mappings',
-    summary: 'The newest stored events (of a brand), without their data: samples for the preview',
+    summary:
+      'The newest stored events (of a brand), without their data: samples for the preview; audited. Without pii.read, contact points in their sources and ids are masked',
     query: RECENT_EVENTS_QUERY,
   })
-  async recent(@ValidQuery() query: { brand?: string; limit: number }) {
-    return { events: await new RawEventLog(this.deps.store, this.deps.vault).recent(query) };
+  async recent(@ValidQuery() query: { brand?: string; limit: number }, @Caller() caller: ConsoleCaller) {
+    const personalData: PersonalDataAccess = can(caller.key.role, 'pii.read') ? 'shown' : 'masked';
+    const found = await new RawEventLog(this.deps.store, this.deps.vault).recent(query);
+    // The listing holds no data, only references; a source that put a contact point in them still has it masked.
+    const events =
+      personalData === 'shown'
+        ? found
+        : found.map((event) => ({
+            ...event,
+            source: maskContactPointsIn(event.source),
+            id: maskContactPointsIn(event.id),
+          }));
+    await this.deps.audit.record([
+      {
+        actor: caller.actor,
+        action: 'events.recent_listed',
+        detail: {
+          entity: 'raw-events',
+          id: query.brand ?? '*',
+          before: null,
+          after: null,
+          limit: query.limit,
+          listed: events.length,
+          personalData,
+        },
+      },
+    ]);
+    return { events };
   }
 }

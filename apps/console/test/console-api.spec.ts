@@ -521,6 +521,221 @@ describe('the control-plane API', () => {
         body: { events: [] },
       });
     });
+
+    // A member's real data, in a real stored event: what a role without pii.read must never get, whole or in part.
+    describe('of a stored event, for a role without access to personal data', () => {
+      const BEA = {
+        email: 'beatriz.okafor@wharfmail.co.uk',
+        phone: '+447946081357',
+        firstName: 'Beatriz',
+        lastName: 'Okafor',
+        line1: '27 Tannery Row',
+        city: 'Keswick',
+        postcode: 'CA12 5JX',
+      };
+      const FRAGMENTS = [
+        'beatriz',
+        'okafor',
+        'wharfmail',
+        'Tannery',
+        'Keswick',
+        'CA12',
+        '5JX',
+        '+447946',
+        '7946081357',
+        '081357',
+      ];
+      const stored = { sourceId: 'loyalty', source: 'crm', id: 'evt-bea-profile' };
+      const probing = {
+        mappings: {
+          email_parts: 'profile.email.split("@")',
+          phone_digits: 'event.data.phone.split("")',
+          initial: 'event.data.first_name.substring(0, 1)',
+          surname: 'profile.last_name.split("")',
+          street: 'event.data.address.line1.split(" ")',
+          first_name: 'profile.first_name',
+          address: 'profile.address',
+          phone: 'profile.phone',
+        },
+      };
+      const leaked = (value: unknown) => {
+        const text = JSON.stringify(value).toLowerCase();
+        return FRAGMENTS.filter((fragment) => text.includes(fragment.toLowerCase()));
+      };
+
+      beforeAll(async () => {
+        const graph = new IdentityGraph({
+          store: t.runtime.store,
+          vault: new PiiVault(t.runtime.masterKeys),
+          brands: [{ id: 'sd', defaultCountry: 'GB' }],
+        });
+        const address = { line1: BEA.line1, city: BEA.city, postcode: BEA.postcode, country: 'GB' };
+        await graph.resolveIdentities([
+          {
+            brand: 'sd',
+            eventTime: new Date('2026-11-20T10:00:00Z'),
+            eventSource: stored.source,
+            eventId: stored.id,
+            identifiers: { customer_id: 'C600', email: BEA.email, phone: BEA.phone },
+            traits: { first_name: BEA.firstName, last_name: BEA.lastName, address },
+          },
+        ]);
+        const log = app.get(PipelineWorker).rawLog;
+        await log.append([
+          {
+            sourceId: stored.sourceId,
+            brand: 'sd',
+            receivedAt: '2026-11-20T10:00:01Z',
+            event: {
+              specversion: '1.0',
+              id: stored.id,
+              source: stored.source,
+              type: 'profile.updated',
+              time: '2026-11-20T10:00:00Z',
+              data: {
+                customer_id: 'C600',
+                email: BEA.email,
+                phone: '07946 081357',
+                first_name: BEA.firstName,
+                last_name: BEA.lastName,
+                address,
+              },
+            },
+          },
+        ]);
+        await t.runtime.store.transaction((tx) =>
+          log.markResolved(
+            [
+              {
+                key: { sourceId: stored.sourceId, eventSource: stored.source, eventId: stored.id },
+                customerId: 'C600',
+              },
+            ],
+            tx,
+          ),
+        );
+      });
+
+      it('lists it for the picker, audited', async () => {
+        const listed = await call('GET', '/v1/events/recent?brand=sd&limit=5', keys.marketer);
+        expect(listed).toEqual({
+          status: 200,
+          body: {
+            events: [
+              { ...stored, type: 'profile.updated', brand: 'sd', receivedAt: '2026-11-20T10:00:01.000Z' },
+            ],
+          },
+        });
+        const [entry] = await audit().query({ action: 'events.recent_listed' });
+        expect(entry).toMatchObject({
+          actor: expect.stringMatching(/^console:/),
+          detail: {
+            entity: 'raw-events',
+            id: 'sd',
+            before: null,
+            after: null,
+            limit: 5,
+            listed: 1,
+            personalData: 'masked',
+          },
+        });
+        expect(entry?.actor).not.toBe('console:admin-from-environment');
+      });
+
+      it('previews it on a masked event and profile: Klaviyo takes the placeholders, no piece of the member comes out', async () => {
+        const marketer = await call('POST', '/v1/preview', keys.marketer, {
+          destinationId: 'sd-klaviyo',
+          recentEvent: stored,
+          rules: probing,
+        });
+        expect(marketer.status).toBe(200);
+        expect(leaked(marketer.body)).toEqual([]);
+        expect(marketer.body).toMatchObject({ personalData: 'masked', customerId: 'C600' });
+        const [operation] = marketer.body['operations'] as {
+          item: { email: string; attributes: Record<string, unknown> };
+        }[];
+        const placeholder = /^masked-[0-9a-f]{8}@example\.net$/;
+        expect(operation?.item.email).toMatch(placeholder);
+        expect(operation?.item.attributes).toMatchObject({
+          email_parts: operation?.item.email.split('@'),
+          phone_digits: '+12025550100'.split(''),
+          initial: '•',
+          surname: ['•', '•', '•'],
+          street: ['•••'],
+        });
+        // Klaviyo's emulator validated the request (E.164 phone, email shape) and accepted it.
+        const [request] = marketer.body['requests'] as {
+          body: { data: { attributes: Record<string, unknown> } };
+        }[];
+        expect(request?.body.data.attributes).toMatchObject({
+          external_id: 'C600',
+          email: operation?.item.email,
+          phone_number: '+12025550100',
+          first_name: '•••',
+          location: { address1: '•••', city: '•••', zip: '•••', country: 'GB' },
+        });
+        expect(
+          (marketer.body['notes'] as string[]).filter((note) =>
+            /emulator|would be rejected|would be retried|no request built/.test(note),
+          ),
+        ).toEqual([]);
+
+        const admin = await call('POST', '/v1/preview', ADMIN_KEY, {
+          destinationId: 'sd-klaviyo',
+          recentEvent: stored,
+          rules: probing,
+        });
+        expect(admin.body).toMatchObject({ personalData: 'shown', customerId: 'C600' });
+        expect(
+          (admin.body['operations'] as { item: { attributes: unknown } }[])[0]?.item.attributes,
+        ).toMatchObject({
+          email_parts: ['beatriz.okafor', 'wharfmail.co.uk'],
+          initial: 'B',
+        });
+      });
+
+      it('audits every preview: who, which destination and event, whether personal data was shown; never the data', async () => {
+        const entries = await audit().query({ action: 'mappings.previewed', customerId: 'C600' });
+        expect(
+          entries.map((entry) => [entry.actor === 'console:admin-from-environment', entry.detail]),
+        ).toEqual([
+          [
+            true,
+            {
+              entity: 'destination',
+              id: 'sd-klaviyo',
+              before: null,
+              after: null,
+              event: { stored },
+              rules: 'draft',
+              personalData: 'shown',
+            },
+          ],
+          [
+            false,
+            {
+              entity: 'destination',
+              id: 'sd-klaviyo',
+              before: null,
+              after: null,
+              event: { stored },
+              rules: 'draft',
+              personalData: 'masked',
+            },
+          ],
+        ]);
+        expect(leaked(await audit().query({ limit: 1_000 }))).toEqual([]);
+        // A sample is audited by its type alone: what the caller typed is not kept.
+        await call('POST', '/v1/preview', keys.marketer, { destinationId: 'sd-klaviyo', event: sample });
+        const [latest] = await audit().query({ action: 'mappings.previewed' });
+        expect(latest?.detail).toMatchObject({
+          event: { sample: 'points.updated' },
+          rules: 'saved',
+          personalData: 'masked',
+        });
+        expect(JSON.stringify(latest)).not.toContain('preview@example.com');
+      });
+    });
   });
 
   describe('profiles', () => {

@@ -254,7 +254,9 @@ function PreviewPanel({ destinationId, brand, draft }: PreviewPanelProps) {
     try {
       const answer = await api.preview({
         destinationId,
-        ...(chosen ? { recentEvent: { source: chosen.source, id: chosen.id } } : { event }),
+        ...(chosen
+          ? { recentEvent: { sourceId: chosen.sourceId, source: chosen.source, id: chosen.id } }
+          : { event }),
         ...(rules ? { rules: rules.value } : {}),
       });
       setPreview(answer);
@@ -280,7 +282,7 @@ function PreviewPanel({ destinationId, brand, draft }: PreviewPanelProps) {
           <option value="">The sample event below</option>
           {recentEvents.map((recentEvent, index) => (
             <option key={`${recentEvent.source}/${recentEvent.id}`} value={String(index)}>
-              {recentEvent.type} {recentEvent.id} ({formatDateTime(recentEvent.time)})
+              {recentEvent.type} {recentEvent.id} ({formatDateTime(recentEvent.receivedAt)})
             </option>
           ))}
         </select>
@@ -313,6 +315,12 @@ function PreviewPanel({ destinationId, brand, draft }: PreviewPanelProps) {
 function PreviewResult({ preview }: { preview: Preview }) {
   return (
     <div className="preview-result">
+      {preview.personalData === 'masked' ? (
+        <p className="muted">
+          Personal data is masked for your role: the rules ran on placeholders of the same shape (emails
+          masked-…@example.net, phones +12025550100, names and addresses •••).
+        </p>
+      ) : null}
       <h3>Operations</h3>
       {preview.operations.length === 0 ? <p>No operations: the event maps to nothing.</p> : null}
       <ol>

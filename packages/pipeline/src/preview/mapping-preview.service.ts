@@ -20,6 +20,7 @@ import { RouteStage, type RouteDecision } from '../stages/route-stage.service';
 import { deliverToEmulator, type PreviewRequest } from './emulated-delivery';
 import { InProcessPluginRunner } from './in-process-plugin-runner';
 import { PreviewEventNotFoundError, PreviewInputError } from './preview-errors';
+import { PreviewMasking, type PersonalDataAccess } from './preview-masking';
 import { previewProfile, type PreviewGraph } from './preview-profile';
 import { StoredEventReader, type StoredEventReference } from './stored-event.repository';
 
@@ -50,6 +51,11 @@ export interface MappingPreviewInput {
   rules?: CompiledRules;
   /** A sample, or a real event from the raw event log. */
   event: PreviewSampleEvent | { stored: StoredEventReference };
+  /**
+   * `masked` for a caller without access to personal data: the event and the profile are masked before the
+   * rules and plugins see them (see PreviewMasking). Required, so that no caller shows PII by omission.
+   */
+  personalData: PersonalDataAccess;
 }
 
 /** One operation the route stage would produce, with the consent gate's verdict on it. */
@@ -62,6 +68,10 @@ export interface PreviewOperation {
 }
 
 export interface MappingPreviewResult {
+  /** Whether the values are the person's own or placeholders. */
+  personalData: PersonalDataAccess;
+  /** The profile the event was previewed on; absent when the event names nobody the pipeline could route. */
+  customerId?: string;
   operations: PreviewOperation[];
   /** What the allowed operations would send, in order; credentials masked as `***`. */
   requests: PreviewRequest[];
@@ -101,9 +111,11 @@ export class MappingPreview {
   private readonly reader: StoredEventReader;
   private readonly pool: Pick<PluginPool, 'run'>;
   private readonly now: () => Date;
+  private readonly masking: PreviewMasking;
 
   constructor(private readonly options: MappingPreviewOptions) {
     this.catalog = options.catalog ?? eventCatalog();
+    this.masking = new PreviewMasking(options.vault, this.catalog);
     this.reader = new StoredEventReader(options.store, options.vault);
     this.pool = options.pool ?? new InProcessPluginRunner();
     this.now = options.now ?? (() => new Date());
@@ -114,21 +126,32 @@ export class MappingPreview {
    * a rule or plugin failing on the event is a note, as is anything the emulated ESP refuses.
    */
   async preview(input: MappingPreviewInput): Promise<MappingPreviewResult> {
-    const { destination } = input;
+    const result = await this.run(input);
+    return input.personalData === 'shown' ? result : this.masking.output(result);
+  }
+
+  private async run(input: MappingPreviewInput): Promise<MappingPreviewResult> {
+    const { destination, personalData } = input;
     const notes: string[] = [];
-    const { ingested, resolvedTo } = await this.eventOf(input, notes);
-    if (ingested.brand !== destination.brand) {
+    const found = await this.eventOf(input, notes);
+    if (found.ingested.brand !== destination.brand) {
       throw new PreviewInputError([
         {
           path: '/event',
-          message: `the event is brand ${ingested.brand}'s and destination ${destination.id} is brand ${destination.brand}'s: it is never routed there`,
+          message: `the event is brand ${found.ingested.brand}'s and destination ${destination.id} is brand ${destination.brand}'s: it is never routed there`,
         },
       ]);
     }
-    const profile = await previewProfile(this.options.graph, ingested, resolvedTo);
+    // The profile is found with the real identifiers; only then is anything masked.
+    const profile = await previewProfile(this.options.graph, found.ingested, found.resolvedTo);
     notes.push(...profile.notes);
-    const view = profile.view;
-    if (view === undefined) return { operations: [], requests: [], notes };
+    if (profile.view === undefined) return { personalData, operations: [], requests: [], notes };
+    const masked = personalData === 'masked';
+    const view = masked ? this.masking.profile(profile.view) : profile.view;
+    const ingested = masked
+      ? { ...found.ingested, event: this.masking.event(found.ingested.event) }
+      : found.ingested;
+    const outcome = { personalData, customerId: view.customerId };
 
     const decisions: RouteDecision[] = [];
     const delivered: DeliveryItem[] = [];
@@ -212,7 +235,7 @@ export class MappingPreview {
       item: asQueued(decision.operation.item),
       consent: { allowed: decision.allowed, reason: decision.verdict.reason },
     }));
-    if (delivered.length === 0) return { operations, requests: [], notes };
+    if (delivered.length === 0) return { ...outcome, operations, requests: [], notes };
     const emulated = await deliverToEmulator(
       destination.package,
       destination.settings,
@@ -220,7 +243,7 @@ export class MappingPreview {
       this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs },
     );
     notes.push(...emulated.notes);
-    return { operations, requests: emulated.requests, notes };
+    return { ...outcome, operations, requests: emulated.requests, notes };
   }
 
   private brandOf(brand: string): BrandContext {

@@ -142,6 +142,7 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
       destination,
       rules: tierRules,
       event: pointsEvent('C-new', 'new@example.com'),
+      personalData: 'shown',
     });
 
     expect(result.operations).toEqual([
@@ -201,6 +202,7 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
         segments: [{ segment: 'VIP', when: 'profile.?loyalty_tier.orValue("") == "Gold"' }],
       }),
       event: pointsEvent('C-gold', 'gold@example.com'),
+      personalData: 'shown',
     });
 
     expect(result.operations.map((operation) => [operation.operation, operation.consent])).toEqual([
@@ -233,6 +235,7 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
       destination,
       rules: compileRules({ segments: [{ segment: 'all', when: 'true' }] }),
       event: pointsEvent('C-nogrant', 'nogrant@example.com'),
+      personalData: 'shown',
     });
     expect(result.operations).toEqual([
       expect.objectContaining({
@@ -255,6 +258,7 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
         destination: { ...destination, plugins: [throwingPlugin] },
         rules: compileRules({ mappings }),
         event: pointsEvent('C-fail', 'fail@example.com'),
+        personalData: 'shown',
       });
     const failures = (notes: string[]) =>
       notes.filter((note) => note.startsWith('rule ') || note.startsWith('plugin '));
@@ -276,12 +280,19 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
   it('throws PreviewInputError with a pointer for an unknown type or invalid data', async () => {
     const invalid = { ...pointsEvent('C-bad', 'bad@example.com') };
     invalid.data = { ...invalid.data, new_balance: 'lots' as unknown as number };
-    const error = await preview.preview({ destination, rules: tierRules, event: invalid }).catch((e) => e);
+    const error = await preview
+      .preview({ destination, rules: tierRules, event: invalid, personalData: 'shown' })
+      .catch((e) => e);
     expect(error).toBeInstanceOf(PreviewInputError);
     expect((error as PreviewInputError).path).toBe('/event/data/new_balance');
 
     const unknown = await preview
-      .preview({ destination, rules: tierRules, event: { ...invalid, type: 'points.changed' } })
+      .preview({
+        destination,
+        rules: tierRules,
+        event: { ...invalid, type: 'points.changed' },
+        personalData: 'shown',
+      })
       .catch((e) => e);
     expect(unknown).toBeInstanceOf(PreviewInputError);
     expect((unknown as PreviewInputError).path).toBe('/event/type');
@@ -302,6 +313,7 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
       destination,
       rules: tierRules,
       event: { stored: { source: 'loyalty-platform', id: 'evt-stored' } },
+      personalData: 'shown',
     });
     expect(result.operations.map((operation) => [operation.operation, operation.customerId])).toEqual([
       ['upsertProfiles', 'C-stored'],
@@ -314,6 +326,7 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
         destination,
         rules: tierRules,
         event: { stored: { sourceId: 'loyalty', source: 'loyalty-platform', id: 'evt-missing' } },
+        personalData: 'shown',
       }),
     ).rejects.toBeInstanceOf(PreviewEventNotFoundError);
   });
