@@ -1,8 +1,9 @@
 /*
  * What the compiler needs from the library's syntax tree beyond its public types: sizes, call sites, and
- * hooks to bound evaluation. The internal parts used (`meta.alternate` holding a macro's expansion,
- * `args` of a comprehension, the `handle` a node's type check installs) are those of
- * @marcbachmann/cel-js 8; cel-ast-inspector.spec.ts fails if an upgrade changes them.
+ * the nodes evaluation runs (evaluation-guard.ts hooks their handles to bound evaluation). The internal
+ * parts used (`meta.alternate` holding a macro's expansion, `args` of a comprehension, the `handle` a
+ * node's type check installs and its arguments) are those of @marcbachmann/cel-js 8;
+ * cel-ast-inspector.spec.ts and evaluation-guard.spec.ts fail if an upgrade changes them.
  */
 
 export type NodeHandle = (this: unknown, ...args: unknown[]) => unknown;
@@ -71,7 +72,7 @@ export function writtenNodes(root: InspectedNode): InspectedNode[] {
 }
 
 /** Every node evaluation can run: written nodes and the macros' expansions (comprehensions). */
-function evaluatedNodes(root: InspectedNode): InspectedNode[] {
+export function evaluatedNodes(root: InspectedNode): InspectedNode[] {
   const seen = new Set<InspectedNode>();
   const pending: unknown[] = [root];
   while (pending.length > 0) {
@@ -91,89 +92,4 @@ function evaluatedNodes(root: InspectedNode): InspectedNode[] {
     if (macro !== undefined) pending.push(macro['args'], macro['val'], macro['exp']);
   }
   return [...seen];
-}
-
-/** Run-time accounting of one expression evaluation; `reset` before each. */
-export class EvaluationGuard {
-  private iterations = 0;
-  /** The first limit exceeded in this evaluation (sticky: `exists`/`all` may swallow the thrown error). */
-  exceeded: string | undefined;
-
-  constructor(
-    private readonly maxIterations: number,
-    private readonly maxListItems: number,
-    private readonly maxStringLength: number,
-  ) {}
-
-  reset(): void {
-    this.iterations = 0;
-    this.exceeded = undefined;
-  }
-
-  private fail(problem: string): never {
-    this.exceeded ??= problem;
-    throw new RangeError(problem);
-  }
-
-  chargeIterations(collection: unknown): void {
-    this.iterations += sizeOf(collection);
-    if (this.iterations > this.maxIterations) {
-      this.fail(`exceeded ${this.maxIterations} comprehension iterations`);
-    }
-  }
-
-  checkSize(value: unknown): void {
-    if (typeof value === 'string') {
-      if (value.length > this.maxStringLength) {
-        this.fail(`built a string longer than ${this.maxStringLength} characters`);
-      }
-    } else if (Array.isArray(value) && value.length > this.maxListItems) {
-      this.fail(`built a list of more than ${this.maxListItems} items`);
-    }
-  }
-}
-
-function sizeOf(collection: unknown): number {
-  if (Array.isArray(collection)) return collection.length;
-  if (collection instanceof Map || collection instanceof Set) return collection.size;
-  if (collection !== null && typeof collection === 'object') return Object.keys(collection).length;
-  return 0;
-}
-
-/**
- * Bounds a type-checked expression: every comprehension is charged its iterations before it runs, and
- * every `+` (the only operator that grows strings and lists) checks the size of what it built. Returns how
- * many nodes were guarded.
- */
-export function installGuards(root: InspectedNode, guard: EvaluationGuard): number {
-  let guarded = 0;
-  for (const node of evaluatedNodes(root)) {
-    const handle = node.handle;
-    if (typeof handle !== 'function') continue;
-    if (node.op === 'comprehension') {
-      node.handle = function guardedComprehension(this: unknown, ...args: unknown[]): unknown {
-        guard.chargeIterations(args[0]);
-        const result = handle.apply(this, args);
-        guard.checkSize(result);
-        return result;
-      };
-      guarded++;
-    } else if (node.op === '+') {
-      node.handle = function guardedPlus(this: unknown, ...args: unknown[]): unknown {
-        const result = handle.apply(this, args);
-        guard.checkSize(result);
-        return result;
-      };
-      guarded++;
-    }
-  }
-  return guarded;
-}
-
-/**
- * A regular expression that can backtrack catastrophically: a quantified group that itself contains a
- * quantifier or an alternation, e.g. `(a+)+`, `(a|aa)*`. Conservative (it rejects some safe patterns).
- */
-export function hasNestedQuantifier(pattern: string): boolean {
-  return /\((?:[^()\\]|\\.)*(?:[+*}]|\|)(?:[^()\\]|\\.)*\)(?:[+*]|\{\d+,)/.test(pattern);
 }

@@ -1,3 +1,5 @@
+import { RuleLimitError } from './rule-errors';
+
 /** Converts what a mapping expression returned into the JSON value the upsert's attributes carry. */
 export class JsonValueConverter {
   constructor(
@@ -5,7 +7,7 @@ export class JsonValueConverter {
     private readonly maxStringLength: number,
   ) {}
 
-  /** Throws a `RangeError` naming the problem when the value is not representable or too large. */
+  /** Throws a `RangeError` naming the problem when the value is not representable, a `RuleLimitError` when too large. */
   convert(value: unknown): unknown {
     const budget = { items: 0 };
     return this.convertValue(value, budget, 0);
@@ -16,7 +18,7 @@ export class JsonValueConverter {
     switch (typeof value) {
       case 'string':
         if (value.length > this.maxStringLength) {
-          throw new RangeError(`result is a string longer than ${this.maxStringLength} characters`);
+          throw new RuleLimitError(`result is a string longer than ${this.maxStringLength} characters`);
         }
         return value;
       case 'boolean':
@@ -31,7 +33,7 @@ export class JsonValueConverter {
       default:
         throw new RangeError(`result of type ${typeof value} is not JSON`);
     }
-    if (depth >= 32) throw new RangeError('result is nested more than 32 levels deep');
+    if (depth >= 32) throw new RuleLimitError('result is nested more than 32 levels deep');
     if (value instanceof Date) {
       if (Number.isNaN(value.getTime())) throw new RangeError('result is an invalid timestamp');
       return value.toISOString();
@@ -66,7 +68,7 @@ export class JsonValueConverter {
 
   private count(item: unknown, budget: { items: number }): unknown {
     if (++budget.items > this.maxItems) {
-      throw new RangeError(`result has more than ${this.maxItems} items`);
+      throw new RuleLimitError(`result has more than ${this.maxItems} items`);
     }
     return item;
   }

@@ -274,18 +274,61 @@ describe('compileRules: rule errors', () => {
     expect(error.message).not.toMatch(/\n\s+at /);
   });
 
-  it('accepts only literal regular expressions without nested quantifiers', () => {
+  it('accepts only literal RE2 patterns, naming the construct RE2 does not have', () => {
     expect(
       compileErrors({
-        conditions: ['profile.email.matches(profile.locale)', 'profile.email.matches("^(a+)+$")'],
+        conditions: [
+          'profile.email.matches(profile.locale)',
+          'profile.email.matches("(a)\\\\1")',
+          'profile.email.matches("^(?=.*@)")',
+          'profile.email.matches("(?<!x)@")',
+          'profile.email.matches("[z-a]")',
+          'profile.email.matches("^[a-z]{300}$")',
+        ],
       }),
     ).toEqual([
       'conditions[0] (1:1): matches() takes a string literal as its pattern',
-      'conditions[1] (1:23): the pattern repeats a group that repeats (e.g. (a+)+): it may never finish',
+      'conditions[1] (1:23): backreferences (\\1) are not supported: matches() uses RE2 syntax, which has no backtracking so that it runs in linear time',
+      'conditions[2] (1:23): lookahead ((?=…) is not supported: matches() uses RE2 syntax, which has no backtracking so that it runs in linear time',
+      'conditions[3] (1:23): lookbehind ((?<!…) is not supported: matches() uses RE2 syntax, which has no backtracking so that it runs in linear time',
+      'conditions[4] (1:23): invalid RE2 regular expression: invalid character class range: `z-a`',
+      'conditions[5] (1:23): the pattern compiles to 304 RE2 instructions, more than the limit of 200',
     ]);
     expect(() =>
       compileRules({ conditions: ['profile.email.matches("^[a-z.]+@example\\\\.com$")'] }),
     ).not.toThrow();
+  });
+});
+
+describe('compileRules: matches() runs in linear time (RE2)', () => {
+  const text = 'a'.repeat(50_000);
+  const reasonMatches = (pattern: string) =>
+    compileRules({
+      conditions: [`event.data.reason.matches(${JSON.stringify(pattern)})`],
+      mappings: { matched: 'true' },
+    });
+  const withReason = (reason: string) =>
+    inputFor(event('points.updated', { delta: 1, new_balance: 1, reason }));
+
+  // Each of these backtracks exponentially in a backtracking engine: `(a+)+` on 30 characters took minutes.
+  it.each(['^(a+)+$', '^((a+))+$', '^((\\w+\\s?))*$', '^(a+){25}$'])(
+    'evaluates %s on 50,000 characters at once, and matches when it should',
+    (pattern) => {
+      const rules = reasonMatches(pattern);
+      const started = Date.now();
+      expect(rules.evaluate(withReason(`${text}!`))).toEqual({ operations: [], errors: [] });
+      expect(rules.evaluate(withReason(text)).operations.map((operation) => operation.operation)).toEqual([
+        'upsertProfiles',
+      ]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    },
+  );
+
+  it('evaluates the pattern of the report on a literal text (the preview that held /healthz for 45 s)', () => {
+    const rules = compileRules({ mappings: { matched: `"${'a'.repeat(1_900)}!".matches("^((a+))+$")` } });
+    const result = rules.evaluate(withReason('x'));
+    expect(result.errors).toEqual([]);
+    expect(result.operations[0]?.item).toMatchObject({ attributes: { matched: false } });
   });
 });
 
@@ -303,6 +346,7 @@ describe('compileRules: run time', () => {
       operations: [],
       errors: [
         {
+          code: 'evaluation_error',
           path: 'mappings.reason',
           expression: 'event.data.reason',
           message: "no such key 'event.data.reason'",
@@ -341,6 +385,7 @@ describe('compileRules: run time', () => {
     expect(rules.evaluate(input).errors.map((error) => error.message)).toEqual(['expected bool, got int']);
     expect(rules.evaluate({ ...input, now: 'yesterday' }).errors).toEqual([
       {
+        code: 'evaluation_error',
         path: 'now',
         expression: '',
         message: "'yesterday' is not an ISO 8601 timestamp",
@@ -371,11 +416,11 @@ describe('compileRules: run time', () => {
       inputFor(event('transaction.created', { transaction_id: 't', amount: 1, currency: 'EUR', items })),
     );
     expect(result.operations).toEqual([]);
-    expect(result.errors.map((error) => [error.path, error.message])).toEqual([
-      ['mappings.quadratic', 'exceeded 5000 comprehension iterations'],
-      ['mappings.swallowed', 'exceeded 5000 comprehension iterations'],
-      ['mappings.doubling', 'built a list of more than 1000 items'],
-      ['mappings.long_string', 'built a string longer than 10000 characters'],
+    expect(result.errors.map((error) => [error.code, error.path, error.message])).toEqual([
+      ['limit_exceeded', 'mappings.quadratic', 'exceeded 5000 comprehension iterations'],
+      ['limit_exceeded', 'mappings.swallowed', 'exceeded 5000 comprehension iterations'],
+      ['limit_exceeded', 'mappings.doubling', 'built a list of more than 1000 items'],
+      ['limit_exceeded', 'mappings.long_string', 'built a string longer than 10000 characters'],
     ]);
     const small = compileRules(
       { mappings: { many_items: 'event.data.items.map(i, [i.sku])' } },
@@ -384,6 +429,65 @@ describe('compileRules: run time', () => {
     const smallResult = small.evaluate(
       inputFor(event('transaction.created', { transaction_id: 't', amount: 1, currency: 'EUR', items })),
     );
-    expect(smallResult.errors.map((error) => error.message)).toEqual(['result has more than 250 items']);
+    expect(smallResult.errors.map((error) => [error.code, error.message])).toEqual([
+      ['limit_exceeded', 'result has more than 250 items'],
+    ]);
+  });
+
+  it('stops a rule set that spends its budget on one event, names the rule, and evaluates the next event', () => {
+    // Every rule is within its own limits; together they cost more than one event may.
+    // 50,000 characters × a pattern of 103 RE2 instructions: about half the budget each.
+    const costly = 'event.data.reason.matches("[a-z]{100}$")';
+    const rules = compileRules({
+      conditions: ['has(event.data.reason)'],
+      mappings: Object.fromEntries(Array.from({ length: 10 }, (_, index) => [`m${index}`, costly])),
+      segments: [{ segment: 'Never reached', when: 'true' }],
+    });
+    const started = Date.now();
+    const result = rules.evaluate(
+      inputFor(event('points.updated', { delta: 1, new_balance: 1, reason: 'a'.repeat(50_000) })),
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(result).toEqual({
+      operations: [],
+      errors: [
+        {
+          code: 'limit_exceeded',
+          path: 'mappings.m1',
+          expression: costly,
+          message: 'exceeded the evaluation budget of 10000000 cost units for one event',
+          line: 0,
+          column: 0,
+        },
+      ],
+    });
+    const small = rules.evaluate(
+      inputFor(event('points.updated', { delta: 1, new_balance: 1, reason: 'a'.repeat(600) })),
+    );
+    expect(small.errors).toEqual([]);
+    expect(small.operations.map((operation) => operation.operation)).toEqual([
+      'upsertProfiles',
+      'addToSegment',
+    ]);
+  });
+
+  it('bounds comprehension work over the whole rule set, not only per rule', () => {
+    // 90 × 90 pairs: under the 10,000 iterations one rule may run.
+    const items = Array.from({ length: 90 }, (_, index) => ({ sku: `sku-${index}`, quantity: 1 }));
+    const pairs =
+      'event.data.items.map(a, event.data.items.filter(b, b.quantity == a.quantity).size()).size()';
+    const rules = compileRules({
+      mappings: Object.fromEntries(Array.from({ length: 50 }, (_, index) => [`m${index}`, pairs])),
+    });
+    const result = rules.evaluate(
+      inputFor(event('transaction.created', { transaction_id: 't', amount: 1, currency: 'EUR', items })),
+    );
+    expect(result.operations).toEqual([]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatchObject({
+      code: 'limit_exceeded',
+      message: 'exceeded the evaluation budget of 10000000 cost units for one event',
+    });
+    expect(result.errors[0]?.path).not.toBe('mappings.m0');
   });
 });

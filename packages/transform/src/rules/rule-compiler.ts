@@ -1,14 +1,7 @@
 import type * as Cel from '@marcbachmann/cel-js' with { 'resolution-mode': 'import' };
+import type { RE2JS } from 're2js';
 import type { DestinationOperation, TransformInput } from '../transform-contract';
-import {
-  EvaluationGuard,
-  hasNestedQuantifier,
-  installGuards,
-  isNode,
-  measureTree,
-  writtenNodes,
-  type InspectedNode,
-} from './cel-ast-inspector';
+import { isNode, measureTree, writtenNodes, type InspectedNode } from './cel-ast-inspector';
 import {
   celEnvironment,
   TIMESTAMP_TYPE,
@@ -16,8 +9,10 @@ import {
   withEvaluationTime,
   type CelVariables,
 } from './cel-environment';
+import { EvaluationGuard, installGuards } from './evaluation-guard';
 import { JsonValueConverter } from './json-value-converter';
-import { positionOf, RuleError, RuleSetError, type RuleEvaluationError } from './rule-errors';
+import { compileRe2Pattern } from './re2-pattern';
+import { positionOf, RuleError, RuleLimitError, RuleSetError, type RuleEvaluationError } from './rule-errors';
 import { resolveRuleLimits, type RuleLimits } from './rule-limits';
 
 /** The rules of one brand destination, as marketers write them (stored with the brand destination). */
@@ -40,7 +35,10 @@ export interface RuleEvaluationResult {
 }
 
 export interface CompiledRules {
-  /** Never throws: a failing expression becomes an entry of `errors`. Synchronous and bounded. */
+  /**
+   * Never throws: a failing expression becomes an entry of `errors`. Synchronous and bounded: the whole rule
+   * set spends at most `maxEvaluationCost` units on one input (then stops, with a `limit_exceeded` error).
+   */
   evaluate(input: TransformInput): RuleEvaluationResult;
 }
 
@@ -50,6 +48,8 @@ interface CompiledExpression {
   path: string;
   expression: string;
   evaluate: Cel.ParseResult;
+  /** Nodes one evaluation runs (comprehension loops once): charged to the budget before it runs. */
+  nodes: number;
 }
 
 interface RuleInput {
@@ -87,7 +87,7 @@ function isJsonResultType(type: string): boolean {
  */
 export function compileRules(rules: TransformRules, limits?: Partial<RuleLimits>): CompiledRules {
   const resolved = resolveRuleLimits(limits);
-  const guard = new EvaluationGuard(resolved.maxIterations, resolved.maxListItems, resolved.maxStringLength);
+  const guard = new EvaluationGuard(resolved);
   const errors: RuleError[] = [];
   const shapeError = (path: string, message: string): void => {
     errors.push(new RuleError({ path, expression: '', line: 0, column: 0, message }));
@@ -221,8 +221,8 @@ function compileExpression(
       `expression nests ${measure.depth} levels deep, more than the limit of ${limits.maxAstDepth}`,
     );
   }
-  const regexProblem = checkRegularExpressions(root);
-  if (regexProblem !== undefined) return fail(expression, regexProblem.node.start, regexProblem.message);
+  const patterns = compileRegularExpressions(root, limits.maxPatternSize);
+  if (!(patterns instanceof Map)) return fail(expression, patterns.node.start, patterns.message);
 
   const checked = parsed.check();
   if (!checked.valid) return fromCelError(checked.error, expression, fail);
@@ -233,29 +233,37 @@ function compileExpression(
   if (kind === 'mapping' && !isJsonResultType(type)) {
     return fail(expression, start, `expected ${JSON_RESULT_DESCRIPTION}, got ${type}`);
   }
-  installGuards(root, guard);
-  return { path, expression, evaluate: parsed };
+  const nodes = installGuards(root, guard, patterns);
+  return { path, expression, evaluate: parsed, nodes };
 }
 
-/** `matches()` runs a regular expression on member data: only literal patterns without nested quantifiers. */
-function checkRegularExpressions(root: InspectedNode): { node: InspectedNode; message: string } | undefined {
+/**
+ * `matches()` runs on RE2 (linear time, see re2-pattern.ts). Its pattern must be a string literal, so that
+ * it is compiled, and refused, when the rule is saved.
+ */
+function compileRegularExpressions(
+  root: InspectedNode,
+  maxPatternSize: number,
+): Map<string, RE2JS> | { node: InspectedNode; message: string } {
+  const patterns = new Map<string, RE2JS>();
   for (const node of writtenNodes(root)) {
-    if (node.op !== 'rcall' && node.op !== 'call') continue;
-    const args = node.args as unknown[];
-    if (args[0] !== 'matches') continue;
-    const callArgs = args[args.length - 1] as unknown[];
-    const pattern = callArgs[callArgs.length - 1];
+    if (node.op !== 'rcall' || (node.args as unknown[])[0] !== 'matches') continue;
+    const [pattern] = (node.args as unknown[])[2] as unknown[];
     if (!isNode(pattern) || pattern.op !== 'value' || typeof pattern.args !== 'string') {
       return { node, message: 'matches() takes a string literal as its pattern' };
     }
-    if (hasNestedQuantifier(pattern.args)) {
+    const compiled = compileRe2Pattern(pattern.args);
+    if (!compiled.ok) return { node: pattern, message: compiled.problem };
+    const size = compiled.regex.programSize();
+    if (size > maxPatternSize) {
       return {
         node: pattern,
-        message: 'the pattern repeats a group that repeats (e.g. (a+)+): it may never finish',
+        message: `the pattern compiles to ${size} RE2 instructions, more than the limit of ${maxPatternSize}`,
       };
     }
+    patterns.set(pattern.args, compiled.regex);
   }
-  return undefined;
+  return patterns;
 }
 
 interface CelErrorLike {
@@ -306,10 +314,11 @@ function evaluationError(
   compiled: CompiledExpression,
   message: string,
   offset: number | undefined,
+  code: RuleEvaluationError['code'] = 'evaluation_error',
 ): RuleEvaluationError {
   const { line, column } =
     offset === undefined ? { line: 0, column: 0 } : positionOf(compiled.expression, offset);
-  return { path: compiled.path, expression: compiled.expression, message, line, column };
+  return { code, path: compiled.path, expression: compiled.expression, message, line, column };
 }
 
 function describeValueType(value: unknown): string {
@@ -339,16 +348,21 @@ class RuleSetEvaluator implements CompiledRules {
       variables = toCelVariables(input);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return { operations: [], errors: [{ path: 'now', expression: '', message, line: 0, column: 0 }] };
+      return {
+        operations: [],
+        errors: [{ code: 'evaluation_error', path: 'now', expression: '', message, line: 0, column: 0 }],
+      };
     }
+    this.guard.startInput();
     return withEvaluationTime(variables.now.getTime(), () => this.evaluateWith(variables, input));
   }
 
   private run(compiled: CompiledExpression, variables: CelVariables): unknown {
     this.failure = undefined;
-    this.guard.reset();
+    this.guard.startExpression();
     let value: unknown;
     try {
+      this.guard.chargeNodes(compiled.nodes);
       value = compiled.evaluate(variables);
     } catch (error) {
       if (this.guard.exceeded === undefined) {
@@ -358,7 +372,7 @@ class RuleSetEvaluator implements CompiledRules {
       }
     }
     if (this.guard.exceeded !== undefined) {
-      this.failure = evaluationError(compiled, this.guard.exceeded, undefined);
+      this.failure = evaluationError(compiled, this.guard.exceeded, undefined, 'limit_exceeded');
       return undefined;
     }
     return value;
@@ -374,10 +388,16 @@ class RuleSetEvaluator implements CompiledRules {
 
   private evaluateWith(variables: CelVariables, input: TransformInput): RuleEvaluationResult {
     const errors: RuleEvaluationError[] = [];
+    // Once the budget is spent nothing more runs: the input's evaluation has failed.
+    const overBudget = (): RuleEvaluationResult => ({
+      operations: [],
+      errors: [...errors, this.failure as RuleEvaluationError],
+    });
     // Like CEL's `&&`: a false condition decides even when another one failed.
     for (const condition of this.conditions) {
       const holds = this.runBool(condition, variables);
       if (holds === false) return { operations: [], errors: [] };
+      if (this.guard.overBudget) return overBudget();
       if (this.failure !== undefined) errors.push(this.failure);
     }
     if (errors.length > 0) return { operations: [], errors };
@@ -388,6 +408,7 @@ class RuleSetEvaluator implements CompiledRules {
       const attributes: Record<string, unknown> = {};
       for (const { target, expression } of this.mappings) {
         const value = this.run(expression, variables);
+        if (this.guard.overBudget) return overBudget();
         if (this.failure !== undefined) {
           errors.push(this.failure);
           continue;
@@ -395,7 +416,8 @@ class RuleSetEvaluator implements CompiledRules {
         try {
           attributes[target] = this.converter.convert(value);
         } catch (error) {
-          errors.push(evaluationError(expression, (error as Error).message, undefined));
+          const code = error instanceof RuleLimitError ? 'limit_exceeded' : 'evaluation_error';
+          errors.push(evaluationError(expression, (error as Error).message, undefined, code));
         }
       }
       const item: {
@@ -415,6 +437,7 @@ class RuleSetEvaluator implements CompiledRules {
     }
     for (const { segment, expression } of this.segments) {
       const member = this.runBool(expression, variables);
+      if (this.guard.overBudget) return overBudget();
       if (member === undefined) {
         errors.push(this.failure as RuleEvaluationError);
         continue;

@@ -47,11 +47,22 @@ export class RuleSetError extends Error {
   }
 }
 
+/** A run-time limit of the rules was reached while evaluating one input (reported with `limit_exceeded`). */
+export class RuleLimitError extends RangeError {
+  override readonly name = 'RuleLimitError';
+}
+
 /**
  * One expression that failed while evaluating one input (e.g. a key missing from `event.data`). Plain data,
  * so that the pipeline can store it with the dead-lettered event.
  */
 export interface RuleEvaluationError {
+  /**
+   * `limit_exceeded`: the expression reached a run-time limit (iterations, sizes, the event's evaluation
+   * budget); `evaluation_error`: anything else (a missing key, a type mismatch, an invalid input). Either
+   * way the event's evaluation fails for good: evaluating it again gives the same result.
+   */
+  code: 'evaluation_error' | 'limit_exceeded';
   /** The rule's path, as in `RuleError`; `now` when the input's evaluation time is not a timestamp. */
   path: string;
   expression: string;

@@ -13,6 +13,11 @@ export interface RuleLimits {
   maxConditions: number;
   maxSegmentRules: number;
   /**
+   * RE2 instructions a `matches()` pattern may compile to (`[a-z]{100}` is about 100): the time RE2 takes per
+   * character of text grows with it.
+   */
+  maxPatternSize: number;
+  /**
    * Run time: most elements a list or map may have when an expression builds it (`+`, `map`, `filter`) and
    * most elements (all levels together) in one mapping result.
    */
@@ -21,6 +26,12 @@ export interface RuleLimits {
   maxStringLength: number;
   /** Run time: most comprehension iterations (`map`, `filter`, `all`, `exists`, `exists_one`) per expression. */
   maxIterations: number;
+  /**
+   * Run time: most cost units the whole rule set may spend on one event (evaluation-guard.ts says what costs
+   * what; a unit is about a nanosecond of work). The default is about 10 ms: rules run on the thread that
+   * routes events and answers health checks.
+   */
+  maxEvaluationCost: number;
 }
 
 export const DEFAULT_RULE_LIMITS: Readonly<RuleLimits> = Object.freeze({
@@ -30,9 +41,11 @@ export const DEFAULT_RULE_LIMITS: Readonly<RuleLimits> = Object.freeze({
   maxMappings: 50,
   maxConditions: 20,
   maxSegmentRules: 20,
+  maxPatternSize: 200,
   maxListItems: 1_000,
   maxStringLength: 10_240,
   maxIterations: 10_000,
+  maxEvaluationCost: 10_000_000,
 });
 
 /** The defaults with `overrides` applied; every limit must be a positive integer. */
