@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   CONSENT_VERDICTS,
   type ConsentGate,
@@ -67,6 +68,12 @@ export interface RouteDecision {
 
 /** Paused destinations still receive (their queue is paused: events wait, nothing is lost); disabled ones drop. */
 const ROUTED_STATES = new Set(['enabled', 'paused']);
+
+/**
+ * Rules evaluate synchronously, each event within its budget (about 10 ms at most); a batch holds up to
+ * 1,000 events, so the stage lets the event loop run (health checks, queue lock renewals) every this often.
+ */
+const RULES_SLICE_MS = 20;
 
 /**
  * The route stage, for one batch of resolved events: each event's profile (one read for the batch), the
@@ -179,16 +186,21 @@ export class RouteStage {
       return only === undefined || only === plugin;
     };
     if (destination.rules !== undefined) {
-      inputs.forEach((input, index) => {
-        if (!seenBy(index)) return;
-        const result = (destination.rules as CompiledRules).evaluate(input);
+      let sliceStart = performance.now();
+      for (const [index, input] of inputs.entries()) {
+        if (!seenBy(index)) continue;
+        if (performance.now() - sliceStart >= RULES_SLICE_MS) {
+          await yieldToEventLoop();
+          sliceStart = performance.now();
+        }
+        const result = destination.rules.evaluate(input);
         produced[index]?.push(...result.operations);
         for (const error of result.errors) {
           errors.push(
             `${destination.id} ${input.event.source}/${input.event.id}: rules ${error.path}: ${error.message}`,
           );
         }
-      });
+      }
     }
     for (const plugin of destination.plugins) {
       if (this.options.pool === undefined) {

@@ -151,6 +151,49 @@ describe.each(STORE_DRIVERS)('RouteStage on %s', (driver) => {
     expect(upsertOf('C1')).toMatchObject({ event: granted.key, receivedAt: granted.receivedAt, attempts: 0 });
   });
 
+  it('lets the event loop run between events while a batch of costly rules evaluates; nothing is lost', async () => {
+    const base = await member('C40', 'c40@example.com', 'granted');
+    const items = Array.from({ length: 60 }, (_, index) => ({ sku: `sku-${index}`, quantity: 1 }));
+    const events: ResolvedEvent[] = Array.from({ length: 100 }, (_, index) => ({
+      ...base,
+      key: { ...base.key, eventId: `evt-C40-${index}` },
+      event: { ...base.event, id: `evt-C40-${index}`, data: { customer_id: 'C40', items } },
+    })) as ResolvedEvent[];
+    // Each event's rules stay within the budget, but the batch's together take well over one slice.
+    const costly = compileRules({
+      mappings: {
+        pairs: 'event.data.items.map(a, event.data.items.filter(b, b.quantity == a.quantity).size()).size()',
+      },
+    });
+    let ticks = 0;
+    const ticking = setInterval(() => ticks++, 0);
+    const ticksSeen: number[] = [];
+    destinations = [
+      {
+        id: 'sd-klaviyo',
+        type: 'klaviyo',
+        state: 'enabled',
+        plugins: [],
+        rules: {
+          evaluate: (input) => {
+            ticksSeen.push(ticks);
+            return costly.evaluate(input);
+          },
+        },
+      },
+    ];
+    try {
+      const outcome = await stage.handle(events);
+      expect(outcome.errors).toEqual([]);
+      expect(outcome.items).toEqual(new Map([['sd-klaviyo', 100]]));
+    } finally {
+      clearInterval(ticking);
+    }
+    expect(ticksSeen).toHaveLength(100);
+    // Timers ran between the first and the last evaluation: the batch did not hold the event loop.
+    expect(ticksSeen[99]).toBeGreaterThan(ticksSeen[0] as number);
+  });
+
   it('gives the same item keys when the same events are routed twice (replays stay idempotent)', async () => {
     const event = await member('C10', 'c10@example.com', 'granted');
     await stage.handle([event]);
