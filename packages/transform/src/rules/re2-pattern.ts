@@ -16,7 +16,8 @@ const UNSUPPORTED_SUFFIX =
 /** The construct RE2 refused, named the way regex references name it. */
 function unsupportedConstruct(description: string, fragment: string): string | undefined {
   if (description === 'invalid escape sequence' && /^\\(?:[1-9]|[kg])/.test(fragment)) {
-    return `backreferences (${fragment}) are not supported`;
+    const shown = /^\\[kg]$/.test(fragment) ? `${fragment}<…>` : fragment;
+    return `backreferences (${shown}) are not supported`;
   }
   if (description === 'invalid or unsupported Perl syntax') {
     if (fragment === '(?=' || fragment === '(?!') return `lookahead (${fragment}…) is not supported`;
