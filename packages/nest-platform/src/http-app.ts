@@ -1,64 +1,34 @@
-import {
-  Catch,
-  HttpException,
-  type ArgumentsHost,
-  type DynamicModule,
-  type ExceptionFilter,
-  type Type,
-} from '@nestjs/common';
+import type { DynamicModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import fastifyHelmet from '@fastify/helmet';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { Histogram, type Registry } from 'prom-client';
 import { MAX_REQUEST_BYTES } from '@tessera/intake';
 import type { TesseraRuntime } from '@tessera/runtime';
+import { clientErrorHandler, fastifyErrorHandler, JsonErrorFilter } from './http-error-answers';
 import { PinoNestLogger } from './pino-nest-logger';
 import { PlatformModule } from './platform.module';
 import { METRICS_REGISTRY } from './platform-tokens';
 import { SECURITY_HEADERS } from './security-headers';
 
-const ERROR_CODES: Record<number, string> = {
-  400: 'bad_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  405: 'method_not_allowed',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-  429: 'rate_limited',
-  500: 'internal_error',
-  503: 'unavailable',
-};
-
-/** Every error leaves as `{error, message}` JSON, whichever layer raised it (Nest wraps Fastify's own). */
-@Catch()
-class JsonErrorFilter implements ExceptionFilter {
-  constructor(private readonly runtime: TesseraRuntime) {}
-
-  catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const status = exception instanceof HttpException ? exception.getStatus() : 500;
-    const message =
-      status === 413
-        ? 'a request may carry at most 1 MiB'
-        : exception instanceof HttpException
-          ? (() => {
-              const body = exception.getResponse();
-              return typeof body === 'object' && body !== null && 'message' in body
-                ? String((body as { message: unknown }).message)
-                : exception.message;
-            })()
-          : 'internal error';
-    if (status >= 500) this.runtime.logger.error({ err: exception }, 'request failed');
-    void reply.status(status).send({ error: ERROR_CODES[status] ?? 'error', message });
+/**
+ * Keeps the error handler Tessera sets when the app is created. Nest would set its own at init, after the
+ * modules' init hooks ran; a route Fastify had loaded before then (a hook that awaits a plugin loads every
+ * route registered so far, as the console's does) kept Fastify's default, and a body over the limit got
+ * Fastify's own format. One handler, set before any route exists, reaches every route.
+ */
+class TesseraFastifyAdapter extends FastifyAdapter {
+  override setErrorHandler(): ReturnType<FastifyAdapter['setErrorHandler']> {
+    return this.getInstance();
   }
 }
 
 /**
  * Builds a Nest app on Fastify the way every Tessera process serves HTTP: bodies are kept raw (webhook
- * signatures are checked on the exact bytes; JSON is parsed after), 1 MiB at most, errors as JSON, the
- * security headers on every answer (SECURITY_HEADERS), request durations measured.
+ * signatures are checked on the exact bytes; JSON is parsed after), 1 MiB at most, the time and header size
+ * of a request bounded (settings.http), errors as `{error, message}` JSON from every layer, the security
+ * headers on every answer (SECURITY_HEADERS), request durations measured.
  */
 export async function createHttpApp(
   runtime: TesseraRuntime,
@@ -68,12 +38,25 @@ export async function createHttpApp(
     module: class TesseraRootModule {},
     imports: [PlatformModule.forRoot(runtime), ...modules],
   };
-  const adapter = new FastifyAdapter({
+  const bounds = runtime.settings.http;
+  const adapter = new TesseraFastifyAdapter({
     bodyLimit: MAX_REQUEST_BYTES,
     logger: false,
     return503OnClosing: true,
+    // A client may take so long to send a request and no longer (slow-loris): 408, and the connection closes.
+    requestTimeout: bounds.requestTimeoutMs,
+    keepAliveTimeout: bounds.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: bounds.headersTimeoutMs,
+      requestTimeout: bounds.requestTimeoutMs,
+      maxHeaderSize: bounds.maxHeaderBytes,
+      // Node checks the bounds on this beat (30 s by default, which would let a slow client overstay them).
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(bounds.headersTimeoutMs / 2)),
+    },
+    clientErrorHandler: clientErrorHandler(bounds, runtime.logger),
   });
   const fastify = adapter.getInstance();
+  fastify.setErrorHandler(fastifyErrorHandler(runtime.logger));
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser(
     '*',
@@ -85,7 +68,7 @@ export async function createHttpApp(
     logger: new PinoNestLogger(runtime.logger),
     abortOnError: false,
   });
-  app.useGlobalFilters(new JsonErrorFilter(runtime));
+  app.useGlobalFilters(new JsonErrorFilter(runtime.logger));
   // Before any route exists (the modules register theirs at init), so that every answer carries them.
   await app.register(fastifyHelmet, SECURITY_HEADERS);
   const registry = app.get<Registry>(METRICS_REGISTRY);
