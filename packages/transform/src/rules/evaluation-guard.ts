@@ -104,7 +104,7 @@ export class EvaluationGuard {
 }
 
 /** Characters of a string, items of a list, entries of a map: what reading the value costs. */
-export function sizeOf(value: unknown): number {
+function sizeOf(value: unknown): number {
   if (typeof value === 'string') return value.length;
   if (Array.isArray(value) || value instanceof Uint8Array) return value.length;
   if (value instanceof Map || value instanceof Set) return value.size;
