@@ -1,10 +1,12 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { KeyRing } from '@tessera/crypto';
+import { adoptStoredWorkspace } from '@tessera/destination-registry';
 import { createHttpApp } from '@tessera/nest-platform';
 import { JobQueue, QUEUE_PAYLOAD_KEY_PURPOSE } from '@tessera/queues';
 import {
   createTestRuntime,
   queuedEvents,
+  signedBinaryHeaders,
   signedHeaders,
   testWorkspace,
   type TestRuntime,
@@ -38,6 +40,9 @@ describe('POST /v1/sources/{sourceId}/events', () => {
 
   beforeAll(async () => {
     t = await createTestRuntime(workspace);
+    // As a process starts: the workspace goes to the store, which the intake reloads its sources from (an
+    // empty store would take them away a moment after start).
+    t.runtime.workspace = await adoptStoredWorkspace(t.runtime);
     app = await createHttpApp(t.runtime, [IngestModule]);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
@@ -131,21 +136,89 @@ describe('POST /v1/sources/{sourceId}/events', () => {
     });
   });
 
-  it('202: binary mode reads the ce-* headers', async () => {
-    const data = JSON.stringify(pointsUpdated('ignored').data);
-    const response = await post(data, 'application/json', {
-      headers: {
-        'ce-specversion': '1.0',
-        'ce-id': 'evt-binary',
-        'ce-source': '/pos/store-9',
-        'ce-type': 'points.updated',
-      },
+  /** A binary-mode request: the attributes in ce-* headers, signed with the body in the documented form. */
+  async function postBinary(headers: Record<string, string>, data: string) {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/sources/loyalty/events',
+      headers: signedBinaryHeaders(loyaltySecret, { 'content-type': 'application/json', ...headers }, data),
+      payload: data,
     });
+    return { status: response.statusCode, body: response.json() as Record<string, unknown> };
+  }
+
+  const binaryAttributes = (id: string, type = 'points.updated') => ({
+    'ce-specversion': '1.0',
+    'ce-id': id,
+    'ce-source': '/pos/store-9',
+    'ce-type': type,
+  });
+
+  it('202: binary mode reads the ce-* headers, signed with the body', async () => {
+    const data = JSON.stringify(pointsUpdated('ignored').data);
+    const response = await postBinary(binaryAttributes('evt-binary'), data);
     expect(response).toMatchObject({
       status: 202,
       body: { results: [{ id: 'evt-binary', status: 'accepted' }] },
     });
     expect((await queued()).find((e) => e.event.id === 'evt-binary')?.event.source).toBe('/pos/store-9');
+  });
+
+  describe('binary mode trusts no attribute outside the signature', () => {
+    const data = JSON.stringify(pointsUpdated('ignored').data);
+
+    // Sent to the pos source, so that the rejection stays out of the loyalty source's counts checked below.
+    it('401: a refused request replayed with its ce-type edited is refused again, and nothing is queued', async () => {
+      const signed = signedBinaryHeaders(
+        workspace.sources[1].secrets[0],
+        { 'content-type': 'application/json', ...binaryAttributes('evt-replayed', 'points.earned') },
+        data,
+      );
+      const send = (headers: Record<string, string>) =>
+        app.inject({ method: 'POST', url: '/v1/sources/pos/events', headers, payload: data });
+      const refused = await send(signed);
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toEqual({
+        results: [
+          {
+            id: 'evt-replayed',
+            status: 'rejected',
+            errors: [
+              {
+                path: '/type',
+                message:
+                  'unknown event type "points.earned": use a catalog type (GET /v1/catalog) or map it in ' +
+                  "the source's typeMap",
+              },
+            ],
+          },
+        ],
+      });
+      const replayed = await send({ ...signed, 'ce-type': 'points.updated' });
+      expect(replayed.statusCode).toBe(401);
+      expect(replayed.json()).toEqual({
+        error: 'invalid_signature',
+        message:
+          'webhook-signature does not match the ce-* headers, Content-Type and body ' +
+          '(tessera-cloudevents-binary-v1) for any of this source’s secrets',
+      });
+      expect((await queued()).filter((e) => e.event.id === 'evt-replayed')).toEqual([]);
+    });
+
+    it('401: a binary request signed over the body alone is refused, saying so, and nothing is queued', async () => {
+      const response = await post(data, 'application/json', { headers: binaryAttributes('evt-body-alone') });
+      expect(response).toEqual({
+        status: 401,
+        headers: expect.any(Object),
+        body: {
+          error: 'invalid_signature',
+          message:
+            'binary mode: webhook-signature covers the body alone; it must cover the ce-* headers and ' +
+            'Content-Type too (sign the tessera-cloudevents-binary-v1 form, see docs/ingest.md)',
+        },
+      });
+      expect((await queued()).filter((e) => e.event.id === 'evt-body-alone')).toEqual([]);
+    });
   });
 
   it('207: a batch with one bad event queues the good ones and points at the bad field', async () => {

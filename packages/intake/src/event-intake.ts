@@ -66,7 +66,7 @@ export class EventIntake {
     if (source === undefined)
       return failure(404, 'unknown_source', `no source "${request.sourceId}" is registered`);
 
-    const signature = verifier.verify(source.secrets, request.headers, request.body);
+    const signature = verifier.verifyRequest(source.secrets, request);
     if (!signature.ok) return failure(401, 'invalid_signature', signature.message);
 
     const parsed = parseRequestBody(request.contentType, request.headers, request.body, source.id);

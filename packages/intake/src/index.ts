@@ -1,3 +1,4 @@
+export { BINARY_MODE_SIGNING_FORM, binaryModeSignedContent } from './binary-mode-signing';
 export {
   EventIntake,
   type EventIntakeDependencies,
@@ -19,6 +20,7 @@ export {
   MAX_BATCH_EVENTS,
   MAX_EVENT_BYTES,
   MAX_REQUEST_BYTES,
+  isBinaryMode,
   parseRequestBody,
   type ContentMode,
   type RawEvent,

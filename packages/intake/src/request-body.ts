@@ -55,13 +55,38 @@ function decodeHeaderValue(value: string): string {
   }
 }
 
+/**
+ * The `ce-*` headers of a binary-mode request, as sent (still percent-encoded), sorted by name: every one of
+ * them becomes an attribute, and the binary-mode signature covers exactly these values.
+ */
+export function cloudEventHeaders(headers: Headers): Array<[name: string, value: string]> {
+  const found: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith('ce-') || value === undefined) continue;
+    found.push([name, Array.isArray(value) ? value[0] : value]);
+  }
+  return found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Whether a request is a binary-mode CloudEvent (attributes in `ce-*` headers): JSON data with a
+ * `ce-specversion` header and neither CloudEvents content type (those carry their attributes in the body).
+ */
+export function isBinaryMode(contentType: string | undefined, headers: Headers): boolean {
+  const type = mediaType(contentType);
+  return (
+    type !== undefined &&
+    headers['ce-specversion'] !== undefined &&
+    type !== 'application/cloudevents+json' &&
+    type !== 'application/cloudevents-batch+json' &&
+    isJsonMediaType(type)
+  );
+}
+
 /** CloudEvents HTTP binary mode: the attributes are `ce-*` headers and the body is `data`. */
 function binaryEvent(headers: Headers, data: unknown, contentType: string): Record<string, unknown> {
   const event: Record<string, unknown> = { datacontenttype: contentType, data };
-  for (const [name, value] of Object.entries(headers)) {
-    if (!name.startsWith('ce-') || value === undefined) continue;
-    event[name.slice(3)] = decodeHeaderValue(Array.isArray(value) ? value[0] : value);
-  }
+  for (const [name, value] of cloudEventHeaders(headers)) event[name.slice(3)] = decodeHeaderValue(value);
   return event;
 }
 
@@ -105,7 +130,7 @@ export function parseRequestBody(
     return { ok: true, mode: 'batch', events: parsed.value.map((raw) => ({ raw })) };
   }
 
-  const isBinary = headers['ce-specversion'] !== undefined;
+  const isBinary = isBinaryMode(contentType, headers);
   const isStructured = type === 'application/cloudevents+json';
   if (!isStructured && !isJsonMediaType(type)) {
     return fail(
