@@ -420,6 +420,7 @@ export class PipelineWorker {
             this.options.metrics.stage('resolve', 'unresolved', outcome.unresolved);
             this.options.metrics.stage('resolve', 'merged', outcome.merged);
             this.options.metrics.stage('resolve', 'merge_refused', outcome.mergesRefused.length);
+            if (outcome.erased > 0) await this.forgetErasedEvents(jobs, opened);
             const { mergesRefused, ...counts } = outcome;
             return opened.map((mine) => {
               const keys = new Set(mine.map((event) => eventKeyString(eventKeyOf(event))));
@@ -975,6 +976,24 @@ export class PipelineWorker {
       jobId,
       { delayMs: HELD_RECHECK_MS },
     );
+  }
+
+  /**
+   * Retried events of erased people (recognised by their tombstone) are taken out of the jobs that carried them:
+   * BullMQ keeps a finished job's data for a day, and theirs must not stay readable there.
+   */
+  private async forgetErasedEvents(
+    jobs: { job: { id: string } }[],
+    opened: IngestedEvent[][],
+  ): Promise<void> {
+    const erased = await this.rawLog.erasedAmong(opened.flat().map(eventKeyOf));
+    for (const [index, { job }] of jobs.entries()) {
+      const mine = opened[index] ?? [];
+      const kept = mine.filter((event) => !erased.has(eventKeyString(eventKeyOf(event))));
+      if (kept.length === mine.length) continue;
+      const bull = await this.resolveQueue.queue.getJob(job.id);
+      await bull?.updateData({ count: kept.length, events: this.keyRing.sealJson(kept, job.id) });
+    }
   }
 
   private async enqueueRoute(events: ResolvedEvent[]): Promise<void> {
