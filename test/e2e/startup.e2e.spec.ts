@@ -171,6 +171,7 @@ describe('start-up', () => {
         'retired_identifiers',
         'control_plane',
         'destination_sync_state',
+        'erasure_tombstone',
       ]);
       // The embedded store was not created: the data folder holds no PGlite.
       expect(() => statSync(join(dataDir, 'pglite'))).toThrow();
