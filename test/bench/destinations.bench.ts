@@ -8,6 +8,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import {
+  AllowedDestinationHosts,
   coalesceProfileUpdates,
   DestinationRunner,
   EspSandbox,
@@ -149,7 +150,11 @@ async function benchEsp(entry: DestinationPackage, updates: ProfileUpsert[]): Pr
   const root = await sandbox.listen();
   try {
     const settings = pointSettingsAt(entry.definition.settingsSchema, bench.settings, `${root}/${esp}`);
-    const runner = new DestinationRunner(entry.definition, { settings });
+    // The bench's own sandbox on loopback stands in for the ESP.
+    const runner = new DestinationRunner(entry.definition, {
+      settings,
+      allowedHosts: AllowedDestinationHosts.none.with(root),
+    });
     const deliver = async (stream: ProfileUpsert[], coalesce: boolean): Promise<number> => {
       let delivered = 0;
       for (let start = 0; start < stream.length; start += WINDOW) {

@@ -117,6 +117,8 @@ describe('npm run ops', () => {
       TESSERA_WORKSPACE_FILE: workspaceFile,
       TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
       TESSERA_DEMO: 'off',
+      // The sandbox on loopback stands in for the ESPs, for the commands as for the process.
+      TESSERA_ALLOWED_DESTINATION_HOSTS: '127.0.0.1',
     };
     tessera = await startTessera(env);
     store = new PostgresStore(database.url, { maxConnections: 2 });

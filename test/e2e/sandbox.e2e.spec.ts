@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { DestinationRunner } from '@tessera/destination-kit';
+import { AllowedDestinationHosts, DestinationRunner } from '@tessera/destination-kit';
 import { KLAVIYO_REVISION, klaviyoDestination } from '@tessera/destination-klaviyo';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { REPO_ROOT, startTessera, type TesseraProcess } from '../support/tessera-process';
@@ -49,6 +49,7 @@ describe('the ESP sandbox in the all-in-one process', () => {
   it('serves the Klaviyo destination as Klaviyo would, and shows what it holds', async () => {
     const runner = new DestinationRunner(klaviyoDestination, {
       settings: { apiKey: 'pk_e2e', baseUrl: `${tessera.baseUrl}/sandbox/klaviyo` },
+      allowedHosts: AllowedDestinationHosts.none.with(`${tessera.baseUrl}/sandbox`),
     });
     const profiles = Array.from({ length: 30 }, (_, i) => ({
       customerId: `E2E${i}`,

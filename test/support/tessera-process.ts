@@ -50,7 +50,14 @@ export function startEntry(
     [...NODE_HEAP_FLAGS, ...nodeArgs, '-r', '@swc-node/register', entry],
     {
       cwd: REPO_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
+      // The tests' own sandboxes and capture servers stand in for the ESPs on loopback (a test may allow less).
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'warn',
+        PORT: '0',
+        TESSERA_ALLOWED_DESTINATION_HOSTS: '127.0.0.1',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -96,7 +103,13 @@ export function runTesseraExpectingFailure(
 ): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', entry], {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', ...env },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      PORT: '0',
+      TESSERA_ALLOWED_DESTINATION_HOSTS: '127.0.0.1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

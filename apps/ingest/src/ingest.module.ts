@@ -22,7 +22,7 @@ import {
   RedisTokenCache,
   TOKEN_CACHE_KEY_PURPOSE,
 } from '@tessera/queues';
-import type { TesseraRuntime } from '@tessera/runtime';
+import { destinationHostAllowance, type TesseraRuntime } from '@tessera/runtime';
 import { CatalogController } from './catalog.controller';
 import { InboundController } from './inbound.controller';
 import { IntakeController } from './intake.controller';
@@ -67,6 +67,7 @@ class IntakeLifecycle implements OnModuleInit, OnApplicationShutdown {
           catalog: workspaceCatalogOf(runtime),
           initial: runtime.workspace,
           selection: runtime.settings.destinations,
+          allowedHosts: destinationHostAllowance(runtime.settings),
           defaultRateLimit: runtime.settings.sourceRateLimit,
           // Runners only to verify webhooks and answer handshakes (SFMC's calls back with a shared token).
           tokenCache: new RedisTokenCache(

@@ -1,5 +1,6 @@
 import type { WorkspaceCatalog } from '@tessera/control-plane';
 import {
+  type AllowedDestinationHosts,
   DestinationRunner,
   type ConnectionGate,
   type RateGate,
@@ -15,6 +16,8 @@ export interface StoredIngestWorkspaceOptions {
   initial: WorkspaceDefinition;
   /** TESSERA_DESTINATIONS: destinations of other types are not this process's. */
   selection: 'all' | readonly string[];
+  /** Hosts the deployment allows destinations besides their ESPs' own (a handshake's call back goes there). */
+  allowedHosts: AllowedDestinationHosts;
   /** A source without a rate limit of its own gets this one (TESSERA_SOURCE_RATE_LIMIT). */
   defaultRateLimit: number;
   tokenCache: TokenCache;
@@ -83,7 +86,12 @@ export class StoredIngestWorkspace {
     workspace: WorkspaceDefinition,
     previous: ReadonlyMap<string, DestinationRunner>,
   ): Map<string, DestinationRunner> {
-    const { resolved, unresolved } = resolveEachDestination(workspace, this.options.selection);
+    const { resolved, unresolved } = resolveEachDestination(
+      workspace,
+      this.options.selection,
+      undefined,
+      this.options.allowedHosts,
+    );
     const runners = new Map(
       resolved.map((destination) => [
         destination.id,
@@ -93,6 +101,7 @@ export class StoredIngestWorkspace {
           rateGate: this.options.rateGate,
           connectionGate: this.options.connectionGate,
           instanceKey: destination.id,
+          allowedHosts: this.options.allowedHosts,
         }),
       ]),
     );

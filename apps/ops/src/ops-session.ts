@@ -14,7 +14,14 @@ import { adoptStoredWorkspace, deploymentDestinations } from '@tessera/destinati
 import { pipelineDestinationOf } from '@tessera/worker';
 import { IdentityGraph } from '@tessera/identity-graph';
 import { PipelineMetrics, PipelineOperations, PipelineWorker } from '@tessera/pipeline';
-import { bootRuntime, createLogger, LOG_LEVELS, type LogLevel, type TesseraRuntime } from '@tessera/runtime';
+import {
+  bootRuntime,
+  createLogger,
+  destinationHostAllowance,
+  LOG_LEVELS,
+  type LogLevel,
+  type TesseraRuntime,
+} from '@tessera/runtime';
 import { PiiVault } from '@tessera/store';
 
 /** The pipeline's operations, on the deployment's store and Redis, and how to let go of them. */
@@ -55,8 +62,9 @@ export async function openOpsSession(
     const { store, settings, workspace } = runtime;
     const vault = new PiiVault(runtime.masterKeys);
     // Rules and plugins run in the route stage of the workers, never here.
-    const destinations = deploymentDestinations(workspace, settings.destinations).map((destination) =>
-      pipelineDestinationOf({ ...destination, plugins: [] }),
+    const allowedHosts = destinationHostAllowance(settings);
+    const destinations = deploymentDestinations(workspace, settings.destinations, allowedHosts).map(
+      (destination) => pipelineDestinationOf({ ...destination, plugins: [] }),
     );
     const gate = new ConsentGate({
       reader: new StoreConsentStateReader(store),
@@ -82,6 +90,7 @@ export async function openOpsSession(
       audit,
       brands: workspace.brands,
       destinations,
+      allowedDestinationHosts: allowedHosts,
       metrics: new PipelineMetrics(new Registry()),
       exportDir: join(settings.dataDir, 'exports'),
       retention: parseRetentionSetting(env['TESSERA_RETENTION']),

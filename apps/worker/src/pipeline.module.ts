@@ -23,7 +23,7 @@ import {
   PipelineWorker,
   type PipelineWorkspace,
 } from '@tessera/pipeline';
-import type { TesseraRuntime } from '@tessera/runtime';
+import { destinationHostAllowance, type TesseraRuntime } from '@tessera/runtime';
 import { PiiVault, type Store } from '@tessera/store';
 import { PluginCatalog } from '@tessera/transform';
 import { ConsentModule, RETENTION_POLICY } from './consent.module';
@@ -85,6 +85,7 @@ function storedPipelineWorkspace(runtime: TesseraRuntime, plugins: PluginCatalog
         workspace,
         runtime.settings.destinations,
         plugins,
+        destinationHostAllowance(runtime.settings),
       );
       return {
         brands: workspace.brands,
@@ -105,7 +106,11 @@ const PIPELINE_PROVIDERS: Provider[] = [
       rules: DestinationRules,
       plugins: DestinationPlugins,
     ): PipelineDestination[] =>
-      deploymentDestinations(runtime.workspace, runtime.settings.destinations).map((destination) => {
+      deploymentDestinations(
+        runtime.workspace,
+        runtime.settings.destinations,
+        destinationHostAllowance(runtime.settings),
+      ).map((destination) => {
         const compiled = rules.get(destination.id);
         return pipelineDestinationOf({
           ...destination,
@@ -177,6 +182,7 @@ const PIPELINE_PROVIDERS: Provider[] = [
         audit: new AuditLog(store),
         brands,
         destinations,
+        allowedDestinationHosts: destinationHostAllowance(runtime.settings),
         pool,
         // Console changes (sources aside: the intake's) apply without a restart, within the state refresh.
         workspace: storedPipelineWorkspace(runtime, plugins),

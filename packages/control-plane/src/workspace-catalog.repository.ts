@@ -4,7 +4,9 @@ import type { AuditInput, AuditLog } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
 import { eventCatalog } from '@tessera/events';
 import {
+  type AllowedDestinationHosts,
   type DestinationDefinition,
+  destinationHostIssues,
   redactSettings,
   resolveDestinationSettings,
   secretSettingNames,
@@ -73,6 +75,11 @@ export interface WorkspaceCatalogOptions {
   /** The types this deployment runs (TESSERA_DESTINATIONS): only those may be created. */
   selectedTypes: readonly string[];
   plugins: PluginCatalog;
+  /**
+   * Hosts the deployment allows destinations besides their ESPs' own (TESSERA_ALLOWED_DESTINATION_HOSTS, the
+   * embedded sandbox): settings naming any other host are refused when saved. Default: none.
+   */
+  allowedHosts?: AllowedDestinationHosts;
   now?: () => Date;
 }
 
@@ -601,8 +608,12 @@ export class WorkspaceCatalog {
 
   private checkSettings(definition: DestinationDefinition<Record<string, unknown>>, settings: unknown): void {
     const resolved = resolveDestinationSettings(definition, settings);
-    if (!resolved.ok) {
-      const issues: InputIssue[] = resolved.errors.map((error) => ({
+    // A host the destination may not call is refused now, not first at send time.
+    const errors = resolved.ok
+      ? destinationHostIssues(definition, resolved.settings, this.options.allowedHosts)
+      : resolved.errors;
+    if (errors.length > 0) {
+      const issues: InputIssue[] = errors.map((error) => ({
         path: `/settings${error.pointer}`,
         message: error.message,
       }));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AuditLog } from '@tessera/consent';
-import { defineDestination } from '@tessera/destination-kit';
+import { AllowedDestinationHosts, defineDestination } from '@tessera/destination-kit';
 import type { WorkspaceDefinition } from '@tessera/runtime';
 import { openScratchStore, STORE_DRIVERS, type Store } from '@tessera/store';
 import { PluginCatalog } from '@tessera/transform';
@@ -10,6 +10,7 @@ import { ControlPlaneError, WorkspaceCatalog } from '../src';
 const relay = defineDestination<{ baseUrl: string; apiKey: string; listId: string }>({
   type: 'relay',
   name: 'Relay',
+  hosts: ['relay.invalid'],
   settingsSchema: {
     type: 'object',
     properties: {
@@ -223,6 +224,73 @@ describe.each(STORE_DRIVERS)('WorkspaceCatalog on %s', (driver) => {
     expect(await catalog.fingerprint()).toBe(before);
     expect(await catalog.destinations()).toEqual([]);
     expect(await audit.query({ action: 'destination.created' })).toEqual([]);
+  });
+
+  it('refuses a base URL the ESP does not have when saved (create or update), unless the deployment allows it', async () => {
+    await catalog.applyDeclared(declared());
+    const before = await catalog.fingerprint();
+    const refused = async (saving: Promise<unknown>, setting: string, message: string) => {
+      const error = await saving.catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ControlPlaneError);
+      expect([(error as ControlPlaneError).kind, (error as ControlPlaneError).message]).toEqual([
+        'invalid',
+        `invalid relay settings: /settings/${setting} ${message}`,
+      ]);
+      expect((error as ControlPlaneError).issues).toEqual([{ path: `/settings/${setting}`, message }]);
+    };
+    const loopback =
+      "127.0.0.1 is a loopback address, not one of Relay's hosts (relay.invalid); TESSERA_ALLOWED_DESTINATION_HOSTS can allow it";
+    await refused(
+      catalog.createDestination(
+        {
+          id: 'sd-relay-2',
+          brand: 'sd',
+          type: 'relay',
+          settings: { apiKey: 'long-enough', listId: 'L', baseUrl: 'http://0x7f000001:8080/admin' },
+        },
+        'console:ana',
+      ),
+      'baseUrl',
+      loopback,
+    );
+    await refused(
+      catalog.updateDestination('sd-relay', { settings: { baseUrl: 'http://[::1]/' } }, 'console:ana'),
+      'baseUrl',
+      "::1 is a loopback address, not one of Relay's hosts (relay.invalid); TESSERA_ALLOWED_DESTINATION_HOSTS can allow it",
+    );
+    await refused(
+      catalog.updateDestination('sd-relay', { settings: { baseUrl: 'http://relay.invalid' } }, 'console:ana'),
+      'baseUrl',
+      'relay.invalid is called over https only (got http:); TESSERA_ALLOWED_DESTINATION_HOSTS can allow it',
+    );
+    // Nothing was written: the stored destination and the audit trail are as they were.
+    expect(await catalog.fingerprint()).toBe(before);
+    expect((await catalog.destination('sd-relay'))?.settings).toEqual({
+      apiKey: 'relay-key-from-file',
+      listId: 'L1',
+    });
+    expect(await audit.query({ action: 'destination.updated' })).toEqual([]);
+
+    const allowing = new WorkspaceCatalog({
+      store,
+      masterKeys: [randomBytes(32)],
+      audit,
+      destinationTypes: [relay],
+      selectedTypes: ['relay'],
+      plugins: new PluginCatalog([]),
+      allowedHosts: new AllowedDestinationHosts(['127.0.0.1:8080']),
+      now: () => clock,
+    });
+    const created = await allowing.createDestination(
+      {
+        id: 'sd-relay-2',
+        brand: 'sd',
+        type: 'relay',
+        settings: { apiKey: 'long-enough', listId: 'L', baseUrl: 'http://0x7f000001:8080/admin' },
+      },
+      'console:ana',
+    );
+    expect(created.settings['baseUrl']).toBe('http://0x7f000001:8080/admin');
   });
 
   it('creates a destination and audits it with its secrets as ***', async () => {

@@ -1,5 +1,11 @@
 import type { RateBudget } from '@tessera/destination-kit';
 
+/**
+ * The REST endpoints of Braze's instances (https://www.braze.com/docs/api/basics/#endpoints): `rest.iad-01.braze.com`
+ * to `rest.iad-08…`, `rest.us-10…`, `rest.au-01…`, `rest.id-01.braze.com`, `rest.fra-01.braze.eu`, `rest.fra-02…`.
+ */
+export const BRAZE_HOSTS = ['rest.*.braze.com', 'rest.*.braze.eu'] as const;
+
 /*
  * Every Braze REST endpoint this destination calls, with the most objects Braze takes in one request, and the
  * rate budgets Braze counts those requests against (https://www.braze.com/docs/api/api_limits/). Checked

@@ -1,5 +1,5 @@
 import { defineDestination } from '@tessera/destination-kit';
-import { BRAZE_ENDPOINTS, BRAZE_RATE_BUDGETS } from './braze-endpoints';
+import { BRAZE_ENDPOINTS, BRAZE_HOSTS, BRAZE_RATE_BUDGETS } from './braze-endpoints';
 import { pollEmailUnsubscribes } from './inbound/unsubscribe-poll';
 import { setSubscriptions, type SubscriptionDirection } from './requests/subscription.request';
 import { blocklistEmails, removeHardBounces } from './requests/email-suppression.request';
@@ -47,6 +47,7 @@ export type BrazeSettings = {
 export const brazeDestination = defineDestination<BrazeSettings>({
   type: 'braze',
   name: 'Braze',
+  hosts: BRAZE_HOSTS,
   // Profiles are keyed by the Tessera customer id: unchanged contact points need not travel again.
   profileKey: 'customerId',
   settingsSchema: {

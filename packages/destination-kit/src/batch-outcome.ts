@@ -1,5 +1,6 @@
 import type { BatchResult, ItemResult } from './destination-definition';
 import { DeliveryError } from './delivery-errors';
+import { DestinationHostError } from './destination-hosts';
 
 export interface SettleOptions {
   /** Halving depth limit; below it a failing group is rejected as a whole (default 10, i.e. 1,024 items). */
@@ -12,7 +13,7 @@ export interface SettleOptions {
  * Runs `perform` on a batch and turns whole-batch failures into per-item results:
  * - retryable: every item of the failed batch gets `retry`;
  * - rejected / validation: the batch is split in halves (to `maxDepth`) so the good items succeed
- *   and only the bad ones are rejected;
+ *   and only the bad ones are rejected (a refused host rejects them all at once);
  * - auth (and any non-DeliveryError): thrown, because the pipeline pauses the destination.
  */
 export async function settleBatch<Item>(
@@ -38,7 +39,8 @@ export async function settleBatch<Item>(
         };
         return group.map(() => ({ ...result }));
       }
-      if (group.length === 1 || depth >= maxDepth) {
+      // A refused host refuses every item alike: halving would only ask again.
+      if (group.length === 1 || depth >= maxDepth || error instanceof DestinationHostError) {
         return group.map(() => ({ status: 'rejected', reason: error.message }));
       }
       const middle = Math.ceil(group.length / 2);

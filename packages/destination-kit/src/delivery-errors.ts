@@ -68,7 +68,8 @@ export function truncateBody(body: string): string {
 export type ResponseHeaders = Headers | Record<string, string | string[] | undefined>;
 
 function headerValue(headers: ResponseHeaders, name: string): string | undefined {
-  if (typeof Headers !== 'undefined' && headers instanceof Headers) return headers.get(name) ?? undefined;
+  // Any Fetch Headers (the global one, undici's own): their entries are not own properties of the object.
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
   const record = headers as Record<string, string | string[] | undefined>;
   const key = Object.keys(record).find((k) => k.toLowerCase() === name.toLowerCase());
   const value = key === undefined ? undefined : record[key];

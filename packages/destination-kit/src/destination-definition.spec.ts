@@ -23,6 +23,7 @@ const schema: SettingsSchema = {
 const valid = (): DestinationDefinition => ({
   type: 'klaviyo',
   name: 'Klaviyo',
+  hosts: ['a.klaviyo.com'],
   settingsSchema: schema,
   requestHeaders: (settings) => ({ authorization: `Key ${String(settings['apiKey'])}` }),
   testConnection: async () => undefined,
@@ -49,6 +50,41 @@ describe('defineDestination', () => {
     }
     throw new Error('expected defineDestination to throw');
   };
+
+  it('requires the ESP hosts, as host name patterns with their last two labels spelled out', () => {
+    const definition = valid();
+    definition.hosts = [];
+    expect(failure(definition)).toBe(
+      `Destination "klaviyo": hosts must list the ESP's hosts (e.g. ['a.klaviyo.com'])`,
+    );
+    const problems: [string, string][] = [
+      ['127.0.0.1', 'must be a host name, not an IP address (got "127.0.0.1")'],
+      ['*.com', 'must spell out its last two labels: * may stand for a sub-domain only (got "*.com")'],
+      ['api.*', 'must spell out its last two labels: * may stand for a sub-domain only (got "api.*")'],
+      [
+        'https://a.klaviyo.com',
+        'must be a lower-case host name such as a.klaviyo.com or *.api.mailchimp.com (got "https://a.klaviyo.com")',
+      ],
+      [
+        'A.Klaviyo.com',
+        'must be a lower-case host name such as a.klaviyo.com or *.api.mailchimp.com (got "A.Klaviyo.com")',
+      ],
+      [
+        'localhost',
+        'must be a lower-case host name such as a.klaviyo.com or *.api.mailchimp.com (got "localhost")',
+      ],
+      [
+        'rest*.braze.com',
+        'must be a lower-case host name such as a.klaviyo.com or *.api.mailchimp.com (got "rest*.braze.com")',
+      ],
+    ];
+    for (const [pattern, problem] of problems) {
+      definition.hosts = ['a.klaviyo.com', pattern];
+      expect(failure(definition)).toBe(`Destination "klaviyo": hosts[1] ${problem}`);
+    }
+    definition.hosts = ['rest.*.braze.eu', '*.api.mailchimp.com'];
+    expect(defineDestination(definition).hosts).toEqual(['rest.*.braze.eu', '*.api.mailchimp.com']);
+  });
 
   it('names the destination and the field of a bad batch size', () => {
     const definition = valid();

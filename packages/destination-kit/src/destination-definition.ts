@@ -1,5 +1,6 @@
 import Ajv, { ValidateFunction } from 'ajv';
 import type { Clock } from './retry-policy';
+import { hostPatternProblem } from './destination-hosts';
 import type { DestinationHttpClient } from './http-client';
 import { RateBudgetError, RateBudgets } from './rate-budgets';
 
@@ -259,6 +260,13 @@ export interface DestinationDefinition<Settings = Record<string, unknown>> {
   type: string;
   /** Human-readable name, e.g. `Klaviyo`. */
   name: string;
+  /**
+   * The ESP's own hosts, as patterns (`a.klaviyo.com`, `*.api.mailchimp.com`, `rest.*.braze.eu`; `*` is one
+   * label): every request (token and redirect included) goes to one of them over https, or to a URL the
+   * deployment allows (TESSERA_ALLOWED_DESTINATION_HOSTS), and never to a private, loopback or link-local
+   * address. Settings naming another host are refused when saved and at start-up.
+   */
+  hosts: readonly string[];
   settingsSchema: SettingsSchema;
   /** Headers sent with every request: credentials, pinned API version. `token` is set when `authentication` is. */
   requestHeaders(settings: Settings, token?: string): Record<string, string>;
@@ -364,6 +372,12 @@ export function defineDestination<Settings>(
     fail('name', 'must be a non-empty string');
   if (typeof definition.testConnection !== 'function') fail('testConnection', 'must be a function');
   if (typeof definition.requestHeaders !== 'function') fail('requestHeaders', 'must be a function');
+  if (!Array.isArray(definition.hosts) || definition.hosts.length === 0)
+    fail('hosts', "must list the ESP's hosts (e.g. ['a.klaviyo.com'])");
+  definition.hosts.forEach((pattern, index) => {
+    const problem = hostPatternProblem(pattern);
+    if (problem !== undefined) fail(`hosts[${index}]`, problem);
+  });
 
   const schema = definition.settingsSchema;
   if (schema?.type !== 'object' || typeof schema.properties !== 'object') {

@@ -5,6 +5,7 @@ import {
   pointSettingsAt,
   resolveDestinationSettings,
 } from './destination-definition';
+import { AllowedDestinationHosts } from './destination-hosts';
 import { DestinationRunner } from './destination-runner';
 import { MemoryConnectionGate } from './connection-gate';
 import { DestinationHarness } from './sandbox/destination-harness';
@@ -51,6 +52,7 @@ function hostedDestination(): DestinationDefinition<HostSettings> {
   return defineDestination<HostSettings>({
     type: 'hosted',
     name: 'Hosted',
+    hosts: ['*.api.hosted.invalid', '*.auth.hosted.invalid'],
     settingsSchema: {
       type: 'object',
       properties: {
@@ -169,6 +171,7 @@ describe('Raw bodies, connection caps and webhook handshakes', () => {
       settings: { apiKey: 'k-us1', baseUrl: harness.baseUrl },
       connectionGate: gate,
       instanceKey: 'hosted:dest-2',
+      allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
     });
     try {
       const item = (n: number) => ({ customerId: `C${n}`, version: 1, attributes: {} });

@@ -1,4 +1,5 @@
 import { defineDestination, type DestinationDefinition, type ProfileUpsert } from './destination-definition';
+import { AllowedDestinationHosts } from './destination-hosts';
 import { DestinationRunner } from './destination-runner';
 import { MemoryConnectionGate } from './connection-gate';
 import { MemoryRateGate, type RateClaim, type RateDone } from './rate-gate';
@@ -31,6 +32,7 @@ function tenantDestination(): DestinationDefinition<TenantSettings> {
   return defineDestination<TenantSettings>({
     type: 'tenant',
     name: 'Tenant',
+    hosts: ['rest.tenant.invalid', 'auth.tenant.invalid'],
     settingsSchema: {
       type: 'object',
       properties: {
@@ -126,6 +128,7 @@ describe('DestinationRunner rate budgets', () => {
       clock,
       rateGate: gate,
       instanceKey: 'dest-b',
+      allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
     });
     const otherAccount = new DestinationRunner(tenantDestination(), {
       settings: {
@@ -136,6 +139,7 @@ describe('DestinationRunner rate budgets', () => {
       },
       clock,
       rateGate: gate,
+      allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
     });
     try {
       expect(sameAccount.accountKey).toBe(harness.runner.accountKey);
@@ -185,6 +189,7 @@ describe('DestinationRunner rate budgets', () => {
       },
       connectionGate,
       instanceKey: 'dest-b',
+      allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
     });
     try {
       await Promise.all([

@@ -25,6 +25,7 @@ function echoDestination(oauth = false): DestinationDefinition<EchoSettings> {
   return defineDestination<EchoSettings>({
     type: 'echo',
     name: 'Echo',
+    hosts: ['api.echo.invalid'],
     settingsSchema: {
       type: 'object',
       properties: {

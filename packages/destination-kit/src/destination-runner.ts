@@ -13,6 +13,7 @@ import {
   resolveDestinationSettings,
 } from './destination-definition';
 import { AuthError, isDeliveryError } from './delivery-errors';
+import { AllowedDestinationHosts, DestinationHostPolicy, type HostLookup } from './destination-hosts';
 import { type ConnectionGate, processConnectionGate } from './connection-gate';
 import { DestinationHttpClient } from './http-client';
 import { type RateGate } from './rate-gate';
@@ -54,6 +55,13 @@ export interface DestinationRunnerOptions {
   /** Per-request timeout (default 30 s). */
   timeoutMs?: number;
   settle?: SettleOptions;
+  /**
+   * What the deployment allows beyond the definition's own `hosts` (TESSERA_ALLOWED_DESTINATION_HOSTS, the
+   * embedded sandbox, a test's local server). Default: nothing, so only the ESP's hosts over https.
+   */
+  allowedHosts?: AllowedDestinationHosts;
+  /** Resolves host names before connecting (default node's dns.lookup; tests stand in a DNS of their own). */
+  hostLookup?: HostLookup;
 }
 
 /**
@@ -73,6 +81,7 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
   private readonly timeoutMs: number;
   private readonly connectionGate: ConnectionGate;
   private readonly settle: SettleOptions;
+  private readonly hosts: DestinationHostPolicy;
   private pendingToken: Promise<AccessToken> | undefined;
 
   constructor(
@@ -99,6 +108,11 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.connectionGate = options.connectionGate ?? processConnectionGate;
     this.settle = options.settle ?? {};
+    this.hosts = new DestinationHostPolicy(
+      definition,
+      options.allowedHosts ?? AllowedDestinationHosts.none,
+      options.hostLookup === undefined ? {} : { lookup: options.hostLookup },
+    );
   }
 
   /** Delivers `items` with operation `name`: one result per item, in order. Throws AuthError when credentials fail. */
@@ -215,6 +229,7 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
   private client(headers: Record<string, string>): DestinationHttpClient {
     return new DestinationHttpClient({
       baseUrl: String(this.settings['baseUrl']),
+      hosts: this.hosts,
       headers,
       timeoutMs: this.timeoutMs,
       clock: this.clock,

@@ -1,10 +1,17 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { AuthError, DeliveryError, RejectedError, RetryableError } from './delivery-errors';
+import { AllowedDestinationHosts, DestinationHostPolicy } from './destination-hosts';
 import { DestinationHttpClient } from './http-client';
 import { ManualClock } from './retry-policy';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
+
+/** The local servers of these tests stand in for the ESP: the deployment allows 127.0.0.1 and localhost. */
+const hosts = new DestinationHostPolicy(
+  { name: 'Test ESP', hosts: ['api.test.invalid'] },
+  new AllowedDestinationHosts(['127.0.0.1', 'localhost']),
+);
 
 describe('DestinationHttpClient against a real local server', () => {
   let server: Server;
@@ -37,6 +44,7 @@ describe('DestinationHttpClient against a real local server', () => {
   const client = (timeoutMs = 2000) =>
     new DestinationHttpClient({
       baseUrl: `http://127.0.0.1:${port}/api`,
+      hosts,
       headers: { authorization: 'Klaviyo-API-Key pk_test' },
       timeoutMs,
       clock: new ManualClock(0),
@@ -149,7 +157,7 @@ describe('DestinationHttpClient against a real local server', () => {
     const closedPort = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
     const error = await failure(
-      new DestinationHttpClient({ baseUrl: `http://127.0.0.1:${closedPort}` }).get('/'),
+      new DestinationHttpClient({ baseUrl: `http://127.0.0.1:${closedPort}`, hosts }).get('/'),
     );
     expect(error.kind).toBe('retryable');
     expect(error.message).toMatch(/^Network error on GET \/: /);

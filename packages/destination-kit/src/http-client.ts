@@ -1,5 +1,7 @@
+import { fetch } from 'undici';
 import type { ConnectionGate } from './connection-gate';
 import { classifyResponse, RejectedError, RetryableError } from './delivery-errors';
+import { ALLOWED_HOSTS_SETTING, DestinationHostError, type DestinationHostPolicy } from './destination-hosts';
 import { type RateBudgetPacing, rateClaimsFor } from './rate-budgets';
 import type { RateDone } from './rate-gate';
 import { Clock, systemClock } from './retry-policy';
@@ -9,6 +11,11 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface HttpClientOptions {
   /** Every request path is resolved against this URL; redirects may not leave its origin. */
   baseUrl: string;
+  /**
+   * Where requests may go: every URL (redirects included) is checked before it leaves, and every connection's
+   * addresses after its host resolved. A refusal throws a DestinationHostError.
+   */
+  hosts: DestinationHostPolicy;
   /** Sent with every request (e.g. the ESP's auth header). */
   headers?: Record<string, string>;
   /** Per-request timeout in ms (default 30 s). */
@@ -57,6 +64,7 @@ const answered: RateDone = () => undefined;
  */
 export class DestinationHttpClient {
   private readonly base: URL;
+  private readonly hosts: DestinationHostPolicy;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly maxRedirects: number;
@@ -67,6 +75,7 @@ export class DestinationHttpClient {
 
   constructor(options: HttpClientOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    this.hosts = options.hosts;
     this.headers = options.headers ?? {};
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxRedirects = options.maxRedirects ?? 5;
@@ -122,6 +131,12 @@ export class DestinationHttpClient {
     }
   }
 
+  /** Refuses a URL the destination may not call, before anything is counted or sent. */
+  private checkHost(url: URL): void {
+    const refusal = this.hosts.refusal(url);
+    if (refusal !== undefined) throw new DestinationHostError(`Destination host refused: ${refusal}`);
+  }
+
   /**
    * Waits until every rate budget this request counts against has room, and takes it; the returned function is
    * called once the ESP has answered (the gate then counts the request from that moment).
@@ -135,6 +150,7 @@ export class DestinationHttpClient {
   private async send<T>(method: HttpMethod, path: string, options: RequestOptions): Promise<HttpResponse<T>> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     let url = this.url(path, options.query);
+    this.checkHost(url);
     // The timeout starts once the request may leave: waiting for a budget is not the ESP being slow.
     let done = await this.pace(method, url);
     const signal = AbortSignal.timeout(timeoutMs);
@@ -154,10 +170,21 @@ export class DestinationHttpClient {
     let currentMethod: HttpMethod = method;
     try {
       for (let redirects = 0; ; redirects++) {
-        if (redirects > 0) done = await this.pace(currentMethod, url);
-        let response: Response;
+        if (redirects > 0) {
+          // Same origin, but perhaps out of the path the deployment allows (the embedded sandbox's).
+          this.checkHost(url);
+          done = await this.pace(currentMethod, url);
+        }
+        let response: Awaited<ReturnType<typeof fetch>>;
         try {
-          response = await fetch(url, { method: currentMethod, headers, body, redirect: 'manual', signal });
+          response = await fetch(url, {
+            method: currentMethod,
+            headers,
+            body,
+            redirect: 'manual',
+            signal,
+            dispatcher: this.hosts.dispatcherFor(url),
+          });
         } finally {
           // Answered (or failed): the ESP has seen the request by now, if it ever will.
           done();
@@ -193,7 +220,8 @@ export class DestinationHttpClient {
         if (error) throw error;
         return {
           status: response.status,
-          headers: response.headers,
+          // undici's own Headers: the same interface as the global one.
+          headers: response.headers as unknown as Headers,
           body: parseBody(response.headers, text) as T,
         };
       }
@@ -209,6 +237,12 @@ export class DestinationHttpClient {
       }
       if (name === 'TypeError' && message === 'fetch failed') {
         const causeMessage = (cause as { message?: unknown } | undefined)?.message;
+        // The connection's lookup refused the addresses the host resolved to: for good, naming host and address.
+        if ((cause as { name?: unknown } | undefined)?.name === 'DestinationAddressError') {
+          throw new DestinationHostError(
+            `Destination host refused: ${String(causeMessage)}; ${ALLOWED_HOSTS_SETTING} can allow it`,
+          );
+        }
         const detail = typeof causeMessage === 'string' ? `: ${causeMessage}` : '';
         throw new RetryableError(`Network error on ${method} ${path}${detail}`);
       }
@@ -217,7 +251,7 @@ export class DestinationHttpClient {
   }
 }
 
-function parseBody(headers: Headers, text: string): unknown {
+function parseBody(headers: Pick<Headers, 'get'>, text: string): unknown {
   if (text === '') return undefined;
   const type = headers.get('content-type') ?? '';
   return /[/+]json\b/i.test(type) ? JSON.parse(text) : text;

@@ -2,6 +2,7 @@ export * from './destination-definition';
 export * from './delivery-errors';
 export * from './retry-policy';
 export * from './http-client';
+export * from './destination-hosts';
 export * from './batch-outcome';
 export * from './profile-coalescer';
 export * from './openapi-contract';

@@ -7,6 +7,9 @@ export const KLAVIYO_REVISION = '2026-07-15';
 /** Klaviyo's production API. */
 export const KLAVIYO_BASE_URL = 'https://a.klaviyo.com';
 
+/** Klaviyo's API host: every endpoint this destination calls lives on it (the only host a request may go to). */
+export const KLAVIYO_HOSTS = ['a.klaviyo.com'] as const;
+
 /**
  * Every generally available revision Klaviyo has published, oldest first: each `info.version` of
  * `openapi/stable.json` in Klaviyo's spec repository (github.com/klaviyo/openapi), and 2026-10-15, the

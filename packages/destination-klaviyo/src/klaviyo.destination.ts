@@ -1,5 +1,5 @@
 import { defineDestination } from '@tessera/destination-kit';
-import { KLAVIYO_REVISION } from './api-revision';
+import { KLAVIYO_HOSTS, KLAVIYO_REVISION } from './api-revision';
 import { KLAVIYO_ENDPOINTS, KLAVIYO_LIMITS, KLAVIYO_RATE_BUDGETS } from './klaviyo-endpoints';
 import { type KlaviyoSettings, klaviyoSettingsSchema } from './klaviyo-settings';
 import { pollUnsubscribes } from './inbound/subscription-poll';
@@ -16,6 +16,7 @@ const E = KLAVIYO_ENDPOINTS;
 export const klaviyoDestination = defineDestination<KlaviyoSettings>({
   type: 'klaviyo',
   name: 'Klaviyo',
+  hosts: KLAVIYO_HOSTS,
   settingsSchema: klaviyoSettingsSchema,
   contentType: 'application/vnd.api+json',
   requestHeaders: (settings) => ({

@@ -11,6 +11,9 @@ export const MAILCHIMP_API_ROOT = `/${MAILCHIMP_API_VERSION}`;
 /** Mailchimp's API host; `{dc}` is the data center, the suffix of the API key (`…-us21`). */
 export const MAILCHIMP_DEFAULT_BASE_URL = 'https://{dc}.api.mailchimp.com';
 
+/** Every data center's API host (`us21.api.mailchimp.com`…): the only hosts a request may go to. */
+export const MAILCHIMP_HOSTS = ['*.api.mailchimp.com'] as const;
+
 /** Mailchimp's published limits (https://mailchimp.com/developer/marketing/docs/fundamentals/#api-limits). */
 export const MAILCHIMP_LIMITS = {
   /** Simultaneous connections per API key; the 11th is answered 429. */

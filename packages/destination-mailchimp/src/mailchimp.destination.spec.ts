@@ -1,4 +1,5 @@
 import {
+  AllowedDestinationHosts,
   AuthError,
   destinationAccountKey,
   type DestinationHarness,
@@ -371,6 +372,7 @@ describe('Mailchimp destination against the sandbox', () => {
           webhookSecret: 'another-webhook-secret-42',
           baseUrl: harness.baseUrl,
         },
+        allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
       });
       expect(second.accountKey).toBe(harness.runner.accountKey);
       const refs = Array.from({ length: 20 }, (_, index) => ({

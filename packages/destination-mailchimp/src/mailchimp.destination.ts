@@ -1,6 +1,6 @@
 import { defineDestination } from '@tessera/destination-kit';
 import { answerListWebhookHandshake, parseListWebhook } from './inbound/list-webhook';
-import { MAILCHIMP_LIMITS, MAILCHIMP_PATHS } from './mailchimp-endpoints';
+import { MAILCHIMP_HOSTS, MAILCHIMP_LIMITS, MAILCHIMP_PATHS } from './mailchimp-endpoints';
 import {
   mailchimpAuthorization,
   mailchimpSettingsSchema,
@@ -41,6 +41,7 @@ const PER_MEMBER_BATCH = 100;
 export const mailchimpDestination = defineDestination<MailchimpSettings>({
   type: 'mailchimp',
   name: 'Mailchimp',
+  hosts: MAILCHIMP_HOSTS,
   settingsSchema: mailchimpSettingsSchema,
   resolveSettings: resolveMailchimpSettings,
   maxConcurrentRequests: MAILCHIMP_LIMITS.maxConnections,

@@ -7,7 +7,9 @@ import {
   DEMO_SANDBOX_CONFIG,
   DEMO_SPORTS_BRAND,
   demoMembers,
+  destinationHostAllowance,
   ensureDemoWorkspace,
+  loadSettings,
   type DemoWorkspace,
 } from '@tessera/runtime';
 import { previewTransform, type UnifiedProfile } from '@tessera/transform';
@@ -63,6 +65,8 @@ describe('the demo workspace against the destination packages', () => {
       brands: demo.workspace.brands.map((brand) => brand.id),
       packages: DESTINATION_PACKAGES,
       allTypes: DESTINATION_PACKAGES.map((entry) => entry.definition.type),
+      // The embedded start on port 8080 allows its own sandbox, where the demo's destinations send.
+      allowedHosts: destinationHostAllowance(loadSettings({ PORT: '8080' }, dir)),
     });
     expect(destinations.map((destination) => destination.type).sort()).toEqual([
       'braze',

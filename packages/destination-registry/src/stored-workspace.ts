@@ -1,6 +1,12 @@
 import { AuditLog } from '@tessera/consent';
 import { WorkspaceCatalog } from '@tessera/control-plane';
-import { ConfigurationError, type TesseraRuntime, type WorkspaceDefinition } from '@tessera/runtime';
+import { AllowedDestinationHosts } from '@tessera/destination-kit';
+import {
+  ConfigurationError,
+  destinationHostAllowance,
+  type TesseraRuntime,
+  type WorkspaceDefinition,
+} from '@tessera/runtime';
 import type { CompiledRules, ConfiguredPlugin, PluginCatalog } from '@tessera/transform';
 import { DESTINATION_PACKAGES, selectDestinationPackages } from './destination-registry';
 import { pluginCatalog, resolveWorkspacePlugins } from './plugin-registry';
@@ -20,6 +26,7 @@ export function workspaceCatalogOf(
       (entry) => entry.definition.type,
     ),
     plugins: pluginCatalog(),
+    allowedHosts: destinationHostAllowance(runtime.settings),
   });
 }
 
@@ -32,7 +39,11 @@ export function workspaceCatalogOf(
 export async function adoptStoredWorkspace(runtime: TesseraRuntime): Promise<WorkspaceDefinition> {
   resolveWorkspacePlugins(runtime.workspace.destinations);
   compileWorkspaceRules(runtime.workspace.destinations);
-  deploymentDestinations(runtime.workspace, runtime.settings.destinations);
+  deploymentDestinations(
+    runtime.workspace,
+    runtime.settings.destinations,
+    destinationHostAllowance(runtime.settings),
+  );
   const catalog = workspaceCatalogOf(runtime);
   const { changes } = await catalog.applyDeclared(runtime.workspace);
   if (changes.length > 0)
@@ -87,9 +98,10 @@ export function resolveStoredDestination(
   brands: WorkspaceDefinition['brands'],
   selection: 'all' | readonly string[],
   plugins: PluginCatalog = pluginCatalog(),
+  allowedHosts: AllowedDestinationHosts = AllowedDestinationHosts.none,
 ): ResolvedDestination {
   const id = String(declared['id']);
-  const [destination] = deploymentDestinations({ brands, destinations: [declared] }, selection);
+  const [destination] = deploymentDestinations({ brands, destinations: [declared] }, selection, allowedHosts);
   if (destination === undefined)
     throw new ConfigurationError('TESSERA_WORKSPACE_FILE', `Destination "${id}" did not resolve`);
   const rules = compileWorkspaceRules([declared]).get(id);
@@ -104,12 +116,15 @@ export function resolveEachDestination(
   workspace: WorkspaceDefinition,
   selection: 'all' | readonly string[],
   plugins: PluginCatalog = pluginCatalog(),
+  allowedHosts: AllowedDestinationHosts = AllowedDestinationHosts.none,
 ): ResolvedDestinations {
   const outcome: ResolvedDestinations = { resolved: [], unresolved: [] };
   for (const declared of runnableWorkspace(workspace, selection).destinations) {
     const id = String(declared['id']);
     try {
-      outcome.resolved.push(resolveStoredDestination(declared, workspace.brands, selection, plugins));
+      outcome.resolved.push(
+        resolveStoredDestination(declared, workspace.brands, selection, plugins, allowedHosts),
+      );
     } catch (error) {
       outcome.unresolved.push({ id, reason: error instanceof Error ? error.message : String(error) });
     }

@@ -1,4 +1,6 @@
 import {
+  AllowedDestinationHosts,
+  destinationHostIssues,
   type DestinationPackage,
   redactSettings,
   resolveDestinationSettings,
@@ -25,8 +27,9 @@ const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
  * Checks every workspace destination against this deployment: a known brand, an id fit for a queue name,
- * a type this deployment runs (TESSERA_DESTINATIONS), settings its package accepts. Any problem stops
- * start-up with a message naming the destination and the setting.
+ * a type this deployment runs (TESSERA_DESTINATIONS), settings its package accepts, hosts its ESP has or the
+ * deployment allows (`allowedHosts`: TESSERA_ALLOWED_DESTINATION_HOSTS). Any problem stops start-up with a
+ * message naming the destination and the setting.
  */
 export function resolveWorkspaceDestinations(
   destinations: readonly Record<string, unknown>[],
@@ -34,6 +37,7 @@ export function resolveWorkspaceDestinations(
     brands: readonly string[];
     packages: readonly DestinationPackage[];
     allTypes: readonly string[];
+    allowedHosts?: AllowedDestinationHosts;
   },
 ): WorkspaceDestination[] {
   const fail = (message: string): never => {
@@ -70,9 +74,16 @@ export function resolveWorkspaceDestinations(
     }
     const resolvedPackage = entry as DestinationPackage;
     const settings = resolveDestinationSettings(resolvedPackage.definition, declared['settings'] ?? {});
-    if (!settings.ok) {
+    const issues = settings.ok
+      ? destinationHostIssues(
+          resolvedPackage.definition,
+          settings.settings,
+          context.allowedHosts ?? AllowedDestinationHosts.none,
+        )
+      : settings.errors;
+    if (issues.length > 0) {
       fail(
-        `Destination "${id}": invalid settings: ${settings.errors.map((error) => `${error.pointer} ${error.message}`).join('; ')}`,
+        `Destination "${id}": invalid settings: ${issues.map((error) => `${error.pointer} ${error.message}`).join('; ')}`,
       );
     }
     return {
@@ -91,14 +102,19 @@ export function displayedSettings(destination: WorkspaceDestination): Record<str
   return redactSettings(destination.package.definition.settingsSchema, destination.settings);
 }
 
-/** The workspace's destinations this deployment runs (TESSERA_DESTINATIONS), checked as above. */
+/**
+ * The workspace's destinations this deployment runs (TESSERA_DESTINATIONS), checked as above against the hosts
+ * it allows (`destinationHostAllowance` of its settings).
+ */
 export function deploymentDestinations(
   workspace: { brands: readonly { id: string }[]; destinations: readonly Record<string, unknown>[] },
   selection: 'all' | readonly string[],
+  allowedHosts: AllowedDestinationHosts = AllowedDestinationHosts.none,
 ): WorkspaceDestination[] {
   return resolveWorkspaceDestinations(workspace.destinations, {
     brands: workspace.brands.map((brand) => brand.id),
     packages: selectDestinationPackages(selection),
     allTypes: DESTINATION_PACKAGES.map((entry) => entry.definition.type),
+    allowedHosts,
   });
 }

@@ -7,6 +7,16 @@ import type { RateBudget } from '@tessera/destination-kit';
  * new version is a reviewed change to this file, the request builders, the emulator and the tests.
  */
 
+/**
+ * A tenant's three hosts, `{subdomain}.rest.`, `.auth.` and `.soap.marketingcloudapis.com` (Setup > Installed
+ * Packages): the only hosts a request may go to, token requests included.
+ */
+export const SFMC_HOSTS = [
+  '*.rest.marketingcloudapis.com',
+  '*.auth.marketingcloudapis.com',
+  '*.soap.marketingcloudapis.com',
+] as const;
+
 export const SFMC_ENDPOINTS = {
   /** OAuth 2.0 client credentials, on the auth host (`authBaseUrl`). */
   token: { method: 'POST', path: '/v2/token' },

@@ -1,4 +1,5 @@
 import {
+  AllowedDestinationHosts,
   AuthError,
   DestinationHarness,
   DestinationRunner,
@@ -109,6 +110,7 @@ describe('SFMC destination against its emulator', () => {
       const second = new DestinationRunner(sfmcDestination, {
         settings: harness.runner.settings,
         tokenCache,
+        allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
       });
 
       await harness.run('upsertProfiles', [member(1)]);
@@ -224,9 +226,11 @@ describe('SFMC destination against its emulator', () => {
         settings: { ...harness.runner.settings, clientId: 'second-package', clientSecret: 'second-secret' },
         clock,
         rateGate,
+        allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
       });
       const elsewhere = new DestinationRunner(sfmcDestination, {
         settings: { ...harness.runner.settings, subdomain: 'mc-another-tenant' },
+        allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
       });
       expect(second.accountKey).toBe(harness.runner.accountKey);
       expect(elsewhere.accountKey).not.toBe(harness.runner.accountKey);

@@ -5,7 +5,7 @@ import { deleteContacts } from './requests/contact-deletion.request';
 import { upsertProfileRows, upsertSegmentRows } from './requests/data-extension-rows.request';
 import { fetchRows } from './requests/row-query.request';
 import { setSubscriberStatus } from './requests/subscriber-status.request';
-import { SFMC_ENDPOINTS, SFMC_LIMITS, SFMC_RATE_BUDGETS } from './sfmc-endpoints';
+import { SFMC_ENDPOINTS, SFMC_HOSTS, SFMC_LIMITS, SFMC_RATE_BUDGETS } from './sfmc-endpoints';
 import { resolveSfmcSettings, sfmcSettingsSchema, type SfmcSettings } from './sfmc-settings';
 
 /**
@@ -45,6 +45,7 @@ export function sfmcAccountKey(settings: Pick<SfmcSettings, 'subdomain'>): strin
 export const sfmcDestination = defineDestination<SfmcSettings>({
   type: 'sfmc',
   name: 'Salesforce Marketing Cloud',
+  hosts: SFMC_HOSTS,
   // Profiles are keyed by the Tessera customer id: unchanged contact points need not travel again.
   profileKey: 'customerId',
   settingsSchema: sfmcSettingsSchema,

@@ -14,7 +14,11 @@ import {
   type SuppressionList,
 } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
-import { DestinationRunner, type InboundUnsubscribe } from '@tessera/destination-kit';
+import {
+  type AllowedDestinationHosts,
+  DestinationRunner,
+  type InboundUnsubscribe,
+} from '@tessera/destination-kit';
 import { IdentityOutbox, MatchReview, type IdentityGraph } from '@tessera/identity-graph';
 import {
   assertNoEviction,
@@ -89,6 +93,11 @@ export interface PipelineWorkerOptions {
   audit: AuditLog;
   brands: readonly BrandContext[];
   destinations: readonly PipelineDestination[];
+  /**
+   * Hosts the deployment allows its destinations beyond their ESPs' own (TESSERA_ALLOWED_DESTINATION_HOSTS, the
+   * embedded sandbox). Default none: an ESP's hosts over https only.
+   */
+  allowedDestinationHosts?: AllowedDestinationHosts;
   /** Runs the destinations' plugins (a pool started on first use may stand in for it). */
   pool?: Pick<PluginPool, 'run'>;
   /**
@@ -620,6 +629,9 @@ export class PipelineWorker {
       rateGate: this.rateGate,
       connectionGate: this.connectionGate,
       instanceKey: destination.id,
+      ...(this.options.allowedDestinationHosts === undefined
+        ? {}
+        : { allowedHosts: this.options.allowedDestinationHosts }),
     });
   }
 

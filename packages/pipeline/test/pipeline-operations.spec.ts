@@ -28,6 +28,7 @@ import {
 const echo = defineDestination<{ baseUrl: string; apiKey: string }>({
   type: 'echo',
   name: 'Echo',
+  hosts: ['echo.invalid'],
   settingsSchema: {
     type: 'object',
     properties: { baseUrl: { type: 'string', default: 'https://echo.invalid' }, apiKey: { type: 'string' } },

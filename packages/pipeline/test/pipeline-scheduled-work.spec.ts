@@ -11,6 +11,7 @@ import {
   SuppressionList,
 } from '@tessera/consent';
 import {
+  AllowedDestinationHosts,
   CaptureEmulator,
   defineDestination,
   EspSandbox,
@@ -26,6 +27,7 @@ import { PipelineMetrics, PipelineWorker, type PipelineDestination } from '../sr
 const mergingEsp = defineDestination<{ baseUrl: string }>({
   type: 'braze',
   name: 'Merging ESP',
+  hosts: ['merging.invalid'],
   settingsSchema: {
     type: 'object',
     properties: { baseUrl: { type: 'string', default: 'https://merging.invalid' } },
@@ -100,6 +102,8 @@ describe('PipelineWorker: scheduled work', () => {
       exportDir: tmpdir(),
       retention: DEFAULT_RETENTION_POLICY,
       lineagePublishMs: 200,
+      // The capture server on loopback stands in for the ESP.
+      allowedDestinationHosts: AllowedDestinationHosts.none.with(root),
     });
     await worker.start();
   }, 30_000);

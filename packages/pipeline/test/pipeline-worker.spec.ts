@@ -12,6 +12,7 @@ import {
 } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
 import {
+  AllowedDestinationHosts,
   defineDestination,
   EspSandbox,
   CaptureEmulator,
@@ -126,6 +127,8 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
       logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
       exportDir: tmpdir(),
       retention: DEFAULT_RETENTION_POLICY,
+      // The capture server on loopback stands in for the ESP.
+      allowedDestinationHosts: AllowedDestinationHosts.none.with(root),
     });
     await worker.start();
   }, 30_000);

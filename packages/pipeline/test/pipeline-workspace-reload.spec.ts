@@ -12,6 +12,7 @@ import {
 } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
 import {
+  AllowedDestinationHosts,
   CaptureEmulator,
   EspSandbox,
   type ProfileUpsert,
@@ -133,6 +134,8 @@ describe('PipelineWorker: a reloaded workspace applies without a restart', () =>
       },
       exportDir: tmpdir(),
       retention: DEFAULT_RETENTION_POLICY,
+      // The capture server on loopback stands in for the ESP.
+      allowedDestinationHosts: AllowedDestinationHosts.none.with(root),
     });
     await worker.start();
   }, 30_000);

@@ -3,7 +3,12 @@ import { waitFor } from '@tessera/testing';
 import { compileRules } from '@tessera/transform';
 import type { PipelineDestination } from '../src';
 import { echoDestination } from './support/echo-destination';
-import { pointsEvent, queueOneJobPerEvent, startTestPipeline, type TestPipeline } from './support/test-pipeline';
+import {
+  pointsEvent,
+  queueOneJobPerEvent,
+  startTestPipeline,
+  type TestPipeline,
+} from './support/test-pipeline';
 
 /** The echo destination that also deletes profiles (POST /delete) and polls for opt-outs (GET /poll). */
 const echo = echoDestination(100);

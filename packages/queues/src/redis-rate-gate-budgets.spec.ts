@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import {
   defineDestination,
+  AllowedDestinationHosts,
   DestinationHarness,
   DestinationRunner,
   type DestinationDefinition,
@@ -26,6 +27,7 @@ function tenantDestination(): DestinationDefinition<TenantSettings> {
   return defineDestination<TenantSettings>({
     type: 'tenant',
     name: 'Tenant',
+    hosts: ['api.tenant.invalid'],
     settingsSchema: {
       type: 'object',
       properties: {
@@ -108,6 +110,7 @@ describe('rate budgets through RedisRateGate', () => {
       settings: { apiKey: 'account-1', listId: 'L2', baseUrl: harness.baseUrl },
       rateGate: workerGate(),
       instanceKey: 'dest-b',
+      allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
     });
     try {
       expect(otherWorker.accountKey).toBe(harness.runner.accountKey);
@@ -165,6 +168,7 @@ describe('rate budgets through RedisRateGate', () => {
     const otherAccount = new DestinationRunner(tenantDestination(), {
       settings: { apiKey: 'account-4', listId: 'L1', baseUrl: harness.baseUrl },
       rateGate: gate,
+      allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
     });
     try {
       await Promise.all(Array.from({ length: 10 }, (_, n) => harness.run('upsertProfiles', [profile(n)])));

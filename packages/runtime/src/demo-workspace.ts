@@ -211,7 +211,7 @@ function upgradeCredentials(file: string, stored: LegacyDemoCredentials): DemoCr
 }
 
 /** Where this process's sandbox answers: a wildcard or loopback interface is reached on 127.0.0.1. */
-function sandboxRoot(port: number, host: string | undefined): string {
+export function sandboxRoot(port: number, host: string | undefined): string {
   const loopback = host === undefined || ['0.0.0.0', '::', '127.0.0.1', 'localhost', '::1'].includes(host);
   const reachable = loopback ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return `http://${reachable}:${port}/sandbox`;

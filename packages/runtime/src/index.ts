@@ -1,5 +1,6 @@
 export { bootRuntime, redactDatabaseUrl, type BootOptions, type TesseraRuntime } from './boot-runtime';
 export { ConfigurationError, loadSettings, LOG_LEVELS, type LogLevel, type Settings } from './settings';
+export { destinationHostAllowance } from './destination-host-allowance';
 export {
   BRAND_SCHEMA,
   SOURCE_SCHEMA,

@@ -1,4 +1,5 @@
 import { catchConfigurationError } from './testing/catch-configuration-error';
+import { destinationHostAllowance } from './destination-host-allowance';
 import { loadSettings } from './settings';
 
 const CWD = '/srv/tessera';
@@ -33,6 +34,7 @@ describe('loadSettings', () => {
       sandbox: true,
       demo: true,
       metricsToken: undefined,
+      allowedDestinationHosts: [],
       http: {
         headersTimeoutMs: 10_000,
         requestTimeoutMs: 30_000,
@@ -93,6 +95,39 @@ describe('loadSettings', () => {
     });
   });
 
+  it('refuses a TESSERA_ALLOWED_DESTINATION_HOSTS entry that does not parse, naming it', () => {
+    const error = catchConfigurationError(() =>
+      loadSettings({ TESSERA_ALLOWED_DESTINATION_HOSTS: 'esp-proxy.internal, *' }, CWD),
+    );
+    expect([error.setting, error.message]).toEqual([
+      'TESSERA_ALLOWED_DESTINATION_HOSTS',
+      'TESSERA_ALLOWED_DESTINATION_HOSTS: "*" with a wildcard must be a lower-case host name such as a.klaviyo.com or *.api.mailchimp.com (got "*") (expected a comma-separated list of hosts, host:port, *.domain or http(s) URL prefixes)',
+    ]);
+    expect(() => loadSettings({ TESSERA_ALLOWED_DESTINATION_HOSTS: 'ftp://files.example' }, CWD)).toThrow(
+      'TESSERA_ALLOWED_DESTINATION_HOSTS: "ftp://files.example" must be an http(s) URL',
+    );
+  });
+
+  it("allows destinations the embedded start's own sandbox, and nothing else of this process", () => {
+    const allows = (env: Record<string, string>, url: string) =>
+      destinationHostAllowance(loadSettings(env, CWD)).allows(new URL(url));
+    expect(allows({}, 'http://127.0.0.1:8080/sandbox/klaviyo/api/profiles')).toBe(true);
+    expect(allows({}, 'http://127.0.0.1:8080/v1/dsr')).toBe(false);
+    expect(allows({ PORT: '9000', HOST: '0.0.0.0' }, 'http://127.0.0.1:9000/sandbox/braze')).toBe(true);
+    // No sandbox mounted, PostgreSQL (not the embedded start), or a port picked at listen time: nothing.
+    expect(allows({ TESSERA_SANDBOX: 'off', TESSERA_DEMO: 'off' }, 'http://127.0.0.1:8080/sandbox/x')).toBe(
+      false,
+    );
+    expect(allows({ DATABASE_URL: 'postgres://db/t' }, 'http://127.0.0.1:8080/sandbox/x')).toBe(false);
+    expect(allows({ PORT: '0' }, 'http://127.0.0.1:0/sandbox/x')).toBe(false);
+    expect(
+      allows(
+        { DATABASE_URL: 'postgres://db/t', TESSERA_ALLOWED_DESTINATION_HOSTS: 'esp-proxy.internal:8443' },
+        'https://esp-proxy.internal:8443/klaviyo',
+      ),
+    ).toBe(true);
+  });
+
   it('takes the /metrics bearer token from TESSERA_METRICS_TOKEN', () => {
     const token = 'mtk_0123456789abcdef0123456789abcdef';
     expect(loadSettings({ TESSERA_METRICS_TOKEN: ` ${token} ` }, CWD).metricsToken).toBe(token);
@@ -124,6 +159,7 @@ describe('loadSettings', () => {
         TESSERA_HTTP_REQUEST_TIMEOUT_MS: '2000',
         TESSERA_HTTP_KEEP_ALIVE_TIMEOUT_MS: '5000',
         TESSERA_HTTP_MAX_HEADER_BYTES: '8192',
+        TESSERA_ALLOWED_DESTINATION_HOSTS: ' esp-proxy.internal , http://10.0.0.5:4010/esp,',
       },
       CWD,
     );
@@ -150,6 +186,7 @@ describe('loadSettings', () => {
       sandbox: false,
       demo: false,
       metricsToken: 'metrics-token-0123456789abcdef0123456789',
+      allowedDestinationHosts: ['esp-proxy.internal', 'http://10.0.0.5:4010/esp'],
       http: {
         headersTimeoutMs: 2000,
         requestTimeoutMs: 2000,

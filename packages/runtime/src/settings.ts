@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { AllowedDestinationHosts, AllowedHostsError } from '@tessera/destination-kit';
 
 /** A setting that stops start-up: the message names the environment variable and what it accepts. */
 export class ConfigurationError extends Error {
@@ -50,6 +51,11 @@ export interface Settings {
   sandbox: boolean;
   /** TESSERA_DEMO: whether an embedded start creates the demo workspace. As TESSERA_SANDBOX: off in production. */
   demo: boolean;
+  /**
+   * TESSERA_ALLOWED_DESTINATION_HOSTS: hosts (`host`, `host:port`, `*.corp.example`) and URL prefixes
+   * (`http://10.0.0.5:4010/esp`) destinations may call besides their ESPs' own hosts, private addresses included.
+   */
+  allowedDestinationHosts: string[];
   /** TESSERA_METRICS_TOKEN: when set, `/metrics` answers only `Authorization: Bearer <token>`. */
   metricsToken?: string;
   /** TESSERA_HTTP_*: the time and size bounds of every HTTP server the processes start. */
@@ -147,6 +153,19 @@ function metricsToken(env: Env): string | undefined {
   return token;
 }
 
+/** Comma-separated hosts and URL prefixes, each checked the way destinations' requests are matched to it. */
+function allowedDestinationHosts(env: Env): string[] {
+  try {
+    return [...AllowedDestinationHosts.parse(text(env, 'TESSERA_ALLOWED_DESTINATION_HOSTS')).entries];
+  } catch (error) {
+    if (!(error instanceof AllowedHostsError)) throw error;
+    throw new ConfigurationError(
+      'TESSERA_ALLOWED_DESTINATION_HOSTS',
+      `${error.message} (expected a comma-separated list of hosts, host:port, *.domain or http(s) URL prefixes)`,
+    );
+  }
+}
+
 function httpServer(env: Env): HttpServerSettings {
   const headersTimeoutMs = integer(env, 'TESSERA_HTTP_HEADERS_TIMEOUT_MS', 10_000, 500, 600_000);
   const requestTimeoutMs = integer(env, 'TESSERA_HTTP_REQUEST_TIMEOUT_MS', 30_000, 500, 3_600_000);
@@ -231,5 +250,6 @@ export function loadSettings(env: Env = process.env, cwd: string = process.cwd()
     demo,
     metricsToken: metricsToken(env),
     http: httpServer(env),
+    allowedDestinationHosts: allowedDestinationHosts(env),
   };
 }

@@ -55,6 +55,8 @@ export async function createTestRuntime(
       TESSERA_WORKSPACE_FILE: workspaceFile,
       TESSERA_DEMO: 'off',
       LOG_LEVEL: 'silent',
+      // The tests' sandboxes and capture servers stand in for the ESPs on loopback (a spec may allow less).
+      TESSERA_ALLOWED_DESTINATION_HOSTS: '127.0.0.1',
       ...env,
     },
     logger: createLogger('silent'),

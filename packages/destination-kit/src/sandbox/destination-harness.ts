@@ -5,6 +5,7 @@ import {
   type OperationItems,
   type OperationName,
 } from '../destination-definition';
+import { AllowedDestinationHosts } from '../destination-hosts';
 import { DestinationRunner, type DestinationRunnerOptions } from '../destination-runner';
 import type { ContractViolation, OpenApiContract } from '../openapi-contract';
 import type { EmulatorTools, EspEmulator, SandboxRequest, SandboxResponse } from './esp-emulator';
@@ -67,7 +68,7 @@ export interface HarnessRequest {
 
 /**
  * The destination author's test bench: a private sandbox (the ESP's emulator, or a capture server) on a free
- * loopback port, a runner whose `baseUrl` points at it, and every request recorded and checked against the
+ * loopback port (allowed to the runner), a runner whose `baseUrl` points at it, and every request recorded and checked against the
  * ESP's OpenAPI contract.
  */
 export class DestinationHarness<Settings extends Record<string, unknown> = Record<string, unknown>> {
@@ -94,6 +95,8 @@ export class DestinationHarness<Settings extends Record<string, unknown> = Recor
       const runner = new DestinationRunner(options.definition, {
         ...options.runner,
         settings: pointSettingsAt(options.definition.settingsSchema, options.settings, baseUrl),
+        // The harness's own sandbox on loopback stands in for the ESP's hosts.
+        allowedHosts: (options.runner?.allowedHosts ?? AllowedDestinationHosts.none).with(root),
       });
       return new DestinationHarness(sandbox, runner, baseUrl, emulator.esp, options.contract);
     } catch (error) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  AllowedDestinationHosts,
   coalesceProfileUpdates,
   DestinationRunner,
   EspSandbox,
@@ -150,6 +151,8 @@ export async function deliverToEmulator(
       tokenCache: tokens,
       instanceKey: `preview:${randomUUID()}`,
       timeoutMs: options.timeoutMs ?? 10_000,
+      // Only the private sandbox: the real hosts are never called from a preview.
+      allowedHosts: AllowedDestinationHosts.none.with(root),
     });
     const elsewhere = Object.entries(runner.settings).filter(
       ([, value]) => typeof value === 'string' && /^https?:\/\//i.test(value) && !value.startsWith(root),

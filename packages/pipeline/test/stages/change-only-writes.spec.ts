@@ -18,6 +18,7 @@ import { DestinationSyncState } from '../../src/store/destination-sync-state.rep
 const recorder = defineDestination<{ baseUrl: string; apiKey: string }>({
   type: 'recorder',
   name: 'Recorder',
+  hosts: ['recorder.invalid'],
   settingsSchema: {
     type: 'object',
     properties: {

@@ -13,6 +13,7 @@ import { RedisProfileVersionGuard } from '../../src/stages/redis-profile-version
 const merger = defineDestination<{ baseUrl: string }>({
   type: 'merger',
   name: 'Merger',
+  hosts: ['merger.invalid'],
   settingsSchema: {
     type: 'object',
     properties: { baseUrl: { type: 'string', default: 'https://merger.invalid' } },

@@ -8,6 +8,7 @@ export function echoDestination(upsertBatchSize: number) {
   return defineDestination<{ baseUrl: string; apiKey: string }>({
     type: 'echo',
     name: 'Echo',
+    hosts: ['echo.invalid'],
     settingsSchema: {
       type: 'object',
       properties: {

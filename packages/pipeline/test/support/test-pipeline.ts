@@ -12,6 +12,7 @@ import {
 } from '@tessera/consent';
 import { KeyRing } from '@tessera/crypto';
 import {
+  AllowedDestinationHosts,
   CaptureEmulator,
   EspSandbox,
   type SandboxRequest,
@@ -29,7 +30,10 @@ import {
   type PipelineWorkerOptions,
 } from '../../src';
 
-/** A PipelineWorker on the real PostgreSQL and Redis, delivering to a capture server on loopback. */
+/**
+ * A PipelineWorker on the real PostgreSQL and Redis, delivering to a capture server on loopback (allowed to its
+ * destinations as TESSERA_ALLOWED_DESTINATION_HOSTS would).
+ */
 export interface TestPipeline {
   worker: PipelineWorker;
   store: Store;
@@ -51,7 +55,9 @@ export async function startTestPipeline(options: {
   destinationsAt: (root: string) => PipelineDestination[];
   start?: boolean;
   /** Worker options of the spec's own (a poll interval, say). */
-  worker?: Partial<Pick<PipelineWorkerOptions, 'inboundPollMs' | 'stateRefreshMs'>>;
+  worker?: Partial<
+    Pick<PipelineWorkerOptions, 'inboundPollMs' | 'stateRefreshMs' | 'allowedDestinationHosts'>
+  >;
 }): Promise<TestPipeline> {
   const masterKey = randomBytes(32);
   const prefix = uniqueRedisPrefix();
@@ -80,6 +86,8 @@ export async function startTestPipeline(options: {
     logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
     exportDir: tmpdir(),
     retention: DEFAULT_RETENTION_POLICY,
+    // The capture server on loopback stands in for the ESPs (a spec may allow less).
+    allowedDestinationHosts: AllowedDestinationHosts.none.with(root),
     ...options.worker,
   });
   if (options.start !== false) await worker.start();

@@ -96,6 +96,7 @@ describe('destination generator', () => {
     expect(definition).toContain("type: 'acme-mail',");
     expect(definition).toContain("name: 'Acme Mail',");
     expect(definition).toContain("default: 'https://api.acme-mail.example',");
+    expect(definition).toContain("hosts: ['api.acme-mail.example'],");
     expect(definition).toContain("'x-api-version': ACME_MAIL_API_VERSION,");
     // Limits are declared once per destination, as rate budgets, not per operation.
     expect(definition).toContain('rateBudgets: {');

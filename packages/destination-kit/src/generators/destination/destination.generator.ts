@@ -102,6 +102,7 @@ export async function destinationGenerator(
   generateFiles(tree, path.join(__dirname, 'files'), destination.projectRoot, {
     ...destination,
     baseUrl: `https://api.${destination.fileName}.example`,
+    apiHost: `api.${destination.fileName}.example`,
     tmpl: '',
   });
   await formatFiles(tree);
