@@ -237,6 +237,8 @@ export class PipelineWorker {
       exportDir: options.exportDir,
       // The rest of the person (raw events, deliveries, dead letters, queues) goes before an erasure completes.
       subjectData: { erase: (subject) => this.subjectErasure.erase(subject) },
+      // Erasure's suppressions reach every consent gate at once: no cached grant lets a re-send through.
+      suppressions: options.suppressions,
       deliveryLog: {
         entriesFor: async (customerIds) =>
           (

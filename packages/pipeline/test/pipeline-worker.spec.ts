@@ -192,8 +192,18 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
     const first = await worker.replayDeadLetters({ destinationId: 'echo-1', limit: 100 });
     const second = await worker.replayDeadLetters({ destinationId: 'echo-1', limit: 100 });
 
-    expect(first).toEqual({ replayed: 1, alreadyDelivered: 0, notRunHere: [] });
-    expect(second).toEqual({ replayed: 0, alreadyDelivered: 0, notRunHere: [] });
+    expect(first).toEqual({
+      replayed: 1,
+      alreadyDelivered: 0,
+      notSent: { erased: 0, suppressed: 0 },
+      notRunHere: [],
+    });
+    expect(second).toEqual({
+      replayed: 0,
+      alreadyDelivered: 0,
+      notSent: { erased: 0, suppressed: 0 },
+      notRunHere: [],
+    });
     await waitFor(delivered, (n) => n === 2, 'the replayed item delivered');
     expect(received.filter((id) => id === 'BAD')).toHaveLength(2); // refused once, then delivered once
   });
@@ -228,6 +238,7 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
     expect(await worker.replayDeadLetters({ destinationId: 'echo-1', limit: 100 })).toEqual({
       replayed: 0,
       alreadyDelivered: 1,
+      notSent: { erased: 0, suppressed: 0 },
       notRunHere: [],
     });
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -247,6 +258,95 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
       'GOOD delivered again',
     );
     expect(await worker.rehydrate({ customerId: 'NOBODY' })).toEqual({ events: 0 });
+  });
+
+  it('never replays to a person erased since, nor to a suppressed contact point: the ESP receives nothing', async () => {
+    refused.add('ERASED1').add('SUPP1');
+    const events: IngestedEvent[] = ['ERASED1', 'SUPP1'].map((customerId) => ({
+      sourceId: 'loyalty',
+      brand: 'sd',
+      receivedAt: new Date().toISOString(),
+      event: {
+        specversion: '1.0',
+        id: `gone-${customerId}`,
+        source: 'https://loyalty.example.com',
+        type: 'points.updated',
+        time: new Date().toISOString(),
+        data: {
+          customer_id: customerId,
+          email: `${customerId.toLowerCase()}@example.com`,
+          delta: 1,
+          new_balance: 10,
+          reason: 'purchase',
+        },
+      } as unknown as CatalogEvent,
+    }));
+    const queue = new JobQueue('resolve', redis, prefix);
+    await queue.add(
+      'resolve.events',
+      { count: 2, events: new KeyRing([masterKey], QUEUE_PAYLOAD_KEY_PURPOSE).sealJson(events, 'test-gone') },
+      'test-gone',
+    );
+    await queue.close();
+    const lettersOf = async (customerId: string) =>
+      (await worker.deadLetters.list({ destinationId: 'echo-1', includeReplayed: true, limit: 100 })).filter(
+        (letter) => letter.customerId === customerId,
+      );
+    await waitFor(
+      async () => (await lettersOf('ERASED1')).length + (await lettersOf('SUPP1')).length,
+      (n) => n === 2,
+      'both refused',
+    );
+    // ERASED1 is erased while its letter waits (a flush settled it after the erasure's sweep, say); SUPP1's email
+    // is suppressed for every brand.
+    await worker.rawLog.tombstoneCustomers(['ERASED1']);
+    await graph.eraseProfile('ERASED1', { actor: 'admin:dpo', reason: 'test' });
+    // As the worker's suppression list does, every gate is told (a cached verdict would let a rehydration through).
+    await new SuppressionList(store, { onChange: (keys, brand) => gate.invalidate(keys, brand) }).suppress([
+      {
+        subjectType: 'email',
+        subjectKey: graph.keys.lookupKey({ type: 'email', value: 'supp1@example.com' }),
+        brand: '*',
+        reason: 'complaint',
+      },
+    ]);
+    refused.clear();
+    const before = received.length;
+
+    expect(await worker.replayDeadLetters({ destinationId: 'echo-1', limit: 100 })).toEqual({
+      replayed: 0,
+      alreadyDelivered: 0,
+      notSent: { erased: 1, suppressed: 1 },
+      notRunHere: [],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(received.slice(before)).toEqual([]);
+    expect(await worker.deliveryWindow.size('echo-1')).toMatchObject({ waiting: 0 });
+    // The erased person's letter is gone; the suppressed one is closed, with why, in the letter and the log.
+    expect(await lettersOf('ERASED1')).toEqual([]);
+    expect(await lettersOf('SUPP1')).toEqual([
+      expect.objectContaining({
+        discardedBy: 'system:replay',
+        discardReason: 'not replayed: the contact point is suppressed (suppression and deletion calls only)',
+      }),
+    ]);
+    const [dropped] = await store.query<{ status: string; detail: string }>(
+      `SELECT status, detail FROM delivery_log WHERE customer_id = 'SUPP1' ORDER BY id DESC LIMIT 1`,
+    );
+    expect(dropped).toEqual({
+      status: 'dropped',
+      detail: 'not replayed: the contact point is suppressed (suppression and deletion calls only)',
+    });
+    // Rehydration goes through routing, whose profile read and consent gate drop both: still nothing sent.
+    await worker.rehydrate({ customerId: 'ERASED1' });
+    await worker.rehydrate({ customerId: 'SUPP1' });
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(received.slice(before)).toEqual([]);
+    // Nothing is taken twice: a second replay finds nothing waiting.
+    expect(await worker.replayDeadLetters({ destinationId: 'echo-1', limit: 100 })).toMatchObject({
+      replayed: 0,
+      notSent: { erased: 0, suppressed: 0 },
+    });
   });
 
   it('leaves waiting, and reports, the letters of a destination this process does not run', async () => {
@@ -270,11 +370,13 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
     expect(await worker.replayDeadLetters({ destinationId: 'elsewhere-esp', limit: 100 })).toEqual({
       replayed: 0,
       alreadyDelivered: 0,
+      notSent: { erased: 0, suppressed: 0 },
       notRunHere: [{ destinationId: 'elsewhere-esp', letters: 1 }],
     });
     expect(await worker.replayDeadLetters({ limit: 100 })).toEqual({
       replayed: 1,
       alreadyDelivered: 0,
+      notSent: { erased: 0, suppressed: 0 },
       notRunHere: [{ destinationId: 'elsewhere-esp', letters: 1 }],
     });
 

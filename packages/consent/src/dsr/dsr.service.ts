@@ -26,6 +26,7 @@ import {
   type OpenDsrInput,
 } from './dsr-contract';
 import { DsrRequestRepository } from './dsr-request.repository';
+import { ERASED_CUSTOMER_INDEX, pseudonymizeErasedCustomers } from './erased-customer-pseudonyms';
 import type { SubjectDataEraser } from './subject-data-eraser';
 import { writeSubjectAccessExport, type SubjectAccessExport } from './subject-access-export';
 
@@ -35,6 +36,11 @@ export interface DsrServiceOptions {
   /** Where access exports are written (`<requestId>.json`, mode 0600). */
   exportDir: string;
   deliveryLog?: DeliveryLogReader;
+  /**
+   * The suppression list erasures write to: the process's own, whose changes reach every consent gate (a gate
+   * keeping a cached grant would let a re-send through). Default: one of its own, which tells no gate.
+   */
+  suppressions?: SuppressionList;
   /**
    * Removes the person from what the pipeline holds (raw events, delivery log, dead letters, queues) on every
    * erasure run, before the request can complete.
@@ -66,6 +72,8 @@ const PENDING_CONTEXT = 'dsr_requests.pending_deletion';
 const HOLDS_DETAIL = "holds the subject's data: deletion not sent yet";
 /** The `pending` result of a paused destination. */
 const PAUSED_DETAIL = 'destination paused: the deletion is sent once it is resumed';
+/** What an erased customer id becomes in the records kept: this, then its keyed hash. */
+const ERASED_PREFIX = 'erased_';
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
@@ -90,7 +98,7 @@ export class DsrService {
     this.now = options.now ?? (() => new Date());
     this.requests = new DsrRequestRepository(options.store);
     this.ledger = new ConsentLedger(options.store, { now: this.now });
-    this.suppressions = new SuppressionList(options.store, { now: this.now });
+    this.suppressions = options.suppressions ?? new SuppressionList(options.store, { now: this.now });
     this.audit = new AuditLog(options.store, { now: this.now });
     this.deliveryLog = options.deliveryLog ?? new EmptyDeliveryLog();
   }
@@ -287,6 +295,7 @@ export class DsrService {
       const results = await this.requests.destinationResults(request.id);
       const pending = results.filter((result) => result.status !== 'ok');
       const waiting = pending.filter((result) => result.status === 'pending');
+      if (pending.length === 0) await this.pseudonymizeCustomerIds(request.id);
       const done =
         pending.length === 0
           ? await this.requests.update(request.id, {
@@ -459,6 +468,21 @@ export class DsrService {
         detail: { requestId, step: 'held-data', ...removed, exportsDeleted: exports.length },
       },
     ]);
+  }
+
+  /**
+   * The erasure is complete: from here on the records kept (audit log, consent ledger, DSR requests) name the
+   * person's customer ids only by their tombstone key (see `pseudonymizeErasedCustomers`).
+   */
+  private async pseudonymizeCustomerIds(requestId: string): Promise<void> {
+    const request = await this.requests.get(requestId);
+    if (request === undefined) return;
+    const pseudonyms = new Map(
+      request.customerIds
+        .filter((id) => !id.startsWith(ERASED_PREFIX))
+        .map((id) => [id, `${ERASED_PREFIX}${this.graph.vault.blindIndex(ERASED_CUSTOMER_INDEX, id)}`]),
+    );
+    await this.options.store.transaction((tx) => pseudonymizeErasedCustomers(tx, pseudonyms));
   }
 
   private unsealItems(request: DsrRequest): ProfileRef[] {
