@@ -12,7 +12,7 @@ import {
   type PersonalDataAccess,
   type PreviewSampleEvent,
 } from '@tessera/pipeline';
-import { ConfigurationError } from '@tessera/runtime';
+import { ConfigurationError, destinationHostAllowance } from '@tessera/runtime';
 import type Redis from 'ioredis';
 import { Caller, Endpoint, ValidBody, ValidQuery } from './console-endpoint.decorator';
 import { ConsoleDependencies } from './console-dependencies';
@@ -70,6 +70,8 @@ export class PreviewController {
         },
         await this.deps.catalog.brands(),
         this.deps.runtime.settings.destinations,
+        undefined,
+        destinationHostAllowance(this.deps.runtime.settings),
       );
     } catch (error) {
       if (error instanceof ConfigurationError) throw new ControlPlaneError('conflict', error.detail);
