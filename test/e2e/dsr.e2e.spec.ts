@@ -305,6 +305,22 @@ describe.each(STORE_DRIVERS)('data subject requests end to end on %s', (driver) 
       traits: { first_name: MEMBER_2.firstName },
     });
 
+    // The records kept name member 1's customer ids by their tombstone key only (the identity graph's own
+    // tombstones of its anchors aside: it recognises a returning id by its value).
+    for (const table of [
+      'identity_lineage',
+      'identity_outbox',
+      'audit_log',
+      'dsr_requests',
+      'consent_ledger',
+    ]) {
+      const text = JSON.stringify(await store.query(`SELECT * FROM ${table}`));
+      for (const id of [member1, 'C77']) expect(text).not.toMatch(new RegExp(`(?<![\\w-])${id}(?![\\w-])`));
+    }
+    expect(
+      (await store.query<{ n: number }>('SELECT count(*)::int AS n FROM identity_lineage'))[0]?.n,
+    ).toBeGreaterThan(0);
+
     // Every contact point suppressed for every brand, by blind index.
     const emailKey = vault.blindIndex('email', MEMBER_1.email);
     const suppressions = await new SuppressionList(store).list({ brand: '*' });

@@ -21,8 +21,8 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * When an erasure completes, the records kept for accountability — the audit log, the consent ledger (proof of
- * what was consented, keyed by contact point), DSR requests and their destinations' answers — stop naming the
- * person's customer ids: each becomes `erased_<keyed hash>`, the tombstone's own key. Whoever holds an id and the
+ * what was consented, keyed by contact point), DSR requests and their destinations' answers, the identity graph's
+ * merge lineage and announcements — stop naming the person's customer ids: each becomes `erased_<keyed hash>`, the tombstone's own key. Whoever holds an id and the
  * master key can still ask whether it was erased, and when; nothing reads it back. Returns the rows changed.
  */
 export async function pseudonymizeErasedCustomers(
@@ -71,6 +71,31 @@ export async function pseudonymizeErasedCustomers(
       row.customer_ids.map((id) => pseudonyms.get(id) ?? id),
       JSON.stringify(replaceIds(row.detail, pseudonyms, pattern)),
     ]);
+    changed += 1;
+  }
+  // The identity graph's history: merges and splits keep their shape, under the tombstone keys. Announcements not
+  // yet published are dropped (an ESP must not be asked to merge an erased person); published ones are renamed.
+  for (const column of ['winner', 'loser'] as const) {
+    const rows = await tx.query(
+      `UPDATE identity_lineage AS l SET ${column} = v.pseudonym
+         FROM unnest($1::text[], $2::text[]) AS v(id, pseudonym)
+        WHERE l.${column} = v.id RETURNING l.id`,
+      [ids, replacements],
+    );
+    changed += rows.length;
+  }
+  const announced = await tx.query<{ id: number; data: unknown; published: boolean }>(
+    `SELECT id, data, published_at IS NOT NULL AS published FROM identity_outbox
+      WHERE data::text LIKE ANY ($1::text[])`,
+    [likes],
+  );
+  for (const row of announced) {
+    if (row.published)
+      await tx.query('UPDATE identity_outbox SET data = $2::jsonb WHERE id = $1', [
+        row.id,
+        JSON.stringify(replaceIds(row.data, pseudonyms, pattern)),
+      ]);
+    else await tx.query('DELETE FROM identity_outbox WHERE id = $1', [row.id]);
     changed += 1;
   }
   const answers = await tx.query<{ request_id: string; destination_id: string; detail: string }>(
