@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { AuditLog } from '@tessera/consent';
 import { WorkspaceCatalog } from '@tessera/control-plane';
 import { BrazeEmulator } from '@tessera/destination-braze';
-import { EspSandbox } from '@tessera/destination-kit';
+import { AllowedDestinationHosts, EspSandbox } from '@tessera/destination-kit';
 import { KlaviyoEmulator } from '@tessera/destination-klaviyo';
 import { DESTINATION_PACKAGES, pluginCatalog } from '@tessera/destination-registry';
 import { newWebhookSecret } from '@tessera/runtime';
@@ -56,6 +56,8 @@ describe('the live workspace, end to end', () => {
       destinationTypes: DESTINATION_PACKAGES.map((entry) => entry.definition),
       selectedTypes: DESTINATION_PACKAGES.map((entry) => entry.definition.type),
       plugins: pluginCatalog(),
+      // As the process under test allows it (startTessera): the sandbox on loopback stands in for the ESPs.
+      allowedHosts: new AllowedDestinationHosts(['127.0.0.1']),
     });
   }, 60_000);
 
