@@ -14,5 +14,10 @@ export function destinationHostAllowance(
   const embedded = settings.databaseUrl === undefined;
   // Port 0 is picked at listen time: no destination can have named it.
   if (!embedded || !settings.sandbox || settings.port === 0) return allowed;
-  return allowed.with(sandboxRoot(settings.port, settings.host));
+  const root = sandboxRoot(settings.port, settings.host);
+  // On loopback, by any of its names (the ESP READMEs say localhost).
+  const loopback = root === sandboxRoot(settings.port, undefined);
+  return loopback
+    ? allowed.with(root, `http://localhost:${settings.port}/sandbox`, `http://[::1]:${settings.port}/sandbox`)
+    : allowed.with(root);
 }

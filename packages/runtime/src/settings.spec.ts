@@ -112,7 +112,12 @@ describe('loadSettings', () => {
     const allows = (env: Record<string, string>, url: string) =>
       destinationHostAllowance(loadSettings(env, CWD)).allows(new URL(url));
     expect(allows({}, 'http://127.0.0.1:8080/sandbox/klaviyo/api/profiles')).toBe(true);
+    expect(allows({}, 'http://localhost:8080/sandbox/klaviyo')).toBe(true);
+    expect(allows({}, 'http://[::1]:8080/sandbox/klaviyo')).toBe(true);
     expect(allows({}, 'http://127.0.0.1:8080/v1/dsr')).toBe(false);
+    expect(allows({}, 'http://localhost:8080/v1/dsr')).toBe(false);
+    expect(allows({ HOST: '10.0.0.8' }, 'http://10.0.0.8:8080/sandbox/braze')).toBe(true);
+    expect(allows({ HOST: '10.0.0.8' }, 'http://localhost:8080/sandbox/braze')).toBe(false);
     expect(allows({ PORT: '9000', HOST: '0.0.0.0' }, 'http://127.0.0.1:9000/sandbox/braze')).toBe(true);
     // No sandbox mounted, PostgreSQL (not the embedded start), or a port picked at listen time: nothing.
     expect(allows({ TESSERA_SANDBOX: 'off', TESSERA_DEMO: 'off' }, 'http://127.0.0.1:8080/sandbox/x')).toBe(
