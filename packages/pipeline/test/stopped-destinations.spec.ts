@@ -145,24 +145,27 @@ describe('Paused and disabled destinations are sent nothing', () => {
     expect(sent(pipeline, 'POST /off-1/profiles')).toBe(0);
   }, 30_000);
 
-  it('an erasure goes only to the destinations holding the person, and waits, pending, at a paused one', async () => {
+  it('an erasure goes only to the destinations holding the person (a disabled one too), and waits, pending, at a paused one', async () => {
     pipeline = await startTestPipeline({
       capture: answer,
       destinationsAt: (root) => [
         destination(root, 'erase-a', { windowMs: 0 }),
         destination(root, 'erase-b', { windowMs: 0 }),
+        destination(root, 'erase-d', { windowMs: 0 }),
         // Another brand's: it was never sent the person.
         destination(root, 'erase-c', { brand: 'fl', windowMs: 0 }),
       ],
     });
     await queueOneJobPerEvent(pipeline, [pointsEvent('sd-loyalty', 'C-ERASE-1')]);
-    for (const id of ['erase-a', 'erase-b'])
+    for (const id of ['erase-a', 'erase-b', 'erase-d'])
       await waitFor(
         () => sent(pipeline, `POST /${id}/profiles`),
         (count) => count === 1,
         `${id} holds the profile`,
       );
     await pause(pipeline, 'erase-b', 'paused');
+    // Disabled: no more marketing sync, but what its ESP holds of the person must still go.
+    await pause(pipeline, 'erase-d', 'disabled');
 
     const { dsr } = pipeline.worker;
     const request = await dsr.open({
@@ -190,8 +193,10 @@ describe('Paused and disabled destinations are sent nothing', () => {
         status: 'pending',
         detail: 'destination paused: the deletion is sent once it is resumed',
       },
+      { destinationId: 'erase-d', status: 'ok', detail: null },
     ]);
     expect(sent(pipeline, 'POST /erase-a/delete')).toBe(1);
+    expect(sent(pipeline, 'POST /erase-d/delete')).toBe(1);
     expect(sent(pipeline, 'POST /erase-c/delete')).toBe(0);
     await settle(500);
     expect(sent(pipeline, 'POST /erase-b/delete')).toBe(0);
@@ -207,6 +212,7 @@ describe('Paused and disabled destinations are sent nothing', () => {
     expect(sent(pipeline, 'POST /erase-a/delete')).toBe(1);
     expect(sent(pipeline, 'POST /erase-c/delete')).toBe(0);
     expect((await dsr.requests.destinationResults(request.id)).map((result) => result.status)).toEqual([
+      'ok',
       'ok',
       'ok',
     ]);
