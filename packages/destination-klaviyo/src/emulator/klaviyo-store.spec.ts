@@ -6,28 +6,34 @@ describe('KlaviyoStore identifier lookups', () => {
   it('finds a profile by each identifier, and follows a change of email', () => {
     const store = new KlaviyoStore();
     const { profile } = store.upsertProfile(
-      { attributes: { email: 'Ada@Example.com', phone_number: '+447911123456', external_id: 'C1' } },
+      {
+        type: 'profile',
+        attributes: { email: 'Ada@Example.com', phone_number: '+447911123456', external_id: 'C1' },
+      },
       now,
     );
     expect(store.findBy('email', 'ada@example.com')?.id).toBe(profile.id);
     expect(store.findBy('phone_number', '+447911123456')?.id).toBe(profile.id);
     expect(store.findBy('external_id', 'C1')?.id).toBe(profile.id);
 
-    store.updateProfile(profile, { attributes: { email: 'ada@new.example.com' } }, now);
+    store.updateProfile(profile, { type: 'profile', attributes: { email: 'ada@new.example.com' } }, now);
     expect(store.findBy('email', 'ada@example.com')).toBeUndefined();
     expect(store.findBy('email', 'ADA@new.example.com')?.id).toBe(profile.id);
     // The old address is free again: a new profile may take it.
-    const { profile: other, created } = store.upsertProfile({ attributes: { email: 'ada@example.com' } }, now);
+    const { profile: other, created } = store.upsertProfile(
+      { type: 'profile', attributes: { email: 'ada@example.com' } },
+      now,
+    );
     expect(created).toBe(true);
     expect(store.findBy('email', 'ada@example.com')?.id).toBe(other.id);
   });
 
   it('forgets deleted profiles and everything on reset', () => {
     const store = new KlaviyoStore();
-    const { profile } = store.upsertProfile({ attributes: { external_id: 'C2' } }, now);
+    const { profile } = store.upsertProfile({ type: 'profile', attributes: { external_id: 'C2' } }, now);
     store.deleteProfile(profile.id);
     expect(store.findBy('external_id', 'C2')).toBeUndefined();
-    store.upsertProfile({ attributes: { external_id: 'C3' } }, now);
+    store.upsertProfile({ type: 'profile', attributes: { external_id: 'C3' } }, now);
     store.reset();
     expect(store.findBy('external_id', 'C3')).toBeUndefined();
   });
