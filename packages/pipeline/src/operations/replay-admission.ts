@@ -50,9 +50,10 @@ export class ReplayAdmission {
       customerIds.filter((id) => !erasedCustomers.has(id)),
     );
     const contactKeys = entries.map(({ brand, item }) => {
+      // A letter may lack its operation's item (rows written by hand, older rows): it then names no contact point.
       const keys = this.options.contactKeysOf(
         brand,
-        item.operation.item as unknown as Record<string, unknown>,
+        (item.operation.item ?? {}) as unknown as Record<string, unknown>,
       );
       const view = item.customerId === undefined ? undefined : views.get(item.customerId);
       if (view?.email !== undefined) keys.push(view.email.key);
