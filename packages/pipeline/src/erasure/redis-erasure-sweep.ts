@@ -281,7 +281,7 @@ export class RedisErasureSweep {
   private itemMatches(item: DeliveryItem, subject: ErasedSubject): boolean {
     if (item.customerId !== undefined && subject.customerIds.has(item.customerId)) return true;
     if (item.event !== undefined && subject.eventKeys.has(eventKeyString(item.event))) return true;
-    const operationItem = item.operation.item as unknown as Record<string, unknown>;
+    const operationItem = (item.operation?.item ?? {}) as unknown as Record<string, unknown>;
     for (const field of ['customerId', 'mergedCustomerId']) {
       const value = operationItem[field];
       if (typeof value === 'string' && subject.customerIds.has(value)) return true;
