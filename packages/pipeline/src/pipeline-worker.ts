@@ -43,7 +43,12 @@ import { InboundQueue } from './inbound/inbound-queue';
 import { InboundSync } from './inbound/inbound-sync.service';
 import { InboundCursorBook } from './store/inbound-cursor-book.repository';
 import type { PipelineMetrics } from './pipeline-metrics';
-import { DeliverStage, type DeliverOutcome, type SettledItem } from './stages/deliver-stage.service';
+import {
+  DeliverStage,
+  emptyDeliverOutcome,
+  type DeliverOutcome,
+  type SettledItem,
+} from './stages/deliver-stage.service';
 import { eventKeyOf, eventKeyString } from './stages/event-identity';
 import { redactEspText } from './stages/esp-text-redaction';
 import { RedisDeliveryWindow } from './stages/delivery-window';
@@ -954,20 +959,7 @@ export class PipelineWorker {
           attempts: item.attempts,
         })),
       );
-    return {
-      delivered: 0,
-      rejected: 0,
-      retried: 0,
-      deadLettered: 0,
-      stale: 0,
-      undoneMerges: 0,
-      deferred: 0,
-      unchanged: 0,
-      superseded: 0,
-      skipped: 0,
-      authFailed: false,
-      paused: state === 'paused',
-    };
+    return emptyDeliverOutcome(state === 'paused');
   }
 
   private connection(): Redis {

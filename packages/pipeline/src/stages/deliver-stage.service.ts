@@ -144,6 +144,24 @@ const compareStamps = (a: ProfileStamp, b: ProfileStamp) =>
  * with backoff, until the retry window closes → dead letter. A refused credential puts every item back and
  * counts towards pausing the destination.
  */
+/** An outcome with nothing counted yet: a flush that sent nothing answers with it. */
+export function emptyDeliverOutcome(paused = false): DeliverOutcome {
+  return {
+    delivered: 0,
+    rejected: 0,
+    retried: 0,
+    deadLettered: 0,
+    stale: 0,
+    undoneMerges: 0,
+    deferred: 0,
+    unchanged: 0,
+    superseded: 0,
+    skipped: 0,
+    authFailed: false,
+    paused,
+  };
+}
+
 export class DeliverStage {
   private readonly now: () => number;
 
@@ -160,20 +178,7 @@ export class DeliverStage {
     items: DeliveryItem[],
     holder: string = randomUUID(),
   ): Promise<DeliverOutcome> {
-    const outcome: DeliverOutcome = {
-      delivered: 0,
-      rejected: 0,
-      retried: 0,
-      deadLettered: 0,
-      stale: 0,
-      undoneMerges: 0,
-      deferred: 0,
-      unchanged: 0,
-      superseded: 0,
-      skipped: 0,
-      authFailed: false,
-      paused: false,
-    };
+    const outcome = emptyDeliverOutcome();
     const runner = this.options.runnerOf(destinationId);
     if (runner === undefined) throw new Error(`No runner for destination "${destinationId}"`);
     const records: SettledItem[] = [];
