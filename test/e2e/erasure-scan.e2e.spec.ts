@@ -10,6 +10,15 @@ import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix 
 import { createScratchDatabase, waitFor, writeSportsWorkspace } from '../support/pipeline-fixture';
 import { startTessera, type TesseraProcess } from '../support/tessera-process';
 
+/** The console answers this spec reads (a DSR request, the dead letters, a replay, an error). */
+interface ApiAnswer {
+  id: string;
+  status: string;
+  letters?: { error: string }[];
+  detail: { dataErased?: Record<string, number>; exportsErased?: string[] };
+  [field: string]: unknown;
+}
+
 // Issue 18, item 2: after an erasure reported completed, nothing of the person is left in clear or decryptable —
 // not in any table (every column, every sealed value opened with the keys derived from the master key), not in
 // the PGlite folder's bytes, not under any Redis key of the deployment (jobs, windows, streams), not in the
@@ -236,7 +245,11 @@ describe.each(['postgres', 'pglite'] as const)(
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const text = await response.text();
-      return { status: response.status, text, body: text === '' ? undefined : (JSON.parse(text) as any) };
+      return {
+        status: response.status,
+        text,
+        body: (text === '' ? undefined : JSON.parse(text)) as ApiAnswer,
+      };
     };
 
     const event = (type: string, data: Record<string, unknown>, id = `evt-${driver}-${++sequence}`) => ({

@@ -159,7 +159,8 @@ describe('EspSandbox', () => {
     const response = await post('/shelf/_sandbox/faults', { kind: 'meteor' });
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({
-      error: 'Unknown fault kind "meteor"; known: server-error, rate-limit, timeout, unauthorized, echo-rejection',
+      error:
+        'Unknown fault kind "meteor"; known: server-error, rate-limit, timeout, unauthorized, echo-rejection',
     });
     const badTimes = await post('/shelf/_sandbox/faults', { kind: 'timeout', times: 0 });
     expect(await badTimes.json()).toEqual({ error: 'times must be a positive integer (got 0)' });

@@ -295,7 +295,11 @@ export class EspSandbox {
     return fault;
   }
 
-  private async answerFault(emulator: EspEmulator, fault: ArmedFault, body: Buffer): Promise<SandboxResponse> {
+  private async answerFault(
+    emulator: EspEmulator,
+    fault: ArmedFault,
+    body: Buffer,
+  ): Promise<SandboxResponse> {
     switch (fault.kind) {
       case 'echo-rejection':
         return emulator.errorResponse(

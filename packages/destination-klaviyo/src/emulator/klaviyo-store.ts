@@ -248,7 +248,10 @@ export class KlaviyoStore {
   }
 
   /** Sets a subscriber's email and phone number where the profile has none yet (subscribe, unsubscribe). */
-  fillIdentifiers(profile: ProfileRecord, given: { email?: string | null; phone_number?: string | null }): void {
+  fillIdentifiers(
+    profile: ProfileRecord,
+    given: { email?: string | null; phone_number?: string | null },
+  ): void {
     if (given.email && profile.email === null) profile.email = given.email.toLowerCase();
     if (given.phone_number && profile.phone_number === null) profile.phone_number = given.phone_number;
     this.indexIdentifiers(profile);
