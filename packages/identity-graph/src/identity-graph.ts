@@ -28,6 +28,7 @@ import {
   prepareIdentifierRows,
   profilesOfIdentifiers,
   retractEdges,
+  TOMBSTONE_KEY_PREFIX,
   upsertIdentifiers,
   type NewEdge,
 } from './resolution/graph-repository';
@@ -38,7 +39,7 @@ import {
   type ResolutionResult,
 } from './resolution/identity-resolver';
 import { entryOf } from './resolution/entry-of';
-import { eraseProfileIn, type ErasureReport } from './erasure/profile-erasure';
+import { ERASED_REASON, eraseProfileIn, type ErasureReport } from './erasure/profile-erasure';
 
 export type { ErasureReport } from './erasure/profile-erasure';
 
@@ -411,9 +412,38 @@ export class IdentityGraph {
       const active =
         (await this.resolveReference(tx, { type: 'customer_id', scope: '', value: customerId })) ??
         customerId.trim();
-      const report = await eraseProfileIn(tx, active, { ...input, now: this.clock() });
+      const report = await eraseProfileIn(tx, active, {
+        ...input,
+        now: this.clock(),
+        tombstoneKey: (type, lookupKey) => this.keys.tombstoneKey(type, lookupKey),
+      });
       if (report === undefined) throw new IdentityNotFoundError(`no profile ${customerId} to erase`);
       return report;
+    });
+  }
+
+  /**
+   * Re-keys erased identifiers still keyed by their value (tombstones written before erasure re-keyed them) by
+   * their blind index. Idempotent; reads the tombstones only (a partial index). Returns how many were re-keyed.
+   */
+  async rekeyClearTombstones(): Promise<number> {
+    return this.write(async (tx) => {
+      const rows = await tx.query<{ id: number; type: IdentifierType; lookup_key: string }>(
+        `SELECT id, type, lookup_key FROM identity_identifiers
+          WHERE quarantined_reason = $1 AND lookup_key NOT LIKE $2`,
+        [ERASED_REASON, `${TOMBSTONE_KEY_PREFIX}%`],
+      );
+      const rekeyed = rows.flatMap((row) => {
+        const key = this.keys.tombstoneKey(row.type, row.lookup_key);
+        return key === undefined ? [] : [{ id: row.id, key }];
+      });
+      if (rekeyed.length > 0)
+        await tx.query(
+          `UPDATE identity_identifiers AS i SET lookup_key = v.key
+             FROM unnest($1::bigint[], $2::text[]) AS v(id, key) WHERE i.id = v.id`,
+          [rekeyed.map((row) => row.id), rekeyed.map((row) => row.key)],
+        );
+      return rekeyed.length;
     });
   }
 
@@ -553,6 +583,7 @@ export class IdentityGraph {
           this.keys,
           this.config,
         ),
+        this.keys,
       );
       const fromRow = entryOf(rows, this.keys.key(from.identifier));
       const toRow = entryOf(rows, this.keys.key(to.identifier));

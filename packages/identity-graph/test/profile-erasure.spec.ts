@@ -117,6 +117,16 @@ describe.each(STORE_DRIVERS)('erasing a profile on %s', (driver) => {
     expect(erased.every((row) => row.value_ciphertext === null)).toBe(true);
     expect(erased.map((row) => row.customer_id)).not.toContain(survivor);
     expect(new Set(erased.map((row) => row.customer_id)).size).toBe(5);
+    // Identifiers keyed by their value (member and customer ids) keep a blind index instead.
+    const keys = await store.query<{ type: string; lookup_key: string }>(
+      "SELECT type, lookup_key FROM identity_identifiers WHERE quarantined_reason = 'erased' ORDER BY type",
+    );
+    expect(keys.map((row) => row.lookup_key)).not.toContain('SD1');
+    expect(keys.map((row) => row.lookup_key)).not.toContain('C77');
+    expect(keys.filter((row) => row.type === 'member' || row.type === 'customer_id')).toEqual([
+      { type: 'customer_id', lookup_key: graph.keys.tombstoneKey('customer_id', 'C77') },
+      { type: 'member', lookup_key: graph.keys.tombstoneKey('member', 'SD1') },
+    ]);
     // Lineage stays as it was (customer ids only).
     expect(await store.query('SELECT * FROM identity_lineage ORDER BY id')).toEqual(lineageBefore);
 
@@ -173,11 +183,56 @@ describe.each(STORE_DRIVERS)('erasing a profile on %s', (driver) => {
     ]);
     expect(both.merges).toEqual([]);
     expect((await graph.getProfile('email:bartholomew@example.com'))?.customerId).toBe(other);
-    const [tombstone] = await store.query<{ customer_id: string; quarantined_reason: string }>(
-      "SELECT customer_id, quarantined_reason FROM identity_identifiers WHERE type = 'member' AND lookup_key = 'SD1'",
+    // The member id was recognised by its tombstone (no second row, none keyed by the value).
+    const members = await store.query<{
+      customer_id: string;
+      quarantined_reason: string;
+      lookup_key: string;
+    }>(
+      "SELECT customer_id, quarantined_reason, lookup_key FROM identity_identifiers WHERE type = 'member' AND scope = 'sports-direct' AND lookup_key NOT IN ('SD9', 'SD2')",
     );
+    expect(members).toHaveLength(1);
+    const [tombstone] = members;
+    expect(tombstone.lookup_key).toBe(graph.keys.tombstoneKey('member', 'SD1'));
     expect(tombstone.quarantined_reason).toBe('erased');
     expect(tombstone.customer_id).not.toBe(survivor);
     expect(tombstone.customer_id).not.toBe(other);
+    // A group customer id too, alone: it resolves to its tombstone, not to a new profile under its own value.
+    const customer = await graph.resolveIdentities([record({ customer_id: 'C77' })]);
+    expect(customer.records[0].customerId).not.toBe('C77');
+    expect(
+      await store.query(
+        "SELECT 1 FROM identity_identifiers WHERE type = 'customer_id' AND lookup_key = 'C77'",
+      ),
+    ).toEqual([]);
+  });
+
+  it('re-keys tombstones an earlier release left keyed by their value, once', async () => {
+    const { graph, store } = fixture;
+    const { survivor, other } = await seed();
+    await graph.eraseProfile(survivor, { actor: 'admin:dpo', reason: 'dsr test' });
+    const tombstoneKey = graph.keys.tombstoneKey('member', 'SD1');
+    // What an earlier release wrote: the erased member id as its own lookup key.
+    await store.query("UPDATE identity_identifiers SET lookup_key = 'SD1' WHERE lookup_key = $1", [
+      tombstoneKey,
+    ]);
+
+    expect(await graph.rekeyClearTombstones()).toBe(1);
+    expect(await graph.rekeyClearTombstones()).toBe(0);
+    const [row] = await store.query<{ lookup_key: string; quarantined_reason: string }>(
+      "SELECT lookup_key, quarantined_reason FROM identity_identifiers WHERE type = 'member' AND scope = 'sports-direct' AND quarantined_reason = 'erased'",
+    );
+    expect(row).toEqual({ lookup_key: tombstoneKey, quarantined_reason: 'erased' });
+    // Erased emails keep their blind index: it is what the suppression list keys.
+    const email = graph.keys.lookupKey({ type: 'email', value: 'zeferina@example.com' });
+    expect(
+      await store.query('SELECT quarantined_reason FROM identity_identifiers WHERE lookup_key = $1', [email]),
+    ).toEqual([{ quarantined_reason: 'erased' }]);
+    // And the re-keyed tombstone still keeps the member id out of the other member's profile.
+    const both = await graph.resolveIdentities([
+      record({ member_id: 'SD1', brand: 'sports-direct', email: 'bartholomew@example.com' }),
+    ]);
+    expect(both.merges).toEqual([]);
+    expect((await graph.getProfile('email:bartholomew@example.com'))?.customerId).toBe(other);
   });
 });

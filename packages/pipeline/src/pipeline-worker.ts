@@ -34,11 +34,12 @@ import {
   startStageWorker,
   TOKEN_CACHE_KEY_PURPOSE,
 } from '@tessera/queues';
-import type { PiiVault, Store } from '@tessera/store';
+import { reclaimDeletedRows, type PiiVault, type Store } from '@tessera/store';
 import type { BrandContext, PluginPool } from '@tessera/transform';
 import { DestinationDirectory, type PipelineDestination } from './destination-directory';
 import { PipelineSubjectErasure } from './erasure/pipeline-subject-erasure.service';
 import { contactKeysOf, RedisErasureSweep } from './erasure/redis-erasure-sweep';
+import { UnresolvedEvents } from './store/unresolved-events.repository';
 import { InboundQueue } from './inbound/inbound-queue';
 import { InboundSync } from './inbound/inbound-sync.service';
 import { InboundCursorBook } from './store/inbound-cursor-book.repository';
@@ -252,6 +253,8 @@ export class PipelineWorker {
       },
       // An erasure goes to the destinations that hold the person, not to every destination of every brand.
       destinationsHolding: (customerIds) => erasureTargets.holding(customerIds),
+      // The embedded store's files keep no deleted row of the person (PostgreSQL: the operator's VACUUM FULL).
+      reclaimDeletedRows: () => reclaimDeletedRows(store),
     });
     this.cursors = new InboundCursorBook(store);
     const clock = options.clock ?? (() => new Date());
@@ -385,6 +388,8 @@ export class PipelineWorker {
     });
     this.subjectErasure = new PipelineSubjectErasure({
       rawLog: this.rawLog,
+      unresolved: new UnresolvedEvents(store, vault),
+      contactKeysOf: contactKeysOf(options.graph),
       deliveryLog: this.deliveryLog,
       deadLetters: this.deadLetters,
       syncState: this.syncState,
@@ -404,6 +409,8 @@ export class PipelineWorker {
   /** Checks Redis, records and loads destination states, applies pauses, then starts every stage's worker. */
   async start(): Promise<void> {
     await assertNoEviction(this.options.redis);
+    // Tombstones an older release left keyed by their value (a member id in clear) take their blind index.
+    await this.options.graph.rekeyClearTombstones();
     await this.directory.start();
     for (const destination of this.directory.all()) {
       await this.applyState(destination.id);

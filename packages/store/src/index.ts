@@ -8,3 +8,4 @@ export { migrate, readMigrations, MigrationError, MIGRATIONS_DIR, type Migration
 export { insertRows, type InsertRowsOptions } from './insert-rows';
 export { PiiVault, type EncryptedValue } from './pii-vault';
 export { openScratchStore, STORE_DRIVERS, TEST_POSTGRES_URL } from './scratch-store';
+export { reclaimDeletedRows } from './reclaim-deleted-rows';

@@ -51,6 +51,11 @@ export interface DsrServiceOptions {
    * them). Given, an erasure goes only to those; absent, to every destination `runErasure` is handed.
    */
   destinationsHolding?: (customerIds: readonly string[]) => Promise<ReadonlySet<string>>;
+  /**
+   * Run once an erasure completes: makes the rows it deleted or rewrote unreadable from the store's files
+   * (`reclaimDeletedRows` of @tessera/store).
+   */
+  reclaimDeletedRows?: () => Promise<unknown>;
   now?: () => Date;
 }
 
@@ -323,6 +328,7 @@ export class DsrService {
                 },
                 remove: ['waitingFor'],
               });
+      if (pending.length === 0) await this.options.reclaimDeletedRows?.();
       return { request: done, destinations: results };
     } catch (error) {
       await this.fail(request.id, error);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SqlExecutor } from '@tessera/store';
+import type { IdentifierType } from '../identifiers';
 
 /** The quarantine reason of an erased identifier: a tombstone that links nothing and belongs to no one. */
 export const ERASED_REASON = 'erased';
@@ -45,7 +46,8 @@ export async function profileFamily(executor: SqlExecutor, customerId: string): 
 /**
  * Erases a profile inside the caller's transaction (which must hold the graph's write lock). For the
  * profile and every profile merged into it:
- * - identifiers keep their blind index but lose their sealed value, and become tombstones: quarantined
+ * - identifiers keep only a blind index (those keyed by their value — customer ids, member ids, cards, devices —
+ *   are re-keyed by one) and lose their sealed value, and become tombstones: quarantined
  *   `erased` (so none of their edges count in any later recompute) and each moved to a fresh customer id of
  *   its own, so an event carrying the same email, phone or member id later resolves to that empty tombstone
  *   and never to the erased profile (nor, through it, to anything it was linked with);
@@ -57,7 +59,13 @@ export async function profileFamily(executor: SqlExecutor, customerId: string): 
 export async function eraseProfileIn(
   tx: SqlExecutor,
   customerId: string,
-  input: { actor: string; reason: string; now: Date },
+  input: {
+    actor: string;
+    reason: string;
+    now: Date;
+    /** The blind-index key an identifier keyed by its value keeps as a tombstone (`IdentifierKeys.tombstoneKey`). */
+    tombstoneKey: (type: IdentifierType, lookupKey: string) => string | undefined;
+  },
 ): Promise<ErasureReport | undefined> {
   const customerIds = await profileFamily(tx, customerId);
   const identifiers = await tx.query<{
@@ -80,11 +88,18 @@ export async function eraseProfileIn(
   if (ids.length > 0) {
     await tx.query(
       `UPDATE identity_identifiers AS i
-          SET value_ciphertext = NULL, value_key_id = NULL, quarantined_reason = $3,
-              customer_id = v.tombstone, own_customer_id = v.tombstone
-         FROM unnest($1::bigint[], $2::text[]) AS v(id, tombstone)
+          SET value_ciphertext = NULL, value_key_id = NULL, quarantined_reason = $4,
+              customer_id = v.tombstone, own_customer_id = v.tombstone, lookup_key = v.lookup_key
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, tombstone, lookup_key)
         WHERE i.id = v.id`,
-      [ids, ids.map(() => `cus_${randomBytes(13).toString('hex')}`), ERASED_REASON],
+      [
+        ids,
+        ids.map(() => `cus_${randomBytes(13).toString('hex')}`),
+        identifiers.map(
+          (row) => input.tombstoneKey(row.type as IdentifierType, row.lookup_key) ?? row.lookup_key,
+        ),
+        ERASED_REASON,
+      ],
     );
   }
   const retracted = await tx.query<{ id: number }>(

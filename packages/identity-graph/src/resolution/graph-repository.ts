@@ -72,6 +72,9 @@ const toIdentifier = (row: IdentifierDbRow): IdentifierRow => ({
 /** The column an identifier's sealed value is bound to (authenticated as AES-GCM associated data). */
 export const identifierContext = (type: IdentifierType) => `identity_identifiers.${type}`;
 
+/** Marks an erased identifier's blind-index lookup key (no live value has this form: see `tombstoneKey`). */
+export const TOMBSTONE_KEY_PREFIX = 'erased:';
+
 /** How identifiers are keyed: PII by blind index, everything else by its normalized value. */
 export class IdentifierKeys {
   constructor(
@@ -88,6 +91,16 @@ export class IdentifierKeys {
     return this.lookupKeys.get(`${identifier.type}\u0000${identifier.value}`, () =>
       this.vault.blindIndex(identifier.type, identifier.value),
     );
+  }
+
+  /**
+   * The lookup key an erased identifier keeps when its live key is its value (customer ids, member ids, cards,
+   * devices): a keyed blind index, so the tombstone recognises the value coming back without holding it. PII
+   * types are keyed by blind index already: undefined.
+   */
+  tombstoneKey(type: IdentifierType, lookupKey: string): string | undefined {
+    if (this.config.types[type].pii) return undefined;
+    return `${TOMBSTONE_KEY_PREFIX}${this.vault.blindIndex(`${type}#erased`, lookupKey)}`;
   }
 
   /** The customer id a profile takes when this identifier is canonical: a group customer id is its own. */
@@ -229,6 +242,7 @@ const LAST_SEEN_RESOLUTION_MS = 86_400_000;
 export async function upsertIdentifiers(
   tx: SqlExecutor,
   rows: unknown[][],
+  keys?: Pick<IdentifierKeys, 'tombstoneKey'>,
 ): Promise<Map<string, IdentifierRow>> {
   const keyOf = (type: unknown, scope: unknown, lookupKey: unknown) =>
     identifierKey(String(type), String(scope), String(lookupKey));
@@ -238,6 +252,7 @@ export async function upsertIdentifiers(
     [[...new Set(rows.map((row) => row[2]))]],
   );
   const known = new Map(stored.map((row) => [keyOf(row.type, row.scope, row.lookup_key), row]));
+  if (keys !== undefined) await findTombstones(tx, rows, known, keys, keyOf);
   const fresh: unknown[][] = [];
   const moved: Array<{ id: number; first: Date; last: Date }> = [];
   for (const row of rows) {
@@ -284,6 +299,39 @@ export async function upsertIdentifiers(
     for (const row of inserted) result.set(keyOf(row.type, row.scope, row.lookup_key), toIdentifier(row));
   }
   return result;
+}
+
+/**
+ * An identifier not found by its value may be an erased one, kept under its tombstone key: asked only for the
+ * batch's unknown values of types keyed in clear (new member ids are rare once members are known), and filed
+ * under the value's key so the batch treats the tombstone as the identifier it met.
+ */
+async function findTombstones(
+  tx: SqlExecutor,
+  rows: unknown[][],
+  known: Map<string, IdentifierDbRow>,
+  keys: Pick<IdentifierKeys, 'tombstoneKey'>,
+  keyOf: (type: unknown, scope: unknown, lookupKey: unknown) => string,
+): Promise<void> {
+  const wanted = new Map<string, string>();
+  const lookupKeys = new Set<string>();
+  for (const row of rows) {
+    const key = keyOf(row[0], row[1], row[2]);
+    if (known.has(key)) continue;
+    const tombstone = keys.tombstoneKey(row[0] as IdentifierType, String(row[2]));
+    if (tombstone === undefined) continue;
+    wanted.set(keyOf(row[0], row[1], tombstone), key);
+    lookupKeys.add(tombstone);
+  }
+  if (wanted.size === 0) return;
+  const tombstones = await tx.query<IdentifierDbRow>(
+    probeEach('text', `SELECT ${RESOLUTION_COLUMNS} FROM identity_identifiers WHERE lookup_key = k.key`),
+    [[...lookupKeys]],
+  );
+  for (const row of tombstones) {
+    const key = wanted.get(keyOf(row.type, row.scope, row.lookup_key));
+    if (key !== undefined) known.set(key, row);
+  }
 }
 
 export async function identifiersOfCustomers(

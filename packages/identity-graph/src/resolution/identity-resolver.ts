@@ -98,7 +98,7 @@ export async function resolvePrepared(
 ): Promise<ResolutionResult> {
   const { config, keys, vault } = deps;
   const { records, normalized } = batch;
-  const rows = await upsertIdentifiers(tx, batch.identifierRows);
+  const rows = await upsertIdentifiers(tx, batch.identifierRows, keys);
   const rowOf = (identifier: NormalizedIdentifier) => entryOf(rows, keys.key(identifier));
 
   // Each record links its identifiers to its strongest one (a star): n − 1 edges, not n².

@@ -13,17 +13,8 @@ import type {
 } from '@tessera/queues';
 import type { RedisDeliveryWindow } from '../stages/delivery-window';
 import { eventKeyString } from '../stages/event-identity';
+import { eventCarriesSubject, type ContactKeysOf, type ErasedSubject } from './erased-subject';
 import type { RedisProfileVersionGuard } from '../stages/redis-profile-version-guard';
-
-/** Who is erased, as the sweep recognises them in what Redis holds. */
-export interface ErasedSubject {
-  /** Every profile id of the person (merged-away ones included). */
-  customerIds: ReadonlySet<string>;
-  /** Their stored events, by `eventKeyString`. */
-  eventKeys: ReadonlySet<string>;
-  /** Blind indexes of their contact points (the DSR request's subject keys). */
-  contactKeys: ReadonlySet<string>;
-}
 
 export interface RedisErasureSweepOptions {
   redis: Redis;
@@ -36,7 +27,7 @@ export interface RedisErasureSweepOptions {
   versions: RedisProfileVersionGuard;
   destinationIds(): string[];
   /** Blind indexes of the email and phone an event's data carries (normalized as the identity graph does). */
-  contactKeysOf(brand: string, data: Record<string, unknown>): string[];
+  contactKeysOf: ContactKeysOf;
   /** How long to wait for a running job or flush holding the subject to finish (default 30 s). */
   settleTimeoutMs?: number;
 }
@@ -66,6 +57,8 @@ const SEALED_FIELD: Record<string, 'events' | 'items' | 'changes'> = {
   'deliver.items': 'items',
   'inbound.changes': 'changes',
 };
+
+export type { ErasedSubject } from './erased-subject';
 
 export class ErasureSweepIncompleteError extends Error {}
 
@@ -264,18 +257,11 @@ export class RedisErasureSweep {
   private eventMatches(
     key: EventKey,
     brand: string,
-    rawData: unknown,
+    data: unknown,
     customerId: string | undefined,
     subject: ErasedSubject,
   ): boolean {
-    if (customerId !== undefined && subject.customerIds.has(customerId)) return true;
-    if (subject.eventKeys.has(eventKeyString(key))) return true;
-    const data = (typeof rawData === 'object' && rawData !== null ? rawData : {}) as Record<string, unknown>;
-    for (const field of ['customer_id', 'from_customer_id', 'to_customer_id']) {
-      const value = data[field];
-      if (typeof value === 'string' && subject.customerIds.has(value)) return true;
-    }
-    return this.options.contactKeysOf(brand, data).some((contact) => subject.contactKeys.has(contact));
+    return eventCarriesSubject(subject, this.options.contactKeysOf, { key, brand, data, customerId });
   }
 
   private itemMatches(item: DeliveryItem, subject: ErasedSubject): boolean {

@@ -5,3 +5,4 @@ export * from './dead-letter-box.repository';
 export * from './inbound-cursor-book.repository';
 export * from './destination-sync-state.repository';
 export * from './erasure-targets.repository';
+export * from './unresolved-events.repository';
