@@ -111,6 +111,25 @@ describe('POST /v1/sources/{sourceId}/events', () => {
     expect(JSON.stringify(hashes)).not.toContain('user@example.com');
   });
 
+  it('202: a padded email and phone are accepted, trimmed (issue 19, item 9)', async () => {
+    const before = (await queued()).length;
+    const response = await post(
+      JSON.stringify(
+        pointsUpdated('evt-padded', { email: ' Jane.Doe@Example.COM ', phone: ' +44 7700 900123 ' }),
+      ),
+      'application/cloudevents+json',
+    );
+    expect(response).toMatchObject({
+      status: 202,
+      body: { results: [{ id: 'evt-padded', status: 'accepted' }] },
+    });
+    const events = await queued();
+    expect(events).toHaveLength(before + 1);
+    expect(events.at(-1)).toMatchObject({
+      event: { id: 'evt-padded', data: { email: 'Jane.Doe@Example.COM', phone: '+44 7700 900123' } },
+    });
+  });
+
   it('202: a loyalty webhook is mapped through the typeMap', async () => {
     const body = JSON.stringify({
       event: 'points_earned',

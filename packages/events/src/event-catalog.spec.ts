@@ -159,6 +159,39 @@ describe('EventCatalog', () => {
     );
   });
 
+  it('trims emails and phones before checking them, in place, and nothing else (issue 19, item 9)', () => {
+    const data: Record<string, unknown> = {
+      email: ' Jane.Doe@Example.COM ',
+      phone: '\t+44 7700 900123 \n',
+      first_name: ' Jane ',
+    };
+    expect(catalog.validateData('profile.updated', data)).toEqual([]);
+    expect(data).toEqual({ email: 'Jane.Doe@Example.COM', phone: '+44 7700 900123', first_name: ' Jane ' });
+    // Consent by email: its required email, padded, is the member's address.
+    const consent: Record<string, unknown> = {
+      email: '  jane@example.com',
+      brand: 'sd',
+      channel: 'email',
+      status: 'granted',
+      legal_basis: 'consent',
+      captured_at: '2026-01-01T00:00:00Z',
+      notice_version: 'v1',
+    };
+    expect(catalog.validateData('consent.changed', consent)).toEqual([]);
+    expect(consent['email']).toBe('jane@example.com');
+    // Padding is not what makes an address invalid; an invalid one stays refused, and blank is not an email.
+    expect(catalog.validateData('profile.updated', { email: ' not-an-email ' })).toEqual([
+      { path: '/data/email', message: 'must be a valid email' },
+    ]);
+    expect(catalog.validateData('profile.updated', { customer_id: 'C1', phone: '   ' })).toEqual([
+      { path: '/data/phone', message: 'must NOT have fewer than 1 characters' },
+    ]);
+    // A value of the wrong type is left as it came, and refused as such.
+    expect(catalog.validateData('profile.updated', { customer_id: 'C1', email: 42 })).toEqual([
+      { path: '/data/email', message: 'must be string' },
+    ]);
+  });
+
   it('fills the consent purpose default', () => {
     const data = structuredClone(validExamples['consent.changed']);
     expect(catalog.validateData('consent.changed', data)).toEqual([]);

@@ -4,7 +4,13 @@ import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020'
 import addFormats from 'ajv-formats';
 import type { CatalogEvent } from './catalog-event';
 import { EVENT_TYPES, type EventType } from './generated/event-types';
-import { markedFields, maskFields, type PersonalDataField, type PersonalDataMask } from './personal-data';
+import {
+  markedFields,
+  maskFields,
+  trimContactPoints,
+  type PersonalDataField,
+  type PersonalDataMask,
+} from './personal-data';
 import { toValidationIssues, type ValidationIssue } from './validation-issue';
 
 const schemasDir = join(__dirname, '..', 'schemas');
@@ -115,8 +121,13 @@ export class EventCatalog {
     return this.run(this.envelopeValidator, event, '');
   }
 
-  /** Checks `data` against the type's schema (paths start with `/data`). */
+  /**
+   * Checks `data` against the type's schema (paths start with `/data`). Emails and phones are trimmed first, in
+   * place: `" Jane.Doe@Example.COM "` is the address `Jane.Doe@Example.COM`, not an invalid one.
+   */
   validateData(type: EventType, data: unknown): ValidationIssue[] {
+    if (typeof data === 'object' && data !== null && this.has(type))
+      trimContactPoints({ data }, this.entry(type).personalData);
     return this.run(this.dataValidators.get(type) as ValidateFunction, data, '/data');
   }
 

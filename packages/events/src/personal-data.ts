@@ -104,18 +104,36 @@ export function maskFields(
   mask: PersonalDataMask,
 ): void {
   for (const field of fields) {
-    maskAt(target, field.pointer.split('/').slice(1).map(unescapePointer), field.kind, mask);
+    replaceAt(target, pointerPath(field.pointer), (value) => maskPersonalValue(field.kind, value, mask));
   }
 }
 
-function maskAt(node: unknown, path: string[], kind: PersonalDataKind, mask: PersonalDataMask): void {
+/**
+ * Trims, in place, the strings under the email and phone fields' pointers: contact points are compared trimmed
+ * (docs/identity.md), so padding a sender adds is removed before the value is checked, not held against it.
+ */
+export function trimContactPoints(
+  target: Record<string, unknown>,
+  fields: readonly PersonalDataField[],
+): void {
+  for (const field of fields) {
+    if (field.kind !== 'email' && field.kind !== 'phone') continue;
+    replaceAt(target, pointerPath(field.pointer), (value) =>
+      typeof value === 'string' ? value.trim() : value,
+    );
+  }
+}
+
+const pointerPath = (pointer: string) => pointer.split('/').slice(1).map(unescapePointer);
+
+function replaceAt(node: unknown, path: string[], replace: (value: unknown) => unknown): void {
   if (node === null || typeof node !== 'object') return;
   const [segment, ...rest] = path as [string, ...string[]];
   const container = node as Record<string, unknown>;
   const keys = segment === '*' ? Object.keys(container) : Object.hasOwn(container, segment) ? [segment] : [];
   for (const key of keys) {
-    if (rest.length === 0) container[key] = maskPersonalValue(kind, container[key], mask);
-    else maskAt(container[key], rest, kind, mask);
+    if (rest.length === 0) container[key] = replace(container[key]);
+    else replaceAt(container[key], rest, replace);
   }
 }
 
