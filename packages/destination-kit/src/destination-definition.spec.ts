@@ -1,6 +1,8 @@
 import {
   defineDestination,
   DELIVERY_WINDOW_SETTING,
+  WITHOUT_GRANT_SETTING,
+  withoutGrantPolicyOf,
   DestinationDefinition,
   DestinationDefinitionError,
   redactSettings,
@@ -33,12 +35,46 @@ const valid = (): DestinationDefinition => ({
 });
 
 describe('defineDestination', () => {
-  it("returns a valid definition with the kit's delivery window setting added", () => {
+  it("returns a valid definition with the kit's delivery window and without-grant settings added", () => {
     const definition = valid();
     expect(defineDestination(definition)).toEqual({
       ...definition,
-      settingsSchema: { ...schema, properties: { ...schema.properties, windowMs: DELIVERY_WINDOW_SETTING } },
+      settingsSchema: {
+        ...schema,
+        properties: {
+          ...schema.properties,
+          windowMs: DELIVERY_WINDOW_SETTING,
+          withoutGrant: WITHOUT_GRANT_SETTING,
+        },
+      },
     });
+  });
+
+  it('validates withoutGrant at load (minimal, none or full; absent = minimal)', () => {
+    const definition = defineDestination(valid());
+    const issues = validateSettings(definition.settingsSchema, { apiKey: 'k', withoutGrant: 'some' });
+    expect(issues).toEqual({
+      ok: false,
+      errors: [{ pointer: '/withoutGrant', message: 'must be equal to one of the allowed values' }],
+    });
+    for (const policy of ['minimal', 'none', 'full'] as const) {
+      expect(validateSettings(definition.settingsSchema, { apiKey: 'k', withoutGrant: policy }).ok).toBe(
+        true,
+      );
+      expect(withoutGrantPolicyOf({ withoutGrant: policy })).toBe(policy);
+    }
+    expect(withoutGrantPolicyOf({})).toBe('minimal');
+  });
+
+  it("refuses a destination's own withoutGrant setting", () => {
+    const definition = valid();
+    definition.settingsSchema = {
+      ...schema,
+      properties: { ...schema.properties, withoutGrant: { type: 'string' } },
+    };
+    expect(() => defineDestination(definition)).toThrow(
+      `Destination "klaviyo": settingsSchema.properties.withoutGrant is the kit's own setting (members without a grant)`,
+    );
   });
 
   const failure = (definition: unknown): string => {

@@ -207,12 +207,30 @@ export interface InboundUnsubscribe {
   email?: string;
   phone?: string;
   customerId?: string;
-  /** ISO-8601 time the member opted out. */
+  /** ISO-8601 time the member opted out: the ESP's change time, or when it was observed (see `timeBasis`). */
   occurredAt: string;
+  /**
+   * `observed` when the ESP gave no change time and `occurredAt` is when the poll saw the opt-out: the ledger then
+   * lets it override no grant newer than the last time the ESP was seen holding the member subscribed. Absent:
+   * the ESP's own change time.
+   */
+  timeBasis?: 'observed';
+}
+
+/** A member a poll saw subscribed at the ESP, and when (the bound an observed-time opt-out is judged by). */
+export interface InboundSubscribedSighting {
+  channel: 'email' | 'sms';
+  email?: string;
+  phone?: string;
+  customerId?: string;
+  /** ISO-8601 time of the poll that saw it. */
+  seenAt: string;
 }
 
 export interface InboundPoll {
   changes: InboundUnsubscribe[];
+  /** Members the poll saw subscribed (ESPs whose poll reads subscription states, e.g. Klaviyo). */
+  subscribed?: InboundSubscribedSighting[];
   /** Hand back on the next poll; opaque to the caller. */
   cursor: string;
 }
@@ -359,6 +377,35 @@ export const DELIVERY_WINDOW_SETTING: SettingProperty = {
     'How long items gather before they are sent together (ms; default 2000, 0 sends each batch at once)',
 };
 
+/**
+ * What reaches the ESP of a member without a marketing grant for the channel (email) at the destination's
+ * brand (withdrawn, no record, or a basis that is no grant): `minimal` (the default) sends a record with the
+ * member's identifiers and subscription state only, `none` sends nothing but unsubscribes, suppressions and
+ * deletions, `full` sends what the rules and plugins produce. The pipeline enforces it after rules and plugins.
+ */
+export type WithoutGrantPolicy = 'minimal' | 'none' | 'full';
+
+export const WITHOUT_GRANT_POLICIES: readonly WithoutGrantPolicy[] = ['minimal', 'none', 'full'];
+
+/** The policy of a destination whose settings name none: data minimisation. */
+export const DEFAULT_WITHOUT_GRANT: WithoutGrantPolicy = 'minimal';
+
+/** The kit's second setting of every destination, added by `defineDestination`: see WithoutGrantPolicy. */
+export const WITHOUT_GRANT_SETTING: SettingProperty = {
+  type: 'string',
+  enum: [...WITHOUT_GRANT_POLICIES],
+  description:
+    'What a member without a marketing grant is sent as: minimal (identifiers and subscription state only; default), none (nothing), full (everything the rules and plugins produce)',
+};
+
+/** The policy a destination's (validated) settings name; absent = DEFAULT_WITHOUT_GRANT. */
+export function withoutGrantPolicyOf(settings: Record<string, unknown>): WithoutGrantPolicy {
+  const value = settings['withoutGrant'];
+  return (WITHOUT_GRANT_POLICIES as readonly unknown[]).includes(value)
+    ? (value as WithoutGrantPolicy)
+    : DEFAULT_WITHOUT_GRANT;
+}
+
 /** Checks a definition when the destination package loads, so that mistakes fail fast and by name. */
 export function defineDestination<Settings>(
   definition: DestinationDefinition<Settings>,
@@ -431,9 +478,19 @@ export function defineDestination<Settings>(
   const windowSetting = schema.properties['windowMs'];
   if (windowSetting !== undefined && windowSetting !== DELIVERY_WINDOW_SETTING)
     fail('settingsSchema.properties.windowMs', "is the kit's own setting (the delivery window)");
+  const grantSetting = schema.properties['withoutGrant'];
+  if (grantSetting !== undefined && grantSetting !== WITHOUT_GRANT_SETTING)
+    fail('settingsSchema.properties.withoutGrant', "is the kit's own setting (members without a grant)");
   return {
     ...definition,
-    settingsSchema: { ...schema, properties: { ...schema.properties, windowMs: DELIVERY_WINDOW_SETTING } },
+    settingsSchema: {
+      ...schema,
+      properties: {
+        ...schema.properties,
+        windowMs: DELIVERY_WINDOW_SETTING,
+        withoutGrant: WITHOUT_GRANT_SETTING,
+      },
+    },
   };
 }
 

@@ -146,13 +146,7 @@ function isLater(candidate: ConsentState, current: ConsentState): boolean {
  */
 export function decideConsent(input: ConsentDecisionInput): ConsentVerdict {
   if (input.suppressed) return CONSENT_VERDICTS.suppressed;
-  let deciding: ConsentState | undefined;
-  for (const state of input.states) {
-    const scope = state.scope;
-    if (scope.channel !== input.channel || scope.purpose !== input.purpose) continue;
-    if (input.brand !== undefined && scope.brand !== input.brand) continue;
-    if (deciding === undefined || isLater(state, deciding)) deciding = state;
-  }
+  const deciding = decidingState(input);
   if (deciding === undefined) return CONSENT_VERDICTS.noRecord;
   if (deciding.decision === 'withdrawn') return CONSENT_VERDICTS.withdrawn;
   switch (deciding.legalBasis) {
@@ -168,6 +162,23 @@ export function decideConsent(input: ConsentDecisionInput): ConsentVerdict {
       // An unknown basis read from the store: fail closed.
       return CONSENT_VERDICTS.noRecord;
   }
+}
+
+/**
+ * The ledger state that decides the scope (suppression aside): the latest for exactly this channel and purpose
+ * (and brand, when given). Its `capturedAt` is the consent's time an ESP records beside a subscription.
+ */
+export function decidingState(
+  input: Pick<ConsentDecisionInput, 'states' | 'channel' | 'purpose' | 'brand'>,
+): ConsentState | undefined {
+  let deciding: ConsentState | undefined;
+  for (const state of input.states) {
+    const scope = state.scope;
+    if (scope.channel !== input.channel || scope.purpose !== input.purpose) continue;
+    if (input.brand !== undefined && scope.brand !== input.brand) continue;
+    if (deciding === undefined || isLater(state, deciding)) deciding = state;
+  }
+  return deciding;
 }
 
 /** The operations a verdict allows. */

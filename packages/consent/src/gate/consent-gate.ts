@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { ConsentChannel, ConsentScope, ConsentState } from '../consent-contract';
-import { decideConsent, type ConsentVerdict } from './consent-decision';
+import { decideConsent, decidingState, type ConsentVerdict } from './consent-decision';
 import type { ConsentStateReader } from './consent-state-reader';
 import { LruCache } from './lru-cache';
 
@@ -22,6 +22,12 @@ export interface ConsentGateOptions {
   now?: () => number;
   /** Errors of the subscription connection (it reconnects by itself, and the cache is dropped when it does). */
   onError?: (error: Error) => void;
+}
+
+/** A verdict and the ledger state that decided it (absent: no record for the scope). */
+export interface ConsentDecisionWithState {
+  verdict: ConsentVerdict;
+  state?: ConsentState;
 }
 
 export interface ConsentRequest {
@@ -116,15 +122,22 @@ export class ConsentGate {
 
   /** The verdict when this contact point and brand are cached and fresh; undefined otherwise. Synchronous. */
   decideCached(subjectKey: string, scope: ConsentScope): ConsentVerdict | undefined {
-    const key = cacheKey(subjectKey, scope.brand);
+    const entry = this.cachedEntry(subjectKey, scope.brand);
+    if (entry === undefined) return undefined;
+    this.stats.hits += 1;
+    return verdictOf(entry, scope);
+  }
+
+  /** The cached entry of a contact point and brand, unless it expired (then it is dropped). */
+  private cachedEntry(subjectKey: string, brand: string): CacheEntry | undefined {
+    const key = cacheKey(subjectKey, brand);
     const entry = this.cache.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.now()) {
       this.cache.delete(key);
       return undefined;
     }
-    this.stats.hits += 1;
-    return verdictOf(entry, scope);
+    return entry;
   }
 
   async decide(subjectKey: string, scope: ConsentScope): Promise<ConsentVerdict> {
@@ -140,32 +153,60 @@ export class ConsentGate {
    */
   async decideMany(requests: readonly ConsentRequest[]): Promise<ConsentVerdict[]> {
     const verdicts: (ConsentVerdict | undefined)[] = new Array(requests.length);
+    await this.entriesFor(requests, (i, entry) => {
+      verdicts[i] = verdictOf(entry, (requests[i] as ConsentRequest).scope);
+    });
+    return verdicts as ConsentVerdict[];
+  }
+
+  /**
+   * As `decideMany`, each verdict with the ledger state that decided it (none without a record): the route
+   * stage stamps subscriptions at the ESP with the consent's time.
+   */
+  async decideManyWithStates(requests: readonly ConsentRequest[]): Promise<ConsentDecisionWithState[]> {
+    const decided: ConsentDecisionWithState[] = new Array(requests.length);
+    await this.entriesFor(requests, (i, entry) => {
+      const scope = (requests[i] as ConsentRequest).scope;
+      const state = decidingState({ ...scope, states: entry.states });
+      decided[i] = { verdict: verdictOf(entry, scope), ...(state === undefined ? {} : { state }) };
+    });
+    return decided;
+  }
+
+  /**
+   * Calls `each` with every request's entry (cached, or loaded once per brand for the whole batch: one reader
+   * call, i.e. two set-based queries, per brand).
+   */
+  private async entriesFor(
+    requests: readonly ConsentRequest[],
+    each: (index: number, entry: CacheEntry) => void,
+  ): Promise<void> {
+    const missed: number[] = [];
     const missesByBrand = new Map<string, Set<string>>();
     for (let i = 0; i < requests.length; i++) {
       const request = requests[i] as ConsentRequest;
-      const verdict = this.decideCached(request.subjectKey, request.scope);
-      if (verdict !== undefined) {
-        verdicts[i] = verdict;
+      const entry = this.cachedEntry(request.subjectKey, request.scope.brand);
+      if (entry !== undefined) {
+        this.stats.hits += 1;
+        each(i, entry);
         continue;
       }
+      missed.push(i);
       let keys = missesByBrand.get(request.scope.brand);
       if (keys === undefined) missesByBrand.set(request.scope.brand, (keys = new Set()));
       keys.add(request.subjectKey);
     }
-    if (missesByBrand.size === 0) return verdicts as ConsentVerdict[];
+    if (missesByBrand.size === 0) return;
     const loaded = new Map<string, CacheEntry>();
     await Promise.all(
       [...missesByBrand].map(async ([brand, keys]) => {
         for (const [key, entry] of await this.load([...keys], brand)) loaded.set(key, entry);
       }),
     );
-    for (let i = 0; i < requests.length; i++) {
-      if (verdicts[i] !== undefined) continue;
+    for (const i of missed) {
       const request = requests[i] as ConsentRequest;
-      const entry = loaded.get(cacheKey(request.subjectKey, request.scope.brand)) as CacheEntry;
-      verdicts[i] = verdictOf(entry, request.scope);
+      each(i, loaded.get(cacheKey(request.subjectKey, request.scope.brand)) as CacheEntry);
     }
-    return verdicts as ConsentVerdict[];
   }
 
   /**

@@ -2,6 +2,7 @@ export {
   allowedOperations,
   CONSENT_VERDICTS,
   decideConsent,
+  decidingState,
   filterOperations,
   MESSAGE_TRIGGERING_OPERATIONS,
   SUPPRESSION_OPERATIONS,
@@ -14,6 +15,7 @@ export {
   ConsentGate,
   DEFAULT_CONSENT_CACHE_SIZE,
   DEFAULT_CONSENT_CACHE_TTL_MS,
+  type ConsentDecisionWithState,
   type ConsentGateOptions,
   type ConsentRequest,
 } from './consent-gate';

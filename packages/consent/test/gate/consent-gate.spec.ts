@@ -150,6 +150,33 @@ describe.each(STORE_DRIVERS)('ConsentGate on %s', (driver) => {
     ]);
   });
 
+  it('names the deciding ledger state beside each verdict (its time stamps the ESP subscription)', async () => {
+    await setState('bi:alice', 'sd', 'granted');
+    await setState('bi:bob', 'sd', 'withdrawn');
+    await store.query(`UPDATE consent_state SET captured_at = $2 WHERE subject_key = $1`, [
+      'bi:alice',
+      '2026-03-04T05:06:07Z',
+    ]);
+    const gate = await gateOn(redisA);
+    const [alice, bob, nobody, aliceVb] = await gate.decideManyWithStates([
+      { subjectKey: 'bi:alice', scope: EMAIL },
+      { subjectKey: 'bi:bob', scope: EMAIL },
+      { subjectKey: 'bi:nobody', scope: EMAIL },
+      { subjectKey: 'bi:alice', scope: EMAIL_VB },
+    ]);
+    expect(alice?.verdict).toBe(CONSENT_VERDICTS.grantedConsent);
+    expect(Date.parse(alice?.state?.capturedAt ?? '')).toBe(Date.parse('2026-03-04T05:06:07Z'));
+    expect(alice?.state?.decision).toBe('granted');
+    expect(bob?.verdict).toBe(CONSENT_VERDICTS.withdrawn);
+    expect(bob?.state?.decision).toBe('withdrawn');
+    expect(nobody).toEqual({ verdict: CONSENT_VERDICTS.noRecord });
+    expect(aliceVb).toEqual({ verdict: CONSENT_VERDICTS.noRecord });
+    // The second ask is answered from the cache, with the same states.
+    const again = await gate.decideManyWithStates([{ subjectKey: 'bi:alice', scope: EMAIL }]);
+    expect(again[0]?.state?.capturedAt).toBe(alice?.state?.capturedAt);
+    expect(reader.calls).toHaveLength(2);
+  });
+
   it('answers from the cache without reading the store again, synchronously', async () => {
     await setState('bi:alice', 'sd', 'granted');
     const gate = await gateOn(redisA);
