@@ -6,9 +6,10 @@ import type { ConsentChannel, ConsentEntry, ConsentSubject, SubjectType } from '
 
 export const DEFAULT_PURPOSE = 'marketing';
 
-type Subject = { ok: true; type: SubjectType; key: string } | { ok: false; reason: string };
+export type Subject = { ok: true; type: SubjectType; key: string } | { ok: false; reason: string };
 
-function contactPoint(
+/** The blind index of the contact point a channel's consent is about, or why there is none. */
+export function contactPoint(
   channel: ConsentChannel,
   values: { email?: string; phone?: string; anonymousId?: string },
   vault: PiiVault,
@@ -99,6 +100,12 @@ export interface InboundContext {
   /** The destination that reported the changes. */
   destinationId: string;
   receivedAt: Date;
+  /**
+   * The last time the reporting ESP was seen holding the change's contact point subscribed (ISO 8601), for
+   * opt-outs timed by observation (`timeBasis: 'observed'`): the fold lets such a withdrawal override no grant
+   * newer than that.
+   */
+  seenSubscribedAt?: (change: InboundUnsubscribe) => string | undefined;
 }
 
 export function entriesFromInboundUnsubscribes(
@@ -126,7 +133,13 @@ export function entriesFromInboundUnsubscribes(
       legalBasis: 'consent',
       provenance: {
         source,
-        proof: { change: change.change, esp_event_id: change.eventId },
+        proof: {
+          change: change.change,
+          esp_event_id: change.eventId,
+          ...(change.timeBasis === 'observed'
+            ? { time_basis: 'observed', seen_subscribed_at: context.seenSubscribedAt?.(change) ?? null }
+            : {}),
+        },
         capturedAt: change.occurredAt,
         receivedAt: context.receivedAt.toISOString(),
         actor: source,

@@ -35,9 +35,25 @@ export function compareConsentEntries(a: FoldableEntry, b: FoldableEntry): numbe
 }
 
 /**
+ * True when `entry` is a withdrawal an ESP reported without a change time (stamped when Tessera observed it) that
+ * may predate `deciding`, a grant: the ESP was last seen holding the member subscribed before that grant was
+ * captured (or never), so the opt-out may have happened before the grant. Such a withdrawal stays in the
+ * ledger but does not override the grant.
+ */
+export function observedWithdrawalYields(entry: FoldableEntry, deciding: FoldableEntry | undefined): boolean {
+  if (entry.decision !== 'withdrawn' || deciding?.decision !== 'granted') return false;
+  const proof = entry.provenance.proof;
+  if (proof?.['time_basis'] !== 'observed') return false;
+  const seen = proof['seen_subscribed_at'];
+  const seenMs = typeof seen === 'string' ? Date.parse(seen) : Number.NaN;
+  return Number.isNaN(seenMs) || capturedMs(deciding) > seenMs;
+}
+
+/**
  * Folds the entries of one contact point and scope, and reports the grants it refused. A later entry
  * overrides an earlier one, except that a grant following a withdrawal (a re-grant) needs new provenance: a
- * `proofRef` that no earlier grant of this contact point and scope used. A refused grant changes nothing.
+ * `proofRef` that no earlier grant of this contact point and scope used. A refused grant changes nothing; nor
+ * does an observed-time withdrawal that may predate the standing grant (`observedWithdrawalYields`).
  */
 export function replayConsent<Entry extends FoldableEntry>(
   entries: readonly Entry[],
@@ -63,6 +79,7 @@ export function replayConsent<Entry extends FoldableEntry>(
         continue;
       }
     }
+    if (observedWithdrawalYields(entry, deciding)) continue;
     if (entry.decision === 'granted' && entry.provenance.proofRef !== undefined) {
       usedProofs.add(entry.provenance.proofRef);
     }

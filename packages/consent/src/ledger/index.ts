@@ -13,13 +13,16 @@ export {
   groupByConsentScope,
   REGRANT_WITHOUT_PROOF,
   REGRANT_REPLAYED_PROOF,
+  observedWithdrawalYields,
   type FoldableEntry,
   type RefusedEntry,
 } from './consent-fold';
 export {
   entriesFromConsentEvent,
   entriesFromInboundUnsubscribes,
+  contactPoint as consentContactPoint,
   DEFAULT_PURPOSE,
+  type InboundContext,
 } from './consent-entries.mapper';
 export {
   SuppressionList,
