@@ -1,4 +1,8 @@
-import type { DestinationDefinition, OperationName } from '@tessera/destination-kit';
+import {
+  withoutGrantPolicyOf,
+  type DestinationDefinition,
+  type OperationName,
+} from '@tessera/destination-kit';
 import type { CompiledRules, ConfiguredPlugin } from '@tessera/transform';
 import type { RoutingDestination } from './stages/route-stage.service';
 import type { DestinationState, DestinationStateBook } from './store/destination-state-book.repository';
@@ -132,6 +136,7 @@ export class DestinationDirectory {
         ...(destination.rules === undefined ? {} : { rules: destination.rules }),
         plugins: destination.plugins,
         supports: this.supports.get(destination.id) ?? new Set(),
+        withoutGrant: withoutGrantPolicyOf(destination.settings),
       }));
   }
 }

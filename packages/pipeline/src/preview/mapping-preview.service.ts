@@ -1,5 +1,5 @@
 import { CONSENT_VERDICTS, type ConsentGate, type ConsentVerdict } from '@tessera/consent';
-import type { DestinationPackage, OperationName } from '@tessera/destination-kit';
+import { withoutGrantPolicyOf, type DestinationPackage, type OperationName } from '@tessera/destination-kit';
 import {
   eventCatalog,
   type CatalogEvent,
@@ -16,6 +16,7 @@ import type {
   DestinationOperation,
   PluginPool,
 } from '@tessera/transform';
+import type { GrantPolicyReport } from '../stages/grant-policy';
 import { RouteStage, type RouteDecision } from '../stages/route-stage.service';
 import { deliverToEmulator, type PreviewRequest } from './emulated-delivery';
 import { InProcessPluginRunner } from './in-process-plugin-runner';
@@ -73,6 +74,11 @@ export interface MappingPreviewResult {
   /** The profile the event was previewed on; absent when the event names nobody the pipeline could route. */
   customerId?: string;
   operations: PreviewOperation[];
+  /**
+   * The destination's without-grant policy as it applied to this member: their consent, what they are sent as
+   * (full, minimal or none), what was left out and the subscription state the ESP is told to hold.
+   */
+  withoutGrant?: GrantPolicyReport;
   /** What the allowed operations would send, in order; credentials masked as `***`. */
   requests: PreviewRequest[];
   /** Which profile was used, consent, failing rules or plugins, the ESP's answers: one sentence each. */
@@ -82,8 +88,8 @@ export interface MappingPreviewResult {
 export interface MappingPreviewOptions {
   /** Read only: lookups by identifier, survivors, customer views. */
   graph: PreviewGraph;
-  /** Read only: `decideMany` loads and caches consent, it writes nothing. */
-  gate: Pick<ConsentGate, 'decideMany'>;
+  /** Read only: `decideMany` loads and caches consent, it writes nothing (`decideManyWithStates` likewise). */
+  gate: Pick<ConsentGate, 'decideMany'> & Partial<Pick<ConsentGate, 'decideManyWithStates'>>;
   /** The raw event log's store and vault, for stored events. */
   store: Store;
   vault: PiiVault;
@@ -151,9 +157,13 @@ export class MappingPreview {
     const ingested = masked
       ? { ...found.ingested, event: this.masking.event(found.ingested.event) }
       : found.ingested;
-    const outcome = { personalData, customerId: view.customerId };
+    const outcome: Pick<MappingPreviewResult, 'personalData' | 'customerId' | 'withoutGrant'> = {
+      personalData,
+      customerId: view.customerId,
+    };
 
     const decisions: RouteDecision[] = [];
+    let policy: GrantPolicyReport | undefined;
     const delivered: DeliveryItem[] = [];
     const consent: { channel: string; verdict: ConsentVerdict }[] = [];
     const rules = input.rules;
@@ -171,6 +181,21 @@ export class MappingPreview {
           });
           return verdicts;
         },
+        ...(gate.decideManyWithStates === undefined
+          ? {}
+          : {
+              decideManyWithStates: async (requests) => {
+                const decided = await (
+                  gate.decideManyWithStates as NonNullable<typeof gate.decideManyWithStates>
+                )(requests);
+                requests.forEach((request, index) => {
+                  const answer = decided[index];
+                  if (answer !== undefined)
+                    consent.push({ channel: request.scope.channel, verdict: answer.verdict });
+                });
+                return decided;
+              },
+            }),
       },
       destinationsOf: () => [
         {
@@ -196,6 +221,7 @@ export class MappingPreview {
               }),
           plugins: destination.plugins,
           supports: new Set(Object.keys(destination.package.definition.operations) as OperationName[]),
+          withoutGrant: withoutGrantPolicyOf(destination.settings),
         },
       ],
       brandOf: (brand) => this.brandOf(brand),
@@ -214,6 +240,7 @@ export class MappingPreview {
       },
       deliver: async (_destinationId, items) => void delivered.push(...items),
       onDecision: (_destinationId, decision) => decisions.push(decision),
+      onPolicy: (_destinationId, report) => void (policy = report),
       now: this.now,
     });
     await stage.handle([
@@ -227,6 +254,8 @@ export class MappingPreview {
     ]);
 
     notes.push(...consentNotes(consent, ingested.brand, view.email !== undefined));
+    if (policy !== undefined) notes.push(policyNote(policy, ingested.brand));
+    if (policy !== undefined) outcome.withoutGrant = policy;
     if (decisions.length === 0) notes.push('the rules and plugins produce no operation for this event');
     // Items reach the deliver stage through the queue, as JSON: show and send exactly that.
     const operations = decisions.map((decision): PreviewOperation => ({
@@ -323,6 +352,16 @@ function underEvent(issues: readonly ValidationIssue[]): ValidationIssue[] {
 
 function asQueued<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** One sentence saying what the member is sent as and why. */
+function policyNote(report: GrantPolicyReport, brand: string): string {
+  const leftOut = report.leftOut.length === 0 ? 'nothing' : report.leftOut.join(', ');
+  const consent = report.consent.replace('_', ' ');
+  if (report.consent === 'granted') {
+    return `without-grant policy (${report.policy}): email marketing granted at brand ${brand} — sent in full, subscribed`;
+  }
+  return `without-grant policy ${report.policy}: email consent at brand ${brand} is ${consent} — sent as ${report.sent} (left out: ${leftOut}), subscription ${report.subscription.replace('_', ' ')}`;
 }
 
 /** One sentence per contact point the gate judged, saying what its verdict lets through. */

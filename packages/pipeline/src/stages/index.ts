@@ -7,3 +7,4 @@ export * from './redis-profile-version-guard';
 export * from './delivery-window';
 export * from './windowed-delivery.service';
 export * from './change-only-writes';
+export * from './grant-policy';

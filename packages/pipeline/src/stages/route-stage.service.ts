@@ -4,9 +4,10 @@ import {
   CONSENT_VERDICTS,
   type ConsentGate,
   type ConsentRequest,
+  type ConsentState,
   type ConsentVerdict,
 } from '@tessera/consent';
-import type { OperationName } from '@tessera/destination-kit';
+import { DEFAULT_WITHOUT_GRANT, type OperationName, type WithoutGrantPolicy } from '@tessera/destination-kit';
 import type { CustomerView, IdentityGraph } from '@tessera/identity-graph';
 import type { DeliveryItem, ResolvedEvent } from '@tessera/queues';
 import type {
@@ -19,6 +20,7 @@ import type {
   UnifiedProfile,
 } from '@tessera/transform';
 import { eventKeyString } from './event-identity';
+import { applyGrantPolicy, type GrantPolicyReport } from './grant-policy';
 import { profileMergeOf } from './profile-merge';
 
 /** A brand destination as the route stage sees it. */
@@ -30,6 +32,8 @@ export interface RoutingDestination {
   plugins: readonly ConfiguredPlugin[];
   /** The operations its definition declares: built-in operations (`mergeProfiles`) go only where declared. */
   supports?: ReadonlySet<OperationName>;
+  /** What a member without an email marketing grant is sent as (default `minimal`): see applyGrantPolicy. */
+  withoutGrant?: WithoutGrantPolicy;
 }
 
 export interface RouteOutcome {
@@ -46,7 +50,8 @@ export interface RouteOutcome {
 
 export interface RouteStageOptions {
   graph: Pick<IdentityGraph, 'customerViews'>;
-  gate: Pick<ConsentGate, 'decideMany'>;
+  /** With `decideManyWithStates`, subscriptions at the ESP carry the consent's time. */
+  gate: Pick<ConsentGate, 'decideMany'> & Partial<Pick<ConsentGate, 'decideManyWithStates'>>;
   /** The brand's destinations this deployment runs, with their current state. */
   destinationsOf(brand: string): readonly RoutingDestination[];
   brandOf(brand: string): BrandContext;
@@ -55,6 +60,8 @@ export interface RouteStageOptions {
   deliver(destinationId: string, items: DeliveryItem[]): Promise<void>;
   /** Told of each operation's consent decision, allowed or not: the mapping preview lists them all. */
   onDecision?(destinationId: string, decision: RouteDecision): void;
+  /** Told, per event and destination, what the without-grant policy sent and left out (the preview shows it). */
+  onPolicy?(destinationId: string, report: GrantPolicyReport): void;
   now?: () => Date;
 }
 
@@ -97,7 +104,7 @@ export class RouteStage {
       errors: [],
     };
     const views = await this.options.graph.customerViews(events.map((event) => event.customerId));
-    const verdicts = await this.decideConsent(events, views);
+    const { verdicts, states } = await this.decideConsent(events, views);
     const now = this.now().toISOString();
 
     // Inputs per destination, so each destination's plugins run once over the batch.
@@ -139,7 +146,27 @@ export class RouteStage {
         const view = views.get(origin.customerId) as CustomerView;
         const merge = destination.supports?.has('mergeProfiles') ? profileMergeOf(origin) : undefined;
         if (merge !== undefined) produced.push({ operation: 'mergeProfiles', item: merge });
-        produced.forEach((operation, position) => {
+        const emailKey =
+          view.email === undefined ? undefined : verdictKey(view.email.key, 'email', origin.brand);
+        const policed = applyGrantPolicy({
+          operations: produced,
+          policy: destination.withoutGrant ?? DEFAULT_WITHOUT_GRANT,
+          email:
+            emailKey === undefined
+              ? undefined
+              : {
+                  verdict: verdicts.get(emailKey) ?? CONSENT_VERDICTS.noRecord,
+                  ...(states.has(emailKey) ? { state: states.get(emailKey) as ConsentState } : {}),
+                },
+          profile: {
+            customerId: origin.customerId,
+            ...(view.email === undefined ? {} : { email: view.email.value }),
+          },
+          event: origin.event,
+          brand: origin.brand,
+        });
+        this.options.onPolicy?.(destination.id, policed.report);
+        policed.operations.forEach((operation, position) => {
           const verdict = verdictFor(operation, view, verdicts, origin.brand);
           const allowed = verdict.allowedOperations.has(operation.operation);
           this.options.onDecision?.(destination.id, {
@@ -231,7 +258,7 @@ export class RouteStage {
   private async decideConsent(
     events: ResolvedEvent[],
     views: Map<string, CustomerView>,
-  ): Promise<Map<string, ConsentVerdict>> {
+  ): Promise<{ verdicts: Map<string, ConsentVerdict>; states: Map<string, ConsentState> }> {
     const requests = new Map<string, ConsentRequest>();
     for (const event of events) {
       const view = views.get(event.customerId);
@@ -248,8 +275,22 @@ export class RouteStage {
       }
     }
     const keys = [...requests.keys()];
-    const decided = await this.options.gate.decideMany([...requests.values()]);
-    return new Map(keys.map((key, index) => [key, decided[index] as ConsentVerdict]));
+    const gate = this.options.gate;
+    const verdicts = new Map<string, ConsentVerdict>();
+    const states = new Map<string, ConsentState>();
+    if (gate.decideManyWithStates !== undefined) {
+      const decided = await gate.decideManyWithStates([...requests.values()]);
+      keys.forEach((key, index) => {
+        const answer = decided[index];
+        if (answer === undefined) return;
+        verdicts.set(key, answer.verdict);
+        if (answer.state !== undefined) states.set(key, answer.state);
+      });
+    } else {
+      const decided = await gate.decideMany([...requests.values()]);
+      keys.forEach((key, index) => verdicts.set(key, decided[index] as ConsentVerdict));
+    }
+    return { verdicts, states };
   }
 }
 

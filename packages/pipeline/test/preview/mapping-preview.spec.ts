@@ -153,7 +153,8 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
           customerId: 'C-new',
           version: 1,
           email: 'new@example.com',
-          attributes: { loyalty_tier: 'Member' },
+          // No consent record: the destination's default policy (minimal) leaves the attributes out.
+          attributes: {},
         },
         consent: {
           allowed: true,
@@ -166,9 +167,20 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
         method: 'POST',
         url: `${configuredUrl}/profiles`,
         headers: expect.objectContaining({ 'x-api-key': '***', 'content-type': 'application/json' }),
-        body: [expect.objectContaining({ customerId: 'C-new', attributes: { loyalty_tier: 'Member' } })],
+        body: [expect.objectContaining({ customerId: 'C-new', attributes: {} })],
       },
     ]);
+    expect(result.withoutGrant).toEqual({
+      customerId: 'C-new',
+      policy: 'minimal',
+      consent: 'no_record',
+      sent: 'minimal',
+      leftOut: ['loyalty_tier'],
+      subscription: 'never_subscribed',
+    });
+    expect(result.notes).toContain(
+      'without-grant policy minimal: email consent at brand sd is no record — sent as minimal (left out: loyalty_tier), subscription never subscribed',
+    );
     expect(JSON.stringify(result)).not.toContain('echo-secret-key');
     expect(result.notes).toContain(
       'no stored profile: built from the event alone (customer C-new, the id the identity graph would give it)',
@@ -208,7 +220,19 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
     expect(result.operations.map((operation) => [operation.operation, operation.consent])).toEqual([
       ['upsertProfiles', { allowed: true, reason: 'granted (consent)' }],
       ['addToSegment', { allowed: true, reason: 'granted (consent)' }],
+      ['subscribe', { allowed: true, reason: 'granted (consent)' }],
     ]);
+    expect(result.operations[2]?.item).toEqual({
+      customerId: 'C-gold',
+      channel: 'email',
+      email: 'gold@example.com',
+      changedAt: '2026-11-01T00:00:00.000Z',
+    });
+    expect(result.withoutGrant).toMatchObject({
+      consent: 'granted',
+      sent: 'full',
+      subscription: 'subscribed',
+    });
     expect(result.operations[0]?.item).toEqual({
       customerId: 'C-gold',
       version: 2,

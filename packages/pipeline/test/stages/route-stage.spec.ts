@@ -52,7 +52,7 @@ describe.each(STORE_DRIVERS)('RouteStage on %s', (driver) => {
     destinations = [
       { id: 'sd-klaviyo', type: 'klaviyo', state: 'enabled', rules, plugins: [] },
       { id: 'sd-braze', type: 'braze', state: 'disabled', rules, plugins: [] },
-      { id: 'sd-mailchimp', type: 'mailchimp', state: 'paused', rules, plugins: [] },
+      { id: 'sd-mailchimp', type: 'mailchimp', state: 'paused', rules, plugins: [], withoutGrant: 'full' },
     ];
     delivered = new Map();
     stage = new RouteStage({
@@ -127,10 +127,12 @@ describe.each(STORE_DRIVERS)('RouteStage on %s', (driver) => {
 
     expect([...delivered.keys()].sort()).toEqual(['sd-klaviyo', 'sd-mailchimp']);
     expect(outcome.dropped).toEqual(new Map([['sd-braze', 3]]));
-    // The segment add can trigger messages: only with a grant. The record is synced either way.
-    expect(operationsOf('sd-klaviyo', 'C1')).toEqual(['upsertProfiles', 'addToSegment']);
-    expect(operationsOf('sd-klaviyo', 'C2')).toEqual(['upsertProfiles']);
+    // The segment add can trigger messages: only with a grant. The record is synced either way, and the
+    // subscription state mirrors the ledger: subscribed, unsubscribed, nothing said without a record.
+    expect(operationsOf('sd-klaviyo', 'C1')).toEqual(['upsertProfiles', 'addToSegment', 'subscribe']);
+    expect(operationsOf('sd-klaviyo', 'C2')).toEqual(['upsertProfiles', 'unsubscribe']);
     expect(operationsOf('sd-klaviyo', 'C3')).toEqual(['upsertProfiles']);
+    expect(operationsOf('sd-mailchimp', 'C2')).toEqual(['upsertProfiles', 'unsubscribe']);
     expect(outcome.refused).toEqual(
       new Map([
         ['sd-klaviyo', 2],
@@ -146,8 +148,34 @@ describe.each(STORE_DRIVERS)('RouteStage on %s', (driver) => {
       email: 'granted@example.com',
       attributes: { loyalty_tier: 'Gold', email_consent: 'granted' },
     });
-    expect(upsertOf('C2')?.operation.item).toMatchObject({ attributes: { email_consent: 'withdrawn' } });
-    expect(upsertOf('C3')?.operation.item).toMatchObject({ attributes: { email_consent: 'none' } });
+    // Without a grant, the default policy (minimal) sends identifiers only, whatever the rules mapped.
+    expect(upsertOf('C2')?.operation.item).toEqual({
+      customerId: 'C2',
+      version: expect.any(Number),
+      email: 'withdrawn@example.com',
+      attributes: {},
+    });
+    expect(upsertOf('C3')?.operation.item).toMatchObject({ email: 'unknown@example.com', attributes: {} });
+    // The brand chose `full` for its Mailchimp: everything the rules produce.
+    expect(
+      delivered
+        .get('sd-mailchimp')
+        ?.find((item) => item.customerId === 'C2' && item.operation.operation === 'upsertProfiles')?.operation
+        .item,
+    ).toMatchObject({ attributes: { loyalty_tier: 'Gold', email_consent: 'withdrawn' } });
+    const subscriptionOf = (customerId: string) =>
+      delivered
+        .get('sd-klaviyo')
+        ?.find((item) => item.customerId === customerId && /subscribe/.test(item.operation.operation))
+        ?.operation.item;
+    // Stamped with the consent's time in the ledger.
+    expect(subscriptionOf('C1')).toEqual({
+      customerId: 'C1',
+      channel: 'email',
+      email: 'granted@example.com',
+      changedAt: '2026-11-01T00:00:00.000Z',
+    });
+    expect(subscriptionOf('C2')).toMatchObject({ channel: 'email', changedAt: '2026-11-01T00:00:00.000Z' });
     expect(upsertOf('C1')).toMatchObject({ event: granted.key, receivedAt: granted.receivedAt, attempts: 0 });
   });
 
@@ -185,7 +213,8 @@ describe.each(STORE_DRIVERS)('RouteStage on %s', (driver) => {
     try {
       const outcome = await stage.handle(events);
       expect(outcome.errors).toEqual([]);
-      expect(outcome.items).toEqual(new Map([['sd-klaviyo', 100]]));
+      // An upsert and the granted member's subscribe per event (change-only writes send the subscribe once).
+      expect(outcome.items).toEqual(new Map([['sd-klaviyo', 200]]));
     } finally {
       clearInterval(ticking);
     }
@@ -201,7 +230,7 @@ describe.each(STORE_DRIVERS)('RouteStage on %s', (driver) => {
     delivered.clear();
     await stage.handle([event]);
     expect(delivered.get('sd-klaviyo')?.map((item) => item.itemKey)).toEqual(first);
-    expect(new Set(first).size).toBe(2);
+    expect(new Set(first).size).toBe(3);
   });
 
   it('routes nothing for a brand without destinations, and skips a profile erased since resolution', async () => {
