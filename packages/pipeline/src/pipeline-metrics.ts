@@ -18,6 +18,7 @@ export class PipelineMetrics {
   private readonly paused: Gauge<'destination'>;
   private readonly stageEvents: Counter<'stage' | 'outcome'>;
   private readonly dsrDue: Gauge<'state'>;
+  private readonly echoes: Counter<'destination'>;
 
   constructor(
     registry: Registry,
@@ -75,6 +76,12 @@ export class PipelineMetrics {
       name: 'tessera_stage_events_total',
       help: 'Events through the resolve and route stages by outcome (resolved, duplicate, unresolved, routed, merged, merge_refused).',
       labelNames: ['stage', 'outcome'],
+      registers: [registry],
+    });
+    this.echoes = new Counter({
+      name: 'tessera_inbound_echoes_total',
+      help: "Opt-outs a destination reported that were Tessera's own unsubscribes or suppressions read back (not recorded as the member's), by destination.",
+      labelNames: ['destination'],
       registers: [registry],
     });
     this.dsrDue = new Gauge({
@@ -139,6 +146,11 @@ export class PipelineMetrics {
 
   stage(stage: 'resolve' | 'route', outcome: string, count: number): void {
     if (count > 0) this.stageEvents.inc({ stage, outcome }, count);
+  }
+
+  /** Opt-outs an ESP reported that were Tessera's own writes read back (not recorded as the member's). */
+  inboundEchoes(destination: string, count: number): void {
+    if (count > 0) this.echoes.inc({ destination }, count);
   }
 
   setDsrDue(counts: Record<'due_soon' | 'overdue', number>): void {

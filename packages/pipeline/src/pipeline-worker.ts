@@ -17,6 +17,7 @@ import { KeyRing } from '@tessera/crypto';
 import {
   type AllowedDestinationHosts,
   DestinationRunner,
+  type InboundSubscribedSighting,
   type InboundUnsubscribe,
 } from '@tessera/destination-kit';
 import { IdentityOutbox, MatchReview, type IdentityGraph } from '@tessera/identity-graph';
@@ -41,8 +42,9 @@ import { PipelineSubjectErasure } from './erasure/pipeline-subject-erasure.servi
 import { contactKeysOf, RedisErasureSweep } from './erasure/redis-erasure-sweep';
 import { UnresolvedEvents } from './store/unresolved-events.repository';
 import { InboundQueue } from './inbound/inbound-queue';
-import { InboundSync } from './inbound/inbound-sync.service';
+import { InboundSync, type InboundSyncOutcome } from './inbound/inbound-sync.service';
 import { InboundCursorBook } from './store/inbound-cursor-book.repository';
+import { InboundSightingBook } from './store/inbound-sighting-book.repository';
 import type { PipelineMetrics } from './pipeline-metrics';
 import {
   DeliverStage,
@@ -81,6 +83,7 @@ export interface PipelineLogger {
   info(detail: Record<string, unknown>, message: string): void;
   warn(detail: Record<string, unknown>, message: string): void;
   error(detail: Record<string, unknown>, message: string): void;
+  debug?(detail: Record<string, unknown>, message: string): void;
 }
 
 export interface PipelineWorkerOptions {
@@ -327,6 +330,9 @@ export class PipelineWorker {
       suppressions: options.suppressions,
       vault,
       deliver: (destinationId, items) => this.delivery.enqueue(destinationId, items),
+      sent: this.deliveryLog,
+      syncState: this.syncState,
+      sightings: new InboundSightingBook(store),
     });
     this.deliverStage = new DeliverStage({
       runnerOf: (id) => this.runners.get(id),
@@ -490,7 +496,7 @@ export class PipelineWorker {
         concurrency: 1,
         handlers: {
           'inbound.changes': async (data, job) =>
-            this.inboundSync.handle(data.destinationId, this.keyRing.openJson(data.changes, job.id)),
+            this.syncInbound(data.destinationId, this.keyRing.openJson(data.changes, job.id)),
           'inbound.poll': async (data) => this.pollInbound(data.destinationId),
         },
       }),
@@ -718,10 +724,25 @@ export class PipelineWorker {
     if (state !== 'enabled') return { changes: 0, skipped: state ?? 'removed' };
     const cursor = await this.cursors.get(destinationId);
     const poll = await runner.pollInboundUnsubscribes(cursor);
-    if (poll.changes.length > 0) await this.inboundSync.handle(destinationId, poll.changes);
+    if (poll.changes.length > 0 || (poll.subscribed?.length ?? 0) > 0)
+      await this.syncInbound(destinationId, poll.changes, poll.subscribed);
     // Only after the changes are in the ledger: a crash re-reads them, and the ledger dedupes.
     await this.cursors.set(destinationId, poll.cursor, new Date());
     return { changes: poll.changes.length };
+  }
+
+  /** Syncs an ESP's opt-outs; echoes of Tessera's own writes are counted and logged (no contact point). */
+  private async syncInbound(
+    destinationId: string,
+    changes: InboundUnsubscribe[],
+    subscribed?: InboundSubscribedSighting[],
+  ): Promise<InboundSyncOutcome> {
+    const outcome = await this.inboundSync.handle(destinationId, changes, subscribed);
+    if (outcome.echoes > 0) {
+      this.options.metrics.inboundEchoes(destinationId, outcome.echoes);
+      this.options.logger.debug?.({ destinationId, echoes: outcome.echoes }, 'inbound echoes of own writes');
+    }
+    return outcome;
   }
 
   /** One BullMQ job scheduler per polling destination (upserted: every worker may call it). */

@@ -184,6 +184,42 @@ export class DeliveryLog {
   }
 
   /**
+   * When `operations` were delivered to a destination for these customers between `from` and `to` (inclusive),
+   * oldest first, leaving out items answered without a request (`skipDetail`, the change-only writes' note):
+   * what Tessera itself sent, to recognise an ESP reporting it back. One query.
+   */
+  async sentBetween(query: {
+    destinationId: string;
+    customerIds: readonly string[];
+    operations: readonly string[];
+    from: Date;
+    to: Date;
+    skipDetail?: string;
+  }): Promise<{ customerId: string; operation: string; at: Date }[]> {
+    if (query.customerIds.length === 0 || query.operations.length === 0) return [];
+    const rows = await this.store.query<{ customer_id: string; operation: string; at: Date | string }>(
+      `SELECT customer_id, operation, at FROM delivery_log
+        WHERE customer_id = ANY($1::text[]) AND destination_id = $2 AND operation = ANY($3::text[])
+          AND status = 'delivered' AND at >= $4::timestamptz AND at <= $5::timestamptz
+          AND detail IS DISTINCT FROM $6::text
+        ORDER BY at, id`,
+      [
+        [...new Set(query.customerIds)],
+        query.destinationId,
+        [...query.operations],
+        query.from.toISOString(),
+        query.to.toISOString(),
+        query.skipDetail ?? null,
+      ],
+    );
+    return rows.map((row) => ({
+      customerId: row.customer_id,
+      operation: row.operation,
+      at: new Date(row.at),
+    }));
+  }
+
+  /**
    * Erasure: deletes every entry of these customers or of these events (an item replayed from a dead letter
    * may name the event only). Returns how many.
    */

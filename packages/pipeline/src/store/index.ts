@@ -6,3 +6,4 @@ export * from './inbound-cursor-book.repository';
 export * from './destination-sync-state.repository';
 export * from './erasure-targets.repository';
 export * from './unresolved-events.repository';
+export * from './inbound-sighting-book.repository';
