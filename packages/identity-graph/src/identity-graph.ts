@@ -68,10 +68,13 @@ export interface ProfileIdentifierView {
 
 export interface LineageView {
   id: number;
-  kind: 'merge' | 'split';
+  /** `join`: new identifiers joined an existing profile (`loser` is the id they would have had alone). */
+  kind: 'merge' | 'split' | 'join';
   winner: string;
   loser: string;
   rule: string;
+  /** Why the join holds: `shared email`, `account.linked`, `manual`, …; null for splits and rekeys. */
+  basis: string | null;
   edgeIds: number[];
   eventSource: string | null;
   eventId: string | null;
@@ -201,7 +204,7 @@ export class IdentityGraph {
       alsoInTransaction?: (tx: SqlExecutor, result: ResolutionResult) => Promise<void>;
     } = {},
   ): Promise<ResolutionResult> {
-    if (records.length === 0) return Promise.resolve({ records: [], merges: [], splits: [] });
+    if (records.length === 0) return Promise.resolve({ records: [], merges: [], splits: [], joins: [] });
     const deps = {
       vault: this.options.vault,
       keys: this.keys,
@@ -288,10 +291,11 @@ export class IdentityGraph {
     const identifiers = await identifiersOfCustomers(store, [customerId]);
     const lineage = await store.query<{
       id: number;
-      kind: 'merge' | 'split';
+      kind: 'merge' | 'split' | 'join';
       winner: string;
       loser: string;
       rule: string;
+      basis: string | null;
       edge_ids: number[];
       event_source: string | null;
       event_id: string | null;
@@ -299,7 +303,8 @@ export class IdentityGraph {
       reverted_by: number | null;
       created_at: Date;
     }>(
-      `SELECT id, kind, winner, loser, rule, edge_ids, event_source, event_id, actor, reverted_by, created_at
+      `SELECT id, kind, winner, loser, rule, basis, edge_ids, event_source, event_id, actor, reverted_by,
+              created_at
          FROM identity_lineage WHERE winner = $1 OR loser = $1 ORDER BY id`,
       [customerId],
     );
@@ -341,6 +346,7 @@ export class IdentityGraph {
         winner: row.winner,
         loser: row.loser,
         rule: row.rule,
+        basis: row.basis,
         edgeIds: row.edge_ids,
         eventSource: row.event_source,
         eventId: row.event_id,
@@ -624,9 +630,10 @@ export class IdentityGraph {
   }
 
   /**
-   * Reverses a merge: retracts the edges that made it, blocks those pairs so replaying old events cannot
-   * link them again, recomputes only that component and gives the split-off part a new id (a group
-   * `customer_id` keeps its own). Emits `membership.split`.
+   * Reverses a merge or a join: retracts the edges that made it, blocks those pairs so replaying old events
+   * cannot link them again, recomputes only that component and gives the split-off part a new id (a group
+   * `customer_id` keeps its own; a join's identifiers take the id they would have had alone). Emits
+   * `membership.split`.
    */
   async unmerge(input: { lineageId: number; actor: string; reason: string }): Promise<RecomputeResult> {
     return this.write(async (tx) => {
@@ -640,7 +647,7 @@ export class IdentityGraph {
         input.lineageId,
       ]);
       if (merge === undefined) throw new IdentityNotFoundError(`no merge ${input.lineageId} in the lineage`);
-      if (merge.kind !== 'merge')
+      if (merge.kind === 'split')
         throw new IdentityChangeRefusedError(`lineage ${input.lineageId} is a split, not a merge`);
       if (merge.edge_ids.length === 0) {
         throw new IdentityChangeRefusedError(
@@ -679,10 +686,15 @@ export class IdentityGraph {
         'SELECT id, type FROM identity_identifiers WHERE customer_id = ANY($2::text[]) AND own_customer_id = $1',
         [merge.loser, current],
       );
+      // A join's identifiers never had a profile of their own: they take back the id they would have had alone,
+      // unless a profile by that id exists (an earlier join, reversed and joined again).
+      const reuseOwn =
+        merge.kind === 'join' &&
+        (await tx.query('SELECT 1 FROM identity_profiles WHERE customer_id = $1', [merge.loser])).length === 0;
       const fresh = new Map(
         loserCanonical
           .filter((row) => row.type !== 'customer_id')
-          .map((row) => [row.id, `cus_${randomBytes(13).toString('hex')}`]),
+          .map((row) => [row.id, reuseOwn ? merge.loser : `cus_${randomBytes(13).toString('hex')}`]),
       );
       const book = new ProfileBook(this.options.vault);
       const result = await recomputeComponents(

@@ -13,6 +13,7 @@ export type {
 export { parseProfileReference, ProfileReferenceError, type ProfileReference } from './profile-reference';
 export type { IdentityRecord, ResolvedRecord, ResolutionResult } from './resolution/identity-resolver';
 export type {
+  JoinNotice,
   MergeNotice,
   SplitNotice,
   ChangeCause,

@@ -10,3 +10,9 @@ export {
   type LinkTokenMessage,
   type LinkTokenSender,
 } from './account-linking';
+export {
+  EventLinking,
+  ACCOUNT_LINKED_BASIS,
+  type EventLink,
+  type EventLinkOutcome,
+} from './event-linking';

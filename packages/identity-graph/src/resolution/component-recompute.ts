@@ -1,8 +1,8 @@
 import type { SqlExecutor } from '@tessera/store';
 import { insertRows } from '@tessera/store';
-import type { IdentityGraphConfig } from '../identifiers';
+import { identifierLabel, type IdentityGraphConfig } from '../identifiers';
 import type { ProfileBook } from '../profiles/profile-book';
-import { solveComponents, type GraphNode } from './component-solver';
+import { compareCanonical, solveComponents, type GraphNode } from './component-solver';
 import {
   activeEdgesTouching,
   blockedPairsTouching,
@@ -20,6 +20,11 @@ export interface ChangeCause {
   eventId?: string | null;
   actor?: string | null;
   batchId?: string | null;
+  /**
+   * Why the joins it makes hold, for lineage (`account.linked`, say); by default derived from the edges: the
+   * shared identifier of an event edge (`shared email`), else the edges' kind (`manual`, `review`, …).
+   */
+  basis?: string | null;
 }
 
 export interface MergeNotice {
@@ -27,6 +32,21 @@ export interface MergeNotice {
   from: string;
   to: string;
   rule: string;
+}
+
+/**
+ * New identifiers that joined an existing profile (no second profile existed: nothing to announce), in lineage
+ * all the same so the join can be listed and reversed (`unmerge` by its lineage id).
+ */
+export interface JoinNotice {
+  lineageId: number;
+  /** The profile joined. */
+  customerId: string;
+  /** The id the joining identifiers would have had on their own (the lineage row's `loser`). */
+  joined: string;
+  /** The joining identifiers' labels (`member.flannels`, `anonymous_id`). */
+  identifiers: string[];
+  basis: string | null;
 }
 
 export interface SplitNotice {
@@ -42,6 +62,7 @@ export interface RecomputeResult {
   nodes: Map<number, IdentifierRow>;
   merges: MergeNotice[];
   splits: SplitNotice[];
+  joins: JoinNotice[];
   /** Newly written edges that were refused, with the reason. */
   rejected: Map<number, string>;
   /** Blocked identifier pairs around the region, as `low:high`. */
@@ -156,16 +177,33 @@ export async function recomputeComponents(
   for (const id of after) book.activate(id);
 
   type Change = {
-    kind: 'merge' | 'split';
+    kind: 'merge' | 'split' | 'join';
     winner: string;
     loser: string;
     edgeIds: number[];
     rule: string;
+    basis: string | null;
     /** The event that triggered it: the one whose new edge made the join, else the cause's. */
     eventSource?: string | null;
     eventId?: string | null;
+    /** A join's identifiers, by label. */
+    labels?: string[];
   };
   const changes: Change[] = [];
+  /**
+   * Why a join holds: the cause's basis, else the shared identifiers (the side already there) of its event
+   * edges, else the kinds of its edges.
+   */
+  const basisOf = (edgeIds: number[], sharedSide: (edge: EdgeRow) => IdentifierRow): string | null => {
+    if (input.cause.basis !== undefined) return input.cause.basis;
+    if (edgeIds.length === 0) return null;
+    const joining = edgeIds.map((edgeId) => entryOf(edges, edgeId));
+    const byEvent = joining.filter((edge) => edge.kind === 'event');
+    if (byEvent.length === 0) return [...new Set(joining.map((edge) => edge.kind))].sort().join(', ');
+    return `shared ${[...new Set(byEvent.map((edge) => identifierLabel(sharedSide(edge))))].sort().join(', ')}`;
+  };
+  const triggerOf = (edgeIds: number[]) =>
+    edgeIds.map((edgeId) => input.newEdges?.get(edgeId)).find((origin) => origin?.eventId);
   /** The old profile `oldId` is retired into `winner`, by the accepted edges that joined its identifiers there. */
   const retire = (oldId: string, winner: string) => {
     const wasOld = (node: IdentifierRow) => node.customerId === oldId && !node.isNew;
@@ -176,7 +214,7 @@ export async function recomputeComponents(
       return inWinner(a) && inWinner(b) && wasOld(a) !== wasOld(b);
     });
     crossing.sort((x, y) => x - y);
-    const trigger = crossing.map((edgeId) => input.newEdges?.get(edgeId)).find((origin) => origin?.eventId);
+    const trigger = triggerOf(crossing);
     changes.push({
       kind: 'merge',
       winner,
@@ -186,6 +224,14 @@ export async function recomputeComponents(
       eventId: trigger?.eventId,
       // No edge crossed: the same identifiers simply took the id of an older anchor seen late.
       rule: crossing.length === 0 ? REKEY_RULE : input.cause.rule,
+      // The profile joined through the winner's side of each crossing edge.
+      basis:
+        crossing.length === 0
+          ? null
+          : basisOf(crossing, (edge) => {
+              const low = entryOf(nodes, edge.low);
+              return wasOld(low) ? entryOf(nodes, edge.high) : low;
+            }),
     });
   };
   for (const [oldId, targets] of before) {
@@ -204,25 +250,65 @@ export async function recomputeComponents(
       if (keeper !== oldId && !after.has(oldId)) retire(oldId, keeper);
       for (const target of [...targets].sort()) {
         if (target !== keeper) {
-          changes.push({ kind: 'split', winner: keeper, loser: target, edgeIds: [], rule: input.cause.rule });
+          changes.push({
+            kind: 'split',
+            winner: keeper,
+            loser: target,
+            edgeIds: [],
+            rule: input.cause.rule,
+            basis: null,
+          });
         }
       }
     }
   }
+  changes.push(
+    ...joinsOf(nodes, edges, solved, before).map((join): Change => {
+      const trigger = triggerOf(join.edgeIds);
+      return {
+        kind: 'join',
+        winner: join.winner,
+        loser: join.loser,
+        edgeIds: join.edgeIds,
+        rule: input.cause.rule,
+        basis: basisOf(join.edgeIds, (edge) => {
+          const low = entryOf(nodes, edge.low);
+          return low.isNew ? entryOf(nodes, edge.high) : low;
+        }),
+        eventSource: trigger?.eventSource,
+        eventId: trigger?.eventId,
+        labels: join.labels,
+      };
+    }),
+  );
   for (const change of changes) if (change.kind === 'merge') book.merge(change.loser, change.winner);
 
   const merges: MergeNotice[] = [];
   const splits: SplitNotice[] = [];
+  const joins: JoinNotice[] = [];
   if (changes.length > 0) {
+    // Merges, splits and joins alike in one statement, whatever the batch size.
     const lineage = await insertRows<{ id: number }>(
       tx,
       'identity_lineage',
-      ['kind', 'winner', 'loser', 'rule', 'edge_ids', 'event_source', 'event_id', 'actor', 'batch_id'],
+      [
+        'kind',
+        'winner',
+        'loser',
+        'rule',
+        'basis',
+        'edge_ids',
+        'event_source',
+        'event_id',
+        'actor',
+        'batch_id',
+      ],
       changes.map((change) => [
         change.kind,
         change.winner,
         change.loser,
         change.rule,
+        change.basis,
         change.edgeIds,
         change.eventSource ?? input.cause.eventSource ?? null,
         change.eventId ?? input.cause.eventId ?? null,
@@ -239,26 +325,35 @@ export async function recomputeComponents(
         rule: change.rule,
       };
       if (change.kind === 'merge') merges.push(notice);
-      else splits.push({ ...notice, from: change.winner, to: change.loser });
+      else if (change.kind === 'split') splits.push({ ...notice, from: change.winner, to: change.loser });
+      else
+        joins.push({
+          lineageId: notice.lineageId,
+          customerId: change.winner,
+          joined: change.loser,
+          identifiers: change.labels ?? [],
+          basis: change.basis,
+        });
     });
-    await insertRows(
-      tx,
-      'identity_outbox',
-      ['type', 'event_id', 'data'],
-      [
-        ...merges.map((merge) => [
-          'membership.merged',
-          `tessera-lineage-${merge.lineageId}`,
-          JSON.stringify({ from_customer_id: merge.from, to_customer_id: merge.to, reason: merge.rule }),
-        ]),
-        ...splits.map((split) => [
-          'membership.split',
-          `tessera-lineage-${split.lineageId}`,
-          JSON.stringify({ from_customer_id: split.from, to_customer_id: split.to, reason: split.rule }),
-        ]),
-      ],
-      { casts: { data: 'jsonb' } },
-    );
+    if (merges.length + splits.length > 0)
+      await insertRows(
+        tx,
+        'identity_outbox',
+        ['type', 'event_id', 'data'],
+        [
+          ...merges.map((merge) => [
+            'membership.merged',
+            `tessera-lineage-${merge.lineageId}`,
+            JSON.stringify({ from_customer_id: merge.from, to_customer_id: merge.to, reason: merge.rule }),
+          ]),
+          ...splits.map((split) => [
+            'membership.split',
+            `tessera-lineage-${split.lineageId}`,
+            JSON.stringify({ from_customer_id: split.from, to_customer_id: split.to, reason: split.rule }),
+          ]),
+        ],
+        { casts: { data: 'jsonb' } },
+      );
   }
 
   const rejected = new Map<number, string>();
@@ -281,7 +376,72 @@ export async function recomputeComponents(
     nodes,
     merges,
     splits,
+    joins,
     rejected,
     blocked: new Set(blocked.map(([low, high]) => `${low}:${high}`)),
   };
+}
+
+/**
+ * New identifiers that joined a profile that already existed: each group of them connected among themselves
+ * (by accepted edges) whose component kept an existing profile's id is one join, made by the accepted edges
+ * from the group to that profile's identifiers. Its `loser` is the id the group would have had alone (its
+ * canonical identifier's own id). A component that is new as a whole, or that took a new anchor's id (a
+ * merge, in lineage as such), is no join.
+ */
+function joinsOf(
+  nodes: Map<number, IdentifierRow>,
+  edges: Map<number, EdgeRow>,
+  solved: ReturnType<typeof solveComponents>,
+  before: Map<string, Set<string>>,
+): Array<{ winner: string; loser: string; edgeIds: number[]; labels: string[] }> {
+  const customerOf = (node: IdentifierRow) => entryOf(solved.customerIdOf, node.id);
+  const existing = new Set(
+    [...nodes.values()]
+      .filter((node) => !node.isNew)
+      .map(customerOf)
+      .filter((id) => before.has(id)),
+  );
+  const joining = [...nodes.values()].filter(
+    (node) => node.isNew && !solved.quarantined.has(node.id) && existing.has(customerOf(node)),
+  );
+  if (joining.length === 0) return [];
+  const parent = new Map(joining.map((node) => [node.id, node.id]));
+  const find = (id: number): number => {
+    let root = id;
+    while (parent.get(root) !== root) root = entryOf(parent, root);
+    return root;
+  };
+  const crossing = new Map<number, number[]>();
+  for (const edgeId of [...solved.accepted].sort((x, y) => x - y)) {
+    const edge = entryOf(edges, edgeId);
+    const [low, high] = [entryOf(nodes, edge.low), entryOf(nodes, edge.high)];
+    if (parent.has(low.id) && parent.has(high.id)) parent.set(find(low.id), find(high.id));
+  }
+  for (const edgeId of [...solved.accepted].sort((x, y) => x - y)) {
+    const edge = entryOf(edges, edgeId);
+    const [low, high] = [entryOf(nodes, edge.low), entryOf(nodes, edge.high)];
+    const [joiner, anchor] = parent.has(low.id) ? [low, high] : [high, low];
+    if (!parent.has(joiner.id) || anchor.isNew || customerOf(anchor) !== customerOf(joiner)) continue;
+    const root = find(joiner.id);
+    crossing.set(root, [...(crossing.get(root) ?? []), edgeId]);
+  }
+  const groups = new Map<number, IdentifierRow[]>();
+  for (const node of joining) {
+    const root = find(node.id);
+    groups.set(root, [...(groups.get(root) ?? []), node]);
+  }
+  return [...groups].flatMap(([root, members]) => {
+    const edgeIds = crossing.get(root);
+    if (edgeIds === undefined) return [];
+    const canonical = members.reduce((best, node) => (compareCanonical(node, best) < 0 ? node : best));
+    return [
+      {
+        winner: customerOf(canonical),
+        loser: canonical.ownCustomerId,
+        edgeIds,
+        labels: [...new Set(members.map((node) => identifierLabel(node)))].sort(),
+      },
+    ];
+  });
 }

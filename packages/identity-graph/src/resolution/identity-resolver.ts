@@ -10,6 +10,7 @@ import { ProfileBook } from '../profiles/profile-book';
 import type { TraitValues } from '../profiles/profile-traits';
 import {
   recomputeComponents,
+  type JoinNotice,
   type MergeNotice,
   type RecomputeResult,
   type SplitNotice,
@@ -45,6 +46,8 @@ export interface ResolutionResult {
   records: ResolvedRecord[];
   merges: MergeNotice[];
   splits: SplitNotice[];
+  /** New identifiers that joined an existing profile through a shared one: in lineage, reversible. */
+  joins: JoinNotice[];
 }
 
 export interface ResolverDependencies {
@@ -145,9 +148,10 @@ export async function resolvePrepared(
   }
   const first = records.find((record) => record.eventId !== undefined);
   const customerIdOf = new Map(seedNodes.map((node) => [node.id, node.customerId]));
-  let outcome: Pick<RecomputeResult, 'merges' | 'splits' | 'rejected' | 'blocked'> = {
+  let outcome: Pick<RecomputeResult, 'merges' | 'splits' | 'joins' | 'rejected' | 'blocked'> = {
     merges: [],
     splits: [],
+    joins: [],
     rejected: new Map(),
     blocked: new Set(),
   };
@@ -217,5 +221,10 @@ export async function resolvePrepared(
   );
   for (const entry of pendingTraits) book.applyTraits(entry.customerId, entry.traits, entry.eventTime);
   await book.flush(tx);
-  return { records: resolved, merges: recomputed.merges, splits: recomputed.splits };
+  return {
+    records: resolved,
+    merges: recomputed.merges,
+    splits: recomputed.splits,
+    joins: recomputed.joins,
+  };
 }
