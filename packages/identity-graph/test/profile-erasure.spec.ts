@@ -207,6 +207,91 @@ describe.each(STORE_DRIVERS)('erasing a profile on %s', (driver) => {
     ).toEqual([]);
   });
 
+  it('keeps an erased person erased: a later event of theirs makes no profile, and none is shown (issue 19, item 6)', async () => {
+    const { graph, store } = fixture;
+    const { survivor } = await seed();
+    await graph.eraseProfile(survivor, { actor: 'admin:dpo', reason: 'dsr test' });
+    const profilesBefore = await store.query(
+      'SELECT customer_id FROM identity_profiles ORDER BY customer_id',
+    );
+
+    // A later event with the erased email, member id and customer id, and a name: nothing takes it.
+    const later = await graph.resolveIdentities([
+      record(
+        { customer_id: 'C77', member_id: 'SD1', brand: 'sports-direct', email: 'zeferina@example.com' },
+        { traits: { first_name: 'Zeferina', loyalty_tier: 'gold' } },
+      ),
+    ]);
+    expect(later.records[0]).toMatchObject({ customerId: null, identifiers: [], erased: true });
+    expect(later.records[0].dropped.map((dropped) => dropped.field).sort()).toEqual([
+      'customer_id',
+      'email',
+      'member.sports-direct',
+    ]);
+    expect(later.records[0].dropped.every((dropped) => dropped.reason.startsWith('erased'))).toBe(true);
+    expect(await store.query('SELECT customer_id FROM identity_profiles ORDER BY customer_id')).toEqual(
+      profilesBefore,
+    );
+    expect(await dumpAsText(store)).not.toContain('Zeferina');
+    // The tombstone is never shown as a profile, by any of its identifiers.
+    for (const reference of ['email:zeferina@example.com', 'member.sports-direct:SD1', 'customer_id:C77'])
+      expect(await graph.getProfile(reference, { revealPii: true })).toBeUndefined();
+
+    // An erased identifier beside a live one: the record is the live one's, the erased one dropped.
+    const beside = await graph.resolveIdentities([
+      record({ email: 'zeferina@example.com', phone: '07700900999' }, { traits: { first_name: 'Other' } }),
+    ]);
+    expect(beside.records[0].erased).toBeUndefined();
+    expect(beside.records[0].identifiers.map((identifier) => identifier.type)).toEqual(['phone']);
+    expect(beside.records[0].dropped.map((dropped) => dropped.field)).toEqual(['email']);
+  });
+
+  it('brings an erased person back on a registration after the erasure, and only then', async () => {
+    const { graph, store } = fixture;
+    const { survivor } = await seed();
+    const report = await graph.eraseProfile(survivor, { actor: 'admin:dpo', reason: 'dsr test' });
+    const before = new Date(report.erasedAt.getTime() - 60_000);
+    const after = new Date(report.erasedAt.getTime() + 60_000);
+
+    // A consent grant captured before the erasure (arriving late) registers nothing.
+    const late = await graph.resolveIdentities([
+      record({ email: 'zeferina@example.com' }, { registeredAt: before, eventTime: before }),
+    ]);
+    expect(late.records[0]).toMatchObject({ customerId: null, erased: true });
+
+    // One captured after it: the email lives again, as a new identifier of a new profile.
+    const back = await graph.resolveIdentities([
+      record(
+        { email: 'zeferina@example.com', member_id: 'SD1', brand: 'sports-direct' },
+        { registeredAt: after, eventTime: after, traits: { first_name: 'Zeferina' } },
+      ),
+    ]);
+    const returned = back.records[0].customerId;
+    expect(returned).not.toBeNull();
+    expect(back.records[0].dropped).toEqual([]);
+    // A new profile (its id derives from the member id, as the first one's did): nothing of the erased one.
+    const profile = await graph.getProfile('email:zeferina@example.com', { revealPii: true });
+    expect(profile).toMatchObject({ customerId: returned, traits: { first_name: 'Zeferina' } });
+    expect(profile?.traits).not.toHaveProperty('last_name');
+    expect(profile?.traits).not.toHaveProperty('loyalty_tier');
+    expect(profile?.identifiers.map((identifier) => identifier.label).sort()).toEqual([
+      'email',
+      'member.sports-direct',
+    ]);
+    expect((await graph.getProfile('member.sports-direct:SD1'))?.customerId).toBe(returned);
+    // The old tombstones are set aside, found by nothing, holding nothing.
+    const revived = await store.query<{ quarantined_reason: string; value_ciphertext: string | null }>(
+      "SELECT quarantined_reason, value_ciphertext FROM identity_identifiers WHERE lookup_key LIKE 'revived:%'",
+    );
+    expect(revived).toHaveLength(2);
+    expect(revived.every((row) => row.quarantined_reason === 'erased' && row.value_ciphertext === null)).toBe(
+      true,
+    );
+    // The phone, not registered, stays erased.
+    const phone = await graph.resolveIdentities([record({ phone: '07700900123' })]);
+    expect(phone.records[0]).toMatchObject({ customerId: null, erased: true });
+  });
+
   it('re-keys tombstones an earlier release left keyed by their value, once', async () => {
     const { graph, store } = fixture;
     const { survivor, other } = await seed();

@@ -313,6 +313,7 @@ export class PipelineWorker {
       ledger: options.ledger,
       vault,
       route: (events) => this.enqueueRoute(events),
+      suppressions: options.suppressions,
     });
     this.routeStage = new RouteStage({
       graph: options.graph,

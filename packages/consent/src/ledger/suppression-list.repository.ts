@@ -107,6 +107,31 @@ export class SuppressionList {
     return rows.length > 0;
   }
 
+  /**
+   * The member registered again with `brand` (a consent grant captured at `at`) after an erasure suppressed the
+   * contact point: the erasure's suppression ends for that brand only. An all-brand one becomes one per other
+   * brand of `brands` (keeping its time), so no grant the person gave another brand before the erasure counts
+   * again. Suppressions for other reasons (bounces, complaints) and erasures after `at` stay. True when lifted.
+   */
+  async endErasure(subjectKey: string, brand: string, at: Date, brands: readonly string[]): Promise<boolean> {
+    const rows = await this.store.query<{ brand: string }>(
+      `WITH gone AS (
+         DELETE FROM suppression_list
+          WHERE subject_key = $1 AND brand IN ($2, '${ALL_BRANDS}') AND reason = 'erasure' AND suppressed_at < $3
+         RETURNING brand, subject_type, suppressed_at),
+       kept AS (
+         INSERT INTO suppression_list (subject_key, brand, subject_type, reason, suppressed_at)
+         SELECT $1, b, g.subject_type, 'erasure', g.suppressed_at
+           FROM gone g CROSS JOIN unnest($4::text[]) AS b
+          WHERE g.brand = '${ALL_BRANDS}' AND b <> $2
+         ON CONFLICT (subject_key, brand) DO NOTHING)
+       SELECT brand FROM gone`,
+      [subjectKey, brand, at, [...new Set(brands)]],
+    );
+    if (rows.length > 0) await notifyConsentChange(this.onChange, [{ subjectKey, brand: ALL_BRANDS }]);
+    return rows.length > 0;
+  }
+
   /** The keys among `subjectKeys` suppressed for `brand`, by that brand's suppression or an all-brand one. */
   async isSuppressed(subjectKeys: readonly string[], brand: string): Promise<Set<string>> {
     if (subjectKeys.length === 0) return new Set();

@@ -52,6 +52,40 @@ describe.each(STORE_DRIVERS)('SuppressionList and AuditLog on %s', (driver) => {
     expect(await list.isSuppressed([ANA, BRUNO], 'sd')).toEqual(new Set([ANA]));
   });
 
+  it('ends an erasure for the brand a member registers with again, and for that brand only', async () => {
+    const list = new SuppressionList(store, { now: () => clock });
+    const erasedAt = clock;
+    await list.suppress([
+      { subjectType: 'email', subjectKey: ANA, brand: '*', reason: 'erasure' },
+      { subjectType: 'email', subjectKey: BRUNO, brand: '*', reason: 'spam_complaint' },
+    ]);
+    const brands = ['sd', 'flannels', 'evans'];
+    // A grant captured before the erasure ends nothing (a late event, not a registration).
+    expect(await list.endErasure(ANA, 'sd', new Date('2026-02-28T00:00:00Z'), brands)).toBe(false);
+    expect(await list.isSuppressed([ANA], 'sd')).toEqual(new Set([ANA]));
+
+    expect(await list.endErasure(ANA, 'sd', new Date('2026-03-05T00:00:00Z'), brands)).toBe(true);
+    expect(await list.isSuppressed([ANA], 'sd')).toEqual(new Set());
+    // Every other brand stays suppressed, with the erasure's time and reason.
+    expect(await list.isSuppressed([ANA], 'flannels')).toEqual(new Set([ANA]));
+    expect(await list.isSuppressed([ANA], 'evans')).toEqual(new Set([ANA]));
+    expect(
+      (await list.list({ subjectKeys: [ANA] })).map((item) => [item.brand, item.reason, item.suppressedAt]),
+    ).toEqual(
+      [
+        ['evans', 'erasure', erasedAt],
+        ['flannels', 'erasure', erasedAt],
+      ].sort(),
+    );
+    // Then a second brand: its own suppression ends too.
+    expect(await list.endErasure(ANA, 'flannels', new Date('2026-03-06T00:00:00Z'), brands)).toBe(true);
+    expect(await list.isSuppressed([ANA], 'flannels')).toEqual(new Set());
+    expect(await list.isSuppressed([ANA], 'evans')).toEqual(new Set([ANA]));
+    // A complaint is not an erasure: a grant does not end it.
+    expect(await list.endErasure(BRUNO, 'sd', new Date('2026-03-05T00:00:00Z'), brands)).toBe(false);
+    expect(await list.isSuppressed([BRUNO], 'sd')).toEqual(new Set([BRUNO]));
+  });
+
   it('refuses a plaintext contact point and writes nothing', async () => {
     const list = new SuppressionList(store);
     await expect(

@@ -88,7 +88,7 @@ export async function eraseProfileIn(
   if (ids.length > 0) {
     await tx.query(
       `UPDATE identity_identifiers AS i
-          SET value_ciphertext = NULL, value_key_id = NULL, quarantined_reason = $4,
+          SET value_ciphertext = NULL, value_key_id = NULL, quarantined_reason = $4, erased_at = $5,
               customer_id = v.tombstone, own_customer_id = v.tombstone, lookup_key = v.lookup_key
          FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, tombstone, lookup_key)
         WHERE i.id = v.id`,
@@ -99,6 +99,7 @@ export async function eraseProfileIn(
           (row) => input.tombstoneKey(row.type as IdentifierType, row.lookup_key) ?? row.lookup_key,
         ),
         ERASED_REASON,
+        input.now,
       ],
     );
   }

@@ -23,6 +23,7 @@ import {
   type IdentifierKeys,
 } from './graph-repository';
 import { entryOf } from './entry-of';
+import { ERASED_REASON } from '../erasure/profile-erasure';
 
 /** One record to resolve: an event's identifiers, when and where it happened, and what it says. */
 export interface IdentityRecord {
@@ -32,6 +33,11 @@ export interface IdentityRecord {
   eventId?: string;
   identifiers: RawIdentifiers;
   traits?: TraitValues;
+  /**
+   * The member registering at this time (a consent grant captured then, an account link): identifiers of
+   * theirs erased before it come back to life, as new. Without it an erased identifier stays a tombstone.
+   */
+  registeredAt?: Date;
 }
 
 export interface ResolvedRecord {
@@ -40,6 +46,8 @@ export interface ResolvedRecord {
   identifiers: NormalizedIdentifier[];
   /** Identifiers left out of this record's profile, with the reason (the event itself is kept). */
   dropped: DroppedIdentifier[];
+  /** Every identifier it carried is an erased person's tombstone: it belongs to no profile, on purpose. */
+  erased?: boolean;
 }
 
 export interface ResolutionResult {
@@ -100,9 +108,13 @@ export async function resolvePrepared(
   deps: ResolverDependencies,
 ): Promise<ResolutionResult> {
   const { config, keys, vault } = deps;
-  const { records, normalized } = batch;
+  const { records } = batch;
+  await reviveRegisteredTombstones(tx, batch, keys);
   const rows = await upsertIdentifiers(tx, batch.identifierRows, keys);
+  // An erased person's identifiers (tombstones) take no part: dropped from their record, they link nothing,
+  // and a record with nothing else belongs to no profile.
   const rowOf = (identifier: NormalizedIdentifier) => entryOf(rows, keys.key(identifier));
+  const normalized = batch.normalized.map((result) => withoutTombstones(result, rowOf));
 
   // Each record links its identifiers to its strongest one (a star): n − 1 edges, not n².
   const candidateEdges = normalized.flatMap((result, index) => {
@@ -191,7 +203,13 @@ export async function resolvePrepared(
   const pendingTraits: Array<{ customerId: string; traits: TraitValues; eventTime: Date }> = [];
   const resolved = normalized.map((result, index): ResolvedRecord => {
     const [strongest] = result.identifiers;
-    if (strongest === undefined) return { customerId: null, identifiers: [], dropped: result.dropped };
+    if (strongest === undefined)
+      return {
+        customerId: null,
+        identifiers: [],
+        dropped: result.dropped,
+        ...(result.erased ? { erased: true } : {}),
+      };
     const customerId = entryOf(recomputed.customerIdOf, rowOf(strongest).id);
     const kept: NormalizedIdentifier[] = [];
     const dropped = [...result.dropped];
@@ -227,4 +245,72 @@ export async function resolvePrepared(
     splits: recomputed.splits,
     joins: recomputed.joins,
   };
+}
+
+type Normalized = ReturnType<typeof normalizeIdentifiers>;
+
+/** A record's identifiers without the erased ones (each dropped, saying so); `erased` when none is left. */
+function withoutTombstones(
+  result: Normalized,
+  rowOf: (identifier: NormalizedIdentifier) => { quarantinedReason: string | null },
+): Normalized & { erased?: boolean } {
+  const erased = result.identifiers.filter(
+    (identifier) => rowOf(identifier).quarantinedReason === ERASED_REASON,
+  );
+  if (erased.length === 0) return result;
+  const identifiers = result.identifiers.filter((identifier) => !erased.includes(identifier));
+  return {
+    ...result,
+    identifiers,
+    dropped: [
+      ...result.dropped,
+      ...erased.map((identifier) => ({
+        type: identifier.type,
+        field: identifier.type === 'member' ? `member.${identifier.scope}` : identifier.type,
+        reason:
+          'erased: a data subject erasure keeps it out of every profile until the member registers again',
+      })),
+    ],
+    ...(identifiers.length === 0 ? { erased: true } : {}),
+  };
+}
+
+/**
+ * A registration (a consent grant, an account link) brings the member's erased identifiers back: each
+ * tombstone erased before the registration is set aside under a key of its own (`revived:<id>`: it holds no
+ * value and is found by nothing), so the upsert that follows creates the identifier anew, live.
+ */
+async function reviveRegisteredTombstones(
+  tx: SqlExecutor,
+  batch: PreparedBatch,
+  keys: IdentifierKeys,
+): Promise<void> {
+  const wanted: Array<[string, string, string, Date]> = [];
+  batch.records.forEach((record, index) => {
+    if (record.registeredAt === undefined) return;
+    for (const identifier of batch.normalized[index].identifiers) {
+      const live = keys.lookupKey(identifier);
+      wanted.push([
+        identifier.type,
+        identifier.scope,
+        keys.tombstoneKey(identifier.type, live) ?? live,
+        record.registeredAt,
+      ]);
+    }
+  });
+  if (wanted.length === 0) return;
+  await tx.query(
+    `UPDATE identity_identifiers AS i
+        SET lookup_key = 'revived:' || i.id, hashed_lookup_key = 'revived:' || i.id
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS v(type, scope, key, at)
+      WHERE i.lookup_key = v.key AND i.type = v.type AND i.scope = v.scope
+        AND i.quarantined_reason = $5 AND COALESCE(i.erased_at, '-infinity'::timestamptz) < v.at`,
+    [
+      wanted.map((row) => row[0]),
+      wanted.map((row) => row[1]),
+      wanted.map((row) => row[2]),
+      wanted.map((row) => row[3]),
+      ERASED_REASON,
+    ],
+  );
 }

@@ -38,5 +38,21 @@ export function identityRecordOf(ingested: IngestedEvent): IdentityRecord {
     eventId: ingested.event.id,
     identifiers: identifiers as IdentityRecord['identifiers'],
     traits: traitsFromEvent(ingested.event.type, data as Parameters<typeof traitsFromEvent>[1]),
+    ...registration(ingested.event.type, data, new Date(time)),
   };
+}
+
+/**
+ * When the event is the member registering — a consent grant (at the time it was captured) or an account link
+ * — the time it happened: what brings back identifiers of theirs an erasure turned into tombstones before it.
+ */
+function registration(
+  type: string,
+  data: Record<string, unknown>,
+  eventTime: Date,
+): Pick<IdentityRecord, 'registeredAt'> {
+  if (type === 'account.linked') return { registeredAt: eventTime };
+  if (type !== 'consent.changed' || data['status'] !== 'granted') return {};
+  const captured = typeof data['captured_at'] === 'string' ? new Date(data['captured_at']) : eventTime;
+  return { registeredAt: Number.isNaN(captured.getTime()) ? eventTime : captured };
 }

@@ -1,4 +1,4 @@
-import type { ConsentLedger, ConsentEntry } from '@tessera/consent';
+import type { ConsentLedger, ConsentEntry, SuppressionList } from '@tessera/consent';
 import { entriesFromConsentEvent } from '@tessera/consent';
 import type { CatalogEvent, MembershipMergedData } from '@tessera/events';
 import type { IdentityGraph, PlatformMerge } from '@tessera/identity-graph';
@@ -28,6 +28,10 @@ export interface RawEventJournal {
   ): Promise<void>;
   /** Marks events handed to the route stage. */
   markRouted(keys: EventKey[]): Promise<void>;
+  /** Deletes these events, leaving each its tombstone (an erased person's events). */
+  erase(filter: { customerIds: readonly string[]; keys?: readonly EventKey[] }): Promise<unknown>;
+  /** These customers registered again after an erasure: re-send paths stop treating them as erased. */
+  untombstoneCustomers(customerIds: readonly string[]): Promise<void>;
 }
 
 export interface ResolveOutcome {
@@ -35,7 +39,10 @@ export interface ResolveOutcome {
   received: number;
   /** Repeats of an event already resolved and routed (an earlier job, or the same job twice). */
   duplicates: number;
-  /** Of those, retries of events an erasure removed: recognised by their tombstone, dropped. */
+  /**
+   * Events of an erased person, dropped: retries of events an erasure removed (recognised by their tombstone),
+   * and new events carrying only identifiers an erasure turned into tombstones (deleted, leaving one).
+   */
   erased: number;
   /** Events resolved now. */
   resolved: number;
@@ -56,6 +63,8 @@ export interface ResolveStageOptions {
   vault: PiiVault;
   /** Hands resolved events to the route stage; must be idempotent for the same events (a deterministic job id). */
   route(events: ResolvedEvent[]): Promise<void>;
+  /** Where a consent grant after an erasure ends the erasure's suppression for its brand (a registration). */
+  suppressions?: Pick<SuppressionList, 'endErasure'>;
 }
 
 /** The graph merge a loyalty platform's `membership.merged` event asks for, or undefined for any other event. */
@@ -114,10 +123,18 @@ export class ResolveStage {
     });
     let merged = 0;
     const mergesRefused: ResolveOutcome['mergesRefused'] = [];
+    const erasedNow: EventKey[] = [];
+    const registered: string[] = [];
     if (pending.length > 0) {
-      await graph.resolveIdentities(pending.map(identityRecordOf), {
+      const records = pending.map(identityRecordOf);
+      await graph.resolveIdentities(records, {
         alsoInTransaction: async (tx, result) => {
           const resolvedTo = pending.map((_, index) => result.records[index]?.customerId ?? null);
+          result.records.forEach((record, index) => {
+            if (record.erased === true) erasedNow.push(eventKeyOf(pending[index]));
+            else if (record.customerId !== null && records[index].registeredAt !== undefined)
+              registered.push(record.customerId);
+          });
           if (merges.length > 0) {
             const outcomes = await graph.mergeByEvents(
               tx,
@@ -156,12 +173,16 @@ export class ResolveStage {
       });
     }
 
+    // An erased person's new event: nothing of it is kept (its key is, hashed, so a retry is known).
+    if (erasedNow.length > 0) await journal.erase({ customerIds: [], keys: erasedNow });
+    if (registered.length > 0) await journal.untombstoneCustomers(registered);
+    const erasedNames = new Set(erasedNow.map(eventKeyString));
     const toRoute: ResolvedEvent[] = [];
     let unresolved = 0;
     for (const event of batch) {
       const key = eventKeyOf(event);
       const name = eventKeyString(key);
-      if (progress.get(name)?.routed === true) continue;
+      if (progress.get(name)?.routed === true || erasedNames.has(name)) continue;
       const customerId = customerIds.get(name) ?? null;
       if (customerId === null) {
         unresolved += 1;
@@ -179,8 +200,9 @@ export class ResolveStage {
     return {
       received: events.length,
       duplicates: events.length - batch.length + alreadyDone.length,
-      erased: alreadyDone.filter((event) => progress.get(eventKeyString(eventKeyOf(event)))?.erased === true)
-        .length,
+      erased:
+        alreadyDone.filter((event) => progress.get(eventKeyString(eventKeyOf(event)))?.erased === true)
+          .length + erasedNow.length,
       resolved: pending.length,
       unresolved,
       routed: toRoute.length,
@@ -204,6 +226,19 @@ export class ResolveStage {
       );
       entries.push(...fromEvent);
     }
-    if (entries.length > 0) await this.options.ledger.append(entries);
+    if (entries.length === 0) return;
+    await this.options.ledger.append(entries);
+    // A grant is the member registering: an erasure's suppression captured before it ends for its brand.
+    const { suppressions, graph } = this.options;
+    if (suppressions === undefined) return;
+    for (const entry of entries) {
+      if (entry.decision !== 'granted') continue;
+      await suppressions.endErasure(
+        entry.subject.key,
+        entry.scope.brand,
+        new Date(entry.provenance.capturedAt),
+        graph.brandIds(),
+      );
+    }
   }
 }

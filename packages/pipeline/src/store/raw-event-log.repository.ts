@@ -361,6 +361,14 @@ export class RawEventLog {
     );
   }
 
+  /** A member registered again after their erasure: their customer ids are no longer an erased person's. */
+  async untombstoneCustomers(customerIds: readonly string[]): Promise<void> {
+    if (customerIds.length === 0) return;
+    await this.store.query('DELETE FROM erased_customers WHERE customer_key_hash = ANY($1::text[])', [
+      [...new Set(customerIds)].map((id) => this.vault.blindIndex(ERASED_CUSTOMER_INDEX, id)),
+    ]);
+  }
+
   /** Which of these customer ids were erased (their tombstone). */
   async erasedCustomersAmong(customerIds: readonly string[]): Promise<Set<string>> {
     const hashes = new Map(

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConsentLedger, StoreConsentStateReader } from '@tessera/consent';
+import { ConsentLedger, StoreConsentStateReader, SuppressionList } from '@tessera/consent';
 import type { CatalogEvent } from '@tessera/events';
 import { IdentityGraph, IdentityOutbox } from '@tessera/identity-graph';
 import type { IngestedEvent, ResolvedEvent } from '@tessera/queues';
@@ -128,6 +128,73 @@ describe.each(STORE_DRIVERS)('ResolveStage on %s', (driver) => {
     expect(await lifetimeValue('R10')).toBe(3);
     // A different event of the same source is no tombstone.
     expect((await journal.erasedAmong([eventKeyOf(kept)])).size).toBe(0);
+  });
+
+  it('keeps an erased person erased: their new event is neither stored nor routed, until a grant after the erasure registers them (issue 19, item 6)', async () => {
+    const suppressions = new SuppressionList(store);
+    const journal = new RawEventLog(store, vault);
+    const registering = new ResolveStage({
+      journal,
+      graph,
+      ledger: new ConsentLedger(store),
+      vault,
+      suppressions,
+      route: async (events) => {
+        routed.push(events);
+      },
+    });
+    const email = 'erin.erased@example.com';
+    const emailKey = vault.blindIndex('email', email);
+    await registering.handle([
+      ingested('profile.updated', { customer_id: 'R20', email, first_name: 'Erin' }),
+    ]);
+    // The erasure, as the DSR service runs it: the graph, the stored events, an all-brand suppression.
+    await graph.eraseProfile('R20', { actor: 'admin:dpo', reason: 'test' });
+    await journal.tombstoneCustomers(['R20']);
+    await journal.erase({ customerIds: ['R20'] });
+    await suppressions.suppress([
+      { subjectType: 'email', subjectKey: emailKey, brand: '*', reason: 'erasure' },
+    ]);
+    routed = [];
+
+    // A new event of theirs (a new id): dropped as erased, not kept, not routed, no profile.
+    const later = ingested('profile.updated', {
+      customer_id: 'R20',
+      email,
+      first_name: 'Erin',
+      last_name: 'Ever',
+    });
+    expect(await registering.handle([later])).toMatchObject({
+      erased: 1,
+      resolved: 1,
+      unresolved: 0,
+      routed: 0,
+    });
+    expect(routed).toEqual([]);
+    expect(
+      await store.query('SELECT event_id FROM raw_events WHERE event_id = $1', [later.event.id]),
+    ).toEqual([]);
+    expect((await journal.erasedAmong([eventKeyOf(later)])).size).toBe(1);
+    expect(await graph.getProfile(`email:${email}`)).toBeUndefined();
+    // Its retry is recognised by the tombstone the drop left.
+    expect(await registering.handle([later])).toMatchObject({ duplicates: 1, erased: 1, routed: 0 });
+
+    // A grant captured after the erasure: the member registers again, for this brand.
+    const grant = ingested('consent.changed', {
+      customer_id: 'R20',
+      email,
+      brand: 'sd',
+      channel: 'email',
+      status: 'granted',
+      legal_basis: 'consent',
+      captured_at: new Date(Date.now() + 60_000).toISOString(),
+      notice_version: 'v3',
+    });
+    expect(await registering.handle([grant])).toMatchObject({ erased: 0, routed: 1 });
+    expect(routed.flat().map((event) => event.customerId)).toEqual(['R20']);
+    expect((await graph.getProfile(`email:${email}`))?.customerId).toBe('R20');
+    expect(await suppressions.isSuppressed([emailKey], 'sd')).toEqual(new Set());
+    expect(await journal.erasedCustomersAmong(['R20'])).toEqual(new Set());
   });
 
   it('a job re-run after a crash between resolution and routing routes the events without applying them twice', async () => {
