@@ -177,6 +177,11 @@ export class IdentityGraph {
     this.countries = new Map(brands.map((brand) => [brand.id, brand.defaultCountry]));
   }
 
+  /** The brands the graph was given (the workspace's). */
+  brandIds(): string[] {
+    return [...this.countries.keys()];
+  }
+
   defaultCountry(brand: string): string {
     return this.countries.get(brand) ?? this.options.defaultCountry ?? 'GB';
   }
@@ -289,6 +294,8 @@ export class IdentityGraph {
     const profile = book.get(customerId);
     if (profile.version === 0) return undefined;
     const identifiers = await identifiersOfCustomers(store, [customerId]);
+    // An erased person's tombstone is internal: never shown as a profile (nor is one a later event left there).
+    if (identifiers.every((identifier) => identifier.quarantinedReason === ERASED_REASON)) return undefined;
     const lineage = await store.query<{
       id: number;
       kind: 'merge' | 'split' | 'join';
