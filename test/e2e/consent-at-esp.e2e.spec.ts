@@ -299,6 +299,9 @@ describe('consent at the ESPs: the without-grant policy and the subscription sta
       TESSERA_ID: 'G1',
     });
     expect(member('norecord@example.com')?.status).toBe('transactional');
+    // The opt-in time Mailchimp records is the consent's own, not the time of the sync.
+    expect(Date.parse(member('granted@example.com')?.timestamp_opt ?? '')).toBe(Date.parse(GRANT_TIME));
+    expect(member('withdrawn@example.com')).not.toHaveProperty('timestamp_opt');
 
     // Give any straggling delivery of the later events time to land, then check nothing personal did.
     await new Promise((resolve) => setTimeout(resolve, 1_500));

@@ -32,6 +32,8 @@ export interface MailchimpStoredMember {
   /** Names of the tags (static segments) the member is in, in the order the tags were made. */
   tags: string[];
   last_changed: string;
+  /** When the member opted in, as the subscribe gave it (Mailchimp's `timestamp_opt`). */
+  timestamp_opt?: string;
 }
 
 /** A member as kept: its tags live in the audience's static segments. */
@@ -82,6 +84,7 @@ interface MemberInput {
   status?: Status;
   status_if_new?: Status;
   merge_fields: Record<string, unknown>;
+  timestamp_opt?: string;
 }
 
 /** The fields of a member in Mailchimp's published batch schema ("Add List Members"): no `status_if_new`. */
@@ -215,6 +218,7 @@ export function memberView(audience: Audience, member: KeptMember): Record<strin
     email_type: 'html',
     status: member.status,
     merge_fields: structuredClone(member.merge_fields),
+    ...(member.timestamp_opt === undefined ? {} : { timestamp_opt: member.timestamp_opt }),
     tags_count: tags.length,
     tags: tags.map((segment) => ({ id: Number(segment.id), name: segment.name })),
     list_id: audience.definition.id,
@@ -263,6 +267,7 @@ function memberInput(value: unknown, at: string, errors: FieldError[], kind: 'ba
       ? { status_if_new: body['status_if_new'] as Status }
       : {}),
     merge_fields: isRecord(mergeFields) ? mergeFields : {},
+    ...(typeof body['timestamp_opt'] === 'string' ? { timestamp_opt: body['timestamp_opt'] } : {}),
   };
 }
 
@@ -391,6 +396,9 @@ function upsertMember(
     merge_fields: { ...existing?.merge_fields, ...input.merge_fields },
     last_changed: now,
   };
+  // An opt-in time belongs to a subscription: kept while subscribed, gone once the member is not.
+  const optedIn = input.timestamp_opt ?? existing?.timestamp_opt;
+  if (member.status === 'subscribed' && optedIn !== undefined) member.timestamp_opt = optedIn;
   audience.members.set(hash, member);
   return member;
 }

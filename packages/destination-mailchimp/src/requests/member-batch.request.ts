@@ -63,6 +63,7 @@ export function buildBatchMembersBody(members: PlannedMember[], kind: BatchWrite
       ...(kind === 'create' ? { status: 'transactional' as const } : {}),
       ...(kind === 'status' && member.status !== undefined ? { status: member.status } : {}),
       merge_fields: member.mergeFields,
+      ...(kind === 'status' && member.optedInAt !== undefined ? { timestamp_opt: member.optedInAt } : {}),
     })),
     update_existing: kind !== 'create',
   };

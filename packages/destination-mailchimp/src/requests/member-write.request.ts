@@ -41,6 +41,8 @@ export interface MemberPutBody {
   /** Applied to existing members too: consent changes only. */
   status?: MemberStatus;
   merge_fields: MergeFields;
+  /** When the member opted in (subscribes only). */
+  timestamp_opt?: string;
 }
 
 export const SMS_NOT_SUPPORTED_REASON =
@@ -101,6 +103,9 @@ export function planStatusWrites(
         hash: address.hash,
         mergeFields: { [TESSERA_ID_MERGE_FIELD]: item.customerId },
         status,
+        ...(status === 'subscribed' && 'changedAt' in item && item.changedAt !== undefined
+          ? { optedInAt: item.changedAt }
+          : {}),
         known: item.externalId === address.hash,
       },
     };
@@ -114,6 +119,7 @@ export function buildMemberPutBody(member: PlannedMember): MemberPutBody {
     status_if_new: member.status ?? 'transactional',
     ...(member.status === undefined ? {} : { status: member.status }),
     merge_fields: member.mergeFields,
+    ...(member.optedInAt === undefined ? {} : { timestamp_opt: member.optedInAt }),
   };
 }
 

@@ -13,6 +13,8 @@ export interface PlannedMember {
   mergeFields: MergeFields;
   /** The subscription this write sets; undefined for profile writes, which never change it. */
   status?: 'subscribed' | 'unsubscribed';
+  /** When the member opted in (the consent's time in Tessera's ledger): Mailchimp's `timestamp_opt`. */
+  optedInAt?: string;
   /** True when an item carried this member's id (a previous write returned it): Mailchimp holds the member. */
   known: boolean;
 }

@@ -211,6 +211,38 @@ describe('member writes', () => {
     });
   });
 
+  it("stamps a subscribe with the consent's time (timestamp_opt), never an unsubscribe", () => {
+    const change = {
+      customerId: 'C1',
+      channel: 'email' as const,
+      email: 'ada@example.com',
+      changedAt: '2026-11-20T08:00:00.000Z',
+    };
+    const [subscribed] = planStatusWrites([change], 'subscribed');
+    const [unsubscribed] = planStatusWrites([change], 'unsubscribed');
+    const member = subscribed !== undefined && 'member' in subscribed ? subscribed.member : undefined;
+    expect(member === undefined ? undefined : buildMemberPutBody(member)).toEqual({
+      email_address: 'ada@example.com',
+      status_if_new: 'subscribed',
+      status: 'subscribed',
+      merge_fields: { TESSERA_ID: 'C1' },
+      timestamp_opt: '2026-11-20T08:00:00.000Z',
+    });
+    expect(member === undefined ? undefined : buildBatchMembersBody([member], 'status').members).toEqual([
+      {
+        email_address: 'ada@example.com',
+        status: 'subscribed',
+        merge_fields: { TESSERA_ID: 'C1' },
+        timestamp_opt: '2026-11-20T08:00:00.000Z',
+      },
+    ]);
+    expect(
+      unsubscribed !== undefined && 'member' in unsubscribed
+        ? buildMemberPutBody(unsubscribed.member)
+        : undefined,
+    ).not.toHaveProperty('timestamp_opt');
+  });
+
   it('builds batch bodies from the published member schema: create with a status, update without, consent with one', () => {
     const members: PlannedMember[] = [
       { email: 'ada@example.com', hash: 'h1', mergeFields: { FNAME: 'Ada' }, known: false },
