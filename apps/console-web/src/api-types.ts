@@ -220,7 +220,21 @@ export interface ProfileLookup {
   identifiers: ProfileIdentifier[];
   lineage: unknown[];
   consent: ConsentEntry[];
+  /** The newest events of the profile and of the profiles merged into it (references, no data). */
+  history?: ProfileEvent[];
   deliveries: ProfileDelivery[];
+}
+
+export interface ProfileEvent {
+  sourceId: string;
+  source: string;
+  id: string;
+  type: string;
+  brand: string;
+  time: string | null;
+  receivedAt: string;
+  /** The profile the event resolved to (a merged-in one's id, for a linked guest's events). */
+  customerId: string;
 }
 
 export type ErrorClass = 'validation' | 'auth' | 'retryable' | 'rejected';

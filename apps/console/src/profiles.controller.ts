@@ -1,14 +1,16 @@
 import { Controller, Get, HttpCode, Inject, NotFoundException, Param, Post } from '@nestjs/common';
 import { can } from '@tessera/control-plane';
-import { parseProfileReference } from '@tessera/identity-graph';
+import { historyCustomerIds, parseProfileReference } from '@tessera/identity-graph';
+import { maskContactPointsIn, RawEventLog } from '@tessera/pipeline';
 import { Caller, Endpoint, ValidBody } from './console-endpoint.decorator';
 import { ConsoleDependencies } from './console-dependencies';
 import type { ConsoleCaller } from './console-request';
 import { MERGE_INPUT, UNMERGE_INPUT } from './console-schemas';
 
 const RECENT_DELIVERIES = 20;
+const RECENT_EVENTS = 50;
 
-/** Profiles by any identifier: identifiers, lineage, consent, recent deliveries; merge and unmerge. */
+/** Profiles by any identifier: identifiers, lineage, consent, history, recent deliveries; merge and unmerge. */
 @Controller('v1/profiles')
 export class ProfilesController {
   constructor(@Inject(ConsoleDependencies) private readonly deps: ConsoleDependencies) {}
@@ -41,6 +43,18 @@ export class ProfilesController {
       legalBasis: state.legalBasis,
       capturedAt: state.capturedAt,
     }));
+    // Its history: its own events and those of every profile merged into it (a linked guest's, say) while the
+    // merge stands; references only (no data), contact points in them masked without pii.read.
+    const history = (
+      await new RawEventLog(this.deps.store, this.deps.vault).recentOfCustomers(
+        await historyCustomerIds(this.deps.store, shown.customerId),
+        RECENT_EVENTS,
+      )
+    ).map((event) =>
+      mayReadPii
+        ? event
+        : { ...event, source: maskContactPointsIn(event.source), id: maskContactPointsIn(event.id) },
+    );
     const deliveries = await this.deps.worker.deliveryLog.latestForCustomer(
       shown.customerId,
       RECENT_DELIVERIES,
@@ -70,6 +84,7 @@ export class ProfilesController {
       })),
       lineage: shown.lineage,
       consent,
+      history,
       deliveries,
     };
   }
@@ -117,7 +132,7 @@ export class ProfilesController {
   @Endpoint({
     permission: 'profiles.merge',
     tag: 'profiles',
-    summary: 'Reverse a merge (by its lineage id)',
+    summary: 'Reverse a merge or a join (by its lineage id)',
     body: UNMERGE_INPUT,
   })
   async unmerge(@ValidBody() body: { lineageId: number; reason: string }, @Caller() caller: ConsoleCaller) {

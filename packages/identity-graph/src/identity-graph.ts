@@ -695,9 +695,11 @@ export class IdentityGraph {
       );
       // A join's identifiers never had a profile of their own: they take back the id they would have had alone,
       // unless a profile by that id exists (an earlier join, reversed and joined again).
-      const reuseOwn =
-        merge.kind === 'join' &&
-        (await tx.query('SELECT 1 FROM identity_profiles WHERE customer_id = $1', [merge.loser])).length === 0;
+      const ownProfile =
+        merge.kind === 'join'
+          ? await tx.query('SELECT 1 FROM identity_profiles WHERE customer_id = $1', [merge.loser])
+          : [];
+      const reuseOwn = merge.kind === 'join' && ownProfile.length === 0;
       const fresh = new Map(
         loserCanonical
           .filter((row) => row.type !== 'customer_id')

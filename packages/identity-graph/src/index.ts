@@ -35,6 +35,7 @@ export {
   type TraitState,
 } from './profiles/profile-traits';
 export { traitsFromEvent } from './profiles/event-traits';
+export { historyCustomerIds } from './profiles/profile-history';
 export { MatchReview, type ReviewPair, type MatchRun } from './review/match-review';
 export * from './linking';
 export * from './bulk';

@@ -450,13 +450,16 @@ export class PipelineWorker {
             this.options.metrics.stage('resolve', 'unresolved', outcome.unresolved);
             this.options.metrics.stage('resolve', 'merged', outcome.merged);
             this.options.metrics.stage('resolve', 'merge_refused', outcome.mergesRefused.length);
+            this.options.metrics.stage('resolve', 'linked', outcome.linked);
+            this.options.metrics.stage('resolve', 'link_refused', outcome.linksRefused.length);
             if (outcome.erased > 0) await this.forgetErasedEvents(jobs, opened);
-            const { mergesRefused, ...counts } = outcome;
+            const { mergesRefused, linksRefused, ...counts } = outcome;
             return opened.map((mine) => {
               const keys = new Set(mine.map((event) => eventKeyString(eventKeyOf(event))));
               return {
                 events: mine.length,
                 mergesRefused: mergesRefused.filter((refusal) => keys.has(eventKeyString(refusal.key))),
+                linksRefused: linksRefused.filter((refusal) => keys.has(eventKeyString(refusal.key))),
                 batch: { jobs: jobs.length, ...counts },
               };
             });

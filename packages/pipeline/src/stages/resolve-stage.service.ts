@@ -2,9 +2,11 @@ import type { ConsentLedger, ConsentEntry, SuppressionList } from '@tessera/cons
 import { entriesFromConsentEvent } from '@tessera/consent';
 import type { CatalogEvent, MembershipMergedData } from '@tessera/events';
 import type { IdentityGraph, PlatformMerge } from '@tessera/identity-graph';
+import { EventLinking } from '@tessera/identity-graph';
 import type { EventKey, IngestedEvent, ResolvedEvent } from '@tessera/queues';
 import type { PiiVault, SqlExecutor } from '@tessera/store';
 import { eventKeyOf, eventKeyString, identityRecordOf } from './event-identity';
+import { accountLinkOf } from './account-link';
 
 /** How far the raw event log says each event has come: the resolve stage's authoritative dedupe. */
 export interface EventProgress {
@@ -54,6 +56,10 @@ export interface ResolveOutcome {
   merged: number;
   /** Those the graph refused (anchor conflict, blocked pair, …), with its reason: they route all the same. */
   mergesRefused: { key: EventKey; reason: string }[];
+  /** `account.linked` events that linked something new to their member now (a guest merged in, an id joined). */
+  linked: number;
+  /** Those the graph refused (two members anchored by one type, a blocked pair, …), with its reason. */
+  linksRefused: { key: EventKey; reason: string }[];
 }
 
 export interface ResolveStageOptions {
@@ -123,6 +129,8 @@ export class ResolveStage {
     });
     let merged = 0;
     const mergesRefused: ResolveOutcome['mergesRefused'] = [];
+    const linksRefused: ResolveOutcome['linksRefused'] = [];
+    let linked = 0;
     const erasedNow: EventKey[] = [];
     const registered: string[] = [];
     if (pending.length > 0) {
@@ -161,6 +169,7 @@ export class ResolveStage {
               });
             }
           }
+          linked = await this.applyLinks(tx, pending, resolvedTo, linksRefused);
           const assignments = pending.map((event, index) => ({
             key: eventKeyOf(event),
             customerId: resolvedTo[index],
@@ -208,7 +217,52 @@ export class ResolveStage {
       routed: toRoute.length,
       merged,
       mergesRefused,
+      linked,
+      linksRefused,
     };
+  }
+
+  /**
+   * The batch's `account.linked` events, in the resolve transaction: each links its `data.link` to its member
+   * (`EventLinking`: a link edge, lineage, all or nothing) and resolves to the member; events of the batch that
+   * resolved to a profile a link merged away go to the member too. Returns how many linked something new.
+   */
+  private async applyLinks(
+    tx: SqlExecutor,
+    pending: IngestedEvent[],
+    resolvedTo: (string | null)[],
+    refused: ResolveOutcome['linksRefused'],
+  ): Promise<number> {
+    const links = pending.flatMap((event, index) => {
+      const link = accountLinkOf(event);
+      return link === undefined ? [] : [{ index, link }];
+    });
+    if (links.length === 0) return 0;
+    const { graph } = this.options;
+    const outcomes = await new EventLinking(graph).linkByEvents(
+      tx,
+      links.map(({ link }) => link),
+    );
+    let linked = 0;
+    outcomes.forEach((outcome, position) => {
+      const { index } = links[position];
+      if (outcome.status === 'refused') {
+        refused.push({ key: eventKeyOf(pending[index]), reason: outcome.reason });
+        return;
+      }
+      if (outcome.status === 'linked') linked += 1;
+      resolvedTo[index] = outcome.customerId;
+    });
+    if (linked > 0) {
+      const survivors = await graph.survivorsOf(
+        tx,
+        resolvedTo.filter((id): id is string => id !== null),
+      );
+      resolvedTo.forEach((id, index) => {
+        if (id !== null) resolvedTo[index] = survivors.get(id) ?? id;
+      });
+    }
+    return linked;
   }
 
   private async recordConsent(events: IngestedEvent[]): Promise<void> {

@@ -498,6 +498,53 @@ export class RawEventLog {
   }
 
   /**
+   * The newest events of these customer ids (a profile's history: see `historyCustomerIds`), without their
+   * payloads: one index range per id, newest first.
+   */
+  async recentOfCustomers(
+    customerIds: readonly string[],
+    limit: number,
+  ): Promise<
+    {
+      sourceId: string;
+      source: string;
+      id: string;
+      type: string;
+      brand: string;
+      time: Date | null;
+      receivedAt: Date;
+      customerId: string;
+    }[]
+  > {
+    if (customerIds.length === 0) return [];
+    const rows = await this.store.query<{
+      source_id: string;
+      event_source: string;
+      event_id: string;
+      type: string;
+      brand: string;
+      event_time: Date | null;
+      received_at: Date;
+      customer_id: string;
+    }>(
+      `SELECT source_id, event_source, event_id, type, brand, event_time, received_at, customer_id
+         FROM raw_events WHERE customer_id = ANY($1::text[])
+        ORDER BY received_at DESC, event_id DESC LIMIT $2`,
+      [[...new Set(customerIds)], Math.max(1, Math.min(limit, 200))],
+    );
+    return rows.map((row) => ({
+      sourceId: row.source_id,
+      source: row.event_source,
+      id: row.event_id,
+      type: row.type,
+      brand: row.brand,
+      time: row.event_time,
+      receivedAt: row.received_at,
+      customerId: row.customer_id,
+    }));
+  }
+
+  /**
    * Retention: deletes events received before `cutoff` (at most `limit`, oldest first, when given: the
    * retention job's batches keep each statement short); returns how many.
    */

@@ -83,6 +83,8 @@ describe.each(STORE_DRIVERS)('ResolveStage on %s', (driver) => {
       routed: 2,
       merged: 0,
       mergesRefused: [],
+      linked: 0,
+      linksRefused: [],
     });
     expect(routed.flat().map((event) => event.customerId)).toEqual(['R1', 'R2']);
 
@@ -96,6 +98,8 @@ describe.each(STORE_DRIVERS)('ResolveStage on %s', (driver) => {
       routed: 0,
       merged: 0,
       mergesRefused: [],
+      linked: 0,
+      linksRefused: [],
     });
     expect(await lifetimeValue('R1')).toBe(10);
   });
