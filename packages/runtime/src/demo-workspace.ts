@@ -218,7 +218,9 @@ export function sandboxRoot(port: number, host: string | undefined): string {
 }
 
 // What every demo destination syncs: the member's tier and points, and a VIP segment, for members whose
-// email marketing consent for the brand is granted (members without a record or who withdrew are left out).
+// email marketing consent for the brand is granted. Members without a record or who withdrew reach each ESP as
+// the destinations' `withoutGrant` policy says: `minimal` (the default, spelled out below) sends identifiers and
+// subscription state only, whatever the rules and the profile-sync plugin produce.
 const MARKETING_CONDITIONS = [
   'has(profile.email)',
   'profile.?marketing_consent.email.orValue("withdrawn") == "granted"',
@@ -260,7 +262,7 @@ function demoDestinations(options: DemoWorkspaceOptions): {
       id: 'northwind-klaviyo',
       brand: DEMO_GROUP_BRAND.id,
       type: 'klaviyo',
-      settings: { apiKey: 'pk_demo_northwind_sandbox', baseUrl: `${root}/klaviyo` },
+      settings: { apiKey: 'pk_demo_northwind_sandbox', baseUrl: `${root}/klaviyo`, withoutGrant: 'minimal' },
       // No VIP segment here: Klaviyo segments are lists the account must already hold (their ids are
       // Klaviyo's), and the sandbox's Klaviyo starts without any.
       mappings: { conditions: MARKETING_CONDITIONS, mappings: TIER_AND_POINTS, segments: [] },
@@ -279,6 +281,7 @@ function demoDestinations(options: DemoWorkspaceOptions): {
         baseUrl: `${root}/sfmc`,
         authBaseUrl: `${root}/sfmc`,
         soapBaseUrl: `${root}/sfmc`,
+        withoutGrant: 'minimal',
         fieldMapping: {
           loyalty_tier: 'LoyaltyTier',
           points_balance: 'PointsBalance',
@@ -300,7 +303,11 @@ function demoDestinations(options: DemoWorkspaceOptions): {
       id: 'summit-sports-braze',
       brand: DEMO_SPORTS_BRAND.id,
       type: 'braze',
-      settings: { apiKey: 'summit-sports-demo-sandbox-key', baseUrl: `${root}/braze` },
+      settings: {
+        apiKey: 'summit-sports-demo-sandbox-key',
+        baseUrl: `${root}/braze`,
+        withoutGrant: 'minimal',
+      },
       mappings: { conditions: MARKETING_CONDITIONS, mappings: TIER_AND_POINTS, segments: [VIP_SEGMENT] },
       plugins: [{ name: 'profile-sync' }],
     },
@@ -315,6 +322,7 @@ function demoDestinations(options: DemoWorkspaceOptions): {
         baseUrl: `${root}/mailchimp`,
         // Mailchimp refuses a member carrying a merge tag its audience lacks, so only these are sent.
         mergeFieldMapping: { loyalty_tier: 'TIER', points_balance: 'POINTS' },
+        withoutGrant: 'minimal',
       },
       mappings: { conditions: MARKETING_CONDITIONS, mappings: TIER_AND_POINTS, segments: [VIP_SEGMENT] },
       // Names and address reach FNAME, LNAME and ADDRESS; the plugin's other fields have no merge tag.

@@ -205,6 +205,19 @@ describe('applyGrantPolicy', () => {
     expect(agreeing.operations).toEqual([stale]);
   });
 
+  it('adds no subscription change a destination does not declare', () => {
+    const { operations } = applyGrantPolicy({
+      operations: [upsert],
+      policy: 'minimal',
+      email: { verdict: CONSENT_VERDICTS.grantedConsent, state: state('granted') },
+      profile: { customerId: 'c1', email: 'ada@example.com' },
+      event: pointsEvent,
+      brand: 'nw',
+      supports: new Set(['upsertProfiles']),
+    });
+    expect(operations).toEqual([upsert]);
+  });
+
   it('a member without an email gets no email subscription change', () => {
     const { operations, report } = run(undefined, 'minimal', [upsert]);
     expect(operations.map((operation) => operation.operation)).toEqual(['upsertProfiles']);

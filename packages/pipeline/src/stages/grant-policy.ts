@@ -1,6 +1,11 @@
 import { CONSENT_VERDICTS, SUPPRESSION_OPERATIONS, type ConsentVerdict } from '@tessera/consent';
 import type { ConsentState } from '@tessera/consent';
-import type { ProfileUpsert, SubscriptionChange, WithoutGrantPolicy } from '@tessera/destination-kit';
+import type {
+  OperationName,
+  ProfileUpsert,
+  SubscriptionChange,
+  WithoutGrantPolicy,
+} from '@tessera/destination-kit';
 import type { CatalogEvent, ConsentChangedData } from '@tessera/events';
 import type { DestinationOperation } from '@tessera/transform';
 
@@ -31,6 +36,8 @@ export interface GrantPolicyInput {
   event: CatalogEvent;
   /** The destination's brand. */
   brand: string;
+  /** The operations the destination declares: no subscription change is added where it has none. */
+  supports?: ReadonlySet<OperationName>;
 }
 
 /** Record writes: they carry the member's attributes. */
@@ -124,6 +131,8 @@ function subscriptionChange(
   recordSent: boolean,
 ): DestinationOperation | undefined {
   if (subscription === 'never_subscribed' || input.profile.email === undefined) return undefined;
+  const operation = subscription === 'subscribed' ? 'subscribe' : 'unsubscribe';
+  if (input.supports !== undefined && !input.supports.has(operation)) return undefined;
   const data = input.event.data as Partial<ConsentChangedData>;
   const consentEvent =
     input.event.type === 'consent.changed' && data.brand === input.brand && data.channel === 'email';
@@ -135,7 +144,5 @@ function subscriptionChange(
     email: input.profile.email,
     ...(capturedAt === undefined ? {} : { changedAt: new Date(capturedAt).toISOString() }),
   };
-  return subscription === 'subscribed'
-    ? { operation: 'subscribe', item }
-    : { operation: 'unsubscribe', item };
+  return { operation, item };
 }

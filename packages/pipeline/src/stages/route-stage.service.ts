@@ -164,6 +164,7 @@ export class RouteStage {
           },
           event: origin.event,
           brand: origin.brand,
+          ...(destination.supports === undefined ? {} : { supports: destination.supports }),
         });
         this.options.onPolicy?.(destination.id, policed.report);
         policed.operations.forEach((operation, position) => {

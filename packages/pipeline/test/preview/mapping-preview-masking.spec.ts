@@ -197,8 +197,6 @@ describe.each(STORE_DRIVERS)('MappingPreview without access to personal data, on
     expect(result.operations.map((operation) => [operation.operation, operation.consent.allowed])).toEqual([
       ['upsertProfiles', true],
       ['addToSegment', true],
-      // The grant subscribes the (masked) address: the ledger's state, not the plugins, decides it.
-      ['subscribe', true],
     ]);
     expect(result.requests).toHaveLength(1);
     const body = JSON.stringify(result).toLowerCase();

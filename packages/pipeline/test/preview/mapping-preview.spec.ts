@@ -220,14 +220,8 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
     expect(result.operations.map((operation) => [operation.operation, operation.consent])).toEqual([
       ['upsertProfiles', { allowed: true, reason: 'granted (consent)' }],
       ['addToSegment', { allowed: true, reason: 'granted (consent)' }],
-      ['subscribe', { allowed: true, reason: 'granted (consent)' }],
     ]);
-    expect(result.operations[2]?.item).toEqual({
-      customerId: 'C-gold',
-      channel: 'email',
-      email: 'gold@example.com',
-      changedAt: '2026-11-01T00:00:00.000Z',
-    });
+    // Subscribed by the grant, though no subscribe is listed: the echo destination declares none.
     expect(result.withoutGrant).toMatchObject({
       consent: 'granted',
       sent: 'full',
@@ -252,6 +246,107 @@ describe.each(STORE_DRIVERS)('MappingPreview on %s', (driver) => {
     expect(await countRows(store)).toEqual(before);
     expect(await redis.keys(`${prefix}*`)).toEqual([]);
     expect(hitsAtConfiguredHost).toBe(0);
+  });
+
+  it("shows which without-grant policy applied and what it left out: 'none' for a withdrawn member, only the unsubscribe", async () => {
+    await graph.resolveIdentities([
+      {
+        brand: 'sd',
+        eventTime: new Date('2026-11-20T09:00:00Z'),
+        identifiers: { customer_id: 'C-gone', email: 'gone@example.com' },
+        traits: { loyalty_tier: 'Gold', first_name: 'Gone' },
+      },
+    ]);
+    await new ConsentLedger(store).append([
+      {
+        subject: { type: 'email', key: vault.blindIndex('email', 'gone@example.com') },
+        scope: { brand: 'sd', channel: 'email', purpose: 'marketing' },
+        decision: 'withdrawn',
+        legalBasis: 'consent',
+        provenance: {
+          source: 'loyalty',
+          capturedAt: '2026-11-02T00:00:00Z',
+          receivedAt: '2026-11-02T00:00:01Z',
+          actor: 'source:loyalty',
+        },
+        dedupeKey: 'event:test:gone-withdrawn',
+      },
+    ]);
+    const perform = async (items: unknown[]) => items.map(() => ({ status: 'ok' as const }));
+    const subscribing: DestinationPackage = {
+      ...echo,
+      definition: {
+        ...echo.definition,
+        operations: {
+          ...echo.definition.operations,
+          subscribe: { batchSize: 10, perform },
+          unsubscribe: { batchSize: 10, perform },
+        },
+      },
+    };
+    const consentEvent = {
+      type: 'consent.changed',
+      source: 'loyalty-platform',
+      id: 'evt-gone-consent',
+      time: '2026-11-24T09:30:00Z',
+      data: {
+        customer_id: 'C-gone',
+        email: 'gone@example.com',
+        brand: 'sd',
+        channel: 'email',
+        status: 'withdrawn',
+        legal_basis: 'consent',
+        captured_at: '2026-11-02T00:00:00Z',
+        notice_version: 'v1',
+      },
+    };
+    const withRules = (withoutGrant: string) =>
+      preview.preview({
+        destination: {
+          ...destination,
+          package: subscribing,
+          settings: { ...destination.settings, withoutGrant },
+        },
+        rules: compileRules({
+          mappings: {
+            loyalty_tier: 'profile.?loyalty_tier.orValue("Member")',
+            name: 'profile.?first_name.orValue("")',
+          },
+        }),
+        event: consentEvent,
+        personalData: 'shown',
+      });
+
+    const none = await withRules('none');
+    expect(none.operations.map((operation) => operation.operation)).toEqual(['unsubscribe']);
+    expect(none.operations[0]?.item).toEqual({
+      customerId: 'C-gone',
+      channel: 'email',
+      email: 'gone@example.com',
+      changedAt: '2026-11-02T00:00:00.000Z',
+    });
+    expect(none.withoutGrant).toEqual({
+      customerId: 'C-gone',
+      policy: 'none',
+      consent: 'withdrawn',
+      sent: 'none',
+      leftOut: ['operation:upsertProfiles'],
+      subscription: 'unsubscribed',
+    });
+    expect(none.notes).toContain(
+      'without-grant policy none: email consent at brand sd is withdrawn — sent as none (left out: operation:upsertProfiles), subscription unsubscribed',
+    );
+
+    const full = await withRules('full');
+    expect(full.operations.map((operation) => operation.operation)).toEqual([
+      'upsertProfiles',
+      'unsubscribe',
+    ]);
+    expect((full.operations[0]?.item as { attributes: unknown }).attributes).toEqual({
+      loyalty_tier: 'Gold',
+      name: 'Gone',
+    });
+    expect(full.withoutGrant).toMatchObject({ policy: 'full', sent: 'full', leftOut: [] });
   });
 
   it('refuses message-triggering operations without a grant, and says so', async () => {
