@@ -86,6 +86,20 @@ describe('resolveEachDestination', () => {
     expect(resolveEachDestination(workspace, 'all', undefined, allowed).unresolved).toEqual([]);
   });
 
+  it("validates each destination's withoutGrant at load: minimal, none or full; anything else refuses the workspace", () => {
+    const workspace = (withoutGrant: unknown) => ({
+      brands,
+      sources: [],
+      destinations: [klaviyo('sd-klaviyo', { settings: { apiKey: 'pk_test', withoutGrant } })],
+    });
+    expect(() => deploymentDestinations(workspace('nobody'), 'all')).toThrow(
+      'TESSERA_WORKSPACE_FILE: Destination "sd-klaviyo": invalid settings: /withoutGrant must be equal to one of the allowed values',
+    );
+    for (const policy of ['minimal', 'none', 'full']) {
+      expect(deploymentDestinations(workspace(policy), 'all')[0]?.settings['withoutGrant']).toBe(policy);
+    }
+  });
+
   it('leaves out the types this deployment does not run, without reporting them', () => {
     const { resolved, unresolved } = resolveEachDestination(
       {
