@@ -181,7 +181,8 @@ describe('inbound opt-outs, end to end', () => {
   });
 
   it('polls Braze from its stored cursor: an opt-out there reaches the ledger and Klaviyo', async () => {
-    braze.markEmailUnsubscribed('bob@example.com', Date.now());
+    // A minute ago by Braze's clock: an opt-out younger than the settle window waits for a later poll.
+    braze.markEmailUnsubscribed('bob@example.com', Date.now() - 60_000);
     await waitFor(
       async () => (await withdrawals('sd-braze'))[0]?.n,
       (n) => n === 1,

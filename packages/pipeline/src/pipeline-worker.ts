@@ -728,10 +728,20 @@ export class PipelineWorker {
     if (state !== 'enabled') return { changes: 0, skipped: state ?? 'removed' };
     const cursor = await this.cursors.get(destinationId);
     const poll = await runner.pollInboundUnsubscribes(cursor);
-    if (poll.changes.length > 0 || (poll.subscribed?.length ?? 0) > 0)
-      await this.syncInbound(destinationId, poll.changes, poll.subscribed);
-    // Only after the changes are in the ledger: a crash re-reads them, and the ledger dedupes.
-    await this.cursors.set(destinationId, poll.cursor, new Date());
+    const outcome =
+      poll.changes.length > 0 || (poll.subscribed?.length ?? 0) > 0
+        ? await this.syncInbound(destinationId, poll.changes, poll.subscribed, true)
+        : undefined;
+    // Only after the changes are in the ledger: a crash re-reads them, and the ledger dedupes. Fresh opt-outs
+    // left for the next poll keep the cursor where it was, so that poll reads them again.
+    const deferred = (outcome?.deferred ?? 0) > 0;
+    // A first poll that deferred some stores no cursor: the next one looks back from the start again.
+    if (!deferred || cursor !== undefined)
+      await this.cursors.set(
+        destinationId,
+        deferred && cursor !== undefined ? cursor : poll.cursor,
+        new Date(),
+      );
     return { changes: poll.changes.length };
   }
 
@@ -740,8 +750,9 @@ export class PipelineWorker {
     destinationId: string,
     changes: InboundUnsubscribe[],
     subscribed?: InboundSubscribedSighting[],
+    deferFresh = false,
   ): Promise<InboundSyncOutcome> {
-    const outcome = await this.inboundSync.handle(destinationId, changes, subscribed);
+    const outcome = await this.inboundSync.handle(destinationId, changes, subscribed, deferFresh);
     if (outcome.echoes > 0) {
       this.options.metrics.inboundEchoes(destinationId, outcome.echoes);
       this.options.logger.debug?.({ destinationId, echoes: outcome.echoes }, 'inbound echoes of own writes');

@@ -17,6 +17,11 @@ import { InboundSightingBook } from '../store/inbound-sighting-book.repository';
 
 /** An ESP's change time within this of Tessera's own delivered unsubscribe marks the change as its echo. */
 export const ECHO_WINDOW_MS = 10 * 60_000;
+/**
+ * A polled opt-out younger than this, not explained by a logged delivery, waits for the next poll: the delivery
+ * that caused it may not be logged yet (the ESP applies a write before the flush that sent it settles).
+ */
+export const ECHO_SETTLE_MS = 30_000;
 /** How far back an opt-out timed by observation looks for an unsubscribe Tessera sent (bounded by the sighting). */
 export const OBSERVED_ECHO_LOOKBACK_MS = 24 * 60 * 60_000;
 /** The operations by which Tessera itself withdraws a member at an ESP, per channel. */
@@ -35,6 +40,8 @@ export interface InboundSyncOutcome {
   unmatched: number;
   /** Opt-outs that were Tessera's own unsubscribes read back (echoes): neither recorded nor carried. */
   echoes: number;
+  /** Fresh opt-outs left for the next poll (`deferFresh`): neither recorded nor carried yet. */
+  deferred: number;
 }
 
 export interface InboundSyncOptions {
@@ -52,6 +59,8 @@ export interface InboundSyncOptions {
   sightings?: Pick<InboundSightingBook, 'record' | 'lastSeen'>;
   /** Default ECHO_WINDOW_MS. */
   echoWindowMs?: number;
+  /** Default ECHO_SETTLE_MS. */
+  settleMs?: number;
   now?: () => Date;
 }
 
@@ -79,6 +88,12 @@ export class InboundSync {
     changes: InboundUnsubscribe[],
     /** Members the poll saw subscribed (recorded first: the bound for observed-time opt-outs). */
     subscribed: readonly InboundSubscribedSighting[] = [],
+    /**
+     * A poll passes true: opt-outs younger than `settleMs` that are not (yet) explained by a delivery are left
+     * for the next poll (reported in `deferred`; the caller keeps its cursor), since Tessera logs a delivery only
+     * once the flush that sent it settled and the ESP may report it back before then.
+     */
+    deferFresh = false,
   ): Promise<InboundSyncOutcome> {
     const { directory, graph } = this.options;
     const destination = directory.get(destinationId);
@@ -88,7 +103,17 @@ export class InboundSync {
     const matched = await this.matchCustomers(changes);
     const lastSeen = await this.lastSeenSubscribed(destinationId, matched, defaultCountry);
     const echoes = await this.echoesOf(destinationId, matched, lastSeen);
-    const genuine = matched.filter((change) => !echoes.has(change));
+    const freshFrom = this.now().getTime() - (this.options.settleMs ?? ECHO_SETTLE_MS);
+    const deferred = deferFresh
+      ? matched.filter(
+          (change) =>
+            !echoes.has(change) &&
+            change.customerId !== undefined &&
+            change.timeBasis !== 'observed' &&
+            Date.parse(change.occurredAt) > freshFrom,
+        )
+      : [];
+    const genuine = matched.filter((change) => !echoes.has(change) && !deferred.includes(change));
     const plan = planInboundUnsubscribes(genuine, {
       vault: this.options.vault,
       defaultCountry,
@@ -127,6 +152,7 @@ export class InboundSync {
       forwarded: plan.operations.length,
       unmatched: plan.unresolved.length,
       echoes: echoes.size,
+      deferred: deferred.length,
     };
   }
 

@@ -3,7 +3,7 @@ import type { InboundUnsubscribe } from '@tessera/destination-kit';
 import type { DeliveryItem } from '@tessera/queues';
 import { openScratchStore, STORE_DRIVERS, type Store } from '@tessera/store';
 import { DestinationDirectory } from '../../src/destination-directory';
-import { ECHO_WINDOW_MS, InboundSync } from '../../src/inbound/inbound-sync.service';
+import { ECHO_SETTLE_MS, ECHO_WINDOW_MS, InboundSync } from '../../src/inbound/inbound-sync.service';
 import { UNCHANGED_DETAIL } from '../../src/stages/change-only-writes';
 import {
   DeliveryLog,
@@ -127,7 +127,14 @@ describe.each(STORE_DRIVERS)('InboundSync echoes and change times on %s', (drive
     await sentUnsubscribe('C-ada', at(10));
     // Braze stamps the change a few seconds before Tessera logged the delivery as settled.
     const outcome = await sync.handle('sd-braze', [brazeUnsubscribe('ada@example.com', at(9.9))]);
-    expect(outcome).toEqual({ recorded: 0, suppressed: 0, forwarded: 0, unmatched: 0, echoes: 1 });
+    expect(outcome).toEqual({
+      recorded: 0,
+      suppressed: 0,
+      forwarded: 0,
+      unmatched: 0,
+      echoes: 1,
+      deferred: 0,
+    });
     expect(await ledgerRows()).toEqual([]);
     expect(forwarded.size).toBe(0);
   });
@@ -155,6 +162,16 @@ describe.each(STORE_DRIVERS)('InboundSync echoes and change times on %s', (drive
       brazeUnsubscribe('bob@example.com', at(10)),
     ]);
     expect(outcome).toMatchObject({ recorded: 2, echoes: 0 });
+  });
+
+  it('a poll leaves a fresh unexplained opt-out for the next poll; an older one, or one from a webhook, is taken', async () => {
+    const fresh = brazeUnsubscribe('bob@example.com', new Date(now.getTime() - 5_000));
+    expect(await sync.handle('sd-braze', [fresh], [], true)).toMatchObject({ recorded: 0, deferred: 1 });
+    expect(await ledgerRows()).toEqual([]);
+    expect(forwarded.size).toBe(0);
+    const settled = brazeUnsubscribe('bob@example.com', new Date(now.getTime() - ECHO_SETTLE_MS - 1_000));
+    expect(await sync.handle('sd-braze', [settled], [], true)).toMatchObject({ recorded: 1, deferred: 0 });
+    expect(await sync.handle('sd-braze', [fresh])).toMatchObject({ recorded: 1, deferred: 0 });
   });
 
   it('a withdrawal timed by observation: recorded, and it overrides no grant newer than the last sighting', async () => {
