@@ -100,8 +100,9 @@ describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) =
   });
 
   it("maps a points.updated sample onto the stored profile: the upsert and Klaviyo's profile-import request, its key masked", async () => {
+    // `full`: this member has no consent record, and the default policy (minimal) would leave the tier out.
     const result = await preview.preview({
-      destination: klaviyo(),
+      destination: klaviyo({ withoutGrant: 'full' }),
       rules: compileRules({ mappings: { loyalty_tier: 'profile.?loyalty_tier.orValue("Member")' } }),
       event: pointsUpdated('C123', 'ana@example.com'),
       personalData: 'shown',
@@ -151,6 +152,28 @@ describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) =
         'consent: no grant for email at brand sd (no consent record (fail closed): member record only, not subscribed) — subscribe and addToSegment operations would be refused',
       ]),
     );
+    // By default the same member is sent as identifiers only, and the preview says what was left out.
+    const minimal = await preview.preview({
+      destination: klaviyo(),
+      rules: compileRules({ mappings: { loyalty_tier: 'profile.?loyalty_tier.orValue("Member")' } }),
+      event: pointsUpdated('C123', 'ana@example.com'),
+      personalData: 'shown',
+    });
+    expect(minimal.requests.map((request) => request.body)).toEqual([
+      {
+        data: {
+          type: 'profile',
+          attributes: { external_id: 'C123', email: 'ana@example.com' },
+        },
+      },
+    ]);
+    expect(minimal.withoutGrant).toMatchObject({
+      policy: 'minimal',
+      consent: 'no_record',
+      sent: 'minimal',
+      leftOut: ['loyalty_tier'],
+      subscription: 'never_subscribed',
+    });
   });
 
   it('sends nothing to the configured base URL and writes nothing: the emulator answers, the URLs name the configured host', async () => {
@@ -213,10 +236,16 @@ describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) =
       event: pointsUpdated('C123', 'ana@example.com'),
       personalData: 'shown',
     });
-    expect(allowed.operations.map((operation) => operation.consent)).toEqual([
-      { allowed: true, reason: 'granted (consent)' },
-      { allowed: true, reason: 'granted (consent)' },
+    // The grant also subscribes her, stamped with the consent's time.
+    expect(allowed.operations.map((operation) => [operation.operation, operation.consent])).toEqual([
+      ['upsertProfiles', { allowed: true, reason: 'granted (consent)' }],
+      ['addToSegment', { allowed: true, reason: 'granted (consent)' }],
+      ['subscribe', { allowed: true, reason: 'granted (consent)' }],
     ]);
+    const subscribeJob = allowed.requests.find((request) =>
+      request.url.endsWith('/profile-subscription-bulk-create-jobs'),
+    );
+    expect(JSON.stringify(subscribeJob?.body)).toContain('"consented_at":"2026-11-01T00:00:00.000Z"');
     expect(allowed.requests.map((request) => `${request.method} ${request.url}`)).toContain(
       'POST https://a.klaviyo.com/api/lists/LstVip/relationships/profiles',
     );
@@ -246,6 +275,8 @@ describe.each(STORE_DRIVERS)('Mapping preview (Klaviyo, SFMC) on %s', (driver) =
     expect(result.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
       'POST https://mc-preview-tenant.auth.marketingcloudapis.com/v2/token',
       'POST https://mc-preview-tenant.rest.marketingcloudapis.com/hub/v1/dataevents/key:Members/rowset',
+      // Ana's grant (recorded by the test before) makes her subscribed: the All Subscribers status over SOAP.
+      'POST https://mc-preview-tenant.soap.marketingcloudapis.com/Service.asmx',
     ]);
     expect(result.requests[1]?.body).toEqual([
       { keys: { TesseraId: 'C123' }, values: { EmailAddress: 'ana@example.com', Tier: 'Gold' } },
