@@ -37,7 +37,8 @@ describe('the live workspace, end to end', () => {
     database = await createScratchDatabase('live');
     root = await sandbox.listen();
     const workspaceFile = writeSportsWorkspace(dataDir, original, [
-      { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` } },
+      // `full`: the members here have no consent record, and the mapped attributes are what this suite checks.
+      { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo`, withoutGrant: 'full' } },
     ]);
     tessera = await startTessera({
       REDIS_URL: TEST_REDIS_URL,
@@ -154,7 +155,7 @@ describe('the live workspace, end to end', () => {
         id: 'sd-braze',
         brand: 'sd',
         type: 'braze',
-        settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` },
+        settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze`, withoutGrant: 'full' },
       },
       'e2e',
     );
