@@ -81,7 +81,8 @@ describe('PipelineWorker: a reloaded workspace applies without a restart', () =>
     brand: 'sd',
     type: 'echo',
     definition: echo,
-    settings: { apiKey: `key-${id}`, baseUrl: `${root}/capture/${id}` },
+    // `full`: these customers have no consent record, and the mapped attributes are what the suite checks.
+    settings: { apiKey: `key-${id}`, baseUrl: `${root}/capture/${id}`, withoutGrant: 'full' },
     initialState: 'enabled',
     rules: compileRules({ mappings: { points: 'profile.?points_balance.orValue(0)' } }),
     plugins: [],
