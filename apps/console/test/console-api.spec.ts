@@ -36,7 +36,8 @@ describe('the control-plane API', () => {
             id: 'sd-klaviyo',
             brand: 'sd',
             type: 'klaviyo',
-            settings: { apiKey: KLAVIYO_KEY, baseUrl: 'http://127.0.0.1:9/klaviyo' },
+            // `full`: the previews below read the mapped attributes of a member without a consent record.
+            settings: { apiKey: KLAVIYO_KEY, baseUrl: 'http://127.0.0.1:9/klaviyo', withoutGrant: 'full' },
           },
         ],
       }),
@@ -340,6 +341,33 @@ describe('the control-plane API', () => {
       ).toMatch(/^Destination "fl-klaviyo": unknown plugin "nope"; known: /);
       const [entry] = await audit().query({ action: 'destination.created' });
       expect(JSON.stringify(entry?.detail)).not.toContain('pk_flannels');
+    });
+
+    it('refuses an unknown withoutGrant policy with 400 and writes nothing; takes minimal, none or full', async () => {
+      const before = await t.runtime.store.query<{ settings_sealed: Uint8Array }>(
+        `SELECT settings_sealed FROM workspace_destinations WHERE id = 'fl-klaviyo'`,
+      );
+      const refused = await call('PATCH', '/v1/destinations/fl-klaviyo', ADMIN_KEY, {
+        settings: { apiKey: '***', baseUrl: 'http://127.0.0.1:10/klaviyo', withoutGrant: 'everyone' },
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.body['errors']).toEqual([
+        { path: '/settings/withoutGrant', message: 'must be equal to one of the allowed values' },
+      ]);
+      const after = await t.runtime.store.query<{ settings_sealed: Uint8Array }>(
+        `SELECT settings_sealed FROM workspace_destinations WHERE id = 'fl-klaviyo'`,
+      );
+      expect(Buffer.from(after[0]?.settings_sealed ?? [])).toEqual(
+        Buffer.from(before[0]?.settings_sealed ?? []),
+      );
+      expect(
+        (await call('GET', '/v1/destinations/fl-klaviyo', ADMIN_KEY)).body['settings'],
+      ).not.toHaveProperty('withoutGrant');
+      const none = await call('PATCH', '/v1/destinations/fl-klaviyo', ADMIN_KEY, {
+        settings: { apiKey: '***', baseUrl: 'http://127.0.0.1:10/klaviyo', withoutGrant: 'none' },
+      });
+      expect(none.status).toBe(200);
+      expect(none.body['settings']).toMatchObject({ withoutGrant: 'none' });
     });
 
     it('flips a toggle for a marketer, lets an operator only pause and resume, and audits each change', async () => {
