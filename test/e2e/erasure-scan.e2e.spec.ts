@@ -195,7 +195,9 @@ describe.each(['postgres', 'pglite'] as const)(
     beforeAll(async () => {
       const root = await sandbox.listen();
       const workspaceFile = writeSportsWorkspace(dataDir, secret, [
-        { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` } },
+        // The brand syncs members in full without a grant: the person's name and points reach Klaviyo (and
+        // its dead letters), which is what the erasure must then take back.
+        { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo`, withoutGrant: 'full' } },
       ]);
       if (driver === 'postgres') database = await createScratchDatabase('erasure');
       tessera = await startTessera(
@@ -364,10 +366,20 @@ describe.each(['postgres', 'pglite'] as const)(
       // intake, recognised by the tombstone, never stored, resolved nor sent again.
       for (const key of await redis.keys(`${prefix}:seen:*`)) await redis.del(key);
       await send([firstEvent]);
+      // And a new event of theirs, with their name (issue 19, item 6): the erased person stays erased — no profile,
+      // no contact re-created at the ESP, nothing of it kept.
+      await send([
+        event('profile.updated', {
+          customer_id: SUBJECT.customerId,
+          email: SUBJECT.email,
+          first_name: SUBJECT.firstName,
+          last_name: SUBJECT.lastName,
+        }),
+      ]);
       await waitFor(
         async () => (await fetch(`${tessera?.baseUrl}/metrics`)).text(),
-        (text) => /tessera_stage_events_total\{[^}]*outcome="erased"[^}]*\} 1\b/.test(text),
-        'the retried event recognised as erased',
+        (text) => /tessera_stage_events_total\{[^}]*outcome="erased"[^}]*\} 2\b/.test(text),
+        'the retried event and the new one recognised as erased',
         30_000,
       );
       // Given the time a delivery would take (windows of 2 s), nothing reached Klaviyo.
@@ -377,6 +389,9 @@ describe.each(['postgres', 'pglite'] as const)(
       expect((await api('GET', `/v1/profiles/${encodeURIComponent(`email:${SUBJECT.email}`)}`)).status).toBe(
         404,
       );
+      expect(
+        (await api('GET', `/v1/profiles/${encodeURIComponent(`customer_id:${SUBJECT.customerId}`)}`)).status,
+      ).toBe(404);
 
       // Redis: every key of the deployment, sealed values opened.
       const inRedis = await scanRedis(redis, prefix, open);

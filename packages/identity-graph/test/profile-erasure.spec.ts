@@ -292,6 +292,20 @@ describe.each(STORE_DRIVERS)('erasing a profile on %s', (driver) => {
     expect(phone.records[0]).toMatchObject({ customerId: null, erased: true });
   });
 
+  it('counts the ids of identifiers that joined the profile among the person’s, for everything the erasure rewrites', async () => {
+    const { graph, store } = fixture;
+    const first = customerIdOf(await graph.resolveIdentities([record({ email: 'joiner@example.com' })]));
+    // A phone joins the profile through the shared email: a join in lineage, naming the id it would have had.
+    await graph.resolveIdentities([record({ email: 'joiner@example.com', phone: '07700900555' })]);
+    const joins = await store.query<{ loser: string }>(
+      "SELECT loser FROM identity_lineage WHERE kind = 'join' AND winner = $1",
+      [first],
+    );
+    expect(joins).toHaveLength(1);
+    const report = await graph.eraseProfile(first, { actor: 'admin:dpo', reason: 'dsr test' });
+    expect(report.customerIds).toEqual([first, joins[0].loser]);
+  });
+
   it('re-keys tombstones an earlier release left keyed by their value, once', async () => {
     const { graph, store } = fixture;
     const { survivor, other } = await seed();

@@ -27,7 +27,11 @@ export interface ErasureReport {
   erasedAt: Date;
 }
 
-/** The profile and every profile merged into it, transitively (merge chains are short; capped at 64). */
+/**
+ * The profile and every profile merged into it, transitively (merge chains are short; capped at 64), and the ids
+ * that identifiers joining them would have had alone (a join's lineage row names one as `loser`; a group
+ * customer id is its own): every id that names the person.
+ */
 export async function profileFamily(executor: SqlExecutor, customerId: string): Promise<string[]> {
   const rows = await executor.query<{ customer_id: string }>(
     `WITH RECURSIVE family(customer_id, depth) AS (
@@ -35,7 +39,11 @@ export async function profileFamily(executor: SqlExecutor, customerId: string): 
        UNION ALL
        SELECT p.customer_id, f.depth + 1 FROM identity_profiles p
          JOIN family f ON p.merged_into = f.customer_id WHERE f.depth < 64)
-     SELECT DISTINCT customer_id FROM family`,
+     SELECT customer_id FROM family
+     UNION
+     SELECT l.loser FROM identity_lineage l
+      WHERE l.kind = 'join' AND l.reverted_by IS NULL
+        AND l.winner IN (SELECT customer_id FROM family UNION SELECT $1)`,
     [customerId],
   );
   const family = new Set(rows.map((row) => row.customer_id));
