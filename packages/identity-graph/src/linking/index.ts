@@ -10,9 +10,4 @@ export {
   type LinkTokenMessage,
   type LinkTokenSender,
 } from './account-linking';
-export {
-  EventLinking,
-  ACCOUNT_LINKED_BASIS,
-  type EventLink,
-  type EventLinkOutcome,
-} from './event-linking';
+export { EventLinking, ACCOUNT_LINKED_BASIS, type EventLink, type EventLinkOutcome } from './event-linking';
