@@ -1,4 +1,5 @@
 import {
+  decideMergeRelease,
   ManualClock,
   type DestinationHarness,
   type ProfileMerge,
@@ -7,7 +8,7 @@ import {
 import type { BrazeSettings } from './braze.destination';
 import { member, requestLines, startBraze } from './braze-test-support';
 import type { BrazeEmulator } from './emulator/braze.emulator';
-import { decideMergeRelease, PROBABILISTIC_MERGE_REASON } from './requests/user-merge.request';
+import { PROBABILISTIC_MERGE_REASON } from './requests/user-merge.request';
 
 describe('Braze guests and merges', () => {
   let emulator: BrazeEmulator;

@@ -16,8 +16,11 @@ export type BrazeSettings = {
   apiKey: string;
   /** The SMS subscription group that `subscribe` / `unsubscribe` set for sms items. */
   smsSubscriptionGroupId?: string;
-  /** How long a merge must stand in Tessera's identity graph before the irreversible Braze merge is sent. */
-  mergeCoolingOffMinutes: number;
+  /**
+   * How long a merge must stand in Tessera's identity graph before the irreversible Braze merge is sent: the
+   * kit's setting of every destination that merges (default 1440), which the runner applies.
+   */
+  mergeCoolingOffMinutes?: number;
 };
 
 /**
@@ -37,7 +40,7 @@ export type BrazeSettings = {
  *   customer id, created on first /users/track with `_update_existing_only: false`.
  * - `mergeProfiles`: a guest that became a member → POST /users/identify with `merge_behavior: merge`; two
  *   members → POST /users/merge. Braze merges are irreversible: only deterministic or human-approved merges are
- *   sent, and only after `mergeCoolingOffMinutes` (until then the item is retried when the period ends).
+ *   sent, and only after the kit's `mergeCoolingOffMinutes` (until then the item is retried when the period ends).
  * - `suppress`: POST /email/blocklist (≤ 50). `unsuppress`: Braze cannot un-blocklist; the nearest correct
  *   thing is POST /email/bounce/remove (≤ 50), leaving the address unsubscribed until a grant.
  * - `fetchProfiles`: POST /users/export/ids, ≤ 50 external ids per request.
@@ -70,14 +73,6 @@ export const brazeDestination = defineDestination<BrazeSettings>({
         type: 'string',
         minLength: 1,
         description: 'Braze SMS subscription group id used by subscribe / unsubscribe for the sms channel',
-      },
-      mergeCoolingOffMinutes: {
-        type: 'integer',
-        minimum: 0,
-        maximum: 43_200,
-        default: 1440,
-        description:
-          'Minutes a merge must stand in the identity graph before it is sent (Braze merges cannot be undone)',
       },
     },
     required: ['apiKey'],
@@ -138,8 +133,7 @@ export const brazeDestination = defineDestination<BrazeSettings>({
         BRAZE_ENDPOINTS.usersIdentify.maxPerRequest,
         BRAZE_ENDPOINTS.usersMerge.maxPerRequest,
       ),
-      perform: (items, { http, settings, clock }) =>
-        mergeUsers(http, items, settings.mergeCoolingOffMinutes * 60_000, clock.now()),
+      perform: (items, { http }) => mergeUsers(http, items),
     },
   },
   pollInboundUnsubscribes: (cursor, context) => pollEmailUnsubscribes(cursor, context),

@@ -3,6 +3,7 @@ import type { Clock } from './retry-policy';
 import { hostPatternProblem } from './destination-hosts';
 import type { DestinationHttpClient } from './http-client';
 import { RateBudgetError, RateBudgets } from './rate-budgets';
+import { MERGE_COOLING_OFF_SETTING } from './merge-cooling-off';
 
 export type OperationName =
   | 'upsertProfiles'
@@ -481,6 +482,14 @@ export function defineDestination<Settings>(
   const grantSetting = schema.properties['withoutGrant'];
   if (grantSetting !== undefined && grantSetting !== WITHOUT_GRANT_SETTING)
     fail('settingsSchema.properties.withoutGrant', "is the kit's own setting (members without a grant)");
+  // Every destination that merges shares the kit's cooling-off (the runner holds merges until it ends).
+  const merges = definition.operations?.mergeProfiles !== undefined;
+  const coolingOffSetting = schema.properties['mergeCoolingOffMinutes'];
+  if (coolingOffSetting !== undefined && coolingOffSetting !== MERGE_COOLING_OFF_SETTING)
+    fail(
+      'settingsSchema.properties.mergeCoolingOffMinutes',
+      "is the kit's own setting (the merge cooling-off)",
+    );
   return {
     ...definition,
     settingsSchema: {
@@ -489,6 +498,7 @@ export function defineDestination<Settings>(
         ...schema.properties,
         windowMs: DELIVERY_WINDOW_SETTING,
         withoutGrant: WITHOUT_GRANT_SETTING,
+        ...(merges ? { mergeCoolingOffMinutes: MERGE_COOLING_OFF_SETTING } : {}),
       },
     },
   };

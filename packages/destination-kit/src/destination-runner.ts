@@ -8,6 +8,8 @@ import {
   type InboundRequest,
   type InboundUnsubscribe,
   type OperationContext,
+  type OperationDefinition,
+  type ProfileMerge,
   type OperationItems,
   type OperationName,
   resolveDestinationSettings,
@@ -16,6 +18,7 @@ import { AuthError, isDeliveryError } from './delivery-errors';
 import { AllowedDestinationHosts, DestinationHostPolicy, type HostLookup } from './destination-hosts';
 import { type ConnectionGate, processConnectionGate } from './connection-gate';
 import { DestinationHttpClient } from './http-client';
+import { mergeCoolingOffMsOf, releaseDueMerges } from './merge-cooling-off';
 import { type RateGate } from './rate-gate';
 import {
   destinationAccountKey,
@@ -121,6 +124,25 @@ export class DestinationRunner<Settings extends Record<string, unknown> = Record
     if (operation === undefined) {
       throw new Error(`Destination "${this.definition.type}" has no operation ${name}`);
     }
+    if (name === 'mergeProfiles') {
+      // Merges still cooling off (or never to be sent) are answered here; the destination sees only due ones.
+      return releaseDueMerges(
+        items as ProfileMerge[],
+        {
+          coolingOffMs: mergeCoolingOffMsOf(this.settings),
+          nowMs: this.clock.now(),
+          espName: this.definition.name,
+        },
+        (due) => this.runBatches(operation as OperationDefinition<unknown, Settings>, due),
+      );
+    }
+    return this.runBatches(operation as OperationDefinition<unknown, Settings>, items);
+  }
+
+  private async runBatches(
+    operation: OperationDefinition<unknown, Settings>,
+    items: unknown[],
+  ): Promise<BatchResult> {
     const results: BatchResult = [];
     for (let start = 0; start < items.length; start += operation.batchSize) {
       const batch = items.slice(start, start + operation.batchSize);

@@ -1,4 +1,5 @@
 export * from './destination-definition';
+export * from './merge-cooling-off';
 export * from './delivery-errors';
 export * from './retry-policy';
 export * from './http-client';

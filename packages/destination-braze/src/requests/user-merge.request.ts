@@ -1,10 +1,17 @@
-import type { BatchResult, DestinationHttpClient, ItemResult, ProfileMerge } from '@tessera/destination-kit';
+import {
+  type BatchResult,
+  type DestinationHttpClient,
+  type ItemResult,
+  probabilisticMergeReason,
+  type ProfileMerge,
+} from '@tessera/destination-kit';
 import { BRAZE_ENDPOINTS, GUEST_ALIAS_LABEL } from '../braze-endpoints';
 
 /*
  * mergeProfiles. Braze merges cannot be undone, while Tessera's identity graph can reverse a merge; so only
  * merges that are certain go out: deterministic ones (a shared strong identifier) and ones an operator
- * approved, and only once the cooling-off period has passed without the graph reversing them.
+ * approved, and only once the cooling-off period has passed without the graph reversing them. That gate is the
+ * kit's (`mergeCoolingOffMinutes`, shared by every destination that merges); this file builds the requests.
  * - A guest that became a member: POST /users/identify, the guest's alias given the member's external id, with
  *   `merge_behavior: merge` (otherwise Braze orphans the guest's attributes and events).
  * - Two members: POST /users/merge, the merged external id into the kept one.
@@ -22,31 +29,8 @@ export interface UsersMergeBody {
   }[];
 }
 
-/** Whether a merge may be sent now: `send`, `wait` (cooling off, with the time left), or `refuse` (never). */
-export type MergeRelease =
-  | { action: 'send' }
-  | { action: 'wait'; afterMs: number; until: string }
-  | { action: 'refuse'; reason: string };
-
-export const PROBABILISTIC_MERGE_REASON =
-  'Braze merges are irreversible: only deterministic or human-approved merges are sent (approve this one in review to send it)';
-
-/** Decides whether `merge` may go to Braze at `nowMs`, given the cooling-off period. */
-export function decideMergeRelease(merge: ProfileMerge, coolingOffMs: number, nowMs: number): MergeRelease {
-  if (merge.basis === 'probabilistic') return { action: 'refuse', reason: PROBABILISTIC_MERGE_REASON };
-  const mergedAtMs = Date.parse(merge.mergedAt);
-  if (Number.isNaN(mergedAtMs)) {
-    return {
-      action: 'refuse',
-      reason: `mergedAt is not an ISO-8601 time: ${JSON.stringify(merge.mergedAt)}`,
-    };
-  }
-  const releaseAtMs = mergedAtMs + coolingOffMs;
-  if (releaseAtMs > nowMs) {
-    return { action: 'wait', afterMs: releaseAtMs - nowMs, until: new Date(releaseAtMs).toISOString() };
-  }
-  return { action: 'send' };
-}
+/** Why Braze never receives a probabilistic merge (the kit's gate refuses it). */
+export const PROBABILISTIC_MERGE_REASON = probabilisticMergeReason('Braze');
 
 export function buildUsersIdentifyBody(merges: ProfileMerge[]): UsersIdentifyBody {
   return {
@@ -67,35 +51,17 @@ export function buildUsersMergeBody(merges: ProfileMerge[]): UsersMergeBody {
   };
 }
 
-/** Sends the merges that are due; the others are retried after their cooling-off or refused with a reason. */
-export async function mergeUsers(
-  http: DestinationHttpClient,
-  merges: ProfileMerge[],
-  coolingOffMs: number,
-  nowMs: number,
-): Promise<BatchResult> {
+/**
+ * Sends merges that are due: the kit's runner has already held back those still cooling off and refused the
+ * probabilistic ones (see the kit's merge-cooling-off), so every item here goes out.
+ */
+export async function mergeUsers(http: DestinationHttpClient, merges: ProfileMerge[]): Promise<BatchResult> {
   const results: ItemResult[] = merges.map(() => ({ status: 'ok' }));
-  const identify: number[] = [];
-  const merge: number[] = [];
-  for (const [index, item] of merges.entries()) {
-    if (item.customerId === item.mergedCustomerId) {
-      results[index] = { status: 'rejected', reason: `Cannot merge ${item.customerId} into itself` };
-      continue;
-    }
-    const release = decideMergeRelease(item, coolingOffMs, nowMs);
-    if (release.action === 'refuse') results[index] = { status: 'rejected', reason: release.reason };
-    else if (release.action === 'wait') {
-      results[index] = {
-        status: 'retry',
-        afterMs: release.afterMs,
-        reason: `Cooling off until ${release.until} before an irreversible Braze merge`,
-      };
-    } else (item.mergedWasGuest ? identify : merge).push(index);
-  }
-  const pick = (indexes: number[]) => indexes.map((index) => merges[index] as ProfileMerge);
+  const identify = merges.filter((item) => item.mergedWasGuest);
+  const merge = merges.filter((item) => !item.mergedWasGuest);
   // A failed request throws: the runner settles the whole batch, so nothing is reported sent that was not.
   if (identify.length > 0)
-    await http.post(BRAZE_ENDPOINTS.usersIdentify.path, buildUsersIdentifyBody(pick(identify)));
-  if (merge.length > 0) await http.post(BRAZE_ENDPOINTS.usersMerge.path, buildUsersMergeBody(pick(merge)));
+    await http.post(BRAZE_ENDPOINTS.usersIdentify.path, buildUsersIdentifyBody(identify));
+  if (merge.length > 0) await http.post(BRAZE_ENDPOINTS.usersMerge.path, buildUsersMergeBody(merge));
   return results;
 }
