@@ -39,6 +39,12 @@ import {
   type ResolutionResult,
 } from './resolution/identity-resolver';
 import { entryOf } from './resolution/entry-of';
+import {
+  listSharedIdentifiers,
+  maskIdentifierValue,
+  sharedIdentifiersOf,
+  type SharedIdentifierView,
+} from './resolution/shared-identifier-repository';
 import { ERASED_REASON, eraseProfileIn, type ErasureReport } from './erasure/profile-erasure';
 
 export type { ErasureReport } from './erasure/profile-erasure';
@@ -110,6 +116,8 @@ export interface ProfileView {
   traits: TraitValues;
   traitTimes: Record<string, string>;
   identifiers: ProfileIdentifierView[];
+  /** Contact points this member shares with another (a family email): held by that profile, linking nothing here. */
+  sharedContactPoints: SharedIdentifierView[];
   lineage: LineageView[];
 }
 
@@ -138,9 +146,6 @@ export class IdentityNotFoundError extends Error {}
 // One writer at a time per database: resolution reads components and rewrites them, and two writers
 // interleaving could each see half a merge. The lock is transaction-scoped, so a crash releases it.
 const GRAPH_WRITE_LOCK = 7_302_115_012;
-
-const mask = (type: IdentifierType, value: string) =>
-  type === 'email' ? value.replace(/^(.).*(@.*)$/, '$1***$2') : `${value.slice(0, 3)}***${value.slice(-2)}`;
 
 /**
  * The identity graph's API for the apps: resolve a batch of records, read a profile by any identifier, and
@@ -280,6 +285,20 @@ export class IdentityGraph {
     return found;
   }
 
+  /**
+   * Contact points shared by two members (a family email), each linking nothing to the second member's
+   * profile: oldest first, a page after the id `after`; values masked without `revealPii`.
+   */
+  async listSharedIdentifiers(
+    page: { limit: number; after?: number },
+    options: { revealPii?: boolean } = {},
+  ): Promise<{ sharedIdentifiers: SharedIdentifierView[]; nextAfter: number | null }> {
+    return listSharedIdentifiers(this.options.store, page, {
+      vault: this.options.vault,
+      revealPii: options.revealPii,
+    });
+  }
+
   /** A profile by any identifier, with its identifiers and lineage; PII in the clear only with `revealPii`. */
   async getProfile(
     reference: string,
@@ -340,13 +359,20 @@ export class IdentityGraph {
             type: identifier.type,
             scope: identifier.scope,
             label: identifierLabel(identifier),
-            value: identifier.encrypted === null || options.revealPii ? clear : mask(identifier.type, clear),
+            value:
+              identifier.encrypted === null || options.revealPii
+                ? clear
+                : maskIdentifierValue(identifier.type, clear),
             subjectKey: identifier.key,
             firstSeenAt: identifier.firstSeenAt,
             lastSeenAt: identifier.lastSeenAt,
             quarantined: identifier.quarantinedReason,
           };
         }),
+      sharedContactPoints: await sharedIdentifiersOf(store, [customerId], {
+        vault: this.options.vault,
+        revealPii: options.revealPii,
+      }),
       lineage: lineage.map((row) => ({
         id: row.id,
         kind: row.kind,

@@ -12,6 +12,7 @@ export type {
 } from './identity-graph';
 export { parseProfileReference, ProfileReferenceError, type ProfileReference } from './profile-reference';
 export type { IdentityRecord, ResolvedRecord, ResolutionResult } from './resolution/identity-resolver';
+export type { SharedIdentifierView } from './resolution/shared-identifier-repository';
 export type {
   JoinNotice,
   MergeNotice,

@@ -58,7 +58,7 @@ describe.each(STORE_DRIVERS)('the reference migration on %s', (driver) => {
       {
         type: 'email',
         field: 'email',
-        reason: `not linked to ${second.records[0].customerId}: anchor conflict: two different member.sports-direct values never merge`,
+        reason: `not linked to ${second.records[0].customerId}: shared by two members anchored by member.sports-direct: links nothing`,
       },
     ]);
     const rejected = await fixture.store.query<{ reason: string; event_id: string }>(

@@ -24,6 +24,12 @@ import {
 } from './graph-repository';
 import { entryOf } from './entry-of';
 import { ERASED_REASON } from '../erasure/profile-erasure';
+import {
+  recordSharedIdentifiers,
+  sharedCasesOf,
+  sharedReason,
+  type ApartIdentifier,
+} from './shared-identifier-repository';
 
 /** One record to resolve: an event's identifiers, when and where it happened, and what it says. */
 export interface IdentityRecord {
@@ -201,6 +207,7 @@ export async function resolvePrepared(
   }
 
   const pendingTraits: Array<{ customerId: string; traits: TraitValues; eventTime: Date }> = [];
+  const apartFromRecords: ApartIdentifier[] = [];
   const resolved = normalized.map((result, index): ResolvedRecord => {
     const [strongest] = result.identifiers;
     if (strongest === undefined)
@@ -213,14 +220,17 @@ export async function resolvePrepared(
     const customerId = entryOf(recomputed.customerIdOf, rowOf(strongest).id);
     const kept: NormalizedIdentifier[] = [];
     const dropped = [...result.dropped];
+    const apart: Array<{ identifier: NormalizedIdentifier; at: number }> = [];
     for (const identifier of result.identifiers) {
       const node = rowOf(identifier);
       if (recomputed.customerIdOf.get(node.id) === customerId) kept.push(identifier);
       else {
         const pair = [rowOf(strongest).id, node.id].sort((a, b) => a - b).join(':');
-        const reason = recomputed.blocked.has(pair)
+        const blocked = recomputed.blocked.has(pair);
+        const reason = blocked
           ? 'blocked pair: these identities were separated (a reversed merge or a rejected review)'
           : [...recomputed.rejected.entries()].find(([edgeId]) => written.get(pair) === edgeId)?.[1];
+        if (!blocked) apart.push({ identifier, at: dropped.length });
         dropped.push({
           type: identifier.type,
           field: identifier.type === 'member' ? `member.${identifier.scope}` : identifier.type,
@@ -228,10 +238,38 @@ export async function resolvePrepared(
         });
       }
     }
+    // Anchors of a kind a profile holds one of (a brand's member id, a customer id): a contact point held by
+    // another profile with a different one is shared by two members, recorded as such below.
+    const recordAnchors = kept
+      .filter(
+        (identifier) =>
+          config.types[identifier.type].anchor && config.types[identifier.type].maxPerProfile === 1,
+      )
+      .map((identifier) => ({ type: identifier.type, scope: identifier.scope, key: rowOf(identifier).key }));
+    for (const { identifier, at } of apart)
+      apartFromRecords.push({
+        node: rowOf(identifier),
+        customerId,
+        heldBy: entryOf(recomputed.customerIdOf, rowOf(identifier).id),
+        recordAnchors,
+        eventTime: records[index].eventTime,
+        eventId: records[index].eventId ?? null,
+        dropped: dropped[at],
+      });
     const traits = records[index].traits;
     if (traits !== undefined) pendingTraits.push({ customerId, traits, eventTime: records[index].eventTime });
     return { customerId, identifiers: kept, dropped };
   });
+  // A shared contact point is on record (idempotently) and its drop says why it links nothing.
+  const shared = await sharedCasesOf(tx, apartFromRecords);
+  await recordSharedIdentifiers(tx, shared);
+  for (const item of apartFromRecords) {
+    const found = shared.find(
+      (entry) => entry.identifierId === item.node.id && entry.customerId === item.customerId,
+    );
+    if (found !== undefined && item.dropped !== undefined)
+      item.dropped.reason = `not linked to ${item.customerId}: ${sharedReason(found.anchor)}`;
+  }
   // The recompute loaded every profile it touched; this only loads what it did not (usually nothing).
   await book.load(
     tx,
