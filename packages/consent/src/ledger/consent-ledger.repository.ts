@@ -409,6 +409,16 @@ export class ConsentLedger {
     return rows.map(toState);
   }
 
+  /** Ledger entries by id (e.g. those that decided current states, `ConsentState.ledgerId`): one query. */
+  async entriesById(ids: readonly number[]): Promise<LedgerEntry[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.store.query<LedgerRow>(
+      `SELECT ${LEDGER_COLUMNS} FROM consent_ledger WHERE id = ANY($1::bigint[]) ORDER BY id`,
+      [[...new Set(ids)]],
+    );
+    return rows.map(toEntry);
+  }
+
   /** Ledger entries of a customer and/or a contact point, in the order the fold applies them. */
   async history(filter: HistoryFilter = {}): Promise<LedgerEntry[]> {
     const { where, params } = sqlFilter([

@@ -8,6 +8,8 @@ import type { SuppressionInput } from '../ledger/suppression-list.repository';
 export interface RoutedOperation {
   destinationId: string;
   operation: DestinationOperation;
+  /** The reporting ESP's event that caused it (`InboundUnsubscribe.eventId`): the delivery log's origin. */
+  espEventId: string;
 }
 
 export interface UnsubscribePlan {
@@ -60,6 +62,7 @@ export function planInboundUnsubscribes(
     for (const destinationId of others) {
       operations.push({
         destinationId,
+        espEventId: change.eventId,
         operation: {
           operation: 'unsubscribe',
           item: {
@@ -73,6 +76,7 @@ export function planInboundUnsubscribes(
       if (change.change === 'suppressed' && change.email !== undefined) {
         operations.push({
           destinationId,
+          espEventId: change.eventId,
           operation: { operation: 'suppress', item: { customerId: change.customerId, email: change.email } },
         });
       }

@@ -36,6 +36,7 @@ describe('planInboundUnsubscribes', () => {
     expect(plan.operations).toEqual(
       ['sd-braze', 'sd-mailchimp'].map((destinationId) => ({
         destinationId,
+        espEventId: 'kl-evt-1',
         operation: {
           operation: 'unsubscribe',
           item: {

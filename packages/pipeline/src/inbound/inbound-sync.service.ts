@@ -7,13 +7,14 @@ import {
 } from '@tessera/consent';
 import type { InboundSubscribedSighting, InboundUnsubscribe } from '@tessera/destination-kit';
 import type { IdentityGraph } from '@tessera/identity-graph';
-import type { DeliveryItem } from '@tessera/queues';
+import type { DeliveryItem, EventKey } from '@tessera/queues';
 import type { PiiVault } from '@tessera/store';
 import type { DestinationDirectory } from '../destination-directory';
 import { UNCHANGED_DETAIL } from '../stages/change-only-writes';
 import type { DeliveryLog } from '../store/delivery-log.repository';
 import type { DestinationSyncState } from '../store/destination-sync-state.repository';
 import { InboundSightingBook } from '../store/inbound-sighting-book.repository';
+import { redactContactPoints } from '../store/store-helpers';
 
 /** An ESP's change time within this of Tessera's own delivered unsubscribe marks the change as its echo. */
 export const ECHO_WINDOW_MS = 10 * 60_000;
@@ -24,6 +25,22 @@ export const ECHO_WINDOW_MS = 10 * 60_000;
 export const ECHO_SETTLE_MS = 30_000;
 /** How far back an opt-out timed by observation looks for an unsubscribe Tessera sent (bounded by the sighting). */
 export const OBSERVED_ECHO_LOOKBACK_MS = 24 * 60 * 60_000;
+/**
+ * Where a forwarded item came from, as the delivery log and dead letters keep an event's key: source
+ * `inbound:<reporting destination>`, event source `esp:<reporting destination>` (the ledger entry's source) and
+ * the ESP's event id with any contact point in it redacted (Braze's ids carry the email; stored texts hold none).
+ */
+export function inboundOrigin(destinationId: string, espEventId: string): EventKey {
+  return {
+    sourceId: `${INBOUND_SOURCE_PREFIX}${destinationId}`,
+    eventSource: `esp:${destinationId}`,
+    eventId: redactContactPoints(espEventId),
+  };
+}
+
+/** The source id prefix of items an inbound change caused (the profile API and the delivery log show it). */
+export const INBOUND_SOURCE_PREFIX = 'inbound:';
+
 /** The operations by which Tessera itself withdraws a member at an ESP, per channel. */
 const WITHDRAWING_OPERATIONS: Record<InboundUnsubscribe['channel'], readonly string[]> = {
   email: ['unsubscribe', 'suppress'],
@@ -140,6 +157,7 @@ export class InboundSync {
           .digest('base64url')
           .slice(0, 32),
         customerId: item.customerId,
+        event: inboundOrigin(destinationId, routed.espEventId),
         receivedAt,
         attempts: 0,
       });

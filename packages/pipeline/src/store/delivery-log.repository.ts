@@ -35,6 +35,28 @@ export interface DeliveryRecord extends DeliveryLogEntry {
 }
 
 const MAX_PAGE = 10_000;
+
+/** Where a newest-first page of a customer's entries ends: the last entry's time and id. */
+export interface DeliveryCursor {
+  at: Date;
+  id: number;
+}
+
+/** A cursor as an API passes it on: `<epoch milliseconds>.<id>` (times are recorded in milliseconds). */
+export const DELIVERY_CURSOR_PATTERN = '^[0-9]{1,15}\\.[0-9]{1,18}$';
+
+export function formatDeliveryCursor(cursor: DeliveryCursor): string {
+  return `${cursor.at.getTime()}.${cursor.id}`;
+}
+
+/** The cursor a text names, undefined when it is not one `formatDeliveryCursor` could have written. */
+export function parseDeliveryCursor(text: string): DeliveryCursor | undefined {
+  const match = /^([0-9]{1,15})\.([0-9]{1,18})$/.exec(text);
+  if (match === null) return undefined;
+  const at = new Date(Number(match[1]));
+  const id = Number(match[2]);
+  return Number.isNaN(at.getTime()) || !Number.isSafeInteger(id) ? undefined : { at, id };
+}
 const COLUMNS = [
   'source_id',
   'event_source',
@@ -151,16 +173,38 @@ export class DeliveryLog {
     return rows.map(toRecord);
   }
 
-  /** A customer's deliveries, oldest first, a page at a time (`afterId`: the last id of the previous page). */
   /** A customer's newest entries, newest first (what support looks at first). */
   async latestForCustomer(customerId: string, limit: number): Promise<DeliveryRecord[]> {
-    const rows = await this.store.query<Row>(
-      `${SELECT} WHERE customer_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
-      [customerId, Math.max(1, Math.min(limit, 1000))],
-    );
-    return rows.map(toRecord);
+    return (await this.pageForCustomer(customerId, { limit })).entries;
   }
 
+  /**
+   * A customer's entries newest first, a page at a time: `before` is the previous page's `next` (keyset on
+   * time and id, so entries recorded meanwhile neither shift nor repeat a page). `next` is absent on the last.
+   */
+  async pageForCustomer(
+    customerId: string,
+    options: { limit: number; before?: DeliveryCursor },
+  ): Promise<{ entries: DeliveryRecord[]; next?: DeliveryCursor }> {
+    const limit = Math.max(1, Math.min(options.limit, 1000));
+    const before = options.before;
+    const rows = await this.store.query<Row>(
+      before === undefined
+        ? `${SELECT} WHERE customer_id = $1 ORDER BY at DESC, id DESC LIMIT $2`
+        : `${SELECT} WHERE customer_id = $1 AND (at, id) < ($3::timestamptz, $4::bigint)
+            ORDER BY at DESC, id DESC LIMIT $2`,
+      before === undefined
+        ? [customerId, limit + 1]
+        : [customerId, limit + 1, before.at.toISOString(), before.id],
+    );
+    const entries = rows.slice(0, limit).map(toRecord);
+    const last = entries[entries.length - 1];
+    return rows.length > limit && last !== undefined
+      ? { entries, next: { at: last.at, id: last.id } }
+      : { entries };
+  }
+
+  /** A customer's deliveries, oldest first, a page at a time (`afterId`: the last id of the previous page). */
   async forCustomer(
     customerId: string,
     options: { limit: number; afterId?: number },

@@ -3,7 +3,12 @@ import type { InboundUnsubscribe } from '@tessera/destination-kit';
 import type { DeliveryItem } from '@tessera/queues';
 import { openScratchStore, STORE_DRIVERS, type Store } from '@tessera/store';
 import { DestinationDirectory } from '../../src/destination-directory';
-import { ECHO_SETTLE_MS, ECHO_WINDOW_MS, InboundSync } from '../../src/inbound/inbound-sync.service';
+import {
+  ECHO_SETTLE_MS,
+  ECHO_WINDOW_MS,
+  InboundSync,
+  inboundOrigin,
+} from '../../src/inbound/inbound-sync.service';
 import { UNCHANGED_DETAIL } from '../../src/stages/change-only-writes';
 import {
   DeliveryLog,
@@ -151,6 +156,21 @@ describe.each(STORE_DRIVERS)('InboundSync echoes and change times on %s', (drive
       [['C-bob', 'esp:sd-braze', at(12).toISOString()]],
     );
     expect(forwarded.get('sd-klaviyo')?.map((item) => item.customerId)).toEqual(['C-bob']);
+  });
+
+  it('marks what it forwards with its origin: the reporting ESP and its event id, contact points redacted', async () => {
+    await sync.handle('sd-braze', [brazeUnsubscribe('bob@example.com', at(12))]);
+    const [item] = forwarded.get('sd-klaviyo') ?? [];
+    expect(item?.event).toEqual({
+      sourceId: 'inbound:sd-braze',
+      eventSource: 'esp:sd-braze',
+      eventId: `braze:email:unsubscribed:[email]:${at(12).toISOString()}`,
+    });
+    expect(inboundOrigin('sd-klaviyo', 'kl-evt-9')).toEqual({
+      sourceId: 'inbound:sd-klaviyo',
+      eventSource: 'esp:sd-klaviyo',
+      eventId: 'kl-evt-9',
+    });
   });
 
   it('takes an unsubscribe outside the echo window, or one Tessera only answered from its sync state, as the member’s', async () => {
