@@ -23,7 +23,7 @@ const ACCOUNT_WINDOW: RateWindow = { requests: 10, perMs: 500 };
 type TenantSettings = { baseUrl: string; apiKey: string; listId: string };
 
 /** Two operations on different endpoints, one budget for every request of the account. */
-function tenantDestination(): DestinationDefinition<TenantSettings> {
+function tenantDestination(window: RateWindow = ACCOUNT_WINDOW): DestinationDefinition<TenantSettings> {
   return defineDestination<TenantSettings>({
     type: 'tenant',
     name: 'Tenant',
@@ -37,7 +37,7 @@ function tenantDestination(): DestinationDefinition<TenantSettings> {
       },
       required: ['apiKey', 'listId'],
     },
-    rateBudgets: { rest: { windows: [ACCOUNT_WINDOW], requests: ['* /**'] } },
+    rateBudgets: { rest: { windows: [window], requests: ['* /**'] } },
     requestHeaders: (settings): Record<string, string> => ({ 'x-api-key': settings.apiKey }),
     testConnection: async ({ http }) => void (await http.get('/me')),
     operations: {
@@ -129,10 +129,10 @@ describe('rate budgets through RedisRateGate', () => {
       expect(statuses.filter((status) => status === 429)).toEqual([]);
       expect(statuses).toHaveLength(40);
       expect(results.flat().every((result) => result.status === 'ok')).toBe(true);
-      // 40 requests at 10 per window: the budget holds them to 4 windows at least, and uses it (a request a
-      // window would take 20 s).
+      // 40 requests at 10 per window: the budget holds them to 4 windows at least, and uses it (one request a
+      // window would take 20 s; the bound leaves a busy machine room).
       expect(elapsedMs).toBeGreaterThanOrEqual(3 * ACCOUNT_WINDOW.perMs);
-      expect(elapsedMs).toBeLessThan(8 * ACCOUNT_WINDOW.perMs);
+      expect(elapsedMs).toBeLessThan(20 * ACCOUNT_WINDOW.perMs);
     } finally {
       await harness.close();
     }
@@ -149,34 +149,44 @@ describe('rate budgets through RedisRateGate', () => {
       const results = await Promise.all(
         Array.from({ length: 20 }, (_, n) => harness.run('upsertProfiles', [profile(n)])),
       );
-      expect(harness.requests().filter((request) => request.status === 429)).toHaveLength(10);
-      expect(results.flat().filter((result) => result.status === 'retry')).toHaveLength(10);
+      // 20 at once against 10 a window: throttled (how many depends on how long the burst takes to arrive on a
+      // busy machine), and every throttled request came back as a retry, never as a failure.
+      const throttled = harness.requests().filter((request) => request.status === 429).length;
+      expect(throttled).toBeGreaterThan(0);
+      expect(results.flat().filter((result) => result.status === 'retry')).toHaveLength(throttled);
+      expect(results.flat().filter((result) => result.status === 'ok')).toHaveLength(20 - throttled);
     } finally {
       await harness.close();
     }
   });
 
   it('keeps accounts apart: another account is not held by a full budget', async () => {
+    // A long window, so that "held" and "not held" differ by seconds, not by how busy the machine is.
+    const window: RateWindow = { requests: 10, perMs: 5_000 };
     const gate = workerGate();
     const harness = await DestinationHarness.start({
-      definition: tenantDestination(),
+      definition: tenantDestination(window),
       settings: { apiKey: 'account-3', listId: 'L1' },
       respond: enforcingAccountWindow,
       limitsLifted: false,
       runner: { rateGate: gate },
     });
-    const otherAccount = new DestinationRunner(tenantDestination(), {
+    const otherAccount = new DestinationRunner(tenantDestination(window), {
       settings: { apiKey: 'account-4', listId: 'L1', baseUrl: harness.baseUrl },
       rateGate: gate,
       allowedHosts: AllowedDestinationHosts.none.with(harness.baseUrl),
     });
     try {
       await Promise.all(Array.from({ length: 10 }, (_, n) => harness.run('upsertProfiles', [profile(n)])));
-      const startedAt = Date.now();
-      await Promise.all(
-        Array.from({ length: 10 }, (_, n) => otherAccount.run('upsertProfiles', [profile(n)])),
-      );
-      expect(Date.now() - startedAt).toBeLessThan(ACCOUNT_WINDOW.perMs / 2);
+      // Account 3's budget is spent: its next request waits for the window; account 4's ten go now.
+      const finished: string[] = [];
+      await Promise.all([
+        harness.run('upsertProfiles', [profile(10)]).then(() => finished.push('account-3')),
+        ...Array.from({ length: 10 }, (_, n) =>
+          otherAccount.run('upsertProfiles', [profile(n)]).then(() => finished.push('account-4')),
+        ),
+      ]);
+      expect(finished).toEqual([...Array.from({ length: 10 }, () => 'account-4'), 'account-3']);
       expect(harness.requests().filter((request) => request.status === 429)).toEqual([]);
     } finally {
       await harness.close();
