@@ -63,6 +63,14 @@ export interface ProfileMerge {
   basis: 'deterministic' | 'probabilistic' | 'human';
   /** ISO-8601 time the graph merged them (the cooling-off period runs from here). */
   mergedAt: string;
+  /** The ESP's own id of the surviving contact, when a previous write returned it (the pipeline's sync state). */
+  externalId?: string;
+  /**
+   * The ESP's own id of the retired contact, when a previous write returned it. The pipeline sends a merge only
+   * where it knows the retired contact is held (its sync state), so a destination keyed by its own ids (Mailchimp's
+   * subscriber hash) can find it.
+   */
+  mergedExternalId?: string;
 }
 
 /** Membership of a customer in a named segment (an ESP list, audience or tag). */

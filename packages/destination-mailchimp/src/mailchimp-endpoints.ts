@@ -32,7 +32,7 @@ export const MAILCHIMP_PATHS = {
   ping: `${MAILCHIMP_API_ROOT}/ping`,
   /** POST: batch subscribe or update up to 500 members. */
   batchMembers: (listId: string): string => `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}`,
-  /** PUT: add or update one member; GET: read it back. */
+  /** PUT: add or update one member; GET: read it back; DELETE: archive it (the member's data is kept). */
   member: (listId: string, hash: string): string =>
     `${MAILCHIMP_API_ROOT}/lists/${segment(listId)}/members/${hash}`,
   /** POST: delete one member and all of their data for good. */

@@ -8,6 +8,7 @@ import {
   resolveMailchimpSettings,
 } from './mailchimp-settings';
 import { deleteMembers } from './requests/member-deletion.request';
+import { archiveRetiredMembers } from './requests/member-archive.request';
 import { fetchMembers } from './requests/member-fetch.request';
 import { planProfileWrites, planStatusWrites, writeMembers } from './requests/member-write.request';
 import { changeSegmentMembership } from './requests/segment-membership.request';
@@ -32,6 +33,8 @@ const PER_MEMBER_BATCH = 100;
  *   from `unsubscribed` is a new subscription, which is `subscribe`'s job once the ledger holds a grant.
  * - `deleteProfiles`: POST …/members/{hash}/actions/delete-permanent, one per member; 404 is ok.
  * - `fetchProfiles`: GET …/members/{hash}; a member Mailchimp does not hold is ok without a profile.
+ * - `mergeProfiles`: Mailchimp cannot merge members, so the retired one is archived (DELETE …/members/{hash},
+ *   its hash from the sync state; 404 is ok), after the kit's `mergeCoolingOffMinutes`. See member-archive.request.
  * - Inbound: list webhooks (form-encoded, verified by `?secret=` in the URL); `unsubscribe` and `cleaned`
  *   become opt-outs. Mailchimp's GET check of the URL is answered 200.
  *
@@ -90,6 +93,10 @@ export const mailchimpDestination = defineDestination<MailchimpSettings>({
     fetchProfiles: {
       batchSize: PER_MEMBER_BATCH,
       perform: fetchMembers,
+    },
+    mergeProfiles: {
+      batchSize: PER_MEMBER_BATCH,
+      perform: archiveRetiredMembers,
     },
   },
   parseInboundUnsubscribes: parseListWebhook,

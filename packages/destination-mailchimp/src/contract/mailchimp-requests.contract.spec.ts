@@ -23,6 +23,7 @@ describe('Mailchimp request contract', () => {
       ['POST', MAILCHIMP_PATHS.batchMembers(LIST)],
       ['PUT', MAILCHIMP_PATHS.member(LIST, HASH)],
       ['GET', MAILCHIMP_PATHS.member(LIST, HASH)],
+      ['DELETE', MAILCHIMP_PATHS.member(LIST, HASH)],
       ['GET', MAILCHIMP_PATHS.tagSearch(LIST)],
       ['POST', MAILCHIMP_PATHS.segments(LIST)],
       ['POST', MAILCHIMP_PATHS.memberDeletePermanent(LIST, HASH)],
@@ -138,12 +139,12 @@ describe('Mailchimp request contract', () => {
       },
     ]);
     expect(
-      contract.validate({ method: 'DELETE', path: `/3.0/lists/${LIST}/members/${HASH}`, headers }),
+      contract.validate({ method: 'PATCH', path: `/3.0/lists/${LIST}/members/${HASH}`, headers }),
     ).toEqual([
       {
         where: 'path',
         pointer: `/3.0/lists/${LIST}/members/${HASH}`,
-        message: `no operation DELETE /3.0/lists/${LIST}/members/${HASH} in the contract`,
+        message: `no operation PATCH /3.0/lists/${LIST}/members/${HASH} in the contract`,
       },
     ]);
   });

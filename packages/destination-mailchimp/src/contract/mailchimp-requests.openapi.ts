@@ -10,6 +10,7 @@ import { MAILCHIMP_API_ROOT, MAILCHIMP_LIMITS } from '../mailchimp-endpoints';
  * - POST /lists/{list_id}                        https://mailchimp.com/developer/marketing/api/lists/ (Batch subscribe or unsubscribe)
  * - PUT  /lists/{list_id}/members/{hash}         https://mailchimp.com/developer/marketing/api/list-members/ (Add or update list member)
  * - GET  /lists/{list_id}/members/{hash}         https://mailchimp.com/developer/marketing/api/list-members/ (Get member info)
+ * - DELETE /lists/{list_id}/members/{hash}      https://mailchimp.com/developer/marketing/api/list-members/archive-list-member/ (Archive list member)
  * - POST /lists/{list_id}/members/{hash}/actions/delete-permanent
  *                                                https://mailchimp.com/developer/marketing/api/list-members/ (Delete list member)
  * - GET  /lists/{list_id}/tag-search            https://mailchimp.com/developer/marketing/api/list-tags/ (Search for tags on a list by name)
@@ -100,6 +101,7 @@ export const MAILCHIMP_REQUESTS_OPENAPI = {
     [`${MAILCHIMP_API_ROOT}/lists/{list_id}/members/{subscriber_hash}`]: {
       parameters: [listParameter, hashParameter],
       get: { operationId: 'getListsIdMembersId', responses: ok },
+      delete: { operationId: 'deleteListsIdMembersId', responses: noContent },
       put: {
         operationId: 'putListsIdMembersId',
         parameters: [booleanQuery('skip_merge_validation')],

@@ -22,12 +22,15 @@ import {
 export const STATUSES = ['subscribed', 'unsubscribed', 'cleaned', 'pending', 'transactional'] as const;
 export type Status = (typeof STATUSES)[number];
 
+/** What a member can be in, beside the statuses a request sets: archived (DELETE …/members/{hash}). */
+export type StoredStatus = Status | 'archived';
+
 /** A list member as the emulator holds it. */
 export interface MailchimpStoredMember {
   /** The subscriber hash: MD5 of the lower-cased email. */
   id: string;
   email_address: string;
-  status: Status;
+  status: StoredStatus;
   merge_fields: Record<string, unknown>;
   /** Names of the tags (static segments) the member is in, in the order the tags were made. */
   tags: string[];
@@ -139,7 +142,7 @@ export function batchMembers(
   const updated: KeptMember[] = [];
   const errors: Record<string, unknown>[] = [];
   for (const input of inputs) {
-    const existing = audience.members.get(subscriberHash(input.email_address));
+    const existing = listedMember(audience, subscriberHash(input.email_address));
     const refusal = batchRefusal(audience, input, existing, updateExisting);
     if (refusal !== undefined) {
       errors.push({
@@ -173,7 +176,7 @@ export function putMember(
   now: string,
 ): SandboxResponse {
   const fieldErrors: FieldError[] = [];
-  const existing = audience.members.get(hash);
+  const existing = listedMember(audience, hash);
   const input = memberInput(body, '', fieldErrors, 'put');
   if (fieldErrors.length > 0) throw invalidResource(fieldErrors);
   if (subscriberHash(input.email_address) !== hash) {
@@ -200,6 +203,26 @@ export function deletePermanent(audience: Audience, hash: string): KeptMember {
     segment.member_ids = segment.member_ids.filter((id) => id !== hash);
   }
   return member;
+}
+
+/**
+ * DELETE /lists/{list_id}/members/{subscriber_hash}: Mailchimp's "Archive list member". The member leaves the
+ * audience's contacts and sends but its data is kept (shown with status `archived`); a PUT or batch add brings
+ * it back as a new member. An archived or unknown member is 404.
+ */
+export function archiveMember(audience: Audience, hash: string, now: string): KeptMember {
+  const member = listedMember(audience, hash);
+  if (member === undefined) throw notFound();
+  member.status = 'archived';
+  member.last_changed = now;
+  delete member.timestamp_opt;
+  return member;
+}
+
+/** The member at `hash` unless archived: an archived member is no list member (it is added again as new). */
+function listedMember(audience: Audience, hash: string): KeptMember | undefined {
+  const member = audience.members.get(hash);
+  return member?.status === 'archived' ? undefined : member;
 }
 
 export function existingMember(audience: Audience, hash: string): KeptMember {

@@ -5,6 +5,7 @@ import {
   type Audience,
   batchMembers,
   deletePermanent,
+  archiveMember,
   getMember,
   type KeptMember,
   type MailchimpStoredMember,
@@ -332,7 +333,11 @@ export class MailchimpEmulator implements EspEmulator {
     }
     if (sub !== 'members' || id === undefined) throw notFound();
     if (parts.length === 4) {
-      allow(method, 'GET', 'PUT');
+      allow(method, 'GET', 'PUT', 'DELETE');
+      if (method === 'DELETE') {
+        archiveMember(audience, id, now);
+        return { status: 204 };
+      }
       return method === 'GET' ? getMember(audience, id) : putMember(audience, id, parseBody(request), now);
     }
     if (parts.length === 5 && action === 'tags') {

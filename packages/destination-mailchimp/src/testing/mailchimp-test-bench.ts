@@ -1,4 +1,5 @@
 import {
+  type Clock,
   DestinationHarness,
   OpenApiContract,
   type ProfileUpsert,
@@ -69,6 +70,7 @@ export interface MailchimpTestBench {
 export async function startMailchimpBench(
   settings: Partial<MailchimpSettings> = {},
   options: MailchimpEmulatorOptions & { audiences?: MailchimpEmulatorConfig } = {},
+  runner: { clock?: Clock } = {},
 ): Promise<MailchimpTestBench> {
   const { audiences = TEST_AUDIENCES, ...emulatorOptions } = options;
   const emulator = new MailchimpEmulator({ apiKey: API_KEY, ...emulatorOptions });
@@ -84,6 +86,7 @@ export async function startMailchimpBench(
       ...settings,
     },
     contract,
+    ...(runner.clock === undefined ? {} : { runner: { clock: runner.clock } }),
   });
   return {
     emulator,
