@@ -5,6 +5,7 @@ import { DsrController } from './dsr.controller';
 import { PreviewController } from './preview.controller';
 import { ProfilesController } from './profiles.controller';
 import { ReviewsController } from './reviews.controller';
+import { SharedIdentifiersController } from './shared-identifiers.controller';
 import { WorkspaceController } from './workspace.controller';
 
 /** Every control-plane controller: the module mounts them, the OpenAPI document reads them. */
@@ -15,6 +16,7 @@ export const CONSOLE_CONTROLLERS = [
   ProfilesController,
   DeadLettersController,
   ReviewsController,
+  SharedIdentifiersController,
   DsrController,
   DashboardController,
 ];

@@ -163,6 +163,16 @@ export const REVIEW_QUERY: JsonSchema = {
   },
 };
 
+export const SHARED_IDENTIFIER_QUERY: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    /** The `nextAfter` of the previous page. */
+    after: { type: 'integer', minimum: 0 },
+  },
+};
+
 export const DECISION_INPUT: JsonSchema = RELEASE_INPUT;
 
 export const DSR_INPUT: JsonSchema = {

@@ -82,6 +82,19 @@ export class ProfilesController {
         lastSeenAt,
         quarantined,
       })),
+      // Contact points this member shares with another (a family email): they link nothing here, and say why.
+      sharedContactPoints: shown.sharedContactPoints.map(
+        ({ type, value, heldBy, anchor, reason, firstSeenAt, lastSeenAt, count }) => ({
+          type,
+          value,
+          heldBy,
+          anchor,
+          reason,
+          firstSeenAt,
+          lastSeenAt,
+          count,
+        }),
+      ),
       lineage: shown.lineage,
       consent,
       history,
