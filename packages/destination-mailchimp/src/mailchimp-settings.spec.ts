@@ -14,6 +14,7 @@ describe('Mailchimp settings', () => {
         baseUrl: 'https://us21.api.mailchimp.com',
         segmentIds: {},
         mergeFieldMapping: {},
+        mergeCoolingOffMinutes: 1440,
       },
     });
   });
@@ -109,6 +110,7 @@ describe('Mailchimp settings', () => {
       'addToSegment',
       'deleteProfiles',
       'fetchProfiles',
+      'mergeProfiles',
       'removeFromSegment',
       'subscribe',
       'suppress',

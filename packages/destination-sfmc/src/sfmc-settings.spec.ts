@@ -30,6 +30,8 @@ describe('SFMC settings', () => {
         segmentColumns: {},
         asyncRowsThreshold: 50,
         asyncJobWaitMs: 120_000,
+        // The kit's merge cooling-off, a setting of every destination that merges.
+        mergeCoolingOffMinutes: 1440,
       },
     });
   });

@@ -1,7 +1,7 @@
 import { defineDestination, type OperationDefinition, type ProfileUpsert } from '@tessera/destination-kit';
 import { fetchSfmcToken, sfmcRequestHeaders } from './auth/access-token.request';
 import { answerEnsVerification, parseEnsNotification } from './inbound/ens-notification';
-import { deleteContacts } from './requests/contact-deletion.request';
+import { deleteContacts, removeRetiredContacts } from './requests/contact-deletion.request';
 import { upsertProfileRows, upsertSegmentRows } from './requests/data-extension-rows.request';
 import { fetchRows } from './requests/row-query.request';
 import { setSubscriberStatus } from './requests/subscriber-status.request';
@@ -37,6 +37,8 @@ export function sfmcAccountKey(settings: Pick<SfmcSettings, 'subdomain'>): strin
  * - `unsuppress` is not declared: SFMC has one subscriber status, so lifting a suppression could not be told
  *   apart from resubscribing a member who unsubscribed; `subscribe` (from the consent ledger) is the way back.
  * - `deleteProfiles`: contact deletion by key (ContactAndAttributes).
+ * - `mergeProfiles`: SFMC cannot merge contacts, so the retired contact key is deleted the same way, after the
+ *   kit's `mergeCoolingOffMinutes`; the survivor keeps its contact.
  * - `fetchProfiles`: the data extension row, filtered by TesseraId.
  * - Inbound: ENS EmailUnsubscribe notifications, signed; the callback verification is answered.
  * - Pacing: one REST budget for the whole tenant, one for SOAP, one for tokens (`SFMC_RATE_BUDGETS`), shared by
@@ -90,6 +92,10 @@ export const sfmcDestination = defineDestination<SfmcSettings>({
     fetchProfiles: {
       batchSize: 50,
       perform: fetchRows,
+    },
+    mergeProfiles: {
+      batchSize: SFMC_LIMITS.contactDeletesPerRequest,
+      perform: removeRetiredContacts,
     },
   },
   parseInboundUnsubscribes: parseEnsNotification,

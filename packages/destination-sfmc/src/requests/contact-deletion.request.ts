@@ -1,4 +1,4 @@
-import type { BatchResult, OperationContext, ProfileRef } from '@tessera/destination-kit';
+import type { BatchResult, OperationContext, ProfileMerge, ProfileRef } from '@tessera/destination-kit';
 import { SFMC_ENDPOINTS } from '../sfmc-endpoints';
 import type { SfmcSettings } from '../sfmc-settings';
 
@@ -46,4 +46,23 @@ export async function deleteContacts(
   }
   const externalId = body.operationID === undefined ? undefined : String(body.operationID);
   return items.map(() => (externalId === undefined ? { status: 'ok' } : { status: 'ok', externalId }));
+}
+
+/**
+ * mergeProfiles. Marketing Cloud Engagement has no contact merge in its API, so the retired contact is removed:
+ * its contact key (its customer id) goes to the same contact deletion by key
+ * (https://developer.salesforce.com/docs/marketing/marketing-cloud/guide/DeleteByContactKeys.html), which
+ * suppresses it at once and deletes it, with its data extension rows, after the account's suppression period.
+ * The survivor keeps its own contact, written by its profile updates. The operation id is not the contact's id,
+ * so the results carry none (the retired contact's sync state is dropped by the pipeline).
+ */
+export async function removeRetiredContacts(
+  merges: ProfileMerge[],
+  context: OperationContext<SfmcSettings>,
+): Promise<BatchResult> {
+  const results = await deleteContacts(
+    merges.map((merge) => ({ customerId: merge.mergedCustomerId })),
+    context,
+  );
+  return results.map((result) => (result.status === 'ok' ? { status: 'ok' } : result));
 }
