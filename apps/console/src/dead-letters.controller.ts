@@ -1,5 +1,11 @@
 import { Controller, Get, HttpCode, Inject, Param, ParseIntPipe, Post } from '@nestjs/common';
-import type { DeadLetterErrorClass, ReplaySelection } from '@tessera/pipeline';
+import { can } from '@tessera/control-plane';
+import {
+  type DeadLetterErrorClass,
+  type DeadLetterView,
+  maskContactPointsIn,
+  type ReplaySelection,
+} from '@tessera/pipeline';
 import { Caller, Endpoint, ValidBody, ValidQuery } from './console-endpoint.decorator';
 import { ConsoleDependencies } from './console-dependencies';
 import type { ConsoleCaller } from './console-request';
@@ -22,6 +28,28 @@ const filterOf = (query: LetterQuery) => ({
   ...(query.includeReplayed === true ? { includeReplayed: true } : {}),
 });
 
+/** How much of a letter's error and ESP answer a reader without pii.read sees. */
+export const LETTER_SUMMARY_CHARS = 200;
+
+const summary = (text: string): string => {
+  const masked = maskContactPointsIn(text);
+  return masked.length <= LETTER_SUMMARY_CHARS ? masked : `${masked.slice(0, LETTER_SUMMARY_CHARS - 1)}…`;
+};
+
+/**
+ * A letter as the caller may read it. Error texts and ESP answers are redacted of contact points and names
+ * before they are stored (and cut to 2 KB), so nobody can read those back; an admin (pii.read) sees the stored
+ * texts whole, the other roles a summary with any written form of a contact point masked once more.
+ */
+function letterFor<T extends DeadLetterView>(letter: T, mayReadPii: boolean): T {
+  if (mayReadPii) return letter;
+  return {
+    ...letter,
+    error: summary(letter.error),
+    ...(letter.espAnswer === undefined ? {} : { espAnswer: summary(letter.espAnswer) }),
+  };
+}
+
 /** The dead-letter queue: browse, inspect, replay, discard (errors are stored with contact points masked). */
 @Controller('v1/dead-letters')
 export class DeadLettersController {
@@ -36,7 +64,9 @@ export class DeadLettersController {
   })
   async list(@ValidQuery() query: LetterQuery, @Caller() caller: ConsoleCaller) {
     const operations = await this.deps.operations(caller.actor);
-    return { letters: await operations.listDeadLetters(filterOf(query), query.limit) };
+    const mayReadPii = can(caller.key.role, 'pii.read');
+    const letters = await operations.listDeadLetters(filterOf(query), query.limit);
+    return { letters: letters.map((letter) => letterFor(letter, mayReadPii)) };
   }
 
   @Get('counts')
@@ -54,7 +84,8 @@ export class DeadLettersController {
   @Get(':id')
   @Endpoint({ permission: 'dead-letters.read', tag: 'dead-letters', summary: 'One letter, without its item' })
   async show(@Param('id', ParseIntPipe) id: number, @Caller() caller: ConsoleCaller) {
-    return (await this.deps.operations(caller.actor)).showDeadLetter(id);
+    const letter = await (await this.deps.operations(caller.actor)).showDeadLetter(id);
+    return letterFor(letter, can(caller.key.role, 'pii.read'));
   }
 
   @Post('replay')

@@ -1,13 +1,22 @@
-import { Controller, Get, HttpCode, Inject, NotFoundException, Param, Post } from '@nestjs/common';
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+} from '@nestjs/common';
 import { can } from '@tessera/control-plane';
 import { historyCustomerIds, parseProfileReference } from '@tessera/identity-graph';
-import { maskContactPointsIn, RawEventLog } from '@tessera/pipeline';
-import { Caller, Endpoint, ValidBody } from './console-endpoint.decorator';
+import { maskContactPointsIn, parseDeliveryCursor, RawEventLog } from '@tessera/pipeline';
+import { Caller, Endpoint, ValidBody, ValidQuery } from './console-endpoint.decorator';
 import { ConsoleDependencies } from './console-dependencies';
 import type { ConsoleCaller } from './console-request';
 import { MERGE_INPUT, UNMERGE_INPUT } from './console-schemas';
+import { consentSection, DELIVERY_PAGE, deliveriesPage, PROFILE_DELIVERIES_QUERY } from './profile-sections';
 
-const RECENT_DELIVERIES = 20;
 const RECENT_EVENTS = 50;
 
 /** Profiles by any identifier: identifiers, lineage, consent, history, recent deliveries; merge and unmerge. */
@@ -34,15 +43,7 @@ export class ProfilesController {
         .filter((identifier) => identifier.type === 'email' || identifier.type === 'phone')
         .map((identifier) => [identifier.subjectKey, identifier.value]),
     );
-    const consent = (await this.deps.ledger.stateInEveryBrand([...contactPoints.keys()])).map((state) => ({
-      brand: state.scope.brand,
-      subject: contactPoints.get(state.subject.key) ?? '***',
-      channel: state.scope.channel,
-      purpose: state.scope.purpose,
-      status: state.decision,
-      legalBasis: state.legalBasis,
-      capturedAt: state.capturedAt,
-    }));
+    const consent = await consentSection(this.deps.ledger, contactPoints, mayReadPii);
     // Its history: its own events and those of every profile merged into it (a linked guest's, say) while the
     // merge stands; references only (no data), contact points in them masked without pii.read.
     const history = (
@@ -55,10 +56,14 @@ export class ProfilesController {
         ? event
         : { ...event, source: maskContactPointsIn(event.source), id: maskContactPointsIn(event.id) },
     );
-    const deliveries = await this.deps.worker.deliveryLog.latestForCustomer(
+    // The newest page of its deliveries; `GET …/deliveries?cursor=` reads on.
+    const deliveryPage = await deliveriesPage(
+      this.deps.worker.deliveryLog,
       shown.customerId,
-      RECENT_DELIVERIES,
+      { limit: DELIVERY_PAGE.default },
+      mayReadPii,
     );
+    const deliveries = deliveryPage.deliveries;
     if (mayReadPii) {
       await this.deps.audit.record([
         {
@@ -73,6 +78,7 @@ export class ProfilesController {
       customerId: shown.customerId,
       ...(shown.requestedCustomerId === undefined ? {} : { requestedCustomerId: shown.requestedCustomerId }),
       version: shown.version,
+      deliveriesNextCursor: deliveryPage.nextCursor,
       profile: shown.traits,
       identifiers: shown.identifiers.map(({ type, scope, value, firstSeenAt, lastSeenAt, quarantined }) => ({
         type,
@@ -169,5 +175,33 @@ export class ProfilesController {
       },
     ]);
     return { splits: result.splits };
+  }
+
+  @Get(':reference/deliveries')
+  @Endpoint({
+    permission: 'profiles.read',
+    tag: 'profiles',
+    summary: `A profile's deliveries, newest first, a page at a time (limit ≤ ${DELIVERY_PAGE.max}, cursor: the previous page's nextCursor)`,
+    query: PROFILE_DELIVERIES_QUERY,
+  })
+  async deliveries(
+    @Param('reference') reference: string,
+    @ValidQuery() query: { limit: number; cursor?: string },
+    @Caller() caller: ConsoleCaller,
+  ) {
+    const before = query.cursor === undefined ? undefined : parseDeliveryCursor(query.cursor);
+    if (query.cursor !== undefined && before === undefined)
+      throw new BadRequestException('?/cursor is not a cursor this API gave');
+    const graph = await this.deps.graph();
+    parseProfileReference(reference);
+    // The profile read (not the bare reference) so that an erased person's tombstone answers 404 here too.
+    const shown = await graph.getProfile(reference);
+    if (shown === undefined) throw new NotFoundException(`no profile for ${reference.split(':')[0]}:…`);
+    return deliveriesPage(
+      this.deps.worker.deliveryLog,
+      shown.customerId,
+      { limit: query.limit, ...(before === undefined ? {} : { before }) },
+      can(caller.key.role, 'pii.read'),
+    );
   }
 }

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpCode, Inject, Param, ParseIntPipe, Post } from '@nestjs/common';
-import type { ReviewPair } from '@tessera/identity-graph';
+import { can } from '@tessera/control-plane';
+import { nameReviewPairs, type ReviewPair } from '@tessera/identity-graph';
 import { Caller, Endpoint, ValidBody, ValidQuery } from './console-endpoint.decorator';
 import { ConsoleDependencies } from './console-dependencies';
 import type { ConsoleCaller } from './console-request';
@@ -14,11 +15,34 @@ export class ReviewsController {
   @Endpoint({
     permission: 'reviews.read',
     tag: 'reviews',
-    summary: 'Probable merges, highest score first',
+    summary:
+      "Probable merges, highest score first, with the two profiles' names (masked without pii.read: E***)",
     query: REVIEW_QUERY,
   })
-  async list(@ValidQuery() query: { status: ReviewPair['status']; limit: number }) {
-    return { reviews: await (await this.deps.reviews()).listReviews(query) };
+  async list(
+    @ValidQuery() query: { status: ReviewPair['status']; limit: number },
+    @Caller() caller: ConsoleCaller,
+  ) {
+    const mayReadPii = can(caller.key.role, 'pii.read');
+    const reviews = await (await this.deps.reviews()).listReviews(query);
+    const named = await nameReviewPairs(await this.deps.graph(), reviews, { revealPii: mayReadPii });
+    if (mayReadPii && named.length > 0) {
+      // Names are raw PII: their reading is audited like a profile's (which pairs, never the names).
+      await this.deps.audit.record([
+        {
+          actor: caller.actor,
+          action: 'reviews.pii_read',
+          detail: {
+            entity: 'reviews',
+            id: query.status,
+            before: null,
+            after: null,
+            reviewIds: named.map((review) => review.id),
+          },
+        },
+      ]);
+    }
+    return { reviews: named };
   }
 
   @Post(':id/approve')

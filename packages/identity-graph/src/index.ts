@@ -38,6 +38,12 @@ export {
 export { traitsFromEvent } from './profiles/event-traits';
 export { historyCustomerIds } from './profiles/profile-history';
 export { MatchReview, type ReviewPair, type MatchRun } from './review/match-review';
+export {
+  maskName,
+  nameReviewPairs,
+  type NamedReviewPair,
+  type ReviewProfileName,
+} from './review/review-names';
 export * from './linking';
 export * from './bulk';
 export { IdentityOutbox, type OutboxEvent } from './outbox/identity-outbox';
