@@ -69,6 +69,7 @@ export const KLAVIYO_ENDPOINTS = {
     limit: { burst: 75, steady: 750 },
   },
   deletion: { method: 'POST', path: '/api/data-privacy-deletion-jobs', limit: { burst: 3, steady: 60 } },
+  profileMerge: { method: 'POST', path: '/api/profile-merge', limit: { burst: 10, steady: 150 } },
 } as const satisfies Record<string, KlaviyoEndpoint>;
 
 export type KlaviyoEndpointName = keyof typeof KLAVIYO_ENDPOINTS;

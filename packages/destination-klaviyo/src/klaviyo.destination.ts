@@ -6,6 +6,7 @@ import { pollUnsubscribes } from './inbound/subscription-poll';
 import { parseUnsubscribeWebhook } from './inbound/unsubscribe-webhook';
 import { changeListMembership } from './requests/list-membership.request';
 import { deleteProfiles } from './requests/profile-deletion.request';
+import { mergeProfiles } from './requests/profile-merge.request';
 import { profilesByCustomerId, toRemoteProfile } from './requests/profile-query.request';
 import { upsertProfiles } from './requests/profile-upsert.request';
 import { changeSuppression, subscribeProfiles, unsubscribeProfiles } from './requests/subscription.request';
@@ -67,6 +68,11 @@ export const klaviyoDestination = defineDestination<KlaviyoSettings>({
       // One deletion job per profile, so a failure never repeats the deletions before it.
       batchSize: 1,
       perform: deleteProfiles,
+    },
+    mergeProfiles: {
+      // One GET /api/profiles finds the batch's profiles (≤ 100 ids: 50 merges); then one merge call each.
+      batchSize: KLAVIYO_LIMITS.profilesPageSize / 2,
+      perform: mergeProfiles,
     },
     fetchProfiles: {
       batchSize: KLAVIYO_LIMITS.profilesPageSize,

@@ -254,6 +254,25 @@ export const deletionSchema = document(
   ),
 );
 
+/** POST /api/profile-merge: the destination profile's id, and exactly one source profile (Klaviyo's limit). */
+export const profileMergeSchema = document(
+  closed(
+    {
+      type: { const: 'profile-merge' },
+      id: { type: 'string', minLength: 1 },
+      relationships: closed(
+        {
+          profiles: closed({ data: { type: 'array', items: profileIdentifier, minItems: 1, maxItems: 1 } }, [
+            'data',
+          ]),
+        },
+        ['profiles'],
+      ),
+    },
+    ['type', 'id', 'relationships'],
+  ),
+);
+
 const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 addFormats(ajv);
 

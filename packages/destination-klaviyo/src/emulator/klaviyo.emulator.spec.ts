@@ -263,6 +263,7 @@ describe('KlaviyoEmulator: helpers', () => {
       jobs: [],
       importErrors: {},
       deletions: [],
+      merges: [],
       requests: 0,
     });
   });

@@ -12,6 +12,7 @@ import { dataPrivacyRoutes } from './klaviyo-data-privacy.routes';
 import { KlaviyoApiError, throttledError } from './klaviyo-errors';
 import { listRoutes } from './klaviyo-lists.routes';
 import { emulatorRateBudgets } from './klaviyo-rate-limits';
+import { type MergeRecord, profileMergeRoutes } from './klaviyo-profile-merge.routes';
 import { profileRoutes } from './klaviyo-profiles.routes';
 import { authenticate, checkRevision, findRoute, parseBody, type Route } from './klaviyo-routing';
 import { SubscriptionRoutes, unsubscribeChannel } from './klaviyo-subscriptions.routes';
@@ -40,7 +41,7 @@ export interface KlaviyoEmulatorOptions {
 
 /**
  * A local, in-memory Klaviyo (REST API revision 2026-07-15) for the ESP sandbox: the profile, bulk import,
- * list, subscription, suppression and data-privacy endpoints a destination uses, with Klaviyo's auth,
+ * list, subscription, suppression, data-privacy and profile-merge endpoints a destination uses, with Klaviyo's auth,
  * revision header, rate limits, size limits and JSON:API error documents.
  */
 export class KlaviyoEmulator implements EspEmulator {
@@ -50,6 +51,8 @@ export class KlaviyoEmulator implements EspEmulator {
   private readonly store: KlaviyoStore;
   private readonly jobs: BulkImportJobs;
   private readonly routes: Route[];
+  /** Profile merges done, in order. */
+  private readonly merges: MergeRecord[] = [];
   /** The sandbox's clock, once a request has lent it; helpers called between requests read it too. */
   private clock: Clock | undefined;
 
@@ -62,6 +65,7 @@ export class KlaviyoEmulator implements EspEmulator {
       ...listRoutes(this.store),
       ...new SubscriptionRoutes(this.store).routes(),
       ...dataPrivacyRoutes(this.store),
+      ...profileMergeRoutes(this.store, this.merges),
     ];
   }
 
@@ -113,6 +117,7 @@ export class KlaviyoEmulator implements EspEmulator {
     jobs: Array<ReturnType<typeof jobState>>;
     importErrors: Record<string, unknown[]>;
     deletions: unknown[];
+    merges: MergeRecord[];
     requests: number;
   } {
     return {
@@ -127,6 +132,7 @@ export class KlaviyoEmulator implements EspEmulator {
         [...this.store.importErrors.entries()].map(([jobId, errors]) => [jobId, structuredClone(errors)]),
       ),
       deletions: structuredClone(this.store.deletions),
+      merges: structuredClone(this.merges),
       requests: this.store.requests,
     };
   }
@@ -134,6 +140,7 @@ export class KlaviyoEmulator implements EspEmulator {
   reset(): void {
     this.store.lastNow = this.currentTime();
     this.store.reset();
+    this.merges.length = 0;
   }
 
   // ---------------------------------------------------------------- helpers for tests and the demo
