@@ -26,6 +26,7 @@ import type {
   RulesValidation,
   RotatedSecret,
   Session,
+  SharedIdentifier,
   Source,
 } from './api-types';
 
@@ -234,6 +235,12 @@ export class ApiClient {
 
   discardDeadLetters(ids: (string | number)[], reason: string) {
     return this.request<DiscardOutcome>('POST', '/v1/dead-letters/discard', { ids, reason });
+  }
+
+  sharedIdentifiers(page: { limit: number; after?: number }) {
+    return this.get<{ sharedIdentifiers: SharedIdentifier[]; nextAfter: number | null }>(
+      `/v1/identity/shared-identifiers${queryString(page)}`,
+    );
   }
 
   reviews(status = 'pending') {

@@ -218,6 +218,13 @@ export interface ProfileLookup {
   version?: number;
   profile: unknown;
   identifiers: ProfileIdentifier[];
+  /** Contact points this member shares with another member: held there, linking nothing here. */
+  sharedContactPoints?: Array<
+    Pick<
+      SharedIdentifier,
+      'type' | 'value' | 'heldBy' | 'anchor' | 'reason' | 'firstSeenAt' | 'lastSeenAt' | 'count'
+    >
+  >;
   lineage: unknown[];
   consent: ConsentEntry[];
   /** The newest events of the profile and of the profiles merged into it (references, no data). */
@@ -286,6 +293,23 @@ export interface DiscardOutcome {
   discarded: number[];
   /** Ids asked for that were not waiting (unknown, replayed or discarded before). */
   notWaiting: number[];
+}
+
+/** A contact point two members share: held by one profile, linking nothing to the other. */
+export interface SharedIdentifier {
+  id: number;
+  identifierId: number;
+  type: string;
+  label: string;
+  value: string;
+  subjectKey: string;
+  customerId: string;
+  heldBy: string;
+  anchor: string;
+  reason: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  count: number;
 }
 
 export interface Review {

@@ -21,6 +21,7 @@ import { DsrScreen } from './screens/dsr-screen';
 import { MappingEditorScreen } from './screens/mapping-editor-screen';
 import { ProfilesScreen } from './screens/profiles-screen';
 import { ReviewsScreen } from './screens/reviews-screen';
+import { SharedContactPointsScreen } from './screens/shared-contact-points-screen';
 import { SourcesScreen } from './screens/sources-screen';
 import { hrefOf, useHashRoute } from './use-hash-route';
 
@@ -62,6 +63,12 @@ const SCREENS: ScreenEntry[] = [
   { path: 'reviews', title: 'Review queue', anyOf: ['reviews.read'], render: () => <ReviewsScreen /> },
   { path: 'audit', title: 'Audit log', anyOf: ['audit.read'], render: () => <AuditScreen /> },
   { path: 'profiles', title: 'Profiles', anyOf: ['profiles.read'], render: () => <ProfilesScreen /> },
+  {
+    path: 'shared-contact-points',
+    title: 'Shared contact points',
+    anyOf: ['profiles.read'],
+    render: () => <SharedContactPointsScreen />,
+  },
   { path: 'sources', title: 'Sources', anyOf: ['workspace.read'], render: () => <SourcesScreen /> },
   { path: 'api-keys', title: 'API keys', anyOf: ['secrets.manage'], render: () => <ApiKeysScreen /> },
   { path: 'dsr', title: 'Data subject requests', anyOf: ['dsr.read'], render: () => <DsrScreen /> },

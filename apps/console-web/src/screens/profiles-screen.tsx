@@ -93,6 +93,32 @@ export function ProfilesScreen() {
             </tbody>
           </table>
 
+          {profile.sharedContactPoints?.length ? (
+            <table>
+              <caption>Shared contact points (linking nothing here)</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Type</th>
+                  <th scope="col">Value</th>
+                  <th scope="col">Held by</th>
+                  <th scope="col">Reason</th>
+                  <th scope="col">Last seen</th>
+                </tr>
+              </thead>
+              <tbody>
+                {profile.sharedContactPoints.map((point, index) => (
+                  <tr key={index}>
+                    <td>{point.type}</td>
+                    <td>{point.value}</td>
+                    <td>{point.heldBy}</td>
+                    <td>{point.reason}</td>
+                    <td>{formatDateTime(point.lastSeenAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : null}
+
           <table>
             <caption>Consent</caption>
             <thead>
