@@ -61,6 +61,23 @@ describe('inbound echoes and withdrawal times, end to end', () => {
   let store: PostgresStore;
   let tessera: TesseraProcess;
   const members = ['ada', 'bob', 'cara', 'dan'];
+  const adminKey = `tsk_${randomBytes(24).toString('hex')}`;
+
+  /** The control-plane API as an admin (item 11: what the profile API shows of these changes). */
+  const api = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`${tessera.baseUrl}${path}`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as T;
+  };
+  type Delivery = {
+    destinationId: string;
+    operation: string;
+    sourceId?: string;
+    eventSource?: string;
+    eventId?: string;
+  };
 
   const send = async (events: unknown[]) => {
     const body = JSON.stringify(events);
@@ -153,6 +170,7 @@ describe('inbound echoes and withdrawal times, end to end', () => {
       TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
       TESSERA_INBOUND_POLL_SECONDS: '1',
       TESSERA_DEMO: 'off',
+      TESSERA_ADMIN_KEY: adminKey,
     });
     store = new PostgresStore(database.url, { maxConnections: 2 });
     await send(
@@ -243,6 +261,33 @@ describe('inbound echoes and withdrawal times, end to end', () => {
     );
     await pollsAfter('sd-klaviyo', Date.now());
     expect((await ledger('C-bob')).map((row) => row.source)).toEqual(['esp:sd-braze']);
+
+    // Each carried unsubscribe names its origin in the delivery log and the profile API (issue 19 item 11):
+    // the reporting ESP and its event id — Braze's id holds the address, stored as [email].
+    const deliveriesOf = async (customerId: string) =>
+      (await api<{ deliveries: Delivery[] }>(`/v1/profiles/customer_id%3A${customerId}/deliveries?limit=200`))
+        .deliveries;
+    expect((await deliveriesOf('C-bob')).filter((entry) => entry.operation === 'unsubscribe')).toContainEqual(
+      expect.objectContaining({
+        destinationId: 'sd-klaviyo',
+        sourceId: 'inbound:sd-braze',
+        eventSource: 'esp:sd-braze',
+        eventId: `braze:email:unsubscribed:[email]:${new Date(unsubscribedAt).toISOString()}`,
+      }),
+    );
+    expect((await deliveriesOf('C-ada')).filter((entry) => entry.operation === 'unsubscribe')).toContainEqual(
+      expect.objectContaining({
+        destinationId: 'sd-braze',
+        sourceId: 'inbound:sd-klaviyo',
+        eventSource: 'esp:sd-klaviyo',
+        eventId: expect.stringMatching(/\S/),
+      }),
+    );
+    const keys = await store.query<{ source_id: string | null; event_id: string | null }>(
+      `SELECT source_id, event_id FROM delivery_log WHERE source_id LIKE 'inbound:%'`,
+    );
+    expect(keys.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(keys)).not.toMatch(/@example\.com/);
   }, 90_000);
 
   it('stamps a Klaviyo withdrawal with Klaviyo’s change time, not the original consent time', async () => {
@@ -331,6 +376,22 @@ describe('inbound echoes and withdrawal times, end to end', () => {
     );
     expect(state.map((row) => [row.decision, row.captured_at.getTime()])).toEqual([
       ['granted', grantedAt.getTime()],
+    ]);
+    // The profile API shows the deciding grant with its provenance (issue 19 item 11), as the ledger holds it.
+    const profile = await api<{ consent: Record<string, unknown>[] }>('/v1/profiles/customer_id%3AC-dan');
+    expect(profile.consent).toEqual([
+      expect.objectContaining({
+        brand: 'sd',
+        subject: 'dan@example.com',
+        channel: 'email',
+        status: 'granted',
+        capturedAt: grantedAt.toISOString(),
+        source: 'sd-loyalty',
+        actor: 'source:sd-loyalty',
+        noticeVersion: 'v3',
+        proofRef: 'doi-dan-1',
+        proof: expect.objectContaining({ method: 'double_opt_in' }),
+      }),
     ]);
   }, 60_000);
 });
