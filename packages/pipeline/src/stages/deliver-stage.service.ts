@@ -22,6 +22,7 @@ import {
 import type { DeliveryStatus } from '../store/delivery-log.repository';
 import { nextDeliveryAttempt, type DeliveryRetryPolicy } from './delivery-retry-schedule';
 import { redactEspText } from './esp-text-redaction';
+import { mergesOfHeldContacts, retiredByDeliveredMerges } from './merge-holdings';
 import type { ProfileStamp, ProfileVersionGuard } from './redis-profile-version-guard';
 
 /** What runs one destination's operations (the kit's DestinationRunner). */
@@ -217,6 +218,9 @@ export class DeliverStage {
       if (group === undefined) continue;
       if (name === 'mergeProfiles') {
         group = await this.standingMerges(destinationId, group, records, outcome);
+        // Only where the destination holds the retired contact (its sync state), with the ESP's ids of both.
+        if (sync !== undefined)
+          group = await mergesOfHeldContacts(sync, destinationId, group, records, outcome);
         if (group.length === 0) continue;
       }
       let results: ItemResult[];
@@ -263,6 +267,8 @@ export class DeliverStage {
         )
         .flatMap((record) => (record.item.customerId === undefined ? [] : [record.item.customerId]));
       if (erased.length > 0) await sync.forget(erased, destinationId);
+      const retired = retiredByDeliveredMerges(records);
+      if (retired.length > 0) await sync.forget(retired, destinationId);
     }
     for (const record of records)
       if (record.status === 'delivered' && unchanged.has(record.item)) {
