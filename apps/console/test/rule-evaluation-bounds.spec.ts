@@ -26,7 +26,12 @@ describe('rules that could freeze the process, through the console API', () => {
             id: 'sd-klaviyo',
             brand: 'sd',
             type: 'klaviyo',
-            settings: { apiKey: 'pk_rule_bounds_0123456789abcdef', baseUrl: 'http://127.0.0.1:9/klaviyo' },
+            // In full without a grant: the preview's member has no consent record, and the test reads its attributes.
+            settings: {
+              apiKey: 'pk_rule_bounds_0123456789abcdef',
+              baseUrl: 'http://127.0.0.1:9/klaviyo',
+              withoutGrant: 'full',
+            },
           },
         ],
       }),
