@@ -92,7 +92,8 @@ describe('PipelineWorker: scheduled work', () => {
           brand: 'sd',
           type: 'braze',
           definition: mergingEsp as unknown as PipelineDestination['definition'],
-          settings: { baseUrl: `${root}/capture` },
+          // Merges go at once (the kit's cooling-off is 24 h by default).
+          settings: { baseUrl: `${root}/capture`, mergeCoolingOffMinutes: 0 },
           initialState: 'enabled',
           plugins: [],
         },
@@ -142,6 +143,8 @@ describe('PipelineWorker: scheduled work', () => {
         ])
       ).records[0]?.customerId ?? '';
     const guest = await resolve({ anonymous_id: 'kiosk-1', email: 'kiosk@example.com' }, 1);
+    // The ESP holds the guest (a merge goes only where the retired contact is held): its sync state says so.
+    await worker.syncState.write('sd-braze', new Map([[guest, { externalId: 'alias-kiosk-1' }]]));
     await resolve({ anonymous_id: 'kiosk-1', customer_id: 'C100', source_ids: { sd: 'M100' } }, 2);
 
     await waitFor(
@@ -157,6 +160,7 @@ describe('PipelineWorker: scheduled work', () => {
         mergedWasGuest: true,
         basis: 'deterministic',
         mergedAt: expect.any(String),
+        mergedExternalId: 'alias-kiosk-1',
       },
     ]);
     const log = await waitFor(

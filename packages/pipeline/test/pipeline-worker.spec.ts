@@ -118,7 +118,8 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
           brand: 'fl',
           type: 'merger',
           definition: merger as unknown as PipelineDestination['definition'],
-          settings: { apiKey: 'k', baseUrl: `${root}/capture` },
+          // Merges go at once (the kit's cooling-off is 24 h by default).
+          settings: { apiKey: 'k', baseUrl: `${root}/capture`, mergeCoolingOffMinutes: 0 },
           initialState: 'enabled',
           plugins: [],
         },
@@ -405,6 +406,8 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
         ])
       ).records[0]?.customerId ?? '';
     const guest = await resolve({ anonymous_id: 'device-m1', email: 'm1@example.com' });
+    // The ESP holds the guest (a merge goes only where the retired contact is held): its sync state says so.
+    await worker.syncState.write('merge-1', new Map([[guest, { externalId: 'alias-m1' }]]));
     await resolve({ anonymous_id: 'device-m1', customer_id: 'M1' });
     const left = await resolve({ email: 'left@example.com' });
     const right = await resolve({ email: 'right@example.com' });
@@ -460,7 +463,7 @@ describe('PipelineWorker: dead-letter replay and rehydration', () => {
       },
       { item_key: 'merge-standing', status: 'delivered', detail: null },
     ]);
-    expect(merges).toEqual([standing]);
+    expect(merges).toEqual([{ ...standing, mergedExternalId: 'alias-m1' }]);
     expect(await worker.deadLetters.count({ destinationId: 'merge-1' })).toBe(0);
   });
 });
