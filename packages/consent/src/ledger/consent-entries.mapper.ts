@@ -108,6 +108,9 @@ export interface InboundContext {
   seenSubscribedAt?: (change: InboundUnsubscribe) => string | undefined;
 }
 
+/** The blind-index domain of ESP event ids in the ledger (`proof.esp_event_key`, the dedupe key). */
+const ESP_EVENT_INDEX = 'esp-event';
+
 export function entriesFromInboundUnsubscribes(
   changes: readonly InboundUnsubscribe[],
   context: InboundContext,
@@ -122,6 +125,9 @@ export function entriesFromInboundUnsubscribes(
       context.defaultCountry,
     );
     if (!subject.ok) continue;
+    // An ESP's event id may carry the contact point (Braze's does: its unsubscribe export has no id of its own),
+    // and the ledger is never erased: it keeps a keyed hash of the id, which dedupes a re-poll all the same.
+    const eventKey = context.vault.blindIndex(ESP_EVENT_INDEX, change.eventId);
     entries.push({
       subject: {
         type: subject.type,
@@ -135,7 +141,7 @@ export function entriesFromInboundUnsubscribes(
         source,
         proof: {
           change: change.change,
-          esp_event_id: change.eventId,
+          esp_event_key: eventKey,
           ...(change.timeBasis === 'observed'
             ? { time_basis: 'observed', seen_subscribed_at: context.seenSubscribedAt?.(change) ?? null }
             : {}),
@@ -144,7 +150,7 @@ export function entriesFromInboundUnsubscribes(
         receivedAt: context.receivedAt.toISOString(),
         actor: source,
       },
-      dedupeKey: `${source}:${change.eventId}`,
+      dedupeKey: `${source}:${eventKey}`,
     });
   }
   return entries;

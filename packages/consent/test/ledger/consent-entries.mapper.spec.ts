@@ -138,18 +138,45 @@ describe('entriesFromInboundUnsubscribes', () => {
         legalBasis: 'consent',
         provenance: {
           source: 'esp:sd-klaviyo',
-          proof: { change: 'suppressed', esp_event_id: 'k-1' },
+          proof: { change: 'suppressed', esp_event_key: vault.blindIndex('esp-event', 'k-1') },
           capturedAt: '2026-01-06T10:00:00Z',
           receivedAt: RECEIVED.toISOString(),
           actor: 'esp:sd-klaviyo',
         },
-        dedupeKey: 'esp:sd-klaviyo:k-1',
+        dedupeKey: `esp:sd-klaviyo:${vault.blindIndex('esp-event', 'k-1')}`,
       },
       expect.objectContaining({
         subject: { type: 'phone', key: phoneKey('+447700900123'), customerId: 'C1' },
         scope: { brand: 'sd', channel: 'sms', purpose: 'marketing' },
-        dedupeKey: 'esp:sd-klaviyo:k-2',
+        dedupeKey: `esp:sd-klaviyo:${vault.blindIndex('esp-event', 'k-2')}`,
       }),
     ]);
+  });
+
+  it('keeps no contact point of an ESP event id: a Braze id naming the email is kept as a keyed hash', () => {
+    const change = {
+      eventId: 'braze:email:unsubscribed:ana@example.com:2026-01-06T10:00:00Z',
+      channel: 'email' as const,
+      change: 'unsubscribed' as const,
+      email: 'ana@example.com',
+      occurredAt: '2026-01-06T10:00:00Z',
+    };
+    const context = {
+      vault,
+      defaultCountry: 'GB',
+      brand: 'sd',
+      destinationId: 'sd-braze',
+      receivedAt: RECEIVED,
+    };
+    const [entry] = entriesFromInboundUnsubscribes([change], context);
+    expect(JSON.stringify(entry)).not.toContain('ana@example.com');
+    // The same poll read again dedupes; another person's opt-out at the same second does not.
+    const [again] = entriesFromInboundUnsubscribes([change], context);
+    expect(again?.dedupeKey).toBe(entry?.dedupeKey);
+    const [other] = entriesFromInboundUnsubscribes(
+      [{ ...change, eventId: change.eventId.replace('ana@', 'bruno@'), email: 'bruno@example.com' }],
+      context,
+    );
+    expect(other?.dedupeKey).not.toBe(entry?.dedupeKey);
   });
 });

@@ -46,7 +46,7 @@ describe('observed-time withdrawals in the fold', () => {
     expect(withdrawal.provenance.capturedAt).toBe(minutes(20));
     expect(withdrawal.provenance.proof).toEqual({
       change: 'unsubscribed',
-      esp_event_id: `kl:${minutes(20)}`,
+      esp_event_key: vault.blindIndex('esp-event', `kl:${minutes(20)}`),
     });
     expect(foldConsent([grant, withdrawal])?.decision).toBe('withdrawn');
   });
