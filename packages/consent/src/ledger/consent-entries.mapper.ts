@@ -111,6 +111,14 @@ export interface InboundContext {
 /** The blind-index domain of ESP event ids in the ledger (`proof.esp_event_key`, the dedupe key). */
 const ESP_EVENT_INDEX = 'esp-event';
 
+/**
+ * The ledger's dedupe key of an ESP's opt-out: the destination and a keyed hash of the ESP's event id (an id may
+ * carry the contact point — Braze's does — and the ledger is never erased).
+ */
+export function inboundDedupeKey(vault: PiiVault, destinationId: string, eventId: string): string {
+  return `esp:${destinationId}:${vault.blindIndex(ESP_EVENT_INDEX, eventId)}`;
+}
+
 export function entriesFromInboundUnsubscribes(
   changes: readonly InboundUnsubscribe[],
   context: InboundContext,
@@ -128,6 +136,7 @@ export function entriesFromInboundUnsubscribes(
     // An ESP's event id may carry the contact point (Braze's does: its unsubscribe export has no id of its own),
     // and the ledger is never erased: it keeps a keyed hash of the id, which dedupes a re-poll all the same.
     const eventKey = context.vault.blindIndex(ESP_EVENT_INDEX, change.eventId);
+    const dedupeKey = inboundDedupeKey(context.vault, context.destinationId, change.eventId);
     entries.push({
       subject: {
         type: subject.type,
@@ -150,7 +159,7 @@ export function entriesFromInboundUnsubscribes(
         receivedAt: context.receivedAt.toISOString(),
         actor: source,
       },
-      dedupeKey: `${source}:${eventKey}`,
+      dedupeKey,
     });
   }
   return entries;

@@ -20,6 +20,7 @@ export {
 export {
   entriesFromConsentEvent,
   entriesFromInboundUnsubscribes,
+  inboundDedupeKey,
   contactPoint as consentContactPoint,
   DEFAULT_PURPOSE,
   type InboundContext,

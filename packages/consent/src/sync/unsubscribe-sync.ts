@@ -1,7 +1,11 @@
 import type { DestinationOperation } from '@tessera/transform';
 import type { InboundUnsubscribe } from '@tessera/destination-kit';
 import type { ConsentChannel, ConsentEntry, ConsentState } from '../consent-contract';
-import { entriesFromInboundUnsubscribes, type InboundContext } from '../ledger/consent-entries.mapper';
+import {
+  entriesFromInboundUnsubscribes,
+  inboundDedupeKey,
+  type InboundContext,
+} from '../ledger/consent-entries.mapper';
 import type { SuppressionInput } from '../ledger/suppression-list.repository';
 
 /** An operation for one of the brand's destinations. */
@@ -43,7 +47,7 @@ export function planInboundUnsubscribes(
   const unresolved: InboundUnsubscribe[] = [];
   const others = context.brandDestinations.filter((id) => id !== context.destinationId);
   for (const change of changes) {
-    const entry = byEvent.get(`esp:${context.destinationId}:${change.eventId}`);
+    const entry = byEvent.get(inboundDedupeKey(context.vault, context.destinationId, change.eventId));
     if (entry === undefined) continue; // its contact point did not normalize: nothing to record or carry
     if (change.change === 'suppressed') {
       suppressions.push({

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { InboundUnsubscribe } from '@tessera/destination-kit';
 import { openScratchStore, PiiVault, STORE_DRIVERS, type Store } from '@tessera/store';
-import { ConsentLedger, marketingConsent, planInboundUnsubscribes, SuppressionList } from '../../src';
+import {
+  ConsentLedger,
+  inboundDedupeKey,
+  marketingConsent,
+  planInboundUnsubscribes,
+  SuppressionList,
+} from '../../src';
 
 const vault = new PiiVault([randomBytes(32)]);
 const context = {
@@ -31,7 +37,7 @@ describe('planInboundUnsubscribes', () => {
       subject: { type: 'email', key: emailKey, customerId: 'C1' },
       scope: { brand: 'sd', channel: 'email', purpose: 'marketing' },
       decision: 'withdrawn',
-      dedupeKey: 'esp:sd-klaviyo:kl-evt-1',
+      dedupeKey: inboundDedupeKey(vault, 'sd-klaviyo', 'kl-evt-1'),
     });
     expect(plan.operations).toEqual(
       ['sd-braze', 'sd-mailchimp'].map((destinationId) => ({
@@ -111,7 +117,11 @@ describe.each(STORE_DRIVERS)('inbound unsubscribes into the ledger on %s', (driv
     const again = await ledger.append(
       planInboundUnsubscribes([change({ change: 'suppressed' })], context).entries,
     );
-    expect([first.appended, again.appended, again.duplicates]).toEqual([1, 0, ['esp:sd-klaviyo:kl-evt-1']]);
+    expect([first.appended, again.appended, again.duplicates]).toEqual([
+      1,
+      0,
+      [inboundDedupeKey(vault, 'sd-klaviyo', 'kl-evt-1')],
+    ]);
     const suppressions = new SuppressionList(store);
     await suppressions.suppress(plan.suppressions);
     expect(await suppressions.isSuppressed([emailKey], 'sd')).toEqual(new Set([emailKey]));
