@@ -4,20 +4,16 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AuditLog } from '@tessera/consent';
 import { adoptStoredWorkspace } from '@tessera/destination-registry';
 import { IdentityGraph, MatchReview } from '@tessera/identity-graph';
-import { createHttpApp } from '@tessera/nest-platform';
 import { PipelineWorker } from '@tessera/pipeline';
 import { PiiVault } from '@tessera/store';
 import { createTestRuntime, testWorkspace, waitFor, type TestRuntime } from '@tessera/testing';
-import { PipelineModule } from '@tessera/worker';
-import { ConsoleModule } from '../src';
+import { apiCaller, startConsoleApp } from './console-api-client';
 
 // The control-plane API over Fastify's inject, on a real runtime: PGlite in a data folder, the real Redis,
 // the pipeline's worker. Every route, its role checks, its exact errors, and what it wrote to the audit log.
 
 const ADMIN_KEY = 'tsk_admin-key-for-the-console-api-spec-0123456789';
 const KLAVIYO_KEY = 'pk_console_spec_0123456789abcdef';
-
-type Answer = { status: number; body: Record<string, unknown> & { message?: string; error?: string } };
 
 describe('the control-plane API', () => {
   let t: TestRuntime;
@@ -44,9 +40,7 @@ describe('the control-plane API', () => {
       { TESSERA_ADMIN_KEY: ADMIN_KEY },
     );
     t.runtime.workspace = await adoptStoredWorkspace(t.runtime);
-    app = await createHttpApp(t.runtime, [ConsoleModule.forRoot(PipelineModule)]);
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    app = await startConsoleApp(t.runtime);
     for (const role of ['marketer', 'operator', 'auditor'] as const) {
       const created = await call('POST', '/v1/api-keys', ADMIN_KEY, { name: `${role} key`, role });
       expect(created.status).toBe(201);
@@ -59,21 +53,7 @@ describe('the control-plane API', () => {
     await t?.cleanup();
   });
 
-  async function call(method: string, url: string, key?: string, body?: unknown): Promise<Answer> {
-    const response = await app.inject({
-      method: method as 'GET',
-      url,
-      headers: {
-        ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-    });
-    return {
-      status: response.statusCode,
-      body: response.body === '' ? {} : (JSON.parse(response.body) as Answer['body']),
-    };
-  }
+  const call = apiCaller(() => app);
 
   const audit = () => new AuditLog(t.runtime.store);
 

@@ -1,12 +1,10 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AuditLog, type ConsentEntry, ConsentLedger } from '@tessera/consent';
 import { IdentityGraph, MatchReview } from '@tessera/identity-graph';
-import { createHttpApp } from '@tessera/nest-platform';
 import { PipelineWorker } from '@tessera/pipeline';
 import { PiiVault } from '@tessera/store';
 import { createTestRuntime, testWorkspace, type TestRuntime } from '@tessera/testing';
-import { PipelineModule } from '@tessera/worker';
-import { ConsoleModule } from '../src';
+import { apiCaller, startConsoleApp } from './console-api-client';
 
 // Issue 19 item 11 over the control-plane API (Fastify's inject, a real runtime): what a reader needs on a
 // profile — consent with its provenance, deliveries paged with a cursor, their inbound origin — the review
@@ -15,7 +13,6 @@ import { ConsoleModule } from '../src';
 const ADMIN_KEY = 'tsk_admin-key-for-the-profile-reading-spec-0123456789';
 const CURSOR_PATTERN = '^[0-9]{1,15}\\.[0-9]{1,18}$';
 
-type Answer = { status: number; body: Record<string, unknown> & { message?: string; error?: string } };
 type Delivery = { itemKey: string; sourceId?: string; eventSource?: string; eventId?: string };
 
 describe('what the profile API shows a reader', () => {
@@ -31,9 +28,7 @@ describe('what the profile API shows a reader', () => {
 
   beforeAll(async () => {
     t = await createTestRuntime(testWorkspace(), { TESSERA_ADMIN_KEY: ADMIN_KEY });
-    app = await createHttpApp(t.runtime, [ConsoleModule.forRoot(PipelineModule)]);
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    app = await startConsoleApp(t.runtime);
     for (const role of ['marketer', 'operator', 'auditor'] as const) {
       const created = await call('POST', '/v1/api-keys', ADMIN_KEY, { name: `${role} key`, role });
       keys[role] = String(created.body['key']);
@@ -61,21 +56,7 @@ describe('what the profile API shows a reader', () => {
     await t?.cleanup();
   });
 
-  async function call(method: string, url: string, key?: string, body?: unknown): Promise<Answer> {
-    const response = await app.inject({
-      method: method as 'GET',
-      url,
-      headers: {
-        ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-    });
-    return {
-      status: response.statusCode,
-      body: response.body === '' ? {} : (JSON.parse(response.body) as Answer['body']),
-    };
-  }
+  const call = apiCaller(() => app);
 
   const audit = () => new AuditLog(t.runtime.store);
   const count = async (table: string) =>

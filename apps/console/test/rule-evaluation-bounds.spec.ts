@@ -1,17 +1,13 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { adoptStoredWorkspace } from '@tessera/destination-registry';
-import { createHttpApp } from '@tessera/nest-platform';
 import { createTestRuntime, testWorkspace, type TestRuntime } from '@tessera/testing';
-import { PipelineModule } from '@tessera/worker';
-import { ConsoleModule } from '../src';
+import { apiCaller, startConsoleApp } from './console-api-client';
 
 // Issue 18, item 4: a marketer's regular expression or costly rule cannot freeze the process. Saving and
 // previewing through the control-plane API on a real runtime (PGlite, the real Redis).
 
 const ADMIN_KEY = 'tsk_admin-key-for-the-rule-bounds-spec-0123456789';
 const RE2_NOTE = 'matches() uses RE2 syntax, which has no backtracking so that it runs in linear time';
-
-type Answer = { status: number; body: Record<string, unknown> };
 
 describe('rules that could freeze the process, through the console API', () => {
   let t: TestRuntime;
@@ -39,9 +35,7 @@ describe('rules that could freeze the process, through the console API', () => {
       { TESSERA_ADMIN_KEY: ADMIN_KEY, TESSERA_ALLOWED_DESTINATION_HOSTS: '127.0.0.1:9' },
     );
     t.runtime.workspace = await adoptStoredWorkspace(t.runtime);
-    app = await createHttpApp(t.runtime, [ConsoleModule.forRoot(PipelineModule)]);
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    app = await startConsoleApp(t.runtime);
     const created = await call('POST', '/v1/api-keys', ADMIN_KEY, { name: 'marketer key', role: 'marketer' });
     expect(created.status).toBe(201);
     marketer = String(created.body['key']);
@@ -52,21 +46,7 @@ describe('rules that could freeze the process, through the console API', () => {
     await t?.cleanup();
   });
 
-  async function call(method: string, url: string, key?: string, body?: unknown): Promise<Answer> {
-    const response = await app.inject({
-      method: method as 'GET',
-      url,
-      headers: {
-        ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-    });
-    return {
-      status: response.statusCode,
-      body: response.body === '' ? {} : (JSON.parse(response.body) as Answer['body']),
-    };
-  }
+  const call = apiCaller(() => app);
 
   const sample = {
     type: 'points.updated',

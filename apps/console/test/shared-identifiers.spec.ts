@@ -1,11 +1,9 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AuditLog } from '@tessera/consent';
 import { IdentityGraph } from '@tessera/identity-graph';
-import { createHttpApp } from '@tessera/nest-platform';
 import { PiiVault } from '@tessera/store';
 import { createTestRuntime, testWorkspace, type TestRuntime } from '@tessera/testing';
-import { PipelineModule } from '@tessera/worker';
-import { ConsoleModule } from '../src';
+import { apiCaller, startConsoleApp } from './console-api-client';
 
 // Issue 19 item 10 over the control-plane API (Fastify's inject, a real runtime): a family email two members
 // of one brand share shows on the second member's profile as linking nothing, and in the listing; masked per
@@ -13,8 +11,6 @@ import { ConsoleModule } from '../src';
 
 const ADMIN_KEY = 'tsk_admin-key-for-the-shared-identifiers-spec-0123456789';
 const REASON = 'shared by two members anchored by member.sd: links nothing';
-
-type Answer = { status: number; body: Record<string, unknown> & { message?: string; error?: string } };
 
 describe('shared contact points in the control-plane API', () => {
   let t: TestRuntime;
@@ -24,9 +20,7 @@ describe('shared contact points in the control-plane API', () => {
 
   beforeAll(async () => {
     t = await createTestRuntime(testWorkspace(), { TESSERA_ADMIN_KEY: ADMIN_KEY });
-    app = await createHttpApp(t.runtime, [ConsoleModule.forRoot(PipelineModule)]);
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    app = await startConsoleApp(t.runtime);
     for (const role of ['marketer', 'auditor'] as const) {
       const created = await call('POST', '/v1/api-keys', ADMIN_KEY, { name: `${role} key`, role });
       keys[role] = String(created.body['key']);
@@ -58,21 +52,7 @@ describe('shared contact points in the control-plane API', () => {
     await t?.cleanup();
   });
 
-  async function call(method: string, url: string, key?: string, body?: unknown): Promise<Answer> {
-    const response = await app.inject({
-      method: method as 'GET',
-      url,
-      headers: {
-        ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-    });
-    return {
-      status: response.statusCode,
-      body: response.body === '' ? {} : (JSON.parse(response.body) as Answer['body']),
-    };
-  }
+  const call = apiCaller(() => app);
 
   it('shows the email on the second member’s profile as linking nothing, masked for a marketer', async () => {
     const marketer = await call('GET', '/v1/profiles/member.sd%3ASD02', keys.marketer);

@@ -1,11 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import {
-  defineDestination,
-  DestinationHarness,
-  ManualClock,
-  type ProfileMerge,
-} from '@tessera/destination-kit';
+import { DestinationHarness, ManualClock, type ProfileMerge } from '@tessera/destination-kit';
 import { IdentityGraph } from '@tessera/identity-graph';
 import type { DeliveryItem } from '@tessera/queues';
 import { openScratchStore, PiiVault, STORE_DRIVERS, type Store } from '@tessera/store';
@@ -14,28 +9,9 @@ import { DeliverStage, type SettledItem } from '../../src/stages/deliver-stage.s
 import { RETIRED_CONTACT_NOT_HELD } from '../../src/stages/merge-holdings';
 import { RedisProfileVersionGuard } from '../../src/stages/redis-profile-version-guard';
 import { DestinationSyncState } from '../../src/store/destination-sync-state.repository';
+import { mergingDestination } from '../support/merging-destination';
 
-/** A destination that merges profiles by posting the due ones to /merges. */
-const merger = defineDestination<{ baseUrl: string; mergeCoolingOffMinutes?: number }>({
-  type: 'merger',
-  name: 'Merger',
-  hosts: ['merger.invalid'],
-  settingsSchema: {
-    type: 'object',
-    properties: { baseUrl: { type: 'string', default: 'https://merger.invalid' } },
-  },
-  requestHeaders: (): Record<string, string> => ({}),
-  testConnection: async () => undefined,
-  operations: {
-    mergeProfiles: {
-      batchSize: 10,
-      perform: async (items, { http }) => {
-        await http.post('/merges', items);
-        return items.map(() => ({ status: 'ok' }));
-      },
-    },
-  },
-});
+const merger = mergingDestination;
 
 const NOW = Date.parse('2026-03-10T12:00:00Z');
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { defineDestination, DestinationHarness, type ProfileMerge } from '@tessera/destination-kit';
+import { DestinationHarness, type ProfileMerge } from '@tessera/destination-kit';
 import { IdentityGraph, type IdentityRecord } from '@tessera/identity-graph';
 import type { DeliveryItem } from '@tessera/queues';
 import { openScratchStore, PiiVault, STORE_DRIVERS, type Store } from '@tessera/store';
@@ -8,28 +8,9 @@ import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tesser
 import { IdentityLineageReader } from '../../src/scheduled/identity-lineage.repository';
 import { DeliverStage, type DeadLetter, type SettledItem } from '../../src/stages/deliver-stage.service';
 import { RedisProfileVersionGuard } from '../../src/stages/redis-profile-version-guard';
+import { mergingDestination } from '../support/merging-destination';
 
-/** A destination that merges profiles by posting them to /merges. */
-const merger = defineDestination<{ baseUrl: string }>({
-  type: 'merger',
-  name: 'Merger',
-  hosts: ['merger.invalid'],
-  settingsSchema: {
-    type: 'object',
-    properties: { baseUrl: { type: 'string', default: 'https://merger.invalid' } },
-  },
-  requestHeaders: (): Record<string, string> => ({}),
-  testConnection: async () => undefined,
-  operations: {
-    mergeProfiles: {
-      batchSize: 10,
-      perform: async (items, { http }) => {
-        await http.post('/merges', items);
-        return items.map(() => ({ status: 'ok' }));
-      },
-    },
-  },
-});
+const merger = mergingDestination;
 
 const BRANDS = [
   { id: 'sd', defaultCountry: 'GB' },
