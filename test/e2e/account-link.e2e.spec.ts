@@ -6,9 +6,10 @@ import Redis from 'ioredis';
 import { EspSandbox } from '@tessera/destination-kit';
 import { KlaviyoEmulator } from '@tessera/destination-klaviyo';
 import { newWebhookSecret } from '@tessera/runtime';
-import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { waitFor } from '../support/pipeline-fixture';
-import { startTessera, type TesseraProcess } from '../support/tessera-process';
+import type { TesseraProcess } from '../support/tessera-process';
+import { sendSignedBatch, startWorkspaceTessera } from '../support/workspace-tessera';
 
 interface Lineage {
   id: number;
@@ -64,20 +65,13 @@ describe('account links and joins, end to end', () => {
         ],
       }),
     );
-    tessera = await startTessera(
-      {
-        REDIS_URL: TEST_REDIS_URL,
-        TESSERA_REDIS_PREFIX: prefix,
-        TESSERA_DATA_DIR: dataDir,
-        TESSERA_WORKSPACE_FILE: workspaceFile,
-        TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-        TESSERA_ADMIN_KEY: adminKey,
-        TESSERA_DEMO: 'off',
-        TESSERA_ALLOWED_DESTINATION_HOSTS: '127.0.0.1',
-      },
-      [],
-      60_000,
-    );
+    tessera = await startWorkspaceTessera({
+      prefix,
+      dataDir,
+      workspaceFile,
+      env: { TESSERA_ADMIN_KEY: adminKey, TESSERA_ALLOWED_DESTINATION_HOSTS: '127.0.0.1' },
+      startTimeoutMs: 60_000,
+    });
   }, 90_000);
 
   afterAll(async () => {
@@ -89,13 +83,7 @@ describe('account links and joins, end to end', () => {
   });
 
   async function send(source: string, events: object[]): Promise<void> {
-    const body = JSON.stringify(events);
-    const response = await fetch(`${tessera.baseUrl}/v1/sources/${source}/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json', ...signedHeaders(secret, body) },
-      body,
-    });
-    expect(response.status).toBe(202);
+    expect(await sendSignedBatch(tessera.baseUrl, source, secret, events)).toEqual({ status: 202, body: '' });
   }
 
   let minute = 0;

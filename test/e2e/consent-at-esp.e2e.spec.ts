@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,9 +7,10 @@ import { EspSandbox } from '@tessera/destination-kit';
 import { KlaviyoEmulator } from '@tessera/destination-klaviyo';
 import { MailchimpEmulator } from '@tessera/destination-mailchimp';
 import { newWebhookSecret } from '@tessera/runtime';
-import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { waitFor } from '../support/pipeline-fixture';
-import { startTessera, type TesseraProcess } from '../support/tessera-process';
+import type { TesseraProcess } from '../support/tessera-process';
+import { sendSignedBatch, startWorkspaceTessera } from '../support/workspace-tessera';
 
 // Issue 19, items 12 and 13, in the all-in-one process: three members of a brand — one granted email marketing,
 // one who withdrew, one with no consent record — and what Klaviyo, Braze and Mailchimp hold afterwards. Every
@@ -135,14 +135,7 @@ describe('consent at the ESPs: the without-grant policy and the subscription sta
         ],
       }),
     );
-    tessera = await startTessera({
-      REDIS_URL: TEST_REDIS_URL,
-      TESSERA_REDIS_PREFIX: prefix,
-      TESSERA_DATA_DIR: dataDir,
-      TESSERA_WORKSPACE_FILE: workspaceFile,
-      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-      TESSERA_DEMO: 'off',
-    });
+    tessera = await startWorkspaceTessera({ prefix, dataDir, workspaceFile });
   }, 60_000);
 
   afterAll(async () => {
@@ -155,13 +148,7 @@ describe('consent at the ESPs: the without-grant policy and the subscription sta
   });
 
   async function send(source: string, events: object[]): Promise<void> {
-    const body = JSON.stringify(events);
-    const response = await fetch(`${tessera.baseUrl}/v1/sources/${source}/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json', ...signedHeaders(secret, body) },
-      body,
-    });
-    expect(response.status).toBe(202);
+    expect(await sendSignedBatch(tessera.baseUrl, source, secret, events)).toEqual({ status: 202, body: '' });
   }
 
   let sequence = 0;

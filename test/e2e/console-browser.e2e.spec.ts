@@ -47,9 +47,11 @@ class RefusingBraze extends BrazeEmulator {
 describe('the console web UI in a browser', () => {
   const braze = new RefusingBraze();
   const klaviyo = new KlaviyoEmulator();
+  // The brand syncs members in full without a grant: these customers have no consent record, and the tests
+  // follow their points to each ESP (a dead letter needs an attribute write to refuse).
   const under = consoleUnderTestForFile('console_browser', [braze, klaviyo], (root) => [
-    { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` } },
-    { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo` } },
+    { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze`, withoutGrant: 'full' } },
+    { type: 'klaviyo', settings: { apiKey: 'pk_e2e', baseUrl: `${root}/klaviyo`, withoutGrant: 'full' } },
   ]);
   let sequence = 0;
 

@@ -8,9 +8,10 @@ import { EspSandbox, type EmulatorTools, type SandboxRequest } from '@tessera/de
 import { buildUnsubscribeWebhook, KLAVIYO_REVISION, KlaviyoEmulator } from '@tessera/destination-klaviyo';
 import { PostgresStore } from '@tessera/store';
 import { newWebhookSecret } from '@tessera/runtime';
-import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { createScratchDatabase, waitFor, writeSportsWorkspace } from '../support/pipeline-fixture';
-import { startTessera, type TesseraProcess } from '../support/tessera-process';
+import type { TesseraProcess } from '../support/tessera-process';
+import { sendSignedBatch, startWorkspaceTessera } from '../support/workspace-tessera';
 
 // Issue 19 items 7 and 8, end to end: Tessera's own unsubscribes read back by a poll are not recorded as the
 // member's; real opt-outs at an ESP are, with the ESP's change time; an opt-out the ESP gives no time for is
@@ -79,15 +80,11 @@ describe('inbound echoes and withdrawal times, end to end', () => {
     eventId?: string;
   };
 
-  const send = async (events: unknown[]) => {
-    const body = JSON.stringify(events);
-    const response = await fetch(`${tessera.baseUrl}/v1/sources/sd-loyalty/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json', ...signedHeaders(secret, body) },
-      body,
+  const send = async (events: unknown[]) =>
+    expect(await sendSignedBatch(tessera.baseUrl, 'sd-loyalty', secret, events)).toEqual({
+      status: 202,
+      body: '',
     });
-    expect([response.status, response.status === 202 ? '' : await response.text()]).toEqual([202, '']);
-  };
 
   /** Subscribes a member at Klaviyo the way a Klaviyo admin's import would, with an original consent time. */
   const subscribeAtKlaviyo = async (email: string, consentedAt: string) => {
@@ -161,16 +158,11 @@ describe('inbound echoes and withdrawal times, end to end', () => {
       },
       { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` } },
     ]);
-    tessera = await startTessera({
-      REDIS_URL: TEST_REDIS_URL,
-      TESSERA_REDIS_PREFIX: prefix,
-      TESSERA_DATA_DIR: dataDir,
-      DATABASE_URL: database.url,
-      TESSERA_WORKSPACE_FILE: workspaceFile,
-      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-      TESSERA_INBOUND_POLL_SECONDS: '1',
-      TESSERA_DEMO: 'off',
-      TESSERA_ADMIN_KEY: adminKey,
+    tessera = await startWorkspaceTessera({
+      prefix,
+      dataDir,
+      workspaceFile,
+      env: { DATABASE_URL: database.url, TESSERA_INBOUND_POLL_SECONDS: '1', TESSERA_ADMIN_KEY: adminKey },
     });
     store = new PostgresStore(database.url, { maxConnections: 2 });
     await send(

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +8,10 @@ import { KlaviyoEmulator } from '@tessera/destination-klaviyo';
 import { MailchimpEmulator } from '@tessera/destination-mailchimp';
 import { SfmcEmulator } from '@tessera/destination-sfmc';
 import { newWebhookSecret } from '@tessera/runtime';
-import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { waitFor } from '../support/pipeline-fixture';
-import { startTessera, type TesseraProcess } from '../support/tessera-process';
+import type { TesseraProcess } from '../support/tessera-process';
+import { sendSignedBatch, startWorkspaceTessera } from '../support/workspace-tessera';
 
 // Issue 19 item 5: a platform `membership.merged` must leave one contact for the survivor at every ESP that held
 // both members — Klaviyo merges the profiles, Mailchimp archives the retired member, SFMC removes the retired
@@ -120,14 +120,7 @@ describe('a platform membership.merged reaches every ESP that holds both members
         ],
       }),
     );
-    tessera = await startTessera({
-      REDIS_URL: TEST_REDIS_URL,
-      TESSERA_REDIS_PREFIX: prefix,
-      TESSERA_DATA_DIR: dataDir,
-      TESSERA_WORKSPACE_FILE: workspaceFile,
-      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-      TESSERA_DEMO: 'off',
-    });
+    tessera = await startWorkspaceTessera({ prefix, dataDir, workspaceFile });
   }, 60_000);
 
   afterAll(async () => {
@@ -139,13 +132,10 @@ describe('a platform membership.merged reaches every ESP that holds both members
   });
 
   async function send(events: object[]): Promise<void> {
-    const body = JSON.stringify(events);
-    const response = await fetch(`${tessera.baseUrl}/v1/sources/sd-loyalty/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json', ...signedHeaders(secret, body) },
-      body,
+    expect(await sendSignedBatch(tessera.baseUrl, 'sd-loyalty', secret, events)).toEqual({
+      status: 202,
+      body: '',
     });
-    expect(response.status).toBe(202);
   }
 
   const event = (id: string, type: string, time: string, data: object) => ({

@@ -7,9 +7,10 @@ import { BrazeEmulator } from '@tessera/destination-braze';
 import { EspSandbox } from '@tessera/destination-kit';
 import { KlaviyoEmulator } from '@tessera/destination-klaviyo';
 import { newWebhookSecret } from '@tessera/runtime';
-import { deleteKeysWithPrefix, signedHeaders, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueRedisPrefix } from '@tessera/testing';
 import { waitFor } from '../support/pipeline-fixture';
-import { startTessera, type TesseraProcess } from '../support/tessera-process';
+import type { TesseraProcess } from '../support/tessera-process';
+import { sendSignedBatch, startWorkspaceTessera } from '../support/workspace-tessera';
 
 interface SharedPoint {
   type: string;
@@ -73,20 +74,13 @@ describe('a family email shared by two members, end to end', () => {
         ],
       }),
     );
-    tessera = await startTessera(
-      {
-        REDIS_URL: TEST_REDIS_URL,
-        TESSERA_REDIS_PREFIX: prefix,
-        TESSERA_DATA_DIR: dataDir,
-        TESSERA_WORKSPACE_FILE: workspaceFile,
-        TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-        TESSERA_ADMIN_KEY: adminKey,
-        TESSERA_DEMO: 'off',
-        TESSERA_ALLOWED_DESTINATION_HOSTS: '127.0.0.1',
-      },
-      [],
-      60_000,
-    );
+    tessera = await startWorkspaceTessera({
+      prefix,
+      dataDir,
+      workspaceFile,
+      env: { TESSERA_ADMIN_KEY: adminKey, TESSERA_ALLOWED_DESTINATION_HOSTS: '127.0.0.1' },
+      startTimeoutMs: 60_000,
+    });
     const created = await api<{ key: string }>('POST', '/v1/api-keys', adminKey, {
       name: 'marketer',
       role: 'marketer',
@@ -103,13 +97,10 @@ describe('a family email shared by two members, end to end', () => {
   });
 
   async function send(events: object[]): Promise<void> {
-    const body = JSON.stringify(events);
-    const response = await fetch(`${tessera.baseUrl}/v1/sources/sd-loyalty/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json', ...signedHeaders(secret, body) },
-      body,
+    expect(await sendSignedBatch(tessera.baseUrl, 'sd-loyalty', secret, events)).toEqual({
+      status: 202,
+      body: '',
     });
-    expect(response.status).toBe(202);
   }
 
   const event = (id: string, minute: number, data: object) => ({
