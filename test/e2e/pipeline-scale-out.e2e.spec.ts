@@ -55,7 +55,8 @@ describe('scale-out: separate ingest and worker processes', () => {
     database = await createScratchDatabase('scale');
     const root = await sandbox.listen();
     const workspaceFile = writeSportsWorkspace(dataDir, secret, [
-      { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze` } },
+      // In full without a grant: the points of these consentless customers are what is delivered and counted.
+      { type: 'braze', settings: { apiKey: 'braze-e2e', baseUrl: `${root}/braze`, withoutGrant: 'full' } },
     ]);
     env = {
       REDIS_URL: TEST_REDIS_URL,

@@ -172,6 +172,10 @@ describe('start-up', () => {
         'control_plane',
         'destination_sync_state',
         'erasure_tombstone',
+        'tombstone_keys',
+        'lineage_joins',
+        'inbound_subscribed_sightings',
+        'shared_identifiers',
       ]);
       // The embedded store was not created: the data folder holds no PGlite.
       expect(() => statSync(join(dataDir, 'pglite'))).toThrow();
